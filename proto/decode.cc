@@ -1,0 +1,409 @@
+#include "proto/decode.h"
+
+#include <algorithm>
+#include <bit>
+#include <string>
+
+#include "proto/wire.h"
+
+namespace rwgate::proto {
+
+static_assert(std::endian::native == std::endian::little, "the codec assumes a little-endian host");
+
+std::string_view label_value(std::span<const Label> labels, std::string_view name) {
+  for (const Label& l : labels) {
+    if (l.name == name) return l.value;
+  }
+  return {};
+}
+
+namespace {
+
+constexpr std::string_view kMetricName = "__name__";
+
+std::string where(size_t series_index) { return "series " + std::to_string(series_index) + ": "; }
+
+Status wire_error(std::string_view what) {
+  return Status::error("invalid protobuf: " + std::string(what));
+}
+
+bool expect(WireType got, WireType want) { return got == want; }
+
+// Scans a Histogram message: checks that its fields are well formed and reads the
+// timestamp (field 15). The bytes themselves are forwarded untouched.
+bool scan_histogram(std::string_view bytes, Histogram& out) {
+  WireReader r(bytes);
+  out.raw = bytes;
+  out.timestamp = 0;
+  while (!r.done()) {
+    uint32_t field = 0;
+    WireType type{};
+    if (!r.read_tag(field, type)) return false;
+    if (field == 15) {
+      uint64_t ts = 0;
+      if (type != WireType::kVarint || !r.read_varint(ts)) return false;
+      out.timestamp = static_cast<int64_t>(ts);
+    } else if (!r.skip(type)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool read_sample(std::string_view bytes, Sample& out) {
+  WireReader r(bytes);
+  out = Sample{0.0, 0};
+  while (!r.done()) {
+    uint32_t field = 0;
+    WireType type{};
+    if (!r.read_tag(field, type)) return false;
+    if (field == 1) {
+      if (!expect(type, WireType::kFixed64) || !r.read_double(out.value)) return false;
+    } else if (field == 2) {
+      uint64_t ts = 0;
+      if (!expect(type, WireType::kVarint) || !r.read_varint(ts)) return false;
+      out.timestamp = static_cast<int64_t>(ts);
+    } else if (!r.skip(type)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool read_label_v1(std::string_view bytes, Label& out) {
+  WireReader r(bytes);
+  out = Label{};
+  while (!r.done()) {
+    uint32_t field = 0;
+    WireType type{};
+    if (!r.read_tag(field, type)) return false;
+    if (field == 1 || field == 2) {
+      if (!expect(type, WireType::kLengthDelimited)) return false;
+      if (!r.read_bytes(field == 1 ? out.name : out.value)) return false;
+    } else if (!r.skip(type)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Reads repeated uint32 values that may come packed (one length-delimited run) or not.
+bool read_refs(WireReader& r, WireType type, std::vector<uint32_t>& refs) {
+  uint64_t v = 0;
+  if (type == WireType::kVarint) {
+    if (!r.read_varint(v) || v > UINT32_MAX) return false;
+    refs.push_back(static_cast<uint32_t>(v));
+    return true;
+  }
+  if (type != WireType::kLengthDelimited) return false;
+  std::string_view packed;
+  if (!r.read_bytes(packed)) return false;
+  WireReader pr(packed);
+  while (!pr.done()) {
+    if (!pr.read_varint(v) || v > UINT32_MAX) return false;
+    refs.push_back(static_cast<uint32_t>(v));
+  }
+  return true;
+}
+
+bool is_sorted_by_name(const Label* labels, uint32_t count) {
+  for (uint32_t i = 1; i < count; ++i) {
+    if (labels[i - 1].name > labels[i].name) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Status normalize_series_labels(Label* labels, uint32_t& count) {
+  // Drop empty values in place.
+  uint32_t kept = 0;
+  for (uint32_t i = 0; i < count; ++i) {
+    if (!labels[i].value.empty()) labels[kept++] = labels[i];
+  }
+  count = kept;
+  if (count == 0) return Status::error("series has no labels");
+  if (!is_sorted_by_name(labels, count)) {
+    std::sort(labels, labels + count,
+              [](const Label& a, const Label& b) { return a.name < b.name; });
+  }
+  bool has_name = false;
+  for (uint32_t i = 0; i < count; ++i) {
+    if (labels[i].name.empty()) return Status::error("empty label name");
+    if (i > 0 && labels[i].name == labels[i - 1].name) {
+      return Status::error("duplicate label name \"" + std::string(labels[i].name) + "\"");
+    }
+    if (labels[i].name == kMetricName) has_name = true;
+  }
+  if (!has_name) return Status::error("series has no __name__ label");
+  return {};
+}
+
+Status Decoder::decode(Protocol protocol, std::string_view body, Batch& out) {
+  return protocol == Protocol::kV1 ? decode_v1(body, out) : decode_v2(body, out);
+}
+
+// ---------------------------------------------------------------------------------------
+// RW 1.0: WriteRequest { repeated TimeSeries timeseries = 1; repeated MetricMetadata = 3; }
+
+Status Decoder::decode_v1(std::string_view body, Batch& out) {
+  out.clear();
+  WireReader req(body);
+  while (!req.done()) {
+    uint32_t field = 0;
+    WireType type{};
+    if (!req.read_tag(field, type)) return wire_error("bad field key in WriteRequest");
+    if (field == 1) {
+      std::string_view ts_bytes;
+      if (type != WireType::kLengthDelimited) return wire_error("wrong wire type for timeseries");
+      if (!req.read_bytes(ts_bytes)) return wire_error("timeseries length past the end");
+      const size_t index = out.series.size();
+      Series s;
+      s.labels_begin = static_cast<uint32_t>(out.labels.size());
+      s.samples_begin = static_cast<uint32_t>(out.samples.size());
+      s.histograms_begin = static_cast<uint32_t>(out.histograms.size());
+      s.exemplars_begin = static_cast<uint32_t>(out.exemplars.size());
+      WireReader r(ts_bytes);
+      while (!r.done()) {
+        uint32_t f = 0;
+        WireType t{};
+        if (!r.read_tag(f, t)) return wire_error(where(index) + "bad field key");
+        if (f >= 1 && f <= 4) {
+          std::string_view part;
+          if (t != WireType::kLengthDelimited) return wire_error(where(index) + "wrong wire type");
+          if (!r.read_bytes(part)) return wire_error(where(index) + "length past the end");
+          if (f == 1) {
+            Label l;
+            if (!read_label_v1(part, l)) return wire_error(where(index) + "bad label");
+            out.labels.push_back(l);
+          } else if (f == 2) {
+            Sample smp;
+            if (!read_sample(part, smp)) return wire_error(where(index) + "bad sample");
+            out.samples.push_back(smp);
+          } else if (f == 3) {
+            Exemplar e{static_cast<uint32_t>(out.exemplar_labels.size()), 0, 0.0, 0};
+            WireReader er(part);
+            while (!er.done()) {
+              uint32_t ef = 0;
+              WireType et{};
+              if (!er.read_tag(ef, et)) return wire_error(where(index) + "bad exemplar");
+              bool good = true;
+              if (ef == 1) {
+                std::string_view lb;
+                Label l;
+                good =
+                    et == WireType::kLengthDelimited && er.read_bytes(lb) && read_label_v1(lb, l);
+                if (good) out.exemplar_labels.push_back(l);
+              } else if (ef == 2) {
+                good = et == WireType::kFixed64 && er.read_double(e.value);
+              } else if (ef == 3) {
+                uint64_t ts = 0;
+                good = et == WireType::kVarint && er.read_varint(ts);
+                e.timestamp = static_cast<int64_t>(ts);
+              } else {
+                good = er.skip(et);
+              }
+              if (!good) return wire_error(where(index) + "bad exemplar");
+            }
+            e.labels_count = static_cast<uint32_t>(out.exemplar_labels.size()) - e.labels_begin;
+            out.exemplars.push_back(e);
+          } else {
+            Histogram h;
+            if (!scan_histogram(part, h)) return wire_error(where(index) + "bad histogram");
+            out.histograms.push_back(h);
+          }
+        } else if (!r.skip(t)) {
+          return wire_error(where(index) + "bad unknown field");
+        }
+      }
+      s.labels_count = static_cast<uint32_t>(out.labels.size()) - s.labels_begin;
+      s.samples_count = static_cast<uint32_t>(out.samples.size()) - s.samples_begin;
+      s.histograms_count = static_cast<uint32_t>(out.histograms.size()) - s.histograms_begin;
+      s.exemplars_count = static_cast<uint32_t>(out.exemplars.size()) - s.exemplars_begin;
+      Status st = normalize_series_labels(out.labels.data() + s.labels_begin, s.labels_count);
+      if (!st) return Status::error("invalid labels: " + where(index) + st.reason());
+      out.labels.resize(s.labels_begin + s.labels_count);
+      out.series.push_back(s);
+    } else if (field == 3) {
+      std::string_view md_bytes;
+      if (type != WireType::kLengthDelimited) return wire_error("wrong wire type for metadata");
+      if (!req.read_bytes(md_bytes)) return wire_error("metadata length past the end");
+      FamilyMetadata md;
+      WireReader r(md_bytes);
+      while (!r.done()) {
+        uint32_t f = 0;
+        WireType t{};
+        if (!r.read_tag(f, t)) return wire_error("bad metadata");
+        bool good = true;
+        if (f == 1) {
+          uint64_t v = 0;
+          good = t == WireType::kVarint && r.read_varint(v);
+          md.type = v <= 7 ? static_cast<MetricType>(v) : MetricType::kUnknown;
+        } else if (f == 2 || f == 4 || f == 5) {
+          std::string_view& dst = f == 2 ? md.family_name : (f == 4 ? md.help : md.unit);
+          good = t == WireType::kLengthDelimited && r.read_bytes(dst);
+        } else {
+          good = r.skip(t);
+        }
+        if (!good) return wire_error("bad metadata");
+      }
+      out.metadata.push_back(md);
+    } else if (!req.skip(type)) {
+      return wire_error("bad unknown field in WriteRequest");
+    }
+  }
+  return {};
+}
+
+// ---------------------------------------------------------------------------------------
+// RW 2.0: Request { repeated string symbols = 4; repeated TimeSeries timeseries = 5; }
+
+Status Decoder::decode_v2(std::string_view body, Batch& out) {
+  out.clear();
+  symbols_.clear();
+  series_bytes_.clear();
+  WireReader req(body);
+  while (!req.done()) {
+    uint32_t field = 0;
+    WireType type{};
+    if (!req.read_tag(field, type)) return wire_error("bad field key in Request");
+    if (field == 4 || field == 5) {
+      std::string_view bytes;
+      if (type != WireType::kLengthDelimited) return wire_error("wrong wire type in Request");
+      if (!req.read_bytes(bytes)) return wire_error("length past the end in Request");
+      (field == 4 ? symbols_ : series_bytes_).push_back(bytes);
+    } else if (!req.skip(type)) {
+      return wire_error("bad unknown field in Request");
+    }
+  }
+
+  const auto nsym = static_cast<uint32_t>(symbols_.size());
+  // Resolves refs_[from..] pairs into `dst`; false on an odd count or a ref out of range.
+  auto resolve = [&](size_t from, std::vector<Label>& dst, std::string& why) {
+    const size_t n = refs_.size() - from;
+    if (n % 2 != 0) {
+      why = "odd labels_refs length " + std::to_string(n);
+      return false;
+    }
+    for (size_t i = from; i < refs_.size(); i += 2) {
+      if (refs_[i] >= nsym || refs_[i + 1] >= nsym) {
+        why = "symbol ref " + std::to_string(std::max(refs_[i], refs_[i + 1])) + " out of range (" +
+              std::to_string(nsym) + " symbols)";
+        return false;
+      }
+      dst.push_back(Label{symbols_[refs_[i]], symbols_[refs_[i + 1]]});
+    }
+    return true;
+  };
+  auto symbol = [&](uint64_t ref, std::string_view& dst) {
+    if (ref >= nsym) return false;
+    dst = symbols_[ref];
+    return true;
+  };
+
+  for (size_t index = 0; index < series_bytes_.size(); ++index) {
+    Series s;
+    s.labels_begin = static_cast<uint32_t>(out.labels.size());
+    s.samples_begin = static_cast<uint32_t>(out.samples.size());
+    s.histograms_begin = static_cast<uint32_t>(out.histograms.size());
+    s.exemplars_begin = static_cast<uint32_t>(out.exemplars.size());
+    refs_.clear();
+    WireReader r(series_bytes_[index]);
+    while (!r.done()) {
+      uint32_t f = 0;
+      WireType t{};
+      if (!r.read_tag(f, t)) return wire_error(where(index) + "bad field key");
+      if (f == 1) {
+        if (!read_refs(r, t, refs_)) return wire_error(where(index) + "bad labels_refs");
+        continue;
+      }
+      if (f == 6) {
+        uint64_t v = 0;
+        if (t != WireType::kVarint || !r.read_varint(v))
+          return wire_error(where(index) + "bad created_timestamp");
+        s.created_timestamp = static_cast<int64_t>(v);
+        continue;
+      }
+      if (f < 2 || f > 5) {
+        if (!r.skip(t)) return wire_error(where(index) + "bad unknown field");
+        continue;
+      }
+      std::string_view part;
+      if (t != WireType::kLengthDelimited) return wire_error(where(index) + "wrong wire type");
+      if (!r.read_bytes(part)) return wire_error(where(index) + "length past the end");
+      if (f == 2) {
+        Sample smp;
+        if (!read_sample(part, smp)) return wire_error(where(index) + "bad sample");
+        out.samples.push_back(smp);
+      } else if (f == 3) {
+        Histogram h;
+        if (!scan_histogram(part, h)) return wire_error(where(index) + "bad histogram");
+        out.histograms.push_back(h);
+      } else if (f == 4) {
+        Exemplar e{static_cast<uint32_t>(out.exemplar_labels.size()), 0, 0.0, 0};
+        const size_t refs_mark = refs_.size();
+        WireReader er(part);
+        while (!er.done()) {
+          uint32_t ef = 0;
+          WireType et{};
+          if (!er.read_tag(ef, et)) return wire_error(where(index) + "bad exemplar");
+          bool good = true;
+          if (ef == 1) {
+            good = read_refs(er, et, refs_);
+          } else if (ef == 2) {
+            good = et == WireType::kFixed64 && er.read_double(e.value);
+          } else if (ef == 3) {
+            uint64_t ts = 0;
+            good = et == WireType::kVarint && er.read_varint(ts);
+            e.timestamp = static_cast<int64_t>(ts);
+          } else {
+            good = er.skip(et);
+          }
+          if (!good) return wire_error(where(index) + "bad exemplar");
+        }
+        std::string why;
+        if (!resolve(refs_mark, out.exemplar_labels, why)) {
+          return Status::error(where(index) + "exemplar: " + why);
+        }
+        refs_.resize(refs_mark);  // keep only the series' own refs
+        e.labels_count = static_cast<uint32_t>(out.exemplar_labels.size()) - e.labels_begin;
+        out.exemplars.push_back(e);
+      } else {  // f == 5, metadata
+        s.metadata.present = true;
+        WireReader mr(part);
+        while (!mr.done()) {
+          uint32_t mf = 0;
+          WireType mt{};
+          if (!mr.read_tag(mf, mt)) return wire_error(where(index) + "bad metadata");
+          uint64_t v = 0;
+          bool good = true;
+          if (mf == 1 || mf == 3 || mf == 4) {
+            good = mt == WireType::kVarint && mr.read_varint(v);
+            if (good && mf == 1) {
+              s.metadata.type = v <= 7 ? static_cast<MetricType>(v) : MetricType::kUnknown;
+            } else if (good && !symbol(v, mf == 3 ? s.metadata.help : s.metadata.unit)) {
+              return Status::error(where(index) + "metadata symbol ref " + std::to_string(v) +
+                                   " out of range (" + std::to_string(nsym) + " symbols)");
+            }
+          } else {
+            good = mr.skip(mt);
+          }
+          if (!good) return wire_error(where(index) + "bad metadata");
+        }
+      }
+    }
+    std::string why;
+    if (!resolve(0, out.labels, why)) return Status::error(where(index) + why);
+    s.labels_count = static_cast<uint32_t>(out.labels.size()) - s.labels_begin;
+    s.samples_count = static_cast<uint32_t>(out.samples.size()) - s.samples_begin;
+    s.histograms_count = static_cast<uint32_t>(out.histograms.size()) - s.histograms_begin;
+    s.exemplars_count = static_cast<uint32_t>(out.exemplars.size()) - s.exemplars_begin;
+    Status st = normalize_series_labels(out.labels.data() + s.labels_begin, s.labels_count);
+    if (!st) return Status::error("invalid labels: " + where(index) + st.reason());
+    out.labels.resize(s.labels_begin + s.labels_count);
+    out.series.push_back(s);
+  }
+  return {};
+}
+
+}  // namespace rwgate::proto

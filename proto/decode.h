@@ -1,0 +1,36 @@
+// Zero-copy decoders for remote_write request bodies (already snappy-decompressed).
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "proto/batch.h"
+#include "proto/status.h"
+
+namespace rwgate::proto {
+
+enum class Protocol : uint8_t { kV1, kV2 };
+
+// Reused per connection: holds the scratch space RW 2.0 needs (the symbol table and the
+// series views, since protobuf allows `symbols` to follow the series that use them).
+class Decoder {
+ public:
+  // Decodes into `out` (cleared first). On error `out` is unspecified and the Status
+  // carries a one-line reason naming the series and what was wrong.
+  Status decode(Protocol protocol, std::string_view body, Batch& out);
+  Status decode_v1(std::string_view body, Batch& out);
+  Status decode_v2(std::string_view body, Batch& out);
+
+ private:
+  std::vector<std::string_view> symbols_;
+  std::vector<std::string_view> series_bytes_;
+  std::vector<uint32_t> refs_;
+};
+
+// Sorts a series' labels by name, drops labels with an empty value (the Prometheus data
+// model treats them as absent), and rejects: no labels, an empty name, a repeated name,
+// no __name__. Returns the new label count through `count`. Exposed for tests.
+Status normalize_series_labels(Label* labels, uint32_t& count);
+
+}  // namespace rwgate::proto

@@ -1,0 +1,245 @@
+#include "proto/encode.h"
+
+#include <algorithm>
+#include <cstring>
+#include <unordered_set>
+
+#include "proto/wire.h"
+
+namespace rwgate::proto {
+
+namespace {
+
+size_t bytes_field_size(size_t len) { return 1 + varint_size(len) + len; }
+
+size_t label_msg_size(const Label& l) {
+  return bytes_field_size(l.name.size()) + bytes_field_size(l.value.size());
+}
+
+bool is_positive_zero(double v) {
+  uint64_t bits = 0;
+  std::memcpy(&bits, &v, 8);
+  return bits == 0;
+}
+
+size_t sample_msg_size(const Sample& s) {
+  size_t n = is_positive_zero(s.value) ? 0 : 9;
+  if (s.timestamp != 0) n += 1 + varint_size(static_cast<uint64_t>(s.timestamp));
+  return n;
+}
+
+void write_sample(WireWriter& w, uint32_t field, const Sample& s) {
+  w.tag(field, WireType::kLengthDelimited);
+  w.varint(sample_msg_size(s));
+  if (!is_positive_zero(s.value)) w.double_field(1, s.value);
+  if (s.timestamp != 0) w.varint_field(2, static_cast<uint64_t>(s.timestamp));
+}
+
+void write_label(WireWriter& w, uint32_t field, const Label& l) {
+  w.tag(field, WireType::kLengthDelimited);
+  w.varint(label_msg_size(l));
+  w.bytes_field(1, l.name);
+  w.bytes_field(2, l.value);
+}
+
+size_t exemplar_tail_size(const Exemplar& e) {
+  size_t n = is_positive_zero(e.value) ? 0 : 9;
+  if (e.timestamp != 0) n += 1 + varint_size(static_cast<uint64_t>(e.timestamp));
+  return n;
+}
+
+void write_exemplar_tail(WireWriter& w, const Exemplar& e) {
+  if (!is_positive_zero(e.value)) w.double_field(2, e.value);
+  if (e.timestamp != 0) w.varint_field(3, static_cast<uint64_t>(e.timestamp));
+}
+
+std::string_view metric_name(std::span<const Label> labels) {
+  return label_value(labels, "__name__");
+}
+
+}  // namespace
+
+void append_series_v1(std::string& out, const Batch& batch, const Series& series,
+                      std::span<const Label> labels) {
+  // Exact body size first, so the length prefix is written once and nothing shifts.
+  size_t body = 0;
+  for (const Label& l : labels) body += bytes_field_size(label_msg_size(l));
+  for (const Sample& s : batch.samples_of(series)) body += bytes_field_size(sample_msg_size(s));
+  for (const Exemplar& e : batch.exemplars_of(series)) {
+    size_t eb = exemplar_tail_size(e);
+    for (const Label& l : batch.labels_of(e)) eb += bytes_field_size(label_msg_size(l));
+    body += bytes_field_size(eb);
+  }
+  for (const Histogram& h : batch.histograms_of(series)) body += bytes_field_size(h.raw.size());
+
+  WireWriter w(out);
+  out.reserve(out.size() + 1 + varint_size(body) + body);
+  w.tag(1, WireType::kLengthDelimited);
+  w.varint(body);
+  for (const Label& l : labels) write_label(w, 1, l);
+  for (const Sample& s : batch.samples_of(series)) write_sample(w, 2, s);
+  for (const Exemplar& e : batch.exemplars_of(series)) {
+    size_t eb = exemplar_tail_size(e);
+    for (const Label& l : batch.labels_of(e)) eb += bytes_field_size(label_msg_size(l));
+    w.tag(3, WireType::kLengthDelimited);
+    w.varint(eb);
+    for (const Label& l : batch.labels_of(e)) write_label(w, 1, l);
+    write_exemplar_tail(w, e);
+  }
+  for (const Histogram& h : batch.histograms_of(series)) w.bytes_field(4, h.raw);
+}
+
+void append_metadata_v1(std::string& out, const FamilyMetadata& md) {
+  size_t body = 0;
+  if (md.type != MetricType::kUnknown) body += 2;  // type < 128: tag + one byte
+  if (!md.family_name.empty()) body += bytes_field_size(md.family_name.size());
+  if (!md.help.empty()) body += bytes_field_size(md.help.size());
+  if (!md.unit.empty()) body += bytes_field_size(md.unit.size());
+  WireWriter w(out);
+  w.tag(3, WireType::kLengthDelimited);
+  w.varint(body);
+  if (md.type != MetricType::kUnknown) w.varint_field(1, static_cast<uint64_t>(md.type));
+  if (!md.family_name.empty()) w.bytes_field(2, md.family_name);
+  if (!md.help.empty()) w.bytes_field(4, md.help);
+  if (!md.unit.empty()) w.bytes_field(5, md.unit);
+}
+
+// ---------------------------------------------------------------------------------------
+
+V2RequestBuilder::V2RequestBuilder() { intern(""); }  // symbols[0] must be ""
+
+uint32_t V2RequestBuilder::intern(std::string_view s) {
+  if (auto it = index_.find(s); it != index_.end()) return it->second;
+  constexpr size_t kBlock = 64 * 1024;
+  if (blocks_.empty() || block_size_ - block_used_ < s.size()) {
+    block_size_ = std::max(kBlock, s.size());
+    blocks_.push_back(std::make_unique<char[]>(block_size_));
+    block_used_ = 0;
+  }
+  char* dst = blocks_.back().get() + block_used_;
+  if (!s.empty()) std::memcpy(dst, s.data(), s.size());
+  block_used_ += s.size();
+  const std::string_view stored(dst, s.size());
+  const auto ref = static_cast<uint32_t>(symbols_.size());
+  symbols_.push_back(stored);
+  index_.emplace(stored, ref);
+  symbol_bytes_ += s.size() + 16;
+  return ref;
+}
+
+void V2RequestBuilder::append_refs(std::string& out, uint32_t field,
+                                   std::span<const Label> labels) {
+  refs_.clear();
+  for (const Label& l : labels) {
+    refs_.push_back(intern(l.name));
+    refs_.push_back(intern(l.value));
+  }
+  if (refs_.empty()) return;
+  size_t len = 0;
+  for (uint32_t r : refs_) len += varint_size(r);
+  WireWriter w(out);
+  w.tag(field, WireType::kLengthDelimited);
+  w.varint(len);
+  for (uint32_t r : refs_) w.varint(r);
+}
+
+void V2RequestBuilder::add_series(const Batch& batch, const Series& series,
+                                  std::span<const Label> labels, const SeriesMetadata& metadata) {
+  scratch_.clear();
+  WireWriter w(scratch_);
+  append_refs(scratch_, 1, labels);
+  for (const Sample& s : batch.samples_of(series)) write_sample(w, 2, s);
+  for (const Histogram& h : batch.histograms_of(series)) w.bytes_field(3, h.raw);
+  for (const Exemplar& e : batch.exemplars_of(series)) {
+    const size_t at = w.begin_nested(4);
+    append_refs(scratch_, 1, batch.labels_of(e));
+    write_exemplar_tail(w, e);
+    w.end_nested(at);
+  }
+  if (metadata.present) {
+    const size_t at = w.begin_nested(5);
+    if (metadata.type != MetricType::kUnknown)
+      w.varint_field(1, static_cast<uint64_t>(metadata.type));
+    const uint32_t help = intern(metadata.help);
+    const uint32_t unit = intern(metadata.unit);
+    if (help != 0) w.varint_field(3, help);
+    if (unit != 0) w.varint_field(4, unit);
+    w.end_nested(at);
+  }
+  if (series.created_timestamp != 0)
+    w.varint_field(6, static_cast<uint64_t>(series.created_timestamp));
+  WireWriter(series_).bytes_field(5, scratch_);
+}
+
+void V2RequestBuilder::finish(std::string& out) {
+  out.clear();
+  size_t total = series_.size();
+  for (std::string_view s : symbols_) total += bytes_field_size(s.size());
+  out.reserve(total);
+  WireWriter w(out);
+  for (std::string_view s : symbols_) w.bytes_field(4, s);
+  out.append(series_);
+  // Reset, keeping the first block for reuse.
+  series_.clear();
+  symbols_.clear();
+  index_.clear();
+  symbol_bytes_ = 0;
+  if (blocks_.size() > 1) blocks_.resize(1);
+  block_used_ = 0;
+  intern("");
+}
+
+// ---------------------------------------------------------------------------------------
+
+const FamilyMetadata* find_family_metadata(std::span<const FamilyMetadata> metadata,
+                                           std::string_view name) {
+  if (metadata.empty() || name.empty()) return nullptr;
+  static constexpr std::string_view kSuffixes[] = {"_bucket", "_sum",     "_count",
+                                                   "_total",  "_created", "_info"};
+  auto find = [&](std::string_view family) -> const FamilyMetadata* {
+    for (const FamilyMetadata& md : metadata) {
+      if (md.family_name == family) return &md;
+    }
+    return nullptr;
+  };
+  if (const FamilyMetadata* md = find(name)) return md;
+  for (std::string_view suffix : kSuffixes) {
+    if (name.size() > suffix.size() && name.ends_with(suffix)) {
+      if (const FamilyMetadata* md = find(name.substr(0, name.size() - suffix.size()))) return md;
+    }
+  }
+  return nullptr;
+}
+
+void encode_batch(Protocol protocol, const Batch& batch, std::string& out) {
+  out.clear();
+  if (protocol == Protocol::kV1) {
+    std::unordered_set<std::string_view> families;
+    for (const FamilyMetadata& md : batch.metadata) families.insert(md.family_name);
+    for (const Series& s : batch.series) append_series_v1(out, batch, s, batch.labels_of(s));
+    for (const FamilyMetadata& md : batch.metadata) append_metadata_v1(out, md);
+    // RW 2.0 input: per-series metadata becomes one family entry per metric name.
+    for (const Series& s : batch.series) {
+      if (!s.metadata.present) continue;
+      const std::string_view name = metric_name(batch.labels_of(s));
+      if (!families.insert(name).second) continue;
+      append_metadata_v1(out,
+                         FamilyMetadata{s.metadata.type, name, s.metadata.help, s.metadata.unit});
+    }
+    return;
+  }
+  V2RequestBuilder builder;
+  for (const Series& s : batch.series) {
+    SeriesMetadata md = s.metadata;
+    if (!md.present) {
+      if (const FamilyMetadata* fm =
+              find_family_metadata(batch.metadata, metric_name(batch.labels_of(s)))) {
+        md = SeriesMetadata{fm->type, fm->help, fm->unit, true};
+      }
+    }
+    builder.add_series(batch, s, batch.labels_of(s), md);
+  }
+  builder.finish(out);
+}
+
+}  // namespace rwgate::proto

@@ -1,0 +1,65 @@
+// Encoders for remote_write request bodies (before snappy).
+//
+// RW 1.0 requests are plain concatenations of fields, so a sink builds one incrementally:
+// append TimeSeries after TimeSeries into a buffer, then metadata. RW 2.0 needs a symbol
+// table that comes first on the wire, so V2RequestBuilder interns strings as series arrive
+// and writes the table and the series at finish().
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "proto/batch.h"
+#include "proto/decode.h"
+
+namespace rwgate::proto {
+
+// Appends one WriteRequest.timeseries entry for `series` of `batch`, with `labels` as its
+// labels (the output of relabeling; may be the series' own labels).
+void append_series_v1(std::string& out, const Batch& batch, const Series& series,
+                      std::span<const Label> labels);
+// Appends one WriteRequest.metadata entry.
+void append_metadata_v1(std::string& out, const FamilyMetadata& md);
+
+class V2RequestBuilder {
+ public:
+  V2RequestBuilder();
+  void add_series(const Batch& batch, const Series& series, std::span<const Label> labels,
+                  const SeriesMetadata& metadata);
+  // Writes the whole Request into `out` (replacing its content) and resets the builder.
+  void finish(std::string& out);
+  bool empty() const { return series_.empty(); }
+  // Bytes held: a bound for the queue's accounting.
+  size_t size_bytes() const { return series_.size() + symbol_bytes_; }
+
+ private:
+  uint32_t intern(std::string_view s);
+  void append_refs(std::string& out, uint32_t field, std::span<const Label> labels);
+
+  // Interned strings live in fixed blocks so the views keyed in `index_` stay valid.
+  std::vector<std::unique_ptr<char[]>> blocks_;
+  size_t block_used_ = 0;
+  size_t block_size_ = 0;
+  std::vector<std::string_view> symbols_;
+  std::unordered_map<std::string_view, uint32_t> index_;
+  size_t symbol_bytes_ = 0;
+  std::string series_;  // encoded TimeSeries entries (field 5), in order
+  std::string scratch_;
+  std::vector<uint32_t> refs_;
+};
+
+// Encodes a whole Batch in the given protocol (replacing `out`). RW 1.0 metadata becomes
+// RW 2.0 per-series metadata by metric family name and vice versa.
+void encode_batch(Protocol protocol, const Batch& batch, std::string& out);
+
+// The family metadata that applies to a series named `name` (exact family name, or the
+// family of a _bucket/_sum/_count/_total/_created/_info series), or nullptr.
+const FamilyMetadata* find_family_metadata(std::span<const FamilyMetadata> metadata,
+                                           std::string_view name);
+
+}  // namespace rwgate::proto

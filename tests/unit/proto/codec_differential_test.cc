@@ -1,0 +1,437 @@
+// Differential tests: libprotobuf's generated classes are the oracle for our codec.
+//   1. random messages serialized by libprotobuf decode to the same content with ours;
+//   2. our encoder's output parses back with libprotobuf to the same message;
+//   3. RW 1.0 <-> RW 2.0 conversion keeps every label, sample, histogram and exemplar.
+#include <google/protobuf/util/field_comparator.h>
+#include <google/protobuf/util/message_differencer.h>
+#include <gtest/gtest.h>
+
+#include <bit>
+#include <cmath>
+#include <map>
+#include <random>
+#include <set>
+#include <string>
+
+#include "io/prometheus/write/v2/types.pb.h"
+#include "prometheus/remote.pb.h"
+#include "proto/decode.h"
+#include "proto/encode.h"
+
+namespace rwgate::proto {
+namespace {
+
+namespace v2 = io::prometheus::write::v2;
+using google::protobuf::util::MessageDifferencer;
+
+class RandomMessages {
+ public:
+  explicit RandomMessages(uint32_t seed) : rng_(seed) {}
+
+  std::string word(size_t max_len = 12) {
+    static constexpr char kChars[] = "abcdefghijklmnopqrstuvwxyz_ABCXYZ0123456789";
+    std::string s(1 + rng_() % max_len, 'a');
+    for (char& c : s) c = kChars[rng_() % (sizeof(kChars) - 1)];
+    if (rng_() % 8 == 0) s += "\xc3\xa9\xe2\x82\xac";  // some UTF-8
+    return s;
+  }
+
+  // Sorted, unique names, non-empty values, always __name__: what a valid sender sends.
+  std::map<std::string, std::string> label_set() {
+    std::map<std::string, std::string> m;
+    m["__name__"] = word();
+    const int n = rng_() % 14;
+    for (int i = 0; i < n; ++i) m[word(10)] = word(30);
+    return m;
+  }
+
+  double value() {
+    switch (rng_() % 6) {
+      case 0:
+        return std::bit_cast<double>(kStaleNaNBits);
+      case 1:
+        return 0.0;
+      case 2:
+        return -0.0;
+      case 3:
+        return std::numeric_limits<double>::infinity();
+      default:
+        return std::uniform_real_distribution<double>(-1e12, 1e12)(rng_);
+    }
+  }
+  int64_t timestamp() { return 1700000000000LL + static_cast<int64_t>(rng_() % 100000000); }
+
+  template <typename H>
+  void histogram(H* h) {
+    if (rng_() % 2)
+      h->set_count_int(rng_() % 1000);
+    else
+      h->set_count_float(value());
+    h->set_sum(value());
+    h->set_schema(static_cast<int32_t>(rng_() % 13) - 4);
+    h->set_zero_threshold(1e-128);
+    if (rng_() % 2)
+      h->set_zero_count_int(rng_() % 10);
+    else
+      h->set_zero_count_float(2.5);
+    for (int i = 0, n = rng_() % 3; i < n; ++i) {
+      auto* sp = h->add_positive_spans();
+      sp->set_offset(static_cast<int32_t>(rng_() % 10) - 5);
+      sp->set_length(rng_() % 4);
+      h->add_positive_deltas(static_cast<int64_t>(rng_() % 20) - 10);
+      h->add_negative_counts(value());
+    }
+    h->set_reset_hint(static_cast<typename H::ResetHint>(rng_() % 4));
+    h->set_timestamp(timestamp());
+    if (rng_() % 3 == 0) h->add_custom_values(1.5);
+  }
+
+  prometheus::WriteRequest v1_request() {
+    prometheus::WriteRequest req;
+    for (int i = 0, n = rng_() % 20; i < n; ++i) {
+      auto* ts = req.add_timeseries();
+      for (auto& [k, v] : label_set()) {
+        auto* l = ts->add_labels();
+        l->set_name(k);
+        l->set_value(v);
+      }
+      if (rng_() % 4 == 0) {
+        for (int j = 0, m = 1 + rng_() % 3; j < m; ++j) histogram(ts->add_histograms());
+      } else {
+        for (int j = 0, m = 1 + rng_() % 5; j < m; ++j) {
+          auto* s = ts->add_samples();
+          s->set_value(value());
+          s->set_timestamp(timestamp());
+        }
+      }
+      for (int j = 0, m = rng_() % 3; j < m; ++j) {
+        auto* e = ts->add_exemplars();
+        for (int k = 0, q = rng_() % 3; k < q; ++k) {
+          auto* l = e->add_labels();
+          l->set_name("trace_id" + std::to_string(k));
+          l->set_value(word(32));
+        }
+        e->set_value(value());
+        e->set_timestamp(timestamp());
+      }
+    }
+    std::set<std::string> families;
+    for (int i = 0, n = rng_() % 4; i < n; ++i) {
+      auto* md = req.add_metadata();
+      md->set_type(static_cast<prometheus::MetricMetadata::MetricType>(rng_() % 8));
+      std::string family = word();
+      while (!families.insert(family).second) family = word();
+      md->set_metric_family_name(family);
+      md->set_help("help for " + word());
+      if (rng_() % 2) md->set_unit("seconds");
+    }
+    return req;
+  }
+
+  v2::Request v2_request() {
+    v2::Request req;
+    std::map<std::string, uint32_t> index;
+    auto ref = [&](const std::string& s) {
+      auto [it, added] = index.emplace(s, req.symbols_size());
+      if (added) req.add_symbols(s);
+      return it->second;
+    };
+    ref("");
+    for (int i = 0, n = rng_() % 20; i < n; ++i) {
+      auto* ts = req.add_timeseries();
+      for (auto& [k, v] : label_set()) {
+        ts->add_labels_refs(ref(k));
+        ts->add_labels_refs(ref(v));
+      }
+      if (rng_() % 4 == 0) {
+        histogram(ts->add_histograms());
+      } else {
+        for (int j = 0, m = 1 + rng_() % 5; j < m; ++j) {
+          auto* s = ts->add_samples();
+          s->set_value(value());
+          s->set_timestamp(timestamp());
+        }
+      }
+      for (int j = 0, m = rng_() % 3; j < m; ++j) {
+        auto* e = ts->add_exemplars();
+        e->add_labels_refs(ref("trace_id"));
+        e->add_labels_refs(ref(word(32)));
+        e->set_value(value());
+        e->set_timestamp(timestamp());
+      }
+      if (rng_() % 2) {
+        auto* md = ts->mutable_metadata();
+        md->set_type(static_cast<v2::Metadata::MetricType>(rng_() % 8));
+        md->set_help_ref(ref("help " + word()));
+        md->set_unit_ref(rng_() % 2 ? ref("bytes") : 0);
+      }
+      if (rng_() % 2) ts->set_created_timestamp(timestamp());
+    }
+    return req;
+  }
+
+ private:
+  std::mt19937 rng_;
+};
+
+uint64_t bits(double d) { return std::bit_cast<uint64_t>(d); }
+
+// Field-by-field equality where NaN equals NaN (sample bits are checked separately).
+bool same(const google::protobuf::Message& a, const google::protobuf::Message& b,
+          std::string* diff = nullptr) {
+  google::protobuf::util::DefaultFieldComparator cmp;
+  cmp.set_treat_nan_as_equal(true);
+  MessageDifferencer d;
+  d.set_field_comparator(&cmp);
+  if (diff) d.ReportDifferencesToString(diff);
+  return d.Compare(a, b);
+}
+
+template <typename Labels>
+std::vector<Label> to_labels(const Labels& ls) {
+  std::vector<Label> out;
+  for (const auto& l : ls) out.push_back(Label{l.name(), l.value()});
+  return out;
+}
+
+std::vector<Label> resolve(const v2::Request& req,
+                           const google::protobuf::RepeatedField<uint32_t>& refs) {
+  std::vector<Label> out;
+  for (int i = 0; i + 1 < refs.size(); i += 2)
+    out.push_back(Label{req.symbols(refs[i]), req.symbols(refs[i + 1])});
+  return out;
+}
+
+std::vector<Label> span_vec(std::span<const Label> s) { return {s.begin(), s.end()}; }
+
+// Checks that `batch` holds exactly what the RW 1.0 message holds.
+void expect_batch_matches_v1(const prometheus::WriteRequest& req, const Batch& batch) {
+  ASSERT_EQ(batch.series.size(), static_cast<size_t>(req.timeseries_size()));
+  for (int i = 0; i < req.timeseries_size(); ++i) {
+    const auto& ts = req.timeseries(i);
+    const Series& s = batch.series[i];
+    EXPECT_EQ(span_vec(batch.labels_of(s)), to_labels(ts.labels()));
+    ASSERT_EQ(s.samples_count, static_cast<uint32_t>(ts.samples_size()));
+    for (int j = 0; j < ts.samples_size(); ++j) {
+      EXPECT_EQ(bits(batch.samples_of(s)[j].value), bits(ts.samples(j).value()));
+      EXPECT_EQ(batch.samples_of(s)[j].timestamp, ts.samples(j).timestamp());
+    }
+    ASSERT_EQ(s.histograms_count, static_cast<uint32_t>(ts.histograms_size()));
+    for (int j = 0; j < ts.histograms_size(); ++j) {
+      prometheus::Histogram h;
+      ASSERT_TRUE(h.ParseFromArray(batch.histograms_of(s)[j].raw.data(),
+                                   batch.histograms_of(s)[j].raw.size()));
+      EXPECT_TRUE(same(h, ts.histograms(j)));
+      EXPECT_EQ(batch.histograms_of(s)[j].timestamp, ts.histograms(j).timestamp());
+    }
+    ASSERT_EQ(s.exemplars_count, static_cast<uint32_t>(ts.exemplars_size()));
+    for (int j = 0; j < ts.exemplars_size(); ++j) {
+      const Exemplar& e = batch.exemplars_of(s)[j];
+      EXPECT_EQ(span_vec(batch.labels_of(e)), to_labels(ts.exemplars(j).labels()));
+      EXPECT_EQ(bits(e.value), bits(ts.exemplars(j).value()));
+      EXPECT_EQ(e.timestamp, ts.exemplars(j).timestamp());
+    }
+  }
+  ASSERT_EQ(batch.metadata.size(), static_cast<size_t>(req.metadata_size()));
+  for (int i = 0; i < req.metadata_size(); ++i) {
+    EXPECT_EQ(static_cast<int>(batch.metadata[i].type), static_cast<int>(req.metadata(i).type()));
+    EXPECT_EQ(batch.metadata[i].family_name, req.metadata(i).metric_family_name());
+    EXPECT_EQ(batch.metadata[i].help, req.metadata(i).help());
+    EXPECT_EQ(batch.metadata[i].unit, req.metadata(i).unit());
+  }
+}
+
+void expect_batch_matches_v2(const v2::Request& req, const Batch& batch) {
+  ASSERT_EQ(batch.series.size(), static_cast<size_t>(req.timeseries_size()));
+  for (int i = 0; i < req.timeseries_size(); ++i) {
+    const auto& ts = req.timeseries(i);
+    const Series& s = batch.series[i];
+    EXPECT_EQ(span_vec(batch.labels_of(s)), resolve(req, ts.labels_refs()));
+    ASSERT_EQ(s.samples_count, static_cast<uint32_t>(ts.samples_size()));
+    for (int j = 0; j < ts.samples_size(); ++j) {
+      EXPECT_EQ(bits(batch.samples_of(s)[j].value), bits(ts.samples(j).value()));
+      EXPECT_EQ(batch.samples_of(s)[j].timestamp, ts.samples(j).timestamp());
+    }
+    ASSERT_EQ(s.histograms_count, static_cast<uint32_t>(ts.histograms_size()));
+    for (int j = 0; j < ts.histograms_size(); ++j) {
+      v2::Histogram h;
+      ASSERT_TRUE(h.ParseFromArray(batch.histograms_of(s)[j].raw.data(),
+                                   batch.histograms_of(s)[j].raw.size()));
+      EXPECT_TRUE(same(h, ts.histograms(j)));
+    }
+    ASSERT_EQ(s.exemplars_count, static_cast<uint32_t>(ts.exemplars_size()));
+    for (int j = 0; j < ts.exemplars_size(); ++j) {
+      const Exemplar& e = batch.exemplars_of(s)[j];
+      EXPECT_EQ(span_vec(batch.labels_of(e)), resolve(req, ts.exemplars(j).labels_refs()));
+      EXPECT_EQ(bits(e.value), bits(ts.exemplars(j).value()));
+    }
+    EXPECT_EQ(s.metadata.present, ts.has_metadata());
+    if (ts.has_metadata()) {
+      EXPECT_EQ(static_cast<int>(s.metadata.type), static_cast<int>(ts.metadata().type()));
+      EXPECT_EQ(s.metadata.help, req.symbols(ts.metadata().help_ref()));
+      EXPECT_EQ(s.metadata.unit, req.symbols(ts.metadata().unit_ref()));
+    }
+    EXPECT_EQ(s.created_timestamp, ts.created_timestamp());
+  }
+}
+
+TEST(CodecDifferentialTest, RandomV1MessagesDecodeAsLibprotobufSees) {
+  RandomMessages gen(1);
+  Decoder decoder;
+  Batch batch;
+  for (int iter = 0; iter < 400; ++iter) {
+    const auto req = gen.v1_request();
+    const std::string bytes = req.SerializeAsString();
+    ASSERT_TRUE(decoder.decode_v1(bytes, batch).ok());
+    expect_batch_matches_v1(req, batch);
+  }
+}
+
+TEST(CodecDifferentialTest, RandomV2MessagesDecodeAsLibprotobufSees) {
+  RandomMessages gen(2);
+  Decoder decoder;
+  Batch batch;
+  for (int iter = 0; iter < 400; ++iter) {
+    const auto req = gen.v2_request();
+    const std::string bytes = req.SerializeAsString();
+    const Status st = decoder.decode_v2(bytes, batch);
+    ASSERT_TRUE(st.ok()) << st.reason();
+    expect_batch_matches_v2(req, batch);
+  }
+}
+
+TEST(CodecDifferentialTest, V1EncoderOutputParsesBackToTheSameMessage) {
+  RandomMessages gen(3);
+  Decoder decoder;
+  Batch batch;
+  std::string out;
+  for (int iter = 0; iter < 400; ++iter) {
+    const auto req = gen.v1_request();
+    const std::string in = req.SerializeAsString();  // the batch points into it
+    ASSERT_TRUE(decoder.decode_v1(in, batch).ok());
+    encode_batch(Protocol::kV1, batch, out);
+    prometheus::WriteRequest back;
+    ASSERT_TRUE(back.ParseFromString(out));
+    std::string diff;
+    EXPECT_TRUE(same(req, back, &diff)) << diff;
+  }
+}
+
+TEST(CodecDifferentialTest, V2EncoderOutputParsesBackToTheSameContent) {
+  RandomMessages gen(4);
+  Decoder decoder;
+  Batch batch;
+  std::string out;
+  for (int iter = 0; iter < 400; ++iter) {
+    const auto req = gen.v2_request();
+    const std::string in = req.SerializeAsString();
+    ASSERT_TRUE(decoder.decode_v2(in, batch).ok());
+    encode_batch(Protocol::kV2, batch, out);
+    v2::Request back;
+    ASSERT_TRUE(back.ParseFromString(out));
+    ASSERT_EQ(back.symbols(0), "");
+    // Symbol order may differ; the resolved content must not.
+    expect_batch_matches_v2(back, batch);
+  }
+}
+
+TEST(CodecDifferentialTest, V1ToV2AndBackKeepsEverything) {
+  RandomMessages gen(5);
+  Decoder decoder;
+  Batch batch, batch2;
+  std::string as_v2, as_v1;
+  for (int iter = 0; iter < 300; ++iter) {
+    auto req = gen.v1_request();
+    req.clear_metadata();  // family metadata only survives for families that have series
+    const std::string original = req.SerializeAsString();
+    ASSERT_TRUE(decoder.decode_v1(original, batch).ok());
+    encode_batch(Protocol::kV2, batch, as_v2);
+    v2::Request v2req;
+    ASSERT_TRUE(v2req.ParseFromString(as_v2));
+    ASSERT_TRUE(decoder.decode_v2(as_v2, batch2).ok());
+    encode_batch(Protocol::kV1, batch2, as_v1);
+    prometheus::WriteRequest back;
+    ASSERT_TRUE(back.ParseFromString(as_v1));
+    std::string diff;
+    EXPECT_TRUE(same(req, back, &diff)) << diff;
+  }
+}
+
+TEST(CodecDifferentialTest, V1MetadataBecomesV2SeriesMetadataByFamily) {
+  prometheus::WriteRequest req;
+  auto* ts = req.add_timeseries();
+  auto* l = ts->add_labels();
+  l->set_name("__name__");
+  l->set_value("http_requests_total");
+  ts->add_samples()->set_value(1);
+  auto* md = req.add_metadata();
+  md->set_type(prometheus::MetricMetadata::COUNTER);
+  md->set_metric_family_name("http_requests");
+  md->set_help("Requests served.");
+  Decoder decoder;
+  Batch batch;
+  const std::string in = req.SerializeAsString();
+  ASSERT_TRUE(decoder.decode_v1(in, batch).ok());
+  std::string out;
+  encode_batch(Protocol::kV2, batch, out);
+  v2::Request back;
+  ASSERT_TRUE(back.ParseFromString(out));
+  ASSERT_EQ(back.timeseries_size(), 1);
+  EXPECT_EQ(back.timeseries(0).metadata().type(), v2::Metadata::METRIC_TYPE_COUNTER);
+  EXPECT_EQ(back.symbols(back.timeseries(0).metadata().help_ref()), "Requests served.");
+}
+
+TEST(CodecTest, StaleNaNPassesThroughBitForBit) {
+  prometheus::WriteRequest req;
+  auto* ts = req.add_timeseries();
+  auto* l = ts->add_labels();
+  l->set_name("__name__");
+  l->set_value("up");
+  ts->add_samples()->set_value(std::bit_cast<double>(kStaleNaNBits));
+  Decoder decoder;
+  Batch batch;
+  const std::string in = req.SerializeAsString();
+  ASSERT_TRUE(decoder.decode_v1(in, batch).ok());
+  for (Protocol p : {Protocol::kV1, Protocol::kV2}) {
+    std::string out;
+    encode_batch(p, batch, out);
+    Batch again;
+    ASSERT_TRUE(decoder.decode(p, out, again).ok());
+    EXPECT_EQ(bits(again.samples[0].value), kStaleNaNBits);
+  }
+}
+
+TEST(CodecTest, UnsortedV1LabelsAreSortedAndEmptyValuesDropped) {
+  prometheus::WriteRequest req;
+  auto* ts = req.add_timeseries();
+  for (auto [k, v] :
+       {std::pair{"job", "node"}, {"__name__", "up"}, {"empty", ""}, {"instance", "a:1"}}) {
+    auto* l = ts->add_labels();
+    l->set_name(k);
+    l->set_value(v);
+  }
+  Decoder decoder;
+  Batch batch;
+  const std::string in = req.SerializeAsString();
+  ASSERT_TRUE(decoder.decode_v1(in, batch).ok());
+  const auto labels = span_vec(batch.labels_of(batch.series[0]));
+  EXPECT_EQ(labels, (std::vector<Label>{{"__name__", "up"}, {"instance", "a:1"}, {"job", "node"}}));
+}
+
+TEST(CodecTest, UnknownFieldsAreSkipped) {
+  prometheus::WriteRequest req;
+  auto* ts = req.add_timeseries();
+  auto* l = ts->add_labels();
+  l->set_name("__name__");
+  l->set_value("up");
+  std::string bytes = req.SerializeAsString();
+  // field 9 varint, field 10 fixed32, field 11 bytes at the top level
+  bytes += std::string("\x48\x05\x55\x01\x02\x03\x04\x5a\x02hi", 11);
+  Decoder decoder;
+  Batch batch;
+  ASSERT_TRUE(decoder.decode_v1(bytes, batch).ok());
+  EXPECT_EQ(batch.series.size(), 1u);
+}
+
+}  // namespace
+}  // namespace rwgate::proto
