@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "proto/batch.h"
-#include "proto/status.h"
+#include "base/status.h"
 
 namespace rwgate::proto {
 

@@ -1,0 +1,429 @@
+#include "proxy/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace rwgate::proxy {
+
+std::optional<Duration> parse_duration(std::string_view text) {
+  if (text == "0") return Duration(0);
+  if (text.empty()) return std::nullopt;
+  struct Unit {
+    std::string_view name;
+    int64_t ms;
+  };
+  // Order matters: units must appear largest first, each at most once (as Prometheus).
+  static constexpr Unit kUnits[] = {{"y", 365LL * 24 * 3600 * 1000},
+                                    {"w", 7LL * 24 * 3600 * 1000},
+                                    {"d", 24LL * 3600 * 1000},
+                                    {"h", 3600LL * 1000},
+                                    {"m", 60LL * 1000},
+                                    {"s", 1000},
+                                    {"ms", 1}};
+  int64_t total = 0;
+  size_t next_unit = 0;
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t j = i;
+    while (j < text.size() && std::isdigit(static_cast<unsigned char>(text[j]))) ++j;
+    if (j == i) return std::nullopt;
+    int64_t n = 0;
+    auto [ptr, ec] = std::from_chars(text.data() + i, text.data() + j, n);
+    if (ec != std::errc()) return std::nullopt;
+    size_t k = j;
+    while (k < text.size() && std::isalpha(static_cast<unsigned char>(text[k]))) ++k;
+    const std::string_view unit = text.substr(j, k - j);
+    bool found = false;
+    for (; next_unit < std::size(kUnits); ++next_unit) {
+      if (kUnits[next_unit].name == unit) {
+        if (n > INT64_MAX / kUnits[next_unit].ms || total > INT64_MAX - n * kUnits[next_unit].ms) {
+          return std::nullopt;
+        }
+        total += n * kUnits[next_unit].ms;
+        ++next_unit;
+        found = true;
+        break;
+      }
+    }
+    if (!found) return std::nullopt;
+    i = k;
+  }
+  return Duration(total);
+}
+
+std::string format_duration(Duration d) {
+  int64_t ms = d.count();
+  if (ms == 0) return "0s";
+  std::string out;
+  static constexpr std::pair<int64_t, const char*> kUnits[] = {
+      {3600LL * 1000, "h"}, {60LL * 1000, "m"}, {1000, "s"}, {1, "ms"}};
+  for (auto [size, name] : kUnits) {
+    if (ms >= size) {
+      out += std::to_string(ms / size) + name;
+      ms %= size;
+    }
+  }
+  return out;
+}
+
+std::optional<Url> parse_url(std::string_view text, std::string& why) {
+  Url url;
+  url.text = std::string(text);
+  const size_t scheme_end = text.find("://");
+  if (scheme_end == std::string_view::npos) {
+    why = "must be an absolute URL like http://host:port/path";
+    return std::nullopt;
+  }
+  url.scheme = std::string(text.substr(0, scheme_end));
+  if (url.scheme != "http") {
+    why = "scheme \"" + url.scheme + "\" is not supported (use http)";
+    return std::nullopt;
+  }
+  std::string_view rest = text.substr(scheme_end + 3);
+  const size_t path_start = rest.find('/');
+  std::string_view authority = rest.substr(0, path_start);
+  url.target = path_start == std::string_view::npos ? "/" : std::string(rest.substr(path_start));
+  if (authority.find('@') != std::string_view::npos) {
+    why = "credentials in the URL are not supported; use headers";
+    return std::nullopt;
+  }
+  if (!authority.empty() && authority.front() == '[') {  // [v6]:port
+    const size_t close = authority.find(']');
+    if (close == std::string_view::npos) {
+      why = "unterminated IPv6 address";
+      return std::nullopt;
+    }
+    url.host = std::string(authority.substr(1, close - 1));
+    authority.remove_prefix(close + 1);
+    if (!authority.empty() && authority.front() == ':') url.port = std::string(authority.substr(1));
+  } else {
+    const size_t colon = authority.rfind(':');
+    url.host = std::string(authority.substr(0, colon));
+    if (colon != std::string_view::npos) url.port = std::string(authority.substr(colon + 1));
+  }
+  if (url.host.empty()) {
+    why = "has no host";
+    return std::nullopt;
+  }
+  if (url.port.empty()) url.port = "80";
+  int port = 0;
+  auto [p, ec] = std::from_chars(url.port.data(), url.port.data() + url.port.size(), port);
+  if (ec != std::errc() || p != url.port.data() + url.port.size() || port < 1 || port > 65535) {
+    why = "bad port \"" + url.port + "\"";
+    return std::nullopt;
+  }
+  return url;
+}
+
+namespace {
+
+// Walks the YAML tree, remembering errors with their paths.
+class Reader {
+ public:
+  explicit Reader(std::vector<std::string>& errors) : errors_(errors) {}
+
+  void error(const std::string& path, const YAML::Node& node, const std::string& why) {
+    std::string where = path.empty() ? "(top level)" : path;
+    if (node.IsDefined() && node.Mark().line >= 0)
+      where += " (line " + std::to_string(node.Mark().line + 1) + ")";
+    errors_.push_back(where + ": " + why);
+  }
+
+  // True when `node` is a map (or absent/null); reports keys not in `known`.
+  bool map(const YAML::Node& node, const std::string& path,
+           std::initializer_list<std::string_view> known) {
+    if (!node.IsDefined() || node.IsNull()) return false;
+    if (!node.IsMap()) {
+      error(path, node, "must be a mapping");
+      return false;
+    }
+    for (const auto& kv : node) {
+      const std::string key = kv.first.Scalar();
+      if (std::find(known.begin(), known.end(), key) == known.end()) {
+        error(join(path, key), kv.first, "unknown key");
+      }
+    }
+    return true;
+  }
+
+  static std::string join(const std::string& path, std::string_view key) {
+    return path.empty() ? std::string(key) : path + "." + std::string(key);
+  }
+
+  bool scalar(const YAML::Node& node, const std::string& path, std::string& out) {
+    if (!node.IsScalar()) {
+      error(path, node, "must be a scalar");
+      return false;
+    }
+    out = node.Scalar();
+    return true;
+  }
+
+  void string(const YAML::Node& parent, const std::string& path, const char* key,
+              std::string& out) {
+    const YAML::Node n = parent[key];
+    if (!n.IsDefined() || n.IsNull()) return;
+    scalar(n, join(path, key), out);
+  }
+
+  void boolean(const YAML::Node& parent, const std::string& path, const char* key, bool& out) {
+    const YAML::Node n = parent[key];
+    if (!n.IsDefined() || n.IsNull()) return;
+    std::string s;
+    if (!scalar(n, join(path, key), s)) return;
+    if (s == "true") {
+      out = true;
+    } else if (s == "false") {
+      out = false;
+    } else {
+      error(join(path, key), n, "must be true or false, not \"" + s + "\"");
+    }
+  }
+
+  template <typename Int>
+  void integer(const YAML::Node& parent, const std::string& path, const char* key, Int& out,
+               Int min, Int max) {
+    const YAML::Node n = parent[key];
+    if (!n.IsDefined() || n.IsNull()) return;
+    std::string s;
+    if (!scalar(n, join(path, key), s)) return;
+    Int v{};
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc() || p != s.data() + s.size()) {
+      error(join(path, key), n, "must be an integer, not \"" + s + "\"");
+      return;
+    }
+    if (v < min || v > max) {
+      error(join(path, key), n,
+            "must be between " + std::to_string(min) + " and " + std::to_string(max));
+      return;
+    }
+    out = v;
+  }
+
+  void duration(const YAML::Node& parent, const std::string& path, const char* key, Duration& out) {
+    const YAML::Node n = parent[key];
+    if (!n.IsDefined() || n.IsNull()) return;
+    std::string s;
+    if (!scalar(n, join(path, key), s)) return;
+    if (auto d = parse_duration(s)) {
+      out = *d;
+    } else {
+      error(join(path, key), n, "not a valid duration \"" + s + "\" (examples: 30s, 5m, 1h30m)");
+    }
+  }
+
+ private:
+  std::vector<std::string>& errors_;
+};
+
+// Headers that rwgate sets itself; users may not override them (as in Prometheus).
+bool is_reserved_header(std::string name) {
+  std::transform(name.begin(), name.end(), name.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  static const std::set<std::string> kReserved = {"host",
+                                                  "authorization",
+                                                  "content-encoding",
+                                                  "content-length",
+                                                  "content-type",
+                                                  "user-agent",
+                                                  "connection",
+                                                  "keep-alive",
+                                                  "proxy-authenticate",
+                                                  "proxy-authorization",
+                                                  "www-authenticate",
+                                                  "retry-after",
+                                                  "x-prometheus-remote-write-version"};
+  // Authorization is allowed (the simplest way to pass a bearer token); everything else listed is
+  // not.
+  return name != "authorization" && kReserved.contains(name);
+}
+
+void read_server(Reader& r, const YAML::Node& node, ServerConfig& out) {
+  const std::string path = "server";
+  if (!r.map(node, path,
+             {"listen_address", "max_request_bytes", "max_decoded_bytes", "worker_threads"}))
+    return;
+  r.string(node, path, "listen_address", out.listen_address);
+  if (out.listen_address.rfind(':') == std::string::npos) {
+    r.error("server.listen_address", node["listen_address"], "must be HOST:PORT");
+  }
+  r.integer<uint64_t>(node, path, "max_request_bytes", out.max_request_bytes, 1024, 1ULL << 32);
+  r.integer<uint64_t>(node, path, "max_decoded_bytes", out.max_decoded_bytes, 1024, 1ULL << 34);
+  r.integer<int>(node, path, "worker_threads", out.worker_threads, 0, 1024);
+}
+
+void read_remote_write(Reader& r, const YAML::Node& node, const std::string& path,
+                       RemoteWriteConfig& out) {
+  if (!r.map(node, path, {"url", "protocol", "headers", "timeout", "queue", "buffer"})) {
+    if (!node.IsDefined()) r.error(path, node, "missing");
+    return;
+  }
+  std::string url;
+  r.string(node, path, "url", url);
+  if (url.empty()) {
+    r.error(Reader::join(path, "url"), node["url"], "missing");
+  } else {
+    std::string why;
+    if (auto u = parse_url(url, why)) {
+      out.url = *u;
+    } else {
+      r.error(Reader::join(path, "url"), node["url"], why);
+    }
+  }
+  std::string protocol = "v1";
+  r.string(node, path, "protocol", protocol);
+  if (protocol == "v1") {
+    out.protocol = proto::Protocol::kV1;
+  } else if (protocol == "v2") {
+    out.protocol = proto::Protocol::kV2;
+  } else {
+    r.error(Reader::join(path, "protocol"), node["protocol"],
+            "must be v1 or v2, not \"" + protocol + "\"");
+  }
+  const YAML::Node headers = node["headers"];
+  if (headers.IsDefined() && !headers.IsNull()) {
+    if (!headers.IsMap()) {
+      r.error(Reader::join(path, "headers"), headers, "must be a mapping of header name to value");
+    } else {
+      for (const auto& kv : headers) {
+        const std::string hp = Reader::join(path, "headers") + "." + kv.first.Scalar();
+        std::string value;
+        if (!r.scalar(kv.second, hp, value)) continue;
+        if (is_reserved_header(kv.first.Scalar())) {
+          r.error(hp, kv.first, "header is set by rwgate and cannot be overridden");
+          continue;
+        }
+        out.headers.emplace_back(kv.first.Scalar(), value);
+      }
+    }
+  }
+  r.duration(node, path, "timeout", out.timeout);
+  if (out.timeout.count() <= 0)
+    r.error(Reader::join(path, "timeout"), node["timeout"], "must be positive");
+
+  const std::string qp = Reader::join(path, "queue");
+  const YAML::Node q = node["queue"];
+  if (r.map(q, qp,
+            {"max_samples_per_send", "batch_send_deadline", "shards", "min_backoff", "max_backoff",
+             "retry_on_http_429"})) {
+    r.integer<int>(q, qp, "max_samples_per_send", out.queue.max_samples_per_send, 1, 1000000);
+    r.duration(q, qp, "batch_send_deadline", out.queue.batch_send_deadline);
+    r.integer<int>(q, qp, "shards", out.queue.shards, 1, 1000);
+    r.duration(q, qp, "min_backoff", out.queue.min_backoff);
+    r.duration(q, qp, "max_backoff", out.queue.max_backoff);
+    r.boolean(q, qp, "retry_on_http_429", out.queue.retry_on_http_429);
+    if (out.queue.batch_send_deadline.count() <= 0) {
+      r.error(Reader::join(qp, "batch_send_deadline"), q["batch_send_deadline"],
+              "must be positive");
+    }
+    if (out.queue.min_backoff > out.queue.max_backoff) {
+      r.error(Reader::join(qp, "min_backoff"), q["min_backoff"], "must not exceed max_backoff");
+    }
+  }
+  const std::string bp = Reader::join(path, "buffer");
+  const YAML::Node b = node["buffer"];
+  if (r.map(b, bp, {"type", "max_bytes"})) {
+    r.string(b, bp, "type", out.buffer.type);
+    if (out.buffer.type == "disk") {
+      r.error(Reader::join(bp, "type"), b["type"],
+              "the disk buffer is not available in this release; use memory");
+    } else if (out.buffer.type != "memory") {
+      r.error(Reader::join(bp, "type"), b["type"],
+              "must be memory or disk, not \"" + out.buffer.type + "\"");
+    }
+    r.integer<uint64_t>(b, bp, "max_bytes", out.buffer.max_bytes, 1ULL << 20, 1ULL << 40);
+  }
+}
+
+void read_sinks(Reader& r, const YAML::Node& node, std::vector<SinkConfig>& out) {
+  if (!node.IsDefined() || node.IsNull()) return;
+  if (!node.IsSequence()) {
+    r.error("sinks", node, "must be a list");
+    return;
+  }
+  std::set<std::string> names;
+  for (size_t i = 0; i < node.size(); ++i) {
+    const std::string path = "sinks[" + std::to_string(i) + "]";
+    const YAML::Node s = node[i];
+    if (!r.map(s, path, {"name", "remote_write"})) {
+      if (!s.IsMap()) r.error(path, s, "must be a mapping");
+      continue;
+    }
+    SinkConfig sink;
+    r.string(s, path, "name", sink.name);
+    if (sink.name.empty()) {
+      r.error(path + ".name", s["name"], "missing");
+    } else if (!names.insert(sink.name).second) {
+      r.error(path + ".name", s["name"], "duplicate sink name \"" + sink.name + "\"");
+    }
+    read_remote_write(r, s["remote_write"], path + ".remote_write", sink.remote_write);
+    YAML::Emitter e;
+    e << s;
+    sink.fingerprint = e.c_str();
+    out.push_back(std::move(sink));
+  }
+}
+
+}  // namespace
+
+ConfigResult parse_config(const std::string& yaml_text) {
+  ConfigResult result;
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml_text);
+  } catch (const YAML::Exception& e) {
+    result.errors.push_back("(line " + std::to_string(e.mark.line + 1) + "): " + e.msg);
+    return result;
+  }
+  Config config;
+  Reader r(result.errors);
+  if (root.IsDefined() && !root.IsNull()) {
+    if (r.map(root, "", {"server", "sinks"})) {
+      read_server(r, root["server"], config.server);
+      read_sinks(r, root["sinks"], config.sinks);
+    } else {
+      r.error("", root, "the config must be a mapping");
+    }
+  }
+  if (config.sinks.empty() && result.errors.empty()) {
+    result.errors.push_back("sinks: at least one sink is required");
+  }
+  if (result.errors.empty()) result.config = std::move(config);
+  return result;
+}
+
+ConfigResult load_config_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    ConfigResult result;
+    result.errors.push_back(path + ": cannot read the file");
+    return result;
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  ConfigResult result = parse_config(ss.str());
+  for (std::string& e : result.errors) e = path + ": " + e;
+  return result;
+}
+
+Config default_config(const std::string& sink_url) {
+  Config config;
+  if (!sink_url.empty()) {
+    SinkConfig sink;
+    sink.name = "default";
+    std::string why;
+    if (auto u = parse_url(sink_url, why)) sink.remote_write.url = *u;
+    sink.fingerprint = "default " + sink_url;
+    config.sinks.push_back(std::move(sink));
+  }
+  return config;
+}
+
+}  // namespace rwgate::proxy

@@ -1,0 +1,88 @@
+// rwgate's configuration: the YAML file described in docs/configuration.md.
+//
+// Loading never stops at the first problem: every error is collected with its YAML path
+// and line ("sinks[0].remote_write.queue.shards (line 14): must be at least 1"), so a user
+// fixes a file in one pass. Unknown keys are errors, as in Prometheus.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "proto/decode.h"
+
+namespace rwgate::proxy {
+
+using Duration = std::chrono::milliseconds;
+
+// Parses a Prometheus duration: "1h30m", "5m", "30s", "250ms", "0". Units y w d h m s ms.
+std::optional<Duration> parse_duration(std::string_view text);
+std::string format_duration(Duration d);
+
+struct Url {
+  std::string scheme;  // http
+  std::string host;
+  std::string port;    // always set; default from scheme
+  std::string target;  // path and query, "/" at least
+  std::string text;    // as written
+};
+// Parses an http:// URL; nullopt with `why` set on error.
+std::optional<Url> parse_url(std::string_view text, std::string& why);
+
+struct ServerConfig {
+  std::string listen_address = "127.0.0.1:9201";
+  uint64_t max_request_bytes = 32ULL << 20;
+  uint64_t max_decoded_bytes = 128ULL << 20;
+  int worker_threads = 0;  // 0 = one per core
+};
+
+struct QueueConfig {
+  int max_samples_per_send = 2000;
+  Duration batch_send_deadline = std::chrono::seconds(5);
+  int shards = 4;
+  Duration min_backoff = Duration(30);
+  Duration max_backoff = std::chrono::seconds(5);
+  bool retry_on_http_429 = true;
+};
+
+struct BufferConfig {
+  std::string type = "memory";  // memory (disk: a later release)
+  uint64_t max_bytes = 1ULL << 30;
+};
+
+struct RemoteWriteConfig {
+  Url url;
+  proto::Protocol protocol = proto::Protocol::kV1;
+  std::vector<std::pair<std::string, std::string>> headers;
+  Duration timeout = std::chrono::seconds(30);
+  QueueConfig queue;
+  BufferConfig buffer;
+};
+
+struct SinkConfig {
+  std::string name;
+  RemoteWriteConfig remote_write;
+  // The sink's YAML as loaded, re-emitted: equal text means an unchanged sink on reload.
+  std::string fingerprint;
+};
+
+struct Config {
+  ServerConfig server;
+  std::vector<SinkConfig> sinks;
+};
+
+struct ConfigResult {
+  std::optional<Config> config;
+  std::vector<std::string> errors;  // each "path (line N): reason"
+};
+
+ConfigResult parse_config(const std::string& yaml_text);
+ConfigResult load_config_file(const std::string& path);
+
+// The built-in configuration used when no --config.file is given.
+Config default_config(const std::string& sink_url);
+
+}  // namespace rwgate::proxy

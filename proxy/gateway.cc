@@ -1,0 +1,198 @@
+#include "proxy/gateway.h"
+
+#include <prometheus/text_serializer.h>
+
+#include <boost/beast/http.hpp>
+
+#include "base/log.h"
+
+namespace rwgate::proxy {
+
+namespace http = boost::beast::http;
+
+namespace {
+
+sinks::RemoteWriteOptions sink_options(const SinkConfig& c) {
+  const RemoteWriteConfig& rw = c.remote_write;
+  sinks::RemoteWriteOptions o;
+  o.name = c.name;
+  o.host = rw.url.host;
+  o.port = rw.url.port;
+  o.target = rw.url.target;
+  o.protocol = rw.protocol;
+  o.headers = rw.headers;
+  o.timeout = rw.timeout;
+  o.max_samples_per_send = rw.queue.max_samples_per_send;
+  o.batch_send_deadline = rw.queue.batch_send_deadline;
+  o.shards = rw.queue.shards;
+  o.min_backoff = rw.queue.min_backoff;
+  o.max_backoff = rw.queue.max_backoff;
+  o.retry_on_http_429 = rw.queue.retry_on_http_429;
+  o.max_bytes = rw.buffer.max_bytes;
+  return o;
+}
+
+void text(HttpResponse& res, http::status status, std::string body) {
+  res.result(status);
+  res.set(http::field::content_type, "text/plain; charset=utf-8");
+  res.body() = std::move(body);
+}
+
+}  // namespace
+
+Gateway::Gateway(Config initial, std::string config_path, std::chrono::milliseconds drain_timeout)
+    : config_path_(std::move(config_path)),
+      drain_timeout_(drain_timeout),
+      config_(std::move(initial)),
+      sink_metrics_(registry_),
+      reloads_(prometheus::BuildCounter()
+                   .Name("rwgate_config_reloads_total")
+                   .Help("Configuration reloads, by result (success or failure).")
+                   .Register(registry_)),
+      last_reload_success_(prometheus::BuildGauge()
+                               .Name("rwgate_config_last_reload_successful")
+                               .Help("1 if the last configuration reload succeeded.")
+                               .Register(registry_)
+                               .Add({})),
+      ingest_(registry_) {
+  last_reload_success_.Set(1);
+}
+
+Gateway::~Gateway() { shutdown(); }
+
+void Gateway::apply(const Config& config) {
+  // Caller holds reload_mu_.
+  std::map<std::string, RunningSink> next;
+  auto snapshot = std::make_shared<IngestSnapshot>();
+  snapshot->max_decoded_bytes = config.server.max_decoded_bytes;
+  for (const SinkConfig& sc : config.sinks) {
+    auto it = sinks_.find(sc.name);
+    if (it != sinks_.end() && it->second.fingerprint == sc.fingerprint) {
+      next.emplace(sc.name, std::move(it->second));
+      sinks_.erase(it);
+    } else {
+      auto sink = std::make_shared<sinks::RemoteWriteSink>(sink_options(sc), sink_metrics_);
+      sink->start();
+      log::info("sink started", {{"sink", sc.name}, {"url", sc.remote_write.url.text}});
+      next.emplace(sc.name, RunningSink{sc.fingerprint, std::move(sink)});
+    }
+  }
+  for (const SinkConfig& sc : config.sinks) snapshot->sinks.push_back(next.at(sc.name).sink);
+  ingest_.set_snapshot(std::move(snapshot));
+  // What is left in sinks_ was removed or changed: drain it without holding up ingest.
+  for (auto& [name, old] : sinks_) {
+    log::info("sink removed; draining its queue", {{"sink", name}});
+    retiring_.emplace_back([sink = std::move(old.sink), timeout = drain_timeout_] {
+      sink->stop(std::chrono::steady_clock::now() + timeout);
+    });
+  }
+  sinks_ = std::move(next);
+}
+
+Status Gateway::start() {
+  {
+    std::lock_guard lock(reload_mu_);
+    apply(config_);
+  }
+  if (config_.sinks.empty()) {
+    log::warn(
+        "no sink is configured: writes will be refused with 503 (use --sink.url or a config file)");
+  }
+  HttpServerOptions options;
+  options.listen_address = config_.server.listen_address;
+  options.worker_threads =
+      config_.server.worker_threads > 0
+          ? config_.server.worker_threads
+          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  options.max_body_bytes = config_.server.max_request_bytes;
+  options.on_body_too_large = [this] { ingest_.count_rejected(RejectReason::kBodyTooLarge, 413); };
+  server_ = std::make_unique<HttpServer>(
+      options, [this](const HttpRequest& req, HttpResponse& res) { route(req, res); });
+  if (Status st = server_->start(); !st) return st;
+  ready_.store(true);
+  log::info("listening", {{"address", config_.server.listen_address},
+                          {"port", std::to_string(server_->port())}});
+  return {};
+}
+
+Status Gateway::reload() {
+  if (config_path_.empty()) return Status::error("no --config.file was given; nothing to reload");
+  ConfigResult loaded = load_config_file(config_path_);
+  if (!loaded.config) {
+    reloads_.Add({{"result", "failure"}}).Increment();
+    last_reload_success_.Set(0);
+    std::string all;
+    for (const std::string& e : loaded.errors) {
+      log::error("config reload refused", {{"error", e}});
+      all += (all.empty() ? "" : "; ") + e;
+    }
+    return Status::error(all);
+  }
+  std::lock_guard lock(reload_mu_);
+  if (loaded.config->server.listen_address != config_.server.listen_address ||
+      loaded.config->server.worker_threads != config_.server.worker_threads ||
+      loaded.config->server.max_request_bytes != config_.server.max_request_bytes) {
+    log::warn(
+        "server.listen_address, worker_threads and max_request_bytes take effect on restart only");
+  }
+  apply(*loaded.config);
+  config_ = std::move(*loaded.config);
+  reloads_.Add({{"result", "success"}}).Increment();
+  last_reload_success_.Set(1);
+  log::info("config reloaded", {{"file", config_path_}});
+  return {};
+}
+
+void Gateway::route(const HttpRequest& req, HttpResponse& res) {
+  const std::string_view target = req.target();
+  const std::string_view path = target.substr(0, target.find('?'));
+  if (path == "/api/v1/write") return ingest_.handle(req, res);
+  const bool get = req.method() == http::verb::get || req.method() == http::verb::head;
+  if (path == "/metrics" && get) {
+    res.result(http::status::ok);
+    res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+    res.body() = prometheus::TextSerializer().Serialize(registry_.Collect());
+    return;
+  }
+  if (path == "/-/healthy" && get) return text(res, http::status::ok, "rwgate is Healthy.\n");
+  if (path == "/-/ready" && get) {
+    return ready_.load() ? text(res, http::status::ok, "rwgate is Ready.\n")
+                         : text(res, http::status::service_unavailable, "Service Unavailable\n");
+  }
+  if (path == "/-/reload") {
+    if (req.method() != http::verb::post && req.method() != http::verb::put) {
+      res.set(http::field::allow, "POST, PUT");
+      return text(res, http::status::method_not_allowed, "use POST to reload\n");
+    }
+    Status st = reload();
+    return st ? text(res, http::status::ok, "")
+              : text(res, http::status::internal_server_error,
+                     "failed to reload config: " + st.reason() + "\n");
+  }
+  text(res, http::status::not_found, "404 page not found\n");
+}
+
+void Gateway::shutdown() {
+  if (!server_) return;
+  ready_.store(false);
+  log::info("shutting down: no new connections; finishing requests in flight");
+  server_->stop_accepting();
+  const auto deadline = std::chrono::steady_clock::now() + drain_timeout_;
+  while (server_->in_flight() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  server_->stop();
+  server_.reset();
+  std::lock_guard lock(reload_mu_);
+  log::info("draining sink queues", {{"timeout", format_duration(drain_timeout_)}});
+  // All sinks drain at once, each up to the same deadline.
+  for (auto& [name, running] : sinks_) {
+    retiring_.emplace_back([sink = running.sink, deadline] { sink->stop(deadline); });
+  }
+  for (std::thread& t : retiring_) t.join();
+  sinks_.clear();
+  retiring_.clear();
+  log::info("stopped");
+}
+
+}  // namespace rwgate::proxy

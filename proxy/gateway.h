@@ -1,0 +1,65 @@
+// The running proxy: owns the metrics registry, the sinks, the ingest handler and the
+// HTTP server, and applies configuration (at start and on reload).
+//
+// Reload builds the new snapshot beside the old one: sinks whose YAML is unchanged are
+// kept (with their queues), new ones are started, and removed ones drain in the
+// background. A config that fails validation changes nothing.
+#pragma once
+
+#include <prometheus/registry.h>
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "proxy/config.h"
+#include "proxy/http_server.h"
+#include "proxy/ingest.h"
+#include "sinks/remote_write_sink.h"
+
+namespace rwgate::proxy {
+
+class Gateway {
+ public:
+  // `config_path` empty: run on `initial` and refuse reloads from file.
+  Gateway(Config initial, std::string config_path, std::chrono::milliseconds drain_timeout);
+  ~Gateway();
+
+  Status start();
+  // Re-reads the config file; on any error keeps the running config and returns them all.
+  Status reload();
+  // Graceful stop: refuse new connections, finish requests, drain sinks until the deadline.
+  void shutdown();
+
+  uint16_t port() const { return server_ ? server_->port() : 0; }
+
+ private:
+  void route(const HttpRequest& req, HttpResponse& res);
+  void apply(const Config& config);
+
+  std::string config_path_;
+  std::chrono::milliseconds drain_timeout_;
+  Config config_;
+
+  prometheus::Registry registry_;
+  sinks::SinkMetricFamilies sink_metrics_;
+  prometheus::Family<prometheus::Counter>& reloads_;
+  prometheus::Gauge& last_reload_success_;
+  IngestHandler ingest_;
+  std::unique_ptr<HttpServer> server_;
+  std::atomic<bool> ready_{false};
+
+  std::mutex reload_mu_;  // guards sinks_ and retiring_, and serializes reloads
+  struct RunningSink {
+    std::string fingerprint;
+    std::shared_ptr<sinks::RemoteWriteSink> sink;
+  };
+  std::map<std::string, RunningSink> sinks_;
+  std::vector<std::thread> retiring_;  // removed sinks draining
+};
+
+}  // namespace rwgate::proxy

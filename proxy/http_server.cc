@@ -1,0 +1,157 @@
+#include "proxy/http_server.h"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+
+#include "base/log.h"
+
+namespace rwgate::proxy {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using asio::ip::tcp;
+
+struct HttpServer::Worker {
+  asio::io_context ioc{1};
+  asio::executor_work_guard<asio::io_context::executor_type> guard = asio::make_work_guard(ioc);
+  std::thread thread;
+};
+
+HttpServer::HttpServer(HttpServerOptions options, HttpHandler handler)
+    : options_(std::move(options)), handler_(std::move(handler)) {}
+
+HttpServer::~HttpServer() { stop(); }
+
+Status HttpServer::start() {
+  const std::string& addr = options_.listen_address;
+  const size_t colon = addr.rfind(':');
+  if (colon == std::string::npos)
+    return Status::error("listen address \"" + addr + "\" is not HOST:PORT");
+  std::string host = addr.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  if (host.empty()) host = "0.0.0.0";
+  const std::string port = addr.substr(colon + 1);
+
+  const int nworkers = std::max(1, options_.worker_threads);
+  for (int i = 0; i < nworkers; ++i) workers_.push_back(std::make_unique<Worker>());
+
+  boost::system::error_code ec;
+  tcp::resolver resolver(workers_[0]->ioc);
+  auto results = resolver.resolve(host, port, tcp::resolver::passive, ec);
+  if (ec || results.empty())
+    return Status::error("cannot resolve listen address \"" + addr + "\": " + ec.message());
+  const tcp::endpoint endpoint = results.begin()->endpoint();
+  acceptor_ = std::make_unique<tcp::acceptor>(workers_[0]->ioc);
+  acceptor_->open(endpoint.protocol(), ec);
+  if (!ec) acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_->bind(endpoint, ec);
+  if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return Status::error("cannot listen on \"" + addr + "\": " + ec.message());
+  port_ = acceptor_->local_endpoint().port();
+  accept_next();
+  for (auto& w : workers_) {
+    w->thread = std::thread([&ioc = w->ioc] { ioc.run(); });
+  }
+  return {};
+}
+
+void HttpServer::accept_next() {
+  Worker& target = *workers_[next_worker_];
+  next_worker_ = (next_worker_ + 1) % workers_.size();
+  acceptor_->async_accept(
+      target.ioc, [this, &target](boost::system::error_code ec, tcp::socket socket) {
+        if (ec) {
+          if (ec == asio::error::operation_aborted || !acceptor_->is_open()) return;
+          log::warn("accept failed", {{"component", "http"}, {"error", ec.message()}});
+        } else {
+          socket.set_option(tcp::no_delay(true), ec);
+          asio::co_spawn(target.ioc, serve(this, std::move(socket)), asio::detached);
+        }
+        if (!closing_.load()) accept_next();
+      });
+}
+
+asio::awaitable<void> HttpServer::serve(HttpServer* server, tcp::socket socket) {
+  beast::tcp_stream stream(std::move(socket));
+  beast::flat_buffer buffer;
+  boost::system::error_code ec;
+  for (;;) {
+    http::request_parser<http::string_body> parser;
+    parser.body_limit(server->options_.max_body_bytes);
+    parser.header_limit(64 * 1024);
+    // Idle keep-alive connections are closed after a while.
+    stream.expires_after(std::chrono::minutes(5));
+    co_await http::async_read_header(stream, buffer, parser,
+                                     asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) break;
+    HttpResponse res;
+    res.version(parser.get().version());
+    bool close_after = false;
+    const auto& cl = parser.content_length();
+    if (cl && *cl > server->options_.max_body_bytes) {
+      res.result(http::status::payload_too_large);
+      res.body() = "request body of " + std::to_string(*cl) + " bytes is over the limit of " +
+                   std::to_string(server->options_.max_body_bytes) + " bytes\n";
+      close_after = true;  // the body was not read
+      if (server->options_.on_body_too_large) server->options_.on_body_too_large();
+    } else {
+      stream.expires_after(std::chrono::minutes(2));
+      co_await http::async_read(stream, buffer, parser,
+                                asio::redirect_error(asio::use_awaitable, ec));
+      if (ec == http::error::body_limit) {
+        res.result(http::status::payload_too_large);
+        res.body() = "request body is over the limit of " +
+                     std::to_string(server->options_.max_body_bytes) + " bytes\n";
+        close_after = true;
+        if (server->options_.on_body_too_large) server->options_.on_body_too_large();
+      } else if (ec) {
+        break;
+      } else {
+        server->in_flight_.fetch_add(1);
+        HttpRequest req = parser.release();
+        server->handler_(req, res);
+        res.keep_alive(req.keep_alive());
+        server->in_flight_.fetch_sub(1);
+      }
+    }
+    if (close_after || server->closing_.load()) res.keep_alive(false);
+    res.set(http::field::server, "rwgate");
+    if (!res.has_content_length()) res.prepare_payload();
+    const bool keep_alive = res.keep_alive();
+    stream.expires_after(std::chrono::minutes(1));
+    co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec || !keep_alive) break;
+  }
+  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+}
+
+void HttpServer::stop_accepting() {
+  if (closing_.exchange(true)) return;
+  if (acceptor_ && !workers_.empty()) {
+    asio::post(workers_[0]->ioc, [this] {
+      boost::system::error_code ec;
+      acceptor_->close(ec);
+    });
+  }
+}
+
+void HttpServer::stop() {
+  stop_accepting();
+  for (auto& w : workers_) {
+    w->guard.reset();
+    w->ioc.stop();
+  }
+  for (auto& w : workers_) {
+    if (w->thread.joinable()) w->thread.join();
+  }
+  acceptor_.reset();  // before the io_context it belongs to
+  workers_.clear();
+}
+
+}  // namespace rwgate::proxy

@@ -1,0 +1,228 @@
+#include "proxy/ingest.h"
+
+#include <snappy.h>
+
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <optional>
+
+#include "proto/decode.h"
+
+namespace rwgate::proxy {
+
+namespace http = boost::beast::http;
+
+namespace {
+
+constexpr const char* kReasonNames[] = {
+    "method",   "content_encoding", "content_type", "body_too_large", "snappy", "decoded_too_large",
+    "protobuf", "labels",           "symbols",      "queue_full",     "no_sink"};
+static_assert(std::size(kReasonNames) == static_cast<size_t>(RejectReason::kCount));
+
+constexpr int kCodes[] = {204, 400, 405, 413, 415, 503};
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// Reads the protocol from Content-Type, as the RW 2.0 spec negotiates it:
+//   (absent) | application/x-protobuf                       -> RW 1.0
+//   application/x-protobuf;proto=prometheus.WriteRequest    -> RW 1.0
+//   application/x-protobuf;proto=io.prometheus.write.v2.Request -> RW 2.0
+std::optional<proto::Protocol> protocol_of(std::string_view content_type, std::string& why) {
+  if (content_type.empty()) return proto::Protocol::kV1;
+  const std::string ct = lower(content_type);
+  std::string_view rest = ct;
+  const size_t semi = rest.find(';');
+  std::string_view media = rest.substr(0, semi);
+  while (!media.empty() && media.back() == ' ') media.remove_suffix(1);
+  if (media != "application/x-protobuf") {
+    why = "unsupported Content-Type \"" + std::string(content_type) +
+          "\"; want application/x-protobuf";
+    return std::nullopt;
+  }
+  if (semi == std::string_view::npos) return proto::Protocol::kV1;
+  std::string_view params = rest.substr(semi + 1);
+  while (!params.empty()) {
+    const size_t next = params.find(';');
+    std::string_view p = params.substr(0, next);
+    while (!p.empty() && p.front() == ' ') p.remove_prefix(1);
+    while (!p.empty() && p.back() == ' ') p.remove_suffix(1);
+    if (p.starts_with("proto=")) {
+      const std::string_view v = p.substr(6);
+      if (v == "prometheus.writerequest") return proto::Protocol::kV1;
+      if (v == "io.prometheus.write.v2.request") return proto::Protocol::kV2;
+      why = "unsupported remote_write message \"" + std::string(content_type) +
+            "\"; want proto=prometheus.WriteRequest or proto=io.prometheus.write.v2.Request";
+      return std::nullopt;
+    }
+    if (next == std::string_view::npos) break;
+    params.remove_prefix(next + 1);
+  }
+  return proto::Protocol::kV1;
+}
+
+RejectReason classify(const std::string& reason) {
+  if (reason.starts_with("invalid protobuf")) return RejectReason::kProtobuf;
+  if (reason.starts_with("invalid labels")) return RejectReason::kLabels;
+  return RejectReason::kSymbols;
+}
+
+// Per-thread scratch: a connection stays on one thread and a request is handled to the end
+// before the next, so these are reused without locks or per-request allocation.
+struct Scratch {
+  std::string decoded;
+  proto::Decoder decoder;
+  proto::Batch batch;
+};
+
+}  // namespace
+
+IngestHandler::IngestHandler(prometheus::Registry& registry)
+    : requests_family_(prometheus::BuildCounter()
+                           .Name("rwgate_ingest_requests_total")
+                           .Help("Requests to /api/v1/write, by HTTP status code.")
+                           .Register(registry)),
+      samples_received_(prometheus::BuildCounter()
+                            .Name("rwgate_received_samples_total")
+                            .Help("Float samples accepted at ingest.")
+                            .Register(registry)
+                            .Add({})),
+      histograms_received_(prometheus::BuildCounter()
+                               .Name("rwgate_received_histograms_total")
+                               .Help("Native histogram samples accepted at ingest.")
+                               .Register(registry)
+                               .Add({})),
+      exemplars_received_(prometheus::BuildCounter()
+                              .Name("rwgate_received_exemplars_total")
+                              .Help("Exemplars accepted at ingest.")
+                              .Register(registry)
+                              .Add({})),
+      metadata_received_(prometheus::BuildCounter()
+                             .Name("rwgate_received_metadata_total")
+                             .Help("Metric metadata entries accepted at ingest.")
+                             .Register(registry)
+                             .Add({})),
+      duration_(prometheus::BuildHistogram()
+                    .Name("rwgate_ingest_request_duration_seconds")
+                    .Help("Time to handle a /api/v1/write request, from a read body to the answer.")
+                    .Register(registry)
+                    .Add({}, prometheus::Histogram::BucketBoundaries{0.0001, 0.00025, 0.0005, 0.001,
+                                                                     0.0025, 0.005, 0.01, 0.025,
+                                                                     0.05, 0.1, 0.25, 1})) {
+  for (size_t i = 0; i < std::size(kCodes); ++i) {
+    requests_[i] = &requests_family_.Add({{"code", std::to_string(kCodes[i])}});
+  }
+  requests_[6] = &requests_family_.Add({{"code", "other"}});
+  auto& rejected = prometheus::BuildCounter()
+                       .Name("rwgate_rejected_requests_total")
+                       .Help("Requests to /api/v1/write refused, by reason.")
+                       .Register(registry);
+  for (size_t i = 0; i < rejected_.size(); ++i)
+    rejected_[i] = &rejected.Add({{"reason", kReasonNames[i]}});
+}
+
+prometheus::Counter& IngestHandler::requests_by_code(int status) {
+  for (size_t i = 0; i < std::size(kCodes); ++i) {
+    if (kCodes[i] == status) return *requests_[i];
+  }
+  return *requests_[6];
+}
+
+void IngestHandler::count_rejected(RejectReason reason, int status) {
+  rejected_[static_cast<size_t>(reason)]->Increment();
+  requests_by_code(status).Increment();
+}
+
+void IngestHandler::reject(HttpResponse& res, int status, RejectReason reason,
+                           std::string message) {
+  count_rejected(reason, status);
+  res.result(static_cast<http::status>(status));
+  res.set(http::field::content_type, "text/plain; charset=utf-8");
+  message.push_back('\n');
+  res.body() = std::move(message);
+}
+
+void IngestHandler::handle(const HttpRequest& req, HttpResponse& res) {
+  const auto started = std::chrono::steady_clock::now();
+  struct ObserveOnExit {
+    prometheus::Histogram& h;
+    std::chrono::steady_clock::time_point t0;
+    ~ObserveOnExit() {
+      h.Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+  } observe{duration_, started};
+
+  if (req.method() != http::verb::post) {
+    res.set(http::field::allow, "POST");
+    return reject(res, 405, RejectReason::kMethod, "method not allowed; use POST");
+  }
+  if (auto it = req.find(http::field::content_encoding);
+      it != req.end() && lower(it->value()) != "snappy") {
+    return reject(res, 415, RejectReason::kContentEncoding,
+                  "unsupported Content-Encoding \"" + std::string(it->value()) + "\"; want snappy");
+  }
+  std::string why;
+  const auto protocol = protocol_of(req[http::field::content_type], why);
+  if (!protocol) return reject(res, 415, RejectReason::kContentType, why);
+
+  const std::shared_ptr<const IngestSnapshot> snap = snapshot_.load();
+  const std::string& body = req.body();
+  size_t decoded_len = 0;
+  if (!snappy::GetUncompressedLength(body.data(), body.size(), &decoded_len)) {
+    return reject(res, 400, RejectReason::kSnappy,
+                  "bad snappy: cannot read the uncompressed length");
+  }
+  // Refuse before allocating: the header alone can claim any size.
+  if (decoded_len > snap->max_decoded_bytes) {
+    return reject(res, 400, RejectReason::kDecodedTooLarge,
+                  "decoded size " + std::to_string(decoded_len) + " bytes is over the limit of " +
+                      std::to_string(snap->max_decoded_bytes) + " bytes");
+  }
+  thread_local Scratch scratch;
+  scratch.decoded.resize(decoded_len);
+  if (!snappy::RawUncompress(body.data(), body.size(), scratch.decoded.data())) {
+    return reject(res, 400, RejectReason::kSnappy, "bad snappy: corrupt compressed data");
+  }
+  proto::Batch& batch = scratch.batch;
+  if (Status st = scratch.decoder.decode(*protocol, scratch.decoded, batch); !st) {
+    return reject(res, 400, classify(st.reason()), st.reason());
+  }
+
+  if (snap->sinks.empty()) {
+    return reject(
+        res, 503, RejectReason::kNoSink,
+        "no sink is configured; start rwgate with --sink.url or a config file with sinks");
+  }
+  // Every sink must take the batch, or none does: reserve everywhere first.
+  const size_t estimate = decoded_len + 64;
+  size_t reserved = 0;
+  for (; reserved < snap->sinks.size(); ++reserved) {
+    if (!snap->sinks[reserved]->try_reserve(estimate)) break;
+  }
+  if (reserved < snap->sinks.size()) {
+    const std::string full = snap->sinks[reserved]->name();
+    for (size_t i = 0; i < reserved; ++i) snap->sinks[i]->cancel_reservation(estimate);
+    res.set(http::field::retry_after, "5");
+    return reject(res, 503, RejectReason::kQueueFull,
+                  "sink \"" + full + "\" queue is full; retry later");
+  }
+  for (const auto& sink : snap->sinks) sink->enqueue(batch, estimate);
+
+  samples_received_.Increment(static_cast<double>(batch.samples.size()));
+  histograms_received_.Increment(static_cast<double>(batch.histograms.size()));
+  exemplars_received_.Increment(static_cast<double>(batch.exemplars.size()));
+  metadata_received_.Increment(static_cast<double>(batch.metadata.size()));
+  requests_by_code(204).Increment();
+  res.result(http::status::no_content);
+  if (*protocol == proto::Protocol::kV2) {
+    res.set("X-Prometheus-Remote-Write-Samples-Written", std::to_string(batch.samples.size()));
+    res.set("X-Prometheus-Remote-Write-Histograms-Written",
+            std::to_string(batch.histograms.size()));
+    res.set("X-Prometheus-Remote-Write-Exemplars-Written", std::to_string(batch.exemplars.size()));
+  }
+}
+
+}  // namespace rwgate::proxy

@@ -1,0 +1,73 @@
+// POST /api/v1/write: the remote_write ingest handler.
+//
+// Checks the request (method, encoding, content type, sizes), decompresses and decodes it
+// into a Batch in per-thread scratch space, hands it to every sink, and answers as the
+// remote_write specs and Prometheus expect (see the table in docs/configuration.md).
+// Never throws: every refusal is a status, a one-line reason and a counter.
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <array>
+#include <atomic>
+#include <memory>
+#include <vector>
+
+#include "proxy/http_server.h"
+#include "sinks/sink.h"
+
+namespace rwgate::proxy {
+
+// What the ingest path needs from the current configuration; swapped whole on reload.
+struct IngestSnapshot {
+  uint64_t max_decoded_bytes = 128ULL << 20;
+  std::vector<std::shared_ptr<sinks::Sink>> sinks;
+};
+
+enum class RejectReason : uint8_t {
+  kMethod,
+  kContentEncoding,
+  kContentType,
+  kBodyTooLarge,
+  kSnappy,
+  kDecodedTooLarge,
+  kProtobuf,
+  kLabels,
+  kSymbols,
+  kQueueFull,
+  kNoSink,
+  kCount,
+};
+
+class IngestHandler {
+ public:
+  explicit IngestHandler(prometheus::Registry& registry);
+
+  void set_snapshot(std::shared_ptr<const IngestSnapshot> snapshot) {
+    snapshot_.store(std::move(snapshot));
+  }
+  std::shared_ptr<const IngestSnapshot> snapshot() const { return snapshot_.load(); }
+
+  void handle(const HttpRequest& req, HttpResponse& res);
+  // Counts a request refused before it reached handle() (413 from the HTTP layer).
+  void count_rejected(RejectReason reason, int status);
+
+ private:
+  void reject(HttpResponse& res, int status, RejectReason reason, std::string message);
+  prometheus::Counter& requests_by_code(int status);
+
+  std::atomic<std::shared_ptr<const IngestSnapshot>> snapshot_;
+
+  prometheus::Family<prometheus::Counter>& requests_family_;
+  std::array<prometheus::Counter*, 7> requests_;  // 204 400 405 413 415 503 other
+  std::array<prometheus::Counter*, static_cast<size_t>(RejectReason::kCount)> rejected_;
+  prometheus::Counter& samples_received_;
+  prometheus::Counter& histograms_received_;
+  prometheus::Counter& exemplars_received_;
+  prometheus::Counter& metadata_received_;
+  prometheus::Histogram& duration_;
+};
+
+}  // namespace rwgate::proxy

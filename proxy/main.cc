@@ -1,0 +1,151 @@
+// rwgate: a Prometheus remote-write proxy that adds fleet context to every series.
+//
+//   rwgate [--config.file=FILE] [--web.listen-address=HOST:PORT] [--log.level=LEVEL]
+//          [--sink.url=URL] [--shutdown.timeout=DURATION]
+//   rwgate check config FILE
+#include <signal.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <string_view>
+
+#include "base/log.h"
+#include "proxy/config.h"
+#include "proxy/gateway.h"
+
+namespace {
+
+using namespace rwgate;
+
+constexpr int kExitConfigError = 2;
+
+constexpr const char* kUsage = R"(usage:
+  rwgate [flags]                  run the proxy
+  rwgate check config FILE        validate FILE; print every error with its YAML path; exit 2 on errors
+
+flags:
+  --config.file=FILE              configuration file (YAML); without it, a built-in default
+  --web.listen-address=HOST:PORT  overrides server.listen_address (default 127.0.0.1:9201)
+  --sink.url=URL                  with no --config.file: forward everything to this remote_write URL
+  --log.level=LEVEL               debug | info | warn | error (default info)
+  --shutdown.timeout=DURATION     how long SIGTERM waits for queues to drain (default 30s)
+  --version                       print the version and exit
+)";
+
+struct Flags {
+  std::string config_file;
+  std::string listen_address;
+  std::string sink_url;
+  std::string log_level = "info";
+  std::string shutdown_timeout = "30s";
+};
+
+bool take(std::string_view arg, std::string_view name, std::string& out) {
+  if (!arg.starts_with(name) || arg.size() <= name.size() || arg[name.size()] != '=') return false;
+  out = std::string(arg.substr(name.size() + 1));
+  return true;
+}
+
+int check_config(const std::string& file) {
+  proxy::ConfigResult r = proxy::load_config_file(file);
+  for (const std::string& e : r.errors) std::cerr << e << "\n";
+  if (!r.config) return kExitConfigError;
+  std::cout << file << ": ok (" << r.config->sinks.size() << " sink"
+            << (r.config->sinks.size() == 1 ? "" : "s") << ")\n";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // 1. Subcommands that do not run the proxy.
+  if (argc >= 2 && std::string_view(argv[1]) == "check") {
+    if (argc != 4 || std::string_view(argv[2]) != "config") {
+      std::cerr << kUsage;
+      return kExitConfigError;
+    }
+    return check_config(argv[3]);
+  }
+
+  // 2. Flags: every problem is reported, then exit 2.
+  Flags flags;
+  std::vector<std::string> errors;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    if (a == "--help" || a == "-h") {
+      std::cout << kUsage;
+      return 0;
+    }
+    if (a == "--version") {
+      std::cout << "rwgate 0.1.0\n";
+      return 0;
+    }
+    if (!(take(a, "--config.file", flags.config_file) ||
+          take(a, "--web.listen-address", flags.listen_address) ||
+          take(a, "--sink.url", flags.sink_url) || take(a, "--log.level", flags.log_level) ||
+          take(a, "--shutdown.timeout", flags.shutdown_timeout))) {
+      errors.push_back("unknown argument \"" + std::string(a) + "\"");
+    }
+  }
+  log::Level level{};
+  if (!log::parse_level(flags.log_level, level))
+    errors.push_back("--log.level: must be debug, info, warn or error");
+  log::set_level(level);
+  const auto shutdown_timeout = proxy::parse_duration(flags.shutdown_timeout);
+  if (!shutdown_timeout) errors.push_back("--shutdown.timeout: not a valid duration");
+
+  // 3. Configuration: the file, or the built-in default; flags override the file.
+  proxy::Config config;
+  if (!flags.config_file.empty()) {
+    proxy::ConfigResult r = proxy::load_config_file(flags.config_file);
+    errors.insert(errors.end(), r.errors.begin(), r.errors.end());
+    if (r.config) config = std::move(*r.config);
+    if (!flags.sink_url.empty())
+      errors.push_back("--sink.url: use it without --config.file, or add a sink to the file");
+  } else {
+    std::string why;
+    if (!flags.sink_url.empty() && !proxy::parse_url(flags.sink_url, why))
+      errors.push_back("--sink.url: " + why);
+    config = proxy::default_config(flags.sink_url);
+  }
+  if (!flags.listen_address.empty()) config.server.listen_address = flags.listen_address;
+  if (!errors.empty()) {
+    for (const std::string& e : errors) std::cerr << e << "\n";
+    return kExitConfigError;
+  }
+
+  // 4. Signals go to one io_context on the main thread; block them everywhere else.
+  ::signal(SIGPIPE, SIG_IGN);
+  boost::asio::io_context signals_ioc(1);
+  boost::asio::signal_set signals(signals_ioc, SIGINT, SIGTERM, SIGHUP);
+
+  // 5. Start: sinks first, then the listener; readiness turns on when both are up.
+  proxy::Gateway gateway(std::move(config), flags.config_file, *shutdown_timeout);
+  if (Status st = gateway.start(); !st) {
+    log::error("cannot start", {{"error", st.reason()}});
+    return 1;
+  }
+
+  // 6. Run until SIGTERM/SIGINT; SIGHUP reloads the configuration.
+  std::function<void(const boost::system::error_code&, int)> on_signal;
+  on_signal = [&](const boost::system::error_code& ec, int signo) {
+    if (ec) return;
+    if (signo == SIGHUP) {
+      log::info("SIGHUP: reloading configuration");
+      (void)gateway.reload();
+      signals.async_wait(on_signal);
+      return;
+    }
+    log::info("received signal; shutting down",
+              {{"signal", signo == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  };
+  signals.async_wait(on_signal);
+  signals_ioc.run();
+
+  // 7. Drain: stop intake, finish requests, flush queues up to the deadline, exit 0.
+  gateway.shutdown();
+  return 0;
+}

@@ -1,0 +1,114 @@
+// The remote_write sink: encodes batches for one store and sends them with retries.
+//
+//   ingest threads                          sink thread (one io_context)
+//   ──────────────                          ─────────────────────────────
+//   enqueue(batch)                          shard 0 coroutine: pop sealed → snappy →
+//     series → shard by label hash            POST, retry 5xx/429/network with backoff
+//     append encoded series to the          shard 1 coroutine: …
+//     shard's open request; seal it at      …
+//     max_samples_per_send                  each wakes on a sealed request or at the
+//                                           batch_send_deadline of its open request
+//
+// A series always goes to the same shard, and a shard sends one request at a time, so
+// samples of one series reach the store in order even across retries.
+// The queue is bounded in bytes (buffer.max_bytes): reserved at ingest, released when a
+// request is delivered or dropped.
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+
+#include <atomic>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>  // Asio 1.74 awaitable.hpp uses std::exchange unincluded
+#include <vector>
+
+#include "proto/encode.h"
+#include "sinks/sink.h"
+
+namespace rwgate::sinks {
+
+struct RemoteWriteOptions {
+  std::string name;
+  std::string host;
+  std::string port;
+  std::string target;  // request path
+  proto::Protocol protocol = proto::Protocol::kV1;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::chrono::milliseconds timeout{30000};
+  int max_samples_per_send = 2000;
+  std::chrono::milliseconds batch_send_deadline{5000};
+  int shards = 4;
+  std::chrono::milliseconds min_backoff{30};
+  std::chrono::milliseconds max_backoff{5000};
+  bool retry_on_http_429 = true;
+  uint64_t max_bytes = 1ULL << 30;
+};
+
+// Metric families shared by every remote_write sink; each sink resolves its own children.
+struct SinkMetricFamilies {
+  explicit SinkMetricFamilies(prometheus::Registry& registry);
+  prometheus::Family<prometheus::Counter>& forwarded_samples;
+  prometheus::Family<prometheus::Counter>& forwarded_histograms;
+  prometheus::Family<prometheus::Counter>& forwarded_exemplars;
+  prometheus::Family<prometheus::Counter>& dropped_samples;
+  prometheus::Family<prometheus::Counter>& sends;
+  prometheus::Family<prometheus::Counter>& retries;
+  prometheus::Family<prometheus::Gauge>& queue_bytes;
+  prometheus::Family<prometheus::Gauge>& queue_capacity_bytes;
+};
+
+class RemoteWriteSink final : public Sink {
+ public:
+  RemoteWriteSink(RemoteWriteOptions options, SinkMetricFamilies& metrics);
+  ~RemoteWriteSink() override;
+
+  const std::string& name() const override { return options_.name; }
+  bool try_reserve(size_t bytes) override;
+  void cancel_reservation(size_t bytes) override;
+  void enqueue(const proto::Batch& batch, size_t reserved_bytes) override;
+  void start() override;
+  void stop(std::chrono::steady_clock::time_point deadline) override;
+
+  uint64_t queued_bytes() const { return used_bytes_.load(std::memory_order_relaxed); }
+
+ private:
+  struct Shard;
+  struct Metrics {
+    prometheus::Counter& forwarded_samples;
+    prometheus::Counter& forwarded_histograms;
+    prometheus::Counter& forwarded_exemplars;
+    prometheus::Counter& dropped_rejected;
+    prometheus::Counter& dropped_shutdown;
+    prometheus::Counter& retries;
+    prometheus::Gauge& queue_bytes;
+    prometheus::Family<prometheus::Counter>& sends;
+  };
+
+  void add_bytes(int64_t delta);
+  void wake(Shard& shard);
+  void seal_open(Shard& shard);  // caller holds shard.mu
+  boost::asio::awaitable<void> run_shard(Shard* shard);
+
+  RemoteWriteOptions options_;
+  SinkMetricFamilies& families_;
+  Metrics metrics_;
+  std::atomic<int64_t> used_bytes_{0};
+  std::atomic<bool> stopping_{false};
+  std::atomic<std::chrono::steady_clock::rep> stop_deadline_{0};  // set before stopping_
+  boost::asio::io_context ioc_;
+  std::vector<std::unique_ptr<Shard>> shards_;
+  std::thread thread_;
+  bool started_ = false;
+};
+
+}  // namespace rwgate::sinks

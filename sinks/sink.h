@@ -1,0 +1,36 @@
+// The Sink seam: where the pipeline hands accepted data to a destination.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+
+#include "proto/batch.h"
+
+namespace rwgate::sinks {
+
+/// A destination for accepted series. The ingest path calls try_reserve() on every sink
+/// first, and enqueue() on all of them only when every reservation succeeded: a request
+/// is acknowledged only once every sink has taken it, and is refused (503) whole otherwise.
+/// Implementations must be safe to call from several ingest threads at once.
+class Sink {
+ public:
+  virtual ~Sink() = default;
+
+  /// The sink's configured name, used in logs and metric labels.
+  virtual const std::string& name() const = 0;
+
+  /// Reserves queue room for about `bytes` of encoded data. False: the queue is full.
+  virtual bool try_reserve(size_t bytes) = 0;
+  /// Gives back a reservation that will not be used (another sink was full).
+  virtual void cancel_reservation(size_t bytes) = 0;
+  /// Takes the batch (after try_reserve(bytes) succeeded). Never blocks on the network.
+  virtual void enqueue(const proto::Batch& batch, size_t reserved_bytes) = 0;
+
+  /// Starts sending. Called once, before the first enqueue().
+  virtual void start() = 0;
+  /// Stops taking data, sends what is queued until `deadline`, then gives up the rest.
+  virtual void stop(std::chrono::steady_clock::time_point deadline) = 0;
+};
+
+}  // namespace rwgate::sinks
