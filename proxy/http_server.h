@@ -7,6 +7,9 @@
 #pragma once
 
 #include <atomic>
+// Asio 1.74 awaitable.hpp uses std::exchange without including <utility>.
+#include <utility>
+
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -15,7 +18,6 @@
 #include <memory>
 #include <string>
 #include <thread>
-#include <utility>  // Asio 1.74 awaitable.hpp uses std::exchange unincluded
 #include <vector>
 
 #include "base/status.h"

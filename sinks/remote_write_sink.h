@@ -21,6 +21,9 @@
 #include <prometheus/registry.h>
 
 #include <atomic>
+// Asio 1.74 awaitable.hpp uses std::exchange without including <utility>.
+#include <utility>
+
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <chrono>
@@ -29,7 +32,6 @@
 #include <mutex>
 #include <string>
 #include <thread>
-#include <utility>  // Asio 1.74 awaitable.hpp uses std::exchange unincluded
 #include <vector>
 
 #include "proto/encode.h"
