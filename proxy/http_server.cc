@@ -89,14 +89,16 @@ asio::awaitable<void> HttpServer::serve(HttpServer* server, tcp::socket socket) 
     stream.expires_after(std::chrono::minutes(5));
     co_await http::async_read_header(stream, buffer, parser,
                                      asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) break;
+    // Beast reports a Content-Length over the body limit while reading the header.
+    const bool declared_too_large = ec == http::error::body_limit;
+    if (ec && !declared_too_large) break;
     HttpResponse res;
-    res.version(parser.get().version());
+    res.version(parser.get().version() ? parser.get().version() : 11);
     bool close_after = false;
     const auto& cl = parser.content_length();
-    if (cl && *cl > server->options_.max_body_bytes) {
+    if (declared_too_large || (cl && *cl > server->options_.max_body_bytes)) {
       res.result(http::status::payload_too_large);
-      res.body() = "request body of " + std::to_string(*cl) + " bytes is over the limit of " +
+      res.body() = "request body is over the limit of " +
                    std::to_string(server->options_.max_body_bytes) + " bytes\n";
       close_after = true;  // the body was not read
       if (server->options_.on_body_too_large) server->options_.on_body_too_large();

@@ -1,0 +1,280 @@
+"""Shared pieces for rwgate's integration tests.
+
+Every test starts real servers (rwgate, Prometheus, VictoriaMetrics, node_exporter, and
+small Python HTTP peers) on 127.0.0.1 with free ports, in a temp dir, and stops them.
+Requests are built with libprotobuf's Python classes generated from our .proto files and
+compressed with python3-snappy: a second implementation next to rwgate's own codec.
+"""
+import importlib.util
+import json
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import snappy
+
+BUILD_DIR = os.environ.get("RWGATE_BUILD_DIR", os.path.join(os.path.dirname(__file__), "../../build"))
+RWGATE = os.path.join(BUILD_DIR, "bin", "rwgate")
+GEN = os.path.join(BUILD_DIR, "proto", "gen", "python")
+
+
+def _load(name, path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# Loaded by path: the v2 package starts with `io`, which would clash with the stdlib module.
+pb1 = _load("rw_v1_pb2", os.path.join(GEN, "prometheus", "remote_pb2.py"))
+pb2 = _load("rw_v2_pb2", os.path.join(GEN, "io", "prometheus", "write", "v2", "types_pb2.py"))
+
+STALE_NAN_BITS = 0x7FF0000000000002
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http(method, url, body=None, headers=None, timeout=10):
+    """Returns (status, headers, body bytes); never raises for HTTP error statuses."""
+    req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, dict(r.headers), r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+def wait_until(predicate, timeout=30.0, interval=0.1, what="condition"):
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        try:
+            last = predicate()
+            if last:
+                return last
+        except (OSError, urllib.error.URLError, ConnectionError):
+            pass
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+class Process:
+    """A child process with its output in a log file; stopped (then killed) on stop()."""
+
+    def __init__(self, name, args, workdir):
+        self.name = name
+        self.log_path = os.path.join(workdir, f"{name}.log")
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, cwd=workdir,
+                                     start_new_session=True)
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        return self.proc.returncode
+
+    def output(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+
+class Workspace:
+    """A temp dir and the processes started in it; everything is stopped on close()."""
+
+    def __init__(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix="rwgate-it-")
+        self.dir = self.tmp.name
+        self.procs = []
+        self.servers = []
+
+    def path(self, *parts):
+        return os.path.join(self.dir, *parts)
+
+    def write(self, name, text):
+        with open(self.path(name), "w") as f:
+            f.write(text)
+        return self.path(name)
+
+    def start(self, name, args):
+        p = Process(name, args, self.dir)
+        self.procs.append(p)
+        return p
+
+    def close(self):
+        for p in reversed(self.procs):
+            p.stop()
+        for s in self.servers:
+            s.shutdown()
+            s.server_close()
+        self.tmp.cleanup()
+
+    # --- the real servers -------------------------------------------------------------
+
+    def victoria_metrics(self, name="vm"):
+        port = free_port()
+        p = self.start(name, ["victoria-metrics", f"-storageDataPath={self.path(name + '-data')}",
+                              f"-httpListenAddr=127.0.0.1:{port}", "-loggerLevel=ERROR",
+                              "-retentionPeriod=100y", "-search.latencyOffset=0s"])
+        url = f"http://127.0.0.1:{port}"
+        wait_until(lambda: http("GET", url + "/health")[0] == 200, what=f"{name} healthy")
+        return VictoriaMetrics(url, p)
+
+    def node_exporter(self):
+        port = free_port()
+        self.start("node_exporter", ["prometheus-node-exporter", f"--web.listen-address=127.0.0.1:{port}",
+                                     "--collector.disable-defaults", "--collector.cpu", "--collector.meminfo",
+                                     "--collector.loadavg", "--collector.netdev", "--collector.filesystem"])
+        wait_until(lambda: http("GET", f"http://127.0.0.1:{port}/metrics")[0] == 200, what="node_exporter")
+        return f"127.0.0.1:{port}"
+
+    def prometheus_agent(self, config_text):
+        port = free_port()
+        cfg = self.write("prometheus.yml", config_text)
+        p = self.start("prometheus", ["prometheus", "--enable-feature=agent", f"--config.file={cfg}",
+                                      f"--storage.agent.path={self.path('agent-data')}",
+                                      f"--web.listen-address=127.0.0.1:{port}"])
+        wait_until(lambda: http("GET", f"http://127.0.0.1:{port}/-/ready")[0] == 200, what="prometheus ready")
+        return p
+
+    def rwgate(self, config_text=None, args=(), name="rwgate", wait_ready=True):
+        port = free_port()
+        argv = [RWGATE, f"--web.listen-address=127.0.0.1:{port}", "--shutdown.timeout=10s", *args]
+        if config_text is not None:
+            argv.append(f"--config.file={self.write(name + '.yml', config_text)}")
+        p = self.start(name, argv)
+        gw = Rwgate(f"http://127.0.0.1:{port}", p)
+        if wait_ready:
+            wait_until(lambda: p.proc.poll() is not None or http("GET", gw.url + "/-/ready")[0] == 200,
+                       what="rwgate ready")
+            assert p.proc.poll() is None, p.output()
+        return gw
+
+    def http_peer(self, respond):
+        """A store stand-in: `respond(body) -> (status, headers, body)` for every POST."""
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                status, headers, out = respond(self, body)
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+            def log_message(self, *args):
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        self.servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}"
+
+
+class VictoriaMetrics:
+    def __init__(self, url, proc):
+        self.url = url
+        self.proc = proc
+
+    def export(self, match='{__name__!=""}'):
+        """All series as {frozenset(labels.items()): [(ts, value), ...]}."""
+        http("GET", self.url + "/internal/force_flush")
+        q = urllib.parse.urlencode({"match[]": match})
+        status, _, body = http("GET", f"{self.url}/api/v1/export?{q}", timeout=60)
+        assert status == 200, body
+        out = {}
+        for line in body.decode().splitlines():
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            key = frozenset(row["metric"].items())
+            out.setdefault(key, []).extend(zip(row["timestamps"], row["values"]))
+        return out
+
+
+class Rwgate:
+    def __init__(self, url, proc):
+        self.url = url
+        self.proc = proc
+
+    def write(self, body_pb, protocol="v1", headers=None):
+        raw = body_pb.SerializeToString()
+        h = {"Content-Encoding": "snappy", "Content-Type": "application/x-protobuf"}
+        if protocol == "v2":
+            h["Content-Type"] = "application/x-protobuf;proto=io.prometheus.write.v2.Request"
+            h["X-Prometheus-Remote-Write-Version"] = "2.0.0"
+        else:
+            h["X-Prometheus-Remote-Write-Version"] = "0.1.0"
+        h.update(headers or {})
+        return http("POST", self.url + "/api/v1/write", snappy.compress(raw), h)
+
+    def metrics(self):
+        """{'name{labels}': value} from /metrics, labels as written."""
+        status, _, body = http("GET", self.url + "/metrics")
+        assert status == 200
+        out = {}
+        for line in body.decode().splitlines():
+            if line.startswith("#") or not line.strip():
+                continue
+            name, _, value = line.rpartition(" ")
+            out[name] = float(value)
+        return out
+
+    def metric(self, name):
+        return self.metrics().get(name, 0.0)
+
+
+def v1_request(series):
+    """series: list of (labels dict, [(ts, value), ...])"""
+    req = pb1.WriteRequest()
+    for labels, samples in series:
+        ts = req.timeseries.add()
+        for k in sorted(labels):
+            lab = ts.labels.add()
+            lab.name, lab.value = k, labels[k]
+        for t, v in samples:
+            s = ts.samples.add()
+            s.timestamp, s.value = t, v
+    return req
+
+
+def v2_request(series):
+    req = pb2.Request()
+    index = {}
+
+    def ref(s):
+        if s not in index:
+            index[s] = len(req.symbols)
+            req.symbols.append(s)
+        return index[s]
+
+    ref("")
+    for labels, samples in series:
+        ts = req.timeseries.add()
+        for k in sorted(labels):
+            ts.labels_refs.extend([ref(k), ref(labels[k])])
+        for t, v in samples:
+            s = ts.samples.add()
+            s.timestamp, s.value = t, v
+    return req

@@ -1,0 +1,129 @@
+#include "proxy/config.h"
+
+#include <gtest/gtest.h>
+
+namespace rwgate::proxy {
+namespace {
+
+bool has_error(const ConfigResult& r, const std::string& text) {
+  for (const auto& e : r.errors) {
+    if (e.find(text) != std::string::npos) return true;
+  }
+  return false;
+}
+
+TEST(DurationTest, ParsesPrometheusDurations) {
+  EXPECT_EQ(parse_duration("30s"), Duration(30000));
+  EXPECT_EQ(parse_duration("1h30m"), Duration(90 * 60 * 1000));
+  EXPECT_EQ(parse_duration("250ms"), Duration(250));
+  EXPECT_EQ(parse_duration("1d"), Duration(24LL * 3600 * 1000));
+  EXPECT_EQ(parse_duration("0"), Duration(0));
+  EXPECT_EQ(parse_duration("1m1s5ms"), Duration(61005));
+}
+
+TEST(DurationTest, RejectsWhatPrometheusRejects) {
+  for (const char* bad :
+       {"", "5", "1.5s", "s", "5x", "1s1m", "1s1s", "-5s", "5 s", "99999999999999999999y"}) {
+    EXPECT_FALSE(parse_duration(bad).has_value()) << bad;
+  }
+}
+
+TEST(DurationTest, FormatsBack) {
+  EXPECT_EQ(format_duration(Duration(90 * 60 * 1000 + 1500)), "1h30m1s500ms");
+  EXPECT_EQ(format_duration(Duration(0)), "0s");
+}
+
+TEST(UrlTest, ParsesHostPortAndPath) {
+  std::string why;
+  auto u = parse_url("http://127.0.0.1:8428/api/v1/write", why);
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->host, "127.0.0.1");
+  EXPECT_EQ(u->port, "8428");
+  EXPECT_EQ(u->target, "/api/v1/write");
+  u = parse_url("http://[::1]:9090", why);
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->host, "::1");
+  EXPECT_EQ(u->target, "/");
+  u = parse_url("http://store/api/v1/push?tenant=a", why);
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->port, "80");
+  EXPECT_EQ(u->target, "/api/v1/push?tenant=a");
+}
+
+TEST(UrlTest, RejectsWhatItCannotSendTo) {
+  std::string why;
+  EXPECT_FALSE(parse_url("localhost:8428", why));
+  EXPECT_FALSE(parse_url("ftp://x/y", why));
+  EXPECT_FALSE(parse_url("http://:80/", why));
+  EXPECT_FALSE(parse_url("http://h:99999/", why));
+  EXPECT_FALSE(parse_url("http://user:pw@h/", why));
+}
+
+TEST(ConfigTest, MinimalConfigGetsTheDocumentedDefaults) {
+  auto r = parse_config(
+      "sinks:\n  - name: s\n    remote_write:\n      url: http://127.0.0.1:8428/api/v1/write\n");
+  ASSERT_TRUE(r.config) << r.errors.front();
+  const Config& c = *r.config;
+  EXPECT_EQ(c.server.listen_address, "127.0.0.1:9201");
+  EXPECT_EQ(c.server.max_request_bytes, 33554432u);
+  EXPECT_EQ(c.server.max_decoded_bytes, 134217728u);
+  const auto& rw = c.sinks.at(0).remote_write;
+  EXPECT_EQ(rw.protocol, proto::Protocol::kV1);
+  EXPECT_EQ(rw.timeout, Duration(30000));
+  EXPECT_EQ(rw.queue.max_samples_per_send, 2000);
+  EXPECT_EQ(rw.queue.batch_send_deadline, Duration(5000));
+  EXPECT_EQ(rw.queue.shards, 4);
+  EXPECT_EQ(rw.queue.min_backoff, Duration(30));
+  EXPECT_EQ(rw.queue.max_backoff, Duration(5000));
+  EXPECT_TRUE(rw.queue.retry_on_http_429);
+  EXPECT_EQ(rw.buffer.max_bytes, 1073741824u);
+}
+
+TEST(ConfigTest, ReportsEveryErrorWithPathAndLine) {
+  auto r = parse_config(R"(server:
+  max_request_bytes: 12
+  bogus: 1
+sinks:
+  - name: s
+    remote_write:
+      url: http://h/w
+      timeout: 0
+      queue: { min_backoff: 10s, max_backoff: 1s, retry_on_http_429: maybe }
+      buffer: { type: disk }
+)");
+  EXPECT_FALSE(r.config);
+  EXPECT_TRUE(has_error(r, "server.max_request_bytes (line 2): must be between"));
+  EXPECT_TRUE(has_error(r, "server.bogus (line 3): unknown key"));
+  EXPECT_TRUE(has_error(r, "sinks[0].remote_write.timeout (line 8): must be positive"));
+  EXPECT_TRUE(has_error(
+      r, "sinks[0].remote_write.queue.min_backoff (line 9): must not exceed max_backoff"));
+  EXPECT_TRUE(has_error(r, "retry_on_http_429 (line 9): must be true or false"));
+  EXPECT_TRUE(has_error(
+      r, "sinks[0].remote_write.buffer.type (line 10): the disk buffer is not available"));
+  EXPECT_EQ(r.errors.size(), 6u);
+}
+
+TEST(ConfigTest, YamlSyntaxErrorIsReportedWithItsLine) {
+  auto r = parse_config("sinks:\n  - name: [unclosed\n");
+  EXPECT_FALSE(r.config);
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_NE(r.errors[0].find("line"), std::string::npos);
+}
+
+TEST(ConfigTest, NoSinksIsAnError) {
+  auto r = parse_config("server: { listen_address: 127.0.0.1:9201 }\n");
+  EXPECT_TRUE(has_error(r, "at least one sink"));
+}
+
+TEST(ConfigTest, SinkFingerprintChangesWithItsSettings) {
+  auto a = parse_config("sinks: [{name: s, remote_write: {url: 'http://h/w'}}]");
+  auto b = parse_config("sinks: [{name: s, remote_write: {url: 'http://h/w', timeout: 5s}}]");
+  auto c = parse_config(
+      "sinks: [{name: s, remote_write: {url: 'http://h/w'}}]\nserver: {worker_threads: 2}");
+  ASSERT_TRUE(a.config && b.config && c.config);
+  EXPECT_NE(a.config->sinks[0].fingerprint, b.config->sinks[0].fingerprint);
+  EXPECT_EQ(a.config->sinks[0].fingerprint, c.config->sinks[0].fingerprint);
+}
+
+}  // namespace
+}  // namespace rwgate::proxy
