@@ -1,0 +1,57 @@
+# rwgate: the two commands of the quick start, plus benchmarks.
+#   make demo   install what is missing, build, run the main job end to end
+#   make test   install what is missing, build, run every test (unit, ASan+UBSan unit, integration)
+#   make bench  install, build (Release), run the benchmarks
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+BENCH_BUILD ?= build-bench
+JOBS       ?= $(shell nproc)
+CMAKE_FLAGS ?=
+
+.PHONY: all deps build build-asan test test-unit test-asan test-integration demo bench format check-format clean
+
+all: build
+
+deps:
+	@scripts/install-deps
+
+build: deps
+	cmake -S . -B $(BUILD) -DRWGATE_WERROR=ON $(CMAKE_FLAGS) >/dev/null
+	cmake --build $(BUILD) -j $(JOBS)
+
+build-asan: deps
+	cmake -S . -B $(ASAN_BUILD) -DRWGATE_WERROR=ON -DRWGATE_SANITIZE=address,undefined -DRWGATE_BENCH=OFF \
+	  -DCMAKE_BUILD_TYPE=Debug $(CMAKE_FLAGS) >/dev/null
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+test-unit: build
+	ctest --test-dir $(BUILD) -L unit --output-on-failure -j $(JOBS)
+
+test-asan: build-asan
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest --test-dir $(ASAN_BUILD) -L unit --output-on-failure -j $(JOBS)
+
+test-integration: build
+	ctest --test-dir $(BUILD) -L integration --output-on-failure
+
+# Everything, in one ctest summary at the end per stage; any failure fails the target.
+test: check-format test-unit test-asan test-integration
+	@echo "make test: all stages passed"
+
+demo: build
+	scripts/demo $(BUILD)
+
+bench: deps
+	cmake -S . -B $(BENCH_BUILD) -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF $(CMAKE_FLAGS) >/dev/null
+	cmake --build $(BENCH_BUILD) -j $(JOBS)
+	scripts/bench $(BENCH_BUILD)
+
+format:
+	clang-format -i $$(git ls-files '*.cc' '*.h')
+
+check-format: deps
+	@clang-format --dry-run --Werror $$(git ls-files '*.cc' '*.h') || \
+	  (echo "clang-format: run 'make format'"; exit 1)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(BENCH_BUILD)
