@@ -111,7 +111,13 @@ std::optional<Url> parse_url(std::string_view text, std::string& why) {
     why = "has no host";
     return std::nullopt;
   }
-  if (url.port.empty()) url.port = "80";
+  if (url.port.empty()) {
+    if (authority.ends_with(":")) {
+      why = "empty port";
+      return std::nullopt;
+    }
+    url.port = "80";
+  }
   int port = 0;
   auto [p, ec] = std::from_chars(url.port.data(), url.port.data() + url.port.size(), port);
   if (ec != std::errc() || p != url.port.data() + url.port.size() || port < 1 || port > 65535) {
@@ -251,18 +257,27 @@ void read_server(Reader& r, const YAML::Node& node, ServerConfig& out) {
              {"listen_address", "max_request_bytes", "max_decoded_bytes", "worker_threads"}))
     return;
   r.string(node, path, "listen_address", out.listen_address);
-  if (out.listen_address.rfind(':') == std::string::npos) {
-    r.error("server.listen_address", node["listen_address"], "must be HOST:PORT");
+  const size_t colon = out.listen_address.rfind(':');
+  int port = -1;
+  if (colon != std::string::npos) {
+    const std::string p = out.listen_address.substr(colon + 1);
+    auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), port);
+    if (ec != std::errc() || end != p.data() + p.size()) port = -1;
+  }
+  if (port < 0 || port > 65535) {
+    r.error("server.listen_address", node["listen_address"],
+            "must be HOST:PORT with a port from 0 to 65535");
   }
   r.integer<uint64_t>(node, path, "max_request_bytes", out.max_request_bytes, 1024, 1ULL << 32);
   r.integer<uint64_t>(node, path, "max_decoded_bytes", out.max_decoded_bytes, 1024, 1ULL << 34);
   r.integer<int>(node, path, "worker_threads", out.worker_threads, 0, 1024);
 }
 
-void read_remote_write(Reader& r, const YAML::Node& node, const std::string& path,
-                       RemoteWriteConfig& out) {
+// `where` locates errors about the value as a whole (the key's line, or its parent's).
+void read_remote_write(Reader& r, const YAML::Node& node, const YAML::Node& where,
+                       const std::string& path, RemoteWriteConfig& out) {
   if (!r.map(node, path, {"url", "protocol", "headers", "timeout", "queue", "buffer"})) {
-    if (!node.IsDefined()) r.error(path, node, "missing");
+    if (!node.IsDefined() || node.IsNull()) r.error(path, where, "missing");
     return;
   }
   std::string url;
@@ -323,6 +338,9 @@ void read_remote_write(Reader& r, const YAML::Node& node, const std::string& pat
       r.error(Reader::join(qp, "batch_send_deadline"), q["batch_send_deadline"],
               "must be positive");
     }
+    if (out.queue.min_backoff.count() <= 0) {
+      r.error(Reader::join(qp, "min_backoff"), q["min_backoff"], "must be positive");
+    }
     if (out.queue.min_backoff > out.queue.max_backoff) {
       r.error(Reader::join(qp, "min_backoff"), q["min_backoff"], "must not exceed max_backoff");
     }
@@ -363,7 +381,13 @@ void read_sinks(Reader& r, const YAML::Node& node, std::vector<SinkConfig>& out)
     } else if (!names.insert(sink.name).second) {
       r.error(path + ".name", s["name"], "duplicate sink name \"" + sink.name + "\"");
     }
-    read_remote_write(r, s["remote_write"], path + ".remote_write", sink.remote_write);
+    // Node::operator= writes through to the document; reset() rebinds the handle.
+    YAML::Node key;
+    key.reset(s);
+    for (const auto& kv : s) {
+      if (kv.first.Scalar() == "remote_write") key.reset(kv.first);
+    }
+    read_remote_write(r, s["remote_write"], key, path + ".remote_write", sink.remote_write);
     YAML::Emitter e;
     e << s;
     sink.fingerprint = e.c_str();
@@ -384,13 +408,18 @@ ConfigResult parse_config(const std::string& yaml_text) {
   }
   Config config;
   Reader r(result.errors);
-  if (root.IsDefined() && !root.IsNull()) {
-    if (r.map(root, "", {"server", "sinks"})) {
-      read_server(r, root["server"], config.server);
-      read_sinks(r, root["sinks"], config.sinks);
-    } else {
-      r.error("", root, "the config must be a mapping");
+  try {
+    if (root.IsDefined() && !root.IsNull()) {
+      if (r.map(root, "", {"server", "sinks"})) {
+        read_server(r, root["server"], config.server);
+        read_sinks(r, root["sinks"], config.sinks);
+      } else {
+        r.error("", root, "the config must be a mapping");
+      }
     }
+  } catch (const YAML::Exception& e) {
+    // A shape the readers did not foresee: still an error with a line, never a crash.
+    result.errors.push_back("(line " + std::to_string(e.mark.line + 1) + "): " + e.msg);
   }
   if (config.sinks.empty() && result.errors.empty()) {
     result.errors.push_back("sinks: at least one sink is required");

@@ -192,6 +192,7 @@ void IngestHandler::handle(const HttpRequest& req, HttpResponse& res) {
   }
 
   if (snap->sinks.empty()) {
+    res.set(http::field::retry_after, "30");
     return reject(
         res, 503, RejectReason::kNoSink,
         "no sink is configured; start rwgate with --sink.url or a config file with sinks");
@@ -214,7 +215,9 @@ void IngestHandler::handle(const HttpRequest& req, HttpResponse& res) {
   samples_received_.Increment(static_cast<double>(batch.samples.size()));
   histograms_received_.Increment(static_cast<double>(batch.histograms.size()));
   exemplars_received_.Increment(static_cast<double>(batch.exemplars.size()));
-  metadata_received_.Increment(static_cast<double>(batch.metadata.size()));
+  size_t metadata = batch.metadata.size();  // RW 1.0: per family; RW 2.0: per series
+  for (const proto::Series& series : batch.series) metadata += series.metadata.present ? 1 : 0;
+  metadata_received_.Increment(static_cast<double>(metadata));
   requests_by_code(204).Increment();
   res.result(http::status::no_content);
   if (*protocol == proto::Protocol::kV2) {

@@ -135,7 +135,7 @@ int main(int argc, char** argv) {
     if (ec) return;
     if (signo == SIGHUP) {
       log::info("SIGHUP: reloading configuration");
-      (void)gateway.reload();
+      if (Status st = gateway.reload(); !st) log::error("reload failed", {{"error", st.reason()}});
       signals.async_wait(on_signal);
       return;
     }

@@ -2,6 +2,7 @@
 
 #include <snappy.h>
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -121,6 +122,9 @@ struct RemoteWriteSink::Shard {
   beast::tcp_stream stream;
   bool connected = false;
   int index = 0;
+  // Samples of the request being sent or waiting out a backoff (taken off `sealed`), so a
+  // drain deadline that cuts it short still counts it as dropped.
+  std::atomic<uint64_t> sending{0};
 };
 
 RemoteWriteSink::RemoteWriteSink(RemoteWriteOptions options, SinkMetricFamilies& families)
@@ -306,6 +310,7 @@ awaitable<void> RemoteWriteSink::run_shard(Shard* shard) {
       continue;
     }
 
+    shard->sending.store(req.samples + req.histograms);
     snappy::Compress(req.body.data(), req.body.size(), &compressed);
     auto backoff = options_.min_backoff;
     for (int attempt = 0;; ++attempt) {
@@ -327,7 +332,9 @@ awaitable<void> RemoteWriteSink::run_shard(Shard* shard) {
         }
         if (!ec) {
           http::request<http::string_body> hreq{http::verb::post, options_.target, 11};
-          hreq.set(http::field::host, options_.host + ":" + options_.port);
+          const bool v6 = options_.host.find(':') != std::string::npos;
+          hreq.set(http::field::host,
+                   (v6 ? "[" + options_.host + "]" : options_.host) + ":" + options_.port);
           hreq.set(http::field::user_agent, "rwgate/0.1");
           hreq.set(http::field::content_encoding, "snappy");
           if (options_.protocol == proto::Protocol::kV1) {
@@ -409,14 +416,18 @@ awaitable<void> RemoteWriteSink::run_shard(Shard* shard) {
       auto wait = std::chrono::milliseconds(
           backoff.count() / 2 +
           static_cast<int64_t>(rng() % static_cast<uint64_t>(backoff.count() / 2 + 1)));
-      if (retry_after)
-        wait = std::min<std::chrono::milliseconds>(*retry_after, std::chrono::minutes(5));
+      // A store's Retry-After wins, but never below min_backoff (a "0" must not spin).
+      if (retry_after) {
+        wait = std::clamp<std::chrono::milliseconds>(*retry_after, options_.min_backoff,
+                                                     std::chrono::minutes(5));
+      }
       backoff = std::min(backoff * 2, options_.max_backoff);
       asio::steady_timer timer(ioc_);
       timer.expires_after(wait);
       boost::system::error_code ignored;
       co_await timer.async_wait(asio::redirect_error(use_awaitable, ignored));
     }
+    shard->sending.store(0);
     add_bytes(-static_cast<int64_t>(req.accounted_bytes));
   }
 }
@@ -443,6 +454,7 @@ void RemoteWriteSink::stop(Clock::time_point deadline) {
     std::lock_guard lock(shard->mu);
     for (const auto& r : shard->sealed) left += static_cast<int64_t>(r.samples + r.histograms);
     left += static_cast<int64_t>(shard->open_counts.samples + shard->open_counts.histograms);
+    left += static_cast<int64_t>(shard->sending.load());
   }
   if (left > 0) {
     metrics_.dropped_shutdown.Increment(static_cast<double>(left));

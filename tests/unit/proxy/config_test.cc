@@ -103,6 +103,21 @@ sinks:
   EXPECT_EQ(r.errors.size(), 6u);
 }
 
+TEST(ConfigTest, RefusesSettingsThatCouldNotWork) {
+  auto r = parse_config(R"(server: { listen_address: "127.0.0.1:http" }
+sinks:
+  - name: a
+    remote_write:
+  - name: b
+    remote_write: { url: "http://h:/w", queue: { min_backoff: 0 } }
+)");
+  EXPECT_FALSE(r.config);
+  EXPECT_TRUE(has_error(r, "server.listen_address (line 1): must be HOST:PORT"));
+  EXPECT_TRUE(has_error(r, "sinks[0].remote_write (line 4): missing"));
+  EXPECT_TRUE(has_error(r, "sinks[1].remote_write.url (line 6): empty port"));
+  EXPECT_TRUE(has_error(r, "sinks[1].remote_write.queue.min_backoff (line 6): must be positive"));
+}
+
 TEST(ConfigTest, YamlSyntaxErrorIsReportedWithItsLine) {
   auto r = parse_config("sinks:\n  - name: [unclosed\n");
   EXPECT_FALSE(r.config);
