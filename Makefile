@@ -7,6 +7,7 @@ ASAN_BUILD ?= build-asan
 BENCH_BUILD ?= build-bench
 JOBS       ?= $(shell nproc)
 CMAKE_FLAGS ?=
+export DEMO_SECONDS
 
 .PHONY: all deps build build-asan test test-unit test-asan test-integration demo bench format check-format clean
 

@@ -1,5 +1,6 @@
 """A real Prometheus agent writes to VictoriaMetrics A directly and to B through rwgate:
 B must hold exactly the series and samples of A."""
+import os
 import time
 import unittest
 
@@ -14,15 +15,10 @@ class EndToEndTest(unittest.TestCase):
     def test_store_behind_rwgate_holds_exactly_what_the_direct_store_holds(self):
         vm_a = self.ws.victoria_metrics("vm-a")
         vm_b = self.ws.victoria_metrics("vm-b")
-        gw = self.ws.rwgate(f"""
-server:
-  listen_address: 127.0.0.1:0
-sinks:
-  - name: b
-    remote_write:
-      url: {vm_b.url}/api/v1/write
-      queue: {{ batch_send_deadline: 500ms, max_samples_per_send: 500 }}
-""")
+        # The shipped example, pointed at store B.
+        example = open(os.path.join(os.path.dirname(__file__), "../../examples/minimal.yml")).read()
+        self.assertIn("http://127.0.0.1:8428/api/v1/write", example)
+        gw = self.ws.rwgate(example.replace("http://127.0.0.1:8428", vm_b.url))
         target = self.ws.node_exporter()
         agent = self.ws.prometheus_agent(f"""
 global:
@@ -37,14 +33,14 @@ remote_write:
     queue_config: {{ batch_send_deadline: 1s }}
 """)
         # A few scrapes reach both stores.
-        harness.wait_until(lambda: gw.metric('rwgate_forwarded_samples_total{sink="b"}') > 0, timeout=60,
+        harness.wait_until(lambda: gw.metric('rwgate_forwarded_samples_total{sink="longterm"}') > 0, timeout=60,
                            what="samples forwarded through rwgate")
         time.sleep(5)
         # Stop the sender cleanly (it flushes both queues), then let rwgate drain.
         self.assertEqual(agent.stop(), 0, agent.output())
-        harness.wait_until(lambda: gw.metric('rwgate_queue_bytes{sink="b"}') == 0, what="rwgate queue drained")
+        harness.wait_until(lambda: gw.metric('rwgate_queue_bytes{sink="longterm"}') == 0, what="rwgate queue drained")
         received = gw.metric("rwgate_received_samples_total")
-        forwarded = gw.metric('rwgate_forwarded_samples_total{sink="b"}')
+        forwarded = gw.metric('rwgate_forwarded_samples_total{sink="longterm"}')
         self.assertEqual(received, forwarded)
 
         a = vm_a.export()
