@@ -5,8 +5,8 @@
 #include <string_view>
 #include <vector>
 
-#include "proto/batch.h"
 #include "base/status.h"
+#include "proto/batch.h"
 
 namespace rwgate::proto {
 
