@@ -5,11 +5,13 @@
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 BENCH_BUILD ?= build-bench
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 15
 JOBS       ?= $(shell nproc)
 CMAKE_FLAGS ?=
 export DEMO_SECONDS
 
-.PHONY: all deps build build-asan test test-unit test-asan test-integration demo bench format check-format clean
+.PHONY: all deps build build-asan test test-unit test-asan test-integration fuzz demo bench format check-format clean
 
 all: build
 
@@ -35,8 +37,16 @@ test-asan: build-asan
 test-integration: build
 	ctest --test-dir $(BUILD) -L integration --output-on-failure
 
-# Everything, in one ctest summary at the end per stage; any failure fails the target.
-test: check-format test-unit test-asan test-integration
+# libFuzzer targets over their corpora (regressions) plus FUZZ_SECONDS of new inputs each.
+fuzz: deps
+	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_CXX_COMPILER=clang++ -DRWGATE_FUZZ=ON \
+	  -DRWGATE_SANITIZE=address,undefined -DBUILD_TESTING=OFF -DRWGATE_BENCH=OFF $(CMAKE_FLAGS) >/dev/null
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target decode_fuzz config_fuzz
+	scripts/fuzz $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+# Every stage; any failure fails the target. Integration runs last, so its ctest summary
+# closes the output.
+test: check-format test-unit test-asan fuzz test-integration
 	@echo "make test: all stages passed"
 
 demo: build
@@ -55,4 +65,4 @@ check-format: deps
 	  (echo "clang-format: run 'make format'"; exit 1)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(BENCH_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(BENCH_BUILD) $(FUZZ_BUILD)
