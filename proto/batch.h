@@ -116,6 +116,13 @@ struct Batch {
   }
 };
 
+// A series as one sink will encode it: its index in Batch::series and its output labels
+// (the series' own, or the result of relabeling, owned by the relabel cache).
+struct SeriesOut {
+  uint32_t index;
+  std::span<const Label> labels;
+};
+
 // Value of a label in a sorted label set, or empty when absent.
 std::string_view label_value(std::span<const Label> labels, std::string_view name);
 

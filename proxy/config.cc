@@ -133,6 +133,7 @@ namespace {
 class Reader {
  public:
   explicit Reader(std::vector<std::string>& errors) : errors_(errors) {}
+  std::vector<std::string>& errors() { return errors_; }
 
   void error(const std::string& path, const YAML::Node& node, const std::string& why) {
     std::string where = path.empty() ? "(top level)" : path;
@@ -276,7 +277,9 @@ void read_server(Reader& r, const YAML::Node& node, ServerConfig& out) {
 // `where` locates errors about the value as a whole (the key's line, or its parent's).
 void read_remote_write(Reader& r, const YAML::Node& node, const YAML::Node& where,
                        const std::string& path, RemoteWriteConfig& out) {
-  if (!r.map(node, path, {"url", "protocol", "headers", "timeout", "queue", "buffer"})) {
+  if (!r.map(
+          node, path,
+          {"url", "protocol", "headers", "timeout", "write_relabel_configs", "queue", "buffer"})) {
     if (!node.IsDefined() || node.IsNull()) r.error(path, where, "missing");
     return;
   }
@@ -323,6 +326,8 @@ void read_remote_write(Reader& r, const YAML::Node& node, const YAML::Node& wher
   if (out.timeout.count() <= 0)
     r.error(Reader::join(path, "timeout"), node["timeout"], "must be positive");
 
+  out.write_relabel_configs = relabel::parse_rules(
+      node["write_relabel_configs"], Reader::join(path, "write_relabel_configs"), r.errors());
   const std::string qp = Reader::join(path, "queue");
   const YAML::Node q = node["queue"];
   if (r.map(q, qp,
@@ -410,8 +415,14 @@ ConfigResult parse_config(const std::string& yaml_text) {
   Reader r(result.errors);
   try {
     if (root.IsDefined() && !root.IsNull()) {
-      if (r.map(root, "", {"server", "sinks"})) {
+      if (r.map(root, "", {"server", "relabel", "relabel_configs", "sinks"})) {
         read_server(r, root["server"], config.server);
+        config.relabel_configs =
+            relabel::parse_rules(root["relabel_configs"], "relabel_configs", r.errors());
+        if (r.map(root["relabel"], "relabel", {"cache_max_entries"})) {
+          r.integer<size_t>(root["relabel"], "relabel", "cache_max_entries",
+                            config.relabel_cache_max_entries, 0, 100000000);
+        }
         read_sinks(r, root["sinks"], config.sinks);
       } else {
         r.error("", root, "the config must be a mapping");

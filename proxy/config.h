@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "proto/decode.h"
+#include "relabel/rule.h"
 
 namespace rwgate::proxy {
 
@@ -58,6 +59,7 @@ struct RemoteWriteConfig {
   proto::Protocol protocol = proto::Protocol::kV1;
   std::vector<std::pair<std::string, std::string>> headers;
   Duration timeout = std::chrono::seconds(30);
+  std::vector<relabel::Rule> write_relabel_configs;
   QueueConfig queue;
   BufferConfig buffer;
 };
@@ -71,6 +73,8 @@ struct SinkConfig {
 
 struct Config {
   ServerConfig server;
+  std::vector<relabel::Rule> relabel_configs;  // global, applied to every series first
+  size_t relabel_cache_max_entries = 100000;   // relabel.cache_max_entries
   std::vector<SinkConfig> sinks;
 };
 

@@ -54,7 +54,16 @@ Gateway::Gateway(Config initial, std::string config_path, std::chrono::milliseco
                                .Help("1 if the last configuration reload succeeded.")
                                .Register(registry_)
                                .Add({})),
-      ingest_(registry_) {
+      ingest_(registry_),
+      relabel_dropped_(
+          prometheus::BuildCounter()
+              .Name("rwgate_relabel_dropped_series_total")
+              .Help("Series not sent to a sink because relabel_configs or the sink's "
+                    "write_relabel_configs dropped them (they still count as accepted).")
+              .Register(registry_)) {
+  worker_threads_ = config_.server.worker_threads > 0
+                        ? static_cast<size_t>(config_.server.worker_threads)
+                        : std::max(1u, std::thread::hardware_concurrency());
   last_reload_success_.Set(1);
 }
 
@@ -77,7 +86,15 @@ void Gateway::apply(const Config& config) {
       next.emplace(sc.name, RunningSink{sc.fingerprint, std::move(sink)});
     }
   }
-  for (const SinkConfig& sc : config.sinks) snapshot->sinks.push_back(next.at(sc.name).sink);
+  snapshot->rules.generation = ++generation_;
+  snapshot->rules.global = config.relabel_configs;
+  const size_t threads = std::max<size_t>(1, worker_threads_);
+  snapshot->rules.cache_entries_per_thread = config.relabel_cache_max_entries / threads;
+  for (const SinkConfig& sc : config.sinks) {
+    snapshot->sinks.push_back(next.at(sc.name).sink);
+    snapshot->rules.per_sink.push_back(sc.remote_write.write_relabel_configs);
+    snapshot->relabel_dropped.push_back(&relabel_dropped_.Add({{"sink", sc.name}}));
+  }
   ingest_.set_snapshot(std::move(snapshot));
   // What is left in sinks_ was removed or changed: drain it without holding up ingest.
   for (auto& [name, old] : sinks_) {
@@ -100,10 +117,7 @@ Status Gateway::start() {
   }
   HttpServerOptions options;
   options.listen_address = config_.server.listen_address;
-  options.worker_threads =
-      config_.server.worker_threads > 0
-          ? config_.server.worker_threads
-          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  options.worker_threads = static_cast<int>(worker_threads_);
   options.max_body_bytes = config_.server.max_request_bytes;
   options.on_body_too_large = [this] { ingest_.count_rejected(RejectReason::kBodyTooLarge, 413); };
   server_ = std::make_unique<HttpServer>(

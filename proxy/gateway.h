@@ -50,6 +50,9 @@ class Gateway {
   prometheus::Family<prometheus::Counter>& reloads_;
   prometheus::Gauge& last_reload_success_;
   IngestHandler ingest_;
+  prometheus::Family<prometheus::Counter>& relabel_dropped_;
+  size_t worker_threads_ = 1;
+  uint64_t generation_ = 0;  // of the label pipeline; bumped on every apply()
   std::unique_ptr<HttpServer> server_;
   std::atomic<bool> ready_{false};
 

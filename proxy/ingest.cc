@@ -76,6 +76,10 @@ struct Scratch {
   std::string decoded;
   proto::Decoder decoder;
   proto::Batch batch;
+  relabel::SeriesCache cache;
+  relabel::PipelineStats stats;
+  std::vector<proto::SeriesOut> as_received;
+  std::vector<std::vector<proto::SeriesOut>> per_sink;
 };
 
 }  // namespace
@@ -111,7 +115,27 @@ IngestHandler::IngestHandler(prometheus::Registry& registry)
                     .Register(registry)
                     .Add({}, prometheus::Histogram::BucketBoundaries{0.0001, 0.00025, 0.0005, 0.001,
                                                                      0.0025, 0.005, 0.01, 0.025,
-                                                                     0.05, 0.1, 0.25, 1})) {
+                                                                     0.05, 0.1, 0.25, 1})),
+      cache_hits_(prometheus::BuildCounter()
+                      .Name("rwgate_relabel_cache_hits_total")
+                      .Help("Series whose label pipeline result came from the cache.")
+                      .Register(registry)
+                      .Add({})),
+      cache_misses_(prometheus::BuildCounter()
+                        .Name("rwgate_relabel_cache_misses_total")
+                        .Help("Series whose label pipeline result was computed (and cached).")
+                        .Register(registry)
+                        .Add({})),
+      cache_evictions_(prometheus::BuildCounter()
+                           .Name("rwgate_relabel_cache_evictions_total")
+                           .Help("Cache entries evicted to make room (relabel.cache_max_entries).")
+                           .Register(registry)
+                           .Add({})),
+      cache_entries_(prometheus::BuildGauge()
+                         .Name("rwgate_relabel_cache_entries")
+                         .Help("Entries in the per-series result caches of all ingest threads.")
+                         .Register(registry)
+                         .Add({})) {
   for (size_t i = 0; i < std::size(kCodes); ++i) {
     requests_[i] = &requests_family_.Add({{"code", std::to_string(kCodes[i])}});
   }
@@ -197,6 +221,34 @@ void IngestHandler::handle(const HttpRequest& req, HttpResponse& res) {
         res, 503, RejectReason::kNoSink,
         "no sink is configured; start rwgate with --sink.url or a config file with sinks");
   }
+  // Labels: every series through the rules (cached), or as received when there are none.
+  const size_t nsinks = snap->sinks.size();
+  if (snap->rules.empty()) {
+    scratch.as_received.clear();
+    for (size_t i = 0; i < batch.series.size(); ++i) {
+      scratch.as_received.push_back({static_cast<uint32_t>(i), batch.labels_of(batch.series[i])});
+    }
+  } else {
+    relabel::PipelineStats& stats = scratch.stats;
+    stats.hits = stats.misses = stats.evictions = 0;
+    const size_t before = scratch.cache.size();
+    scratch.cache.run(snap->rules, batch, scratch.per_sink, stats);
+    cache_hits_.Increment(static_cast<double>(stats.hits));
+    cache_misses_.Increment(static_cast<double>(stats.misses));
+    cache_evictions_.Increment(static_cast<double>(stats.evictions));
+    cache_entries_.Increment(static_cast<double>(scratch.cache.size()) -
+                             static_cast<double>(before));
+    for (size_t s = 0; s < nsinks; ++s) {
+      if (stats.dropped_per_sink[s] > 0) {
+        snap->relabel_dropped[s]->Increment(static_cast<double>(stats.dropped_per_sink[s]));
+      }
+    }
+  }
+  auto series_for = [&](size_t s) -> std::span<const proto::SeriesOut> {
+    if (snap->rules.empty()) return scratch.as_received;
+    return scratch.per_sink[s];
+  };
+
   // Every sink must take the batch, or none does: reserve everywhere first.
   const size_t estimate = decoded_len + 64;
   size_t reserved = 0;
@@ -210,7 +262,7 @@ void IngestHandler::handle(const HttpRequest& req, HttpResponse& res) {
     return reject(res, 503, RejectReason::kQueueFull,
                   "sink \"" + full + "\" queue is full; retry later");
   }
-  for (const auto& sink : snap->sinks) sink->enqueue(batch, estimate);
+  for (size_t s = 0; s < nsinks; ++s) snap->sinks[s]->enqueue(batch, series_for(s), estimate);
 
   samples_received_.Increment(static_cast<double>(batch.samples.size()));
   histograms_received_.Increment(static_cast<double>(batch.histograms.size()));

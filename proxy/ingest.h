@@ -7,6 +7,7 @@
 #pragma once
 
 #include <prometheus/counter.h>
+#include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "proxy/http_server.h"
+#include "relabel/series_cache.h"
 #include "sinks/sink.h"
 
 namespace rwgate::proxy {
@@ -24,6 +26,8 @@ namespace rwgate::proxy {
 struct IngestSnapshot {
   uint64_t max_decoded_bytes = 128ULL << 20;
   std::vector<std::shared_ptr<sinks::Sink>> sinks;
+  relabel::PipelineRules rules;  // per_sink has one entry per sink, in the same order
+  std::vector<prometheus::Counter*> relabel_dropped;  // by sink
 };
 
 enum class RejectReason : uint8_t {
@@ -68,6 +72,10 @@ class IngestHandler {
   prometheus::Counter& exemplars_received_;
   prometheus::Counter& metadata_received_;
   prometheus::Histogram& duration_;
+  prometheus::Counter& cache_hits_;
+  prometheus::Counter& cache_misses_;
+  prometheus::Counter& cache_evictions_;
+  prometheus::Gauge& cache_entries_;
 };
 
 }  // namespace rwgate::proxy

@@ -3,6 +3,7 @@
 //   rwgate [--config.file=FILE] [--web.listen-address=HOST:PORT] [--log.level=LEVEL]
 //          [--sink.url=URL] [--shutdown.timeout=DURATION]
 //   rwgate check config FILE
+//   rwgate relabel --rules FILE
 #include <signal.h>
 
 #include <boost/asio/io_context.hpp>
@@ -15,6 +16,7 @@
 #include "base/log.h"
 #include "proxy/config.h"
 #include "proxy/gateway.h"
+#include "proxy/relabel_command.h"
 
 namespace {
 
@@ -25,6 +27,8 @@ constexpr int kExitConfigError = 2;
 constexpr const char* kUsage = R"(usage:
   rwgate [flags]                  run the proxy
   rwgate check config FILE        validate FILE; print every error with its YAML path; exit 2 on errors
+  rwgate relabel --rules FILE     apply the relabel_config list in FILE to label sets read from
+                                  stdin (one JSON object a line); print each result or null
 
 flags:
   --config.file=FILE              configuration file (YAML); without it, a built-in default
@@ -68,6 +72,24 @@ int main(int argc, char** argv) {
       return kExitConfigError;
     }
     return check_config(argv[3]);
+  }
+
+  if (argc >= 2 && std::string_view(argv[1]) == "relabel") {
+    std::string rules;
+    for (int i = 2; i < argc; ++i) {
+      const std::string_view a = argv[i];
+      if (a == "--rules" && i + 1 < argc) {
+        rules = argv[++i];
+      } else if (!take(a, "--rules", rules)) {
+        std::cerr << "rwgate relabel: unknown argument \"" << a << "\"\n" << kUsage;
+        return kExitConfigError;
+      }
+    }
+    if (rules.empty()) {
+      std::cerr << "rwgate relabel: --rules FILE is required\n" << kUsage;
+      return kExitConfigError;
+    }
+    return proxy::run_relabel_command(rules, std::cin, std::cout, std::cerr);
   }
 
   // 2. Flags: every problem is reported, then exit 2.

@@ -172,13 +172,14 @@ void RemoteWriteSink::wake(Shard& shard) {
   asio::post(ioc_, [&shard] { shard.wake.cancel(); });
 }
 
-void RemoteWriteSink::enqueue(const proto::Batch& batch, size_t reserved_bytes) {
+void RemoteWriteSink::enqueue(const proto::Batch& batch, std::span<const proto::SeriesOut> series,
+                              size_t reserved_bytes) {
   const size_t nshards = shards_.size();
   // Which shard each series goes to; small per-thread scratch, reused.
   thread_local std::vector<uint32_t> shard_of;
-  shard_of.resize(batch.series.size());
-  for (size_t i = 0; i < batch.series.size(); ++i) {
-    shard_of[i] = static_cast<uint32_t>(hash_labels(batch.labels_of(batch.series[i])) % nshards);
+  shard_of.resize(series.size());
+  for (size_t i = 0; i < series.size(); ++i) {
+    shard_of[i] = static_cast<uint32_t>(hash_labels(series[i].labels) % nshards);
   }
   // RW 2.0 input carries metadata per series; RW 1.0 output wants one entry per family.
   thread_local std::unordered_set<std::string_view> families_seen;
@@ -207,11 +208,11 @@ void RemoteWriteSink::enqueue(const proto::Batch& batch, size_t reserved_bytes) 
       if (!touched && shard.open_counts.accounted_bytes == 0) shard.open_since = Clock::now();
       touched = true;
     };
-    for (size_t i = 0; i < batch.series.size(); ++i) {
+    for (size_t i = 0; i < series.size(); ++i) {
       if (shard_of[i] != si) continue;
       touch();
-      const proto::Series& s = batch.series[i];
-      const auto labels = batch.labels_of(s);
+      const proto::Series& s = batch.series[series[i].index];
+      const auto labels = series[i].labels;
       if (options_.protocol == proto::Protocol::kV1) {
         proto::append_series_v1(shard.open_body, batch, s, labels);
         if (s.metadata.present) {

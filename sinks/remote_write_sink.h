@@ -77,7 +77,8 @@ class RemoteWriteSink final : public Sink {
   const std::string& name() const override { return options_.name; }
   bool try_reserve(size_t bytes) override;
   void cancel_reservation(size_t bytes) override;
-  void enqueue(const proto::Batch& batch, size_t reserved_bytes) override;
+  void enqueue(const proto::Batch& batch, std::span<const proto::SeriesOut> series,
+               size_t reserved_bytes) override;
   void start() override;
   void stop(std::chrono::steady_clock::time_point deadline) override;
 

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <span>
 #include <string>
 
 #include "proto/batch.h"
@@ -24,8 +25,10 @@ class Sink {
   virtual bool try_reserve(size_t bytes) = 0;
   /// Gives back a reservation that will not be used (another sink was full).
   virtual void cancel_reservation(size_t bytes) = 0;
-  /// Takes the batch (after try_reserve(bytes) succeeded). Never blocks on the network.
-  virtual void enqueue(const proto::Batch& batch, size_t reserved_bytes) = 0;
+  /// Takes `series` of `batch` (after try_reserve(bytes) succeeded), each with the labels
+  /// it is to be sent with. Never blocks on the network.
+  virtual void enqueue(const proto::Batch& batch, std::span<const proto::SeriesOut> series,
+                       size_t reserved_bytes) = 0;
 
   /// Starts sending. Called once, before the first enqueue().
   virtual void start() = 0;

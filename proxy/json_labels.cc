@@ -1,0 +1,222 @@
+#include "proxy/json_labels.h"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace rwgate::proxy {
+
+namespace {
+
+class Parser {
+ public:
+  explicit Parser(std::string_view s) : s_(s) {}
+
+  void ws() {
+    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\r' || s_[i_] == '\n'))
+      ++i_;
+  }
+  bool eat(char c) {
+    ws();
+    if (i_ < s_.size() && s_[i_] == c) {
+      ++i_;
+      return true;
+    }
+    return false;
+  }
+  bool at_end() {
+    ws();
+    return i_ == s_.size();
+  }
+  size_t pos() const { return i_; }
+
+  static void utf8(std::string& out, uint32_t cp) {
+    if (cp < 0x80) {
+      out.push_back(static_cast<char>(cp));
+    } else if (cp < 0x800) {
+      out.push_back(static_cast<char>(0xc0 | (cp >> 6)));
+      out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
+    } else if (cp < 0x10000) {
+      out.push_back(static_cast<char>(0xe0 | (cp >> 12)));
+      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3f)));
+      out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
+    } else {
+      out.push_back(static_cast<char>(0xf0 | (cp >> 18)));
+      out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3f)));
+      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3f)));
+      out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
+    }
+  }
+
+  bool hex4(uint32_t& v) {
+    if (s_.size() - i_ < 4) return false;
+    v = 0;
+    for (int k = 0; k < 4; ++k) {
+      const char c = s_[i_++];
+      v <<= 4;
+      if (c >= '0' && c <= '9') {
+        v |= static_cast<uint32_t>(c - '0');
+      } else if (c >= 'a' && c <= 'f') {
+        v |= static_cast<uint32_t>(c - 'a' + 10);
+      } else if (c >= 'A' && c <= 'F') {
+        v |= static_cast<uint32_t>(c - 'A' + 10);
+      } else {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  bool string(std::string& out, std::string& why) {
+    ws();
+    if (i_ >= s_.size() || s_[i_] != '"') {
+      why = "expected a string at offset " + std::to_string(i_);
+      return false;
+    }
+    ++i_;
+    out.clear();
+    while (i_ < s_.size()) {
+      const char c = s_[i_++];
+      if (c == '"') return true;
+      if (static_cast<unsigned char>(c) < 0x20) {
+        why = "control character in a string at offset " + std::to_string(i_ - 1);
+        return false;
+      }
+      if (c != '\\') {
+        out.push_back(c);
+        continue;
+      }
+      if (i_ >= s_.size()) break;
+      const char e = s_[i_++];
+      switch (e) {
+        case '"':
+          out.push_back('"');
+          break;
+        case '\\':
+          out.push_back('\\');
+          break;
+        case '/':
+          out.push_back('/');
+          break;
+        case 'b':
+          out.push_back('\b');
+          break;
+        case 'f':
+          out.push_back('\f');
+          break;
+        case 'n':
+          out.push_back('\n');
+          break;
+        case 'r':
+          out.push_back('\r');
+          break;
+        case 't':
+          out.push_back('\t');
+          break;
+        case 'u': {
+          uint32_t cp = 0;
+          if (!hex4(cp)) {
+            why = "bad \\u escape at offset " + std::to_string(i_);
+            return false;
+          }
+          if (cp >= 0xd800 && cp <= 0xdbff) {
+            uint32_t lo = 0;
+            if (s_.substr(i_, 2) != "\\u" || (i_ += 2, !hex4(lo)) || lo < 0xdc00 || lo > 0xdfff) {
+              why = "unpaired surrogate in a \\u escape";
+              return false;
+            }
+            cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+          } else if (cp >= 0xdc00 && cp <= 0xdfff) {
+            why = "unpaired surrogate in a \\u escape";
+            return false;
+          }
+          utf8(out, cp);
+          break;
+        }
+        default:
+          why = std::string("bad escape \\") + e;
+          return false;
+      }
+    }
+    why = "unterminated string";
+    return false;
+  }
+
+ private:
+  std::string_view s_;
+  size_t i_ = 0;
+};
+
+}  // namespace
+
+bool parse_label_object(std::string_view text,
+                        std::vector<std::pair<std::string, std::string>>& out, std::string& why) {
+  out.clear();
+  Parser p(text);
+  if (!p.eat('{')) {
+    why = "expected a JSON object of label names to string values";
+    return false;
+  }
+  if (!p.eat('}')) {
+    for (;;) {
+      std::string name, value;
+      if (!p.string(name, why)) return false;
+      if (!p.eat(':')) {
+        why = "expected ':' after \"" + name + "\"";
+        return false;
+      }
+      if (!p.string(value, why)) {
+        why = "the value of \"" + name + "\" must be a string (" + why + ")";
+        return false;
+      }
+      if (std::any_of(out.begin(), out.end(), [&](const auto& kv) { return kv.first == name; })) {
+        why = "label \"" + name + "\" appears twice";
+        return false;
+      }
+      out.emplace_back(std::move(name), std::move(value));
+      if (p.eat('}')) break;
+      if (!p.eat(',')) {
+        why = "expected ',' or '}' at offset " + std::to_string(p.pos());
+        return false;
+      }
+    }
+  }
+  if (!p.at_end()) {
+    why = "unexpected text after the object";
+    return false;
+  }
+  return true;
+}
+
+void append_json_string(std::string& out, std::string_view s) {
+  out.push_back('"');
+  for (char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
+          out += buf;
+        } else {
+          out.push_back(c);
+        }
+    }
+  }
+  out.push_back('"');
+}
+
+}  // namespace rwgate::proxy

@@ -1,0 +1,19 @@
+// JSON for `rwgate relabel`: one flat object of string values per line, in and out.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace rwgate::proxy {
+
+// Parses `{"name": "value", ...}` (strings only, standard escapes including \uXXXX and
+// surrogate pairs). Returns false with `why` set on any syntax error or a repeated name.
+bool parse_label_object(std::string_view text,
+                        std::vector<std::pair<std::string, std::string>>& out, std::string& why);
+
+// Appends `s` as a JSON string literal.
+void append_json_string(std::string& out, std::string_view s);
+
+}  // namespace rwgate::proxy

@@ -1,0 +1,15 @@
+// `rwgate relabel --rules FILE`: try relabel rules on label sets before deploying them.
+#pragma once
+
+#include <istream>
+#include <ostream>
+#include <string>
+
+namespace rwgate::proxy {
+
+// Reads JSON label objects from `in`, one a line, and writes each result (sorted keys) or
+// `null` to `out`; errors go to `err`. Returns the exit code: 2 for an invalid rule file.
+int run_relabel_command(const std::string& rules_file, std::istream& in, std::ostream& out,
+                        std::ostream& err);
+
+}  // namespace rwgate::proxy

@@ -1,0 +1,101 @@
+// A mutable view of a label set, with the exact semantics of Prometheus's labels.Builder
+// (which relabel rules are written against): the base set plus ordered additions and
+// deletions. Iteration (for_each) sees a snapshot: base labels that are neither deleted
+// nor re-added, in name order, then the additions in the order they were made. labelmap
+// and friends depend on that order when two labels map to the same name.
+#pragma once
+
+#include <algorithm>
+#include <functional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "proto/batch.h"
+
+namespace rwgate::relabel {
+
+class LabelBuilder {
+ public:
+  // `base` must be sorted by name and stay valid while the builder is used.
+  void reset(std::span<const proto::Label> base) {
+    base_ = base;
+    add_.clear();
+    del_.clear();
+  }
+
+  std::string_view get(std::string_view name) const {
+    // Del() removes from add_ but Set() does not remove from del_: check add_ first.
+    for (const auto& a : add_) {
+      if (a.name == name) return a.value;
+    }
+    if (std::find(del_.begin(), del_.end(), name) != del_.end()) return {};
+    for (const proto::Label& l : base_) {
+      if (l.name == name) return l.value;
+    }
+    return {};
+  }
+
+  void set(std::string_view name, std::string_view value) {
+    if (value.empty()) return del(name);  // empty is the same as absent
+    for (auto& a : add_) {
+      if (a.name == name) {
+        a.value.assign(value);
+        return;
+      }
+    }
+    add_.push_back(Owned{std::string(name), std::string(value)});
+  }
+
+  void del(std::string_view name) {
+    std::erase_if(add_, [&](const Owned& a) { return a.name == name; });
+    del_.emplace_back(name);
+  }
+
+  // Calls f(name, value) on a snapshot of the current labels (see the file comment).
+  void for_each(const std::function<void(std::string_view, std::string_view)>& f) {
+    snapshot_add_ = add_;
+    snapshot_del_ = del_;
+    for (const proto::Label& l : base_) {
+      if (std::find(snapshot_del_.begin(), snapshot_del_.end(), l.name) != snapshot_del_.end())
+        continue;
+      if (std::any_of(snapshot_add_.begin(), snapshot_add_.end(),
+                      [&](const Owned& a) { return a.name == l.name; })) {
+        continue;
+      }
+      f(l.name, l.value);
+    }
+    for (const Owned& a : snapshot_add_) f(a.name, a.value);
+  }
+
+  // True when no rule changed anything (the output is the base set).
+  bool unchanged() const { return add_.empty() && del_.empty(); }
+
+  // The resulting label set, sorted by name. Views point into the base or into the builder.
+  void labels(std::vector<proto::Label>& out) const {
+    out.clear();
+    for (const proto::Label& l : base_) {
+      if (std::find(del_.begin(), del_.end(), l.name) != del_.end()) continue;
+      if (std::any_of(add_.begin(), add_.end(), [&](const Owned& a) { return a.name == l.name; }))
+        continue;
+      out.push_back(l);
+    }
+    for (const Owned& a : add_) out.push_back(proto::Label{a.name, a.value});
+    std::sort(out.begin(), out.end(),
+              [](const proto::Label& a, const proto::Label& b) { return a.name < b.name; });
+  }
+
+ private:
+  struct Owned {
+    std::string name;
+    std::string value;
+  };
+  std::span<const proto::Label> base_;
+  std::vector<Owned> add_;
+  std::vector<std::string> del_;
+  std::vector<Owned> snapshot_add_;
+  std::vector<std::string> snapshot_del_;
+};
+
+}  // namespace rwgate::relabel

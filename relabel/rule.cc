@@ -1,0 +1,470 @@
+#include "relabel/rule.h"
+
+#include <openssl/evp.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <charconv>
+#include <clocale>
+#include <cwctype>
+
+namespace rwgate::relabel {
+
+namespace {
+
+constexpr std::string_view kActionNames[] = {"replace",   "keep",      "drop",     "keepequal",
+                                             "dropequal", "hashmod",   "labelmap", "labeldrop",
+                                             "labelkeep", "lowercase", "uppercase"};
+
+// Prometheus's relabelTarget: ^(?:(?:[a-zA-Z_]|\$(?:\{\w+\}|\w+))+\w*)+$
+const RE2& relabel_target_re() {
+  static const RE2 re(R"(^(?:(?:[a-zA-Z_]|\$(?:\{\w+\}|\w+))+\w*)+$)");
+  return re;
+}
+
+std::shared_ptr<const RE2> compile(const std::string& text, std::string& error) {
+  RE2::Options options;
+  options.set_log_errors(false);
+  auto re = std::make_shared<RE2>("^(?:" + text + ")$", options);
+  if (!re->ok()) {
+    error = "error parsing regexp: " + re->error();
+    return nullptr;
+  }
+  return re;
+}
+
+bool full_match(const RE2& re, std::string_view text) {
+  return re.Match(re2::StringPiece(text.data(), text.size()), 0, text.size(), RE2::ANCHOR_BOTH,
+                  nullptr, 0);
+}
+
+// --- UTF-8 and Go's unicode predicates ------------------------------------------------
+
+// Decodes one rune like Go's utf8.DecodeRuneInString: invalid input gives U+FFFD, width 1.
+char32_t decode_rune(std::string_view s, size_t i, size_t& width) {
+  const auto b0 = static_cast<unsigned char>(s[i]);
+  width = 1;
+  if (b0 < 0x80) return b0;
+  auto cont = [&](size_t k) {
+    return i + k < s.size() && (static_cast<unsigned char>(s[i + k]) & 0xc0) == 0x80;
+  };
+  auto cb = [&](size_t k) {
+    return static_cast<char32_t>(static_cast<unsigned char>(s[i + k]) & 0x3f);
+  };
+  if (b0 >= 0xc2 && b0 <= 0xdf && cont(1)) {
+    width = 2;
+    return (static_cast<char32_t>(b0 & 0x1f) << 6) | cb(1);
+  }
+  if (b0 >= 0xe0 && b0 <= 0xef && cont(1) && cont(2)) {
+    const char32_t r = (static_cast<char32_t>(b0 & 0x0f) << 12) | (cb(1) << 6) | cb(2);
+    if (r >= 0x800 && (r < 0xd800 || r > 0xdfff)) {
+      width = 3;
+      return r;
+    }
+    return 0xfffd;
+  }
+  if (b0 >= 0xf0 && b0 <= 0xf4 && cont(1) && cont(2) && cont(3)) {
+    const char32_t r =
+        (static_cast<char32_t>(b0 & 0x07) << 18) | (cb(1) << 12) | (cb(2) << 6) | cb(3);
+    if (r >= 0x10000 && r <= 0x10ffff) {
+      width = 4;
+      return r;
+    }
+  }
+  return 0xfffd;
+}
+
+void encode_rune(char32_t r, std::string& out) {
+  if (r < 0x80) {
+    out.push_back(static_cast<char>(r));
+  } else if (r < 0x800) {
+    out.push_back(static_cast<char>(0xc0 | (r >> 6)));
+    out.push_back(static_cast<char>(0x80 | (r & 0x3f)));
+  } else if (r < 0x10000) {
+    out.push_back(static_cast<char>(0xe0 | (r >> 12)));
+    out.push_back(static_cast<char>(0x80 | ((r >> 6) & 0x3f)));
+    out.push_back(static_cast<char>(0x80 | (r & 0x3f)));
+  } else {
+    out.push_back(static_cast<char>(0xf0 | (r >> 18)));
+    out.push_back(static_cast<char>(0x80 | ((r >> 12) & 0x3f)));
+    out.push_back(static_cast<char>(0x80 | ((r >> 6) & 0x3f)));
+    out.push_back(static_cast<char>(0x80 | (r & 0x3f)));
+  }
+}
+
+// Unicode case mapping comes from glibc's C.UTF-8 locale, loaded once.
+locale_t unicode_locale() {
+  static const locale_t loc = newlocale(LC_CTYPE_MASK, "C.UTF-8", static_cast<locale_t>(nullptr));
+  return loc;
+}
+
+// Go's strings.ToLower/ToUpper: ASCII fast path; otherwise rune by rune, with invalid
+// UTF-8 bytes becoming U+FFFD.
+std::string change_case(std::string_view s, bool upper) {
+  std::string out;
+  out.reserve(s.size());
+  const bool ascii =
+      std::all_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+  if (ascii) {
+    for (char c : s) {
+      if (upper && c >= 'a' && c <= 'z') c = static_cast<char>(c - 32);
+      if (!upper && c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+      out.push_back(c);
+    }
+    return out;
+  }
+  const locale_t loc = unicode_locale();
+  for (size_t i = 0; i < s.size();) {
+    size_t w = 0;
+    char32_t r = decode_rune(s, i, w);
+    if (loc != static_cast<locale_t>(nullptr)) {
+      r = static_cast<char32_t>(upper ? towupper_l(static_cast<wint_t>(r), loc)
+                                      : towlower_l(static_cast<wint_t>(r), loc));
+    }
+    encode_rune(r, out);
+    i += w;
+  }
+  return out;
+}
+
+bool is_name_rune(char32_t r) {
+  if (r < 0x80)
+    return (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9') || r == '_';
+  const locale_t loc = unicode_locale();
+  return loc != static_cast<locale_t>(nullptr) &&
+         (iswalpha_l(static_cast<wint_t>(r), loc) || iswdigit_l(static_cast<wint_t>(r), loc));
+}
+
+// --- Go's Regexp.Expand ---------------------------------------------------------------
+
+// Go's extract(): a name after '$', braced or not. num is the group index, or -1 if the
+// name is not a number (or has a leading zero).
+bool extract(std::string_view str, std::string_view& name, int& num, std::string_view& rest) {
+  if (str.empty()) return false;
+  bool brace = false;
+  if (str[0] == '{') {
+    brace = true;
+    str.remove_prefix(1);
+  }
+  size_t i = 0;
+  while (i < str.size()) {
+    size_t w = 0;
+    const char32_t r = decode_rune(str, i, w);
+    if (!is_name_rune(r)) break;
+    i += w;
+  }
+  if (i == 0) return false;
+  name = str.substr(0, i);
+  if (brace) {
+    if (i >= str.size() || str[i] != '}') return false;
+    ++i;
+  }
+  num = 0;
+  for (char c : name) {
+    if (c < '0' || c > '9' || num >= 100000000) {
+      num = -1;
+      break;
+    }
+    num = num * 10 + (c - '0');
+  }
+  if (name[0] == '0' && name.size() > 1) num = -1;
+  rest = str.substr(i);
+  return true;
+}
+
+// groups[k] is capture group k (0 = whole match); data() == nullptr when it did not take part.
+void expand(const RE2& re, std::string_view tmpl, std::span<const re2::StringPiece> groups,
+            std::string& out) {
+  out.clear();
+  while (!tmpl.empty()) {
+    const size_t dollar = tmpl.find('$');
+    if (dollar == std::string_view::npos) break;
+    out.append(tmpl.substr(0, dollar));
+    tmpl.remove_prefix(dollar + 1);
+    if (!tmpl.empty() && tmpl[0] == '$') {
+      out.push_back('$');
+      tmpl.remove_prefix(1);
+      continue;
+    }
+    std::string_view name, rest;
+    int num = -1;
+    if (!extract(tmpl, name, num, rest)) {
+      out.push_back('$');  // malformed: the $ is plain text
+      continue;
+    }
+    tmpl = rest;
+    if (num >= 0) {
+      if (static_cast<size_t>(num) < groups.size() && groups[num].data() != nullptr) {
+        out.append(groups[num].data(), groups[num].size());
+      }
+    } else {
+      const auto& named = re.NamedCapturingGroups();
+      if (auto it = named.find(std::string(name));
+          it != named.end() && static_cast<size_t>(it->second) < groups.size() &&
+          groups[it->second].data() != nullptr) {
+        out.append(groups[it->second].data(), groups[it->second].size());
+      }
+    }
+  }
+  out.append(tmpl);
+}
+
+// Matches `text` fully and fills `groups`; false when it does not match.
+bool match_groups(const RE2& re, std::string_view text, std::vector<re2::StringPiece>& groups) {
+  groups.assign(static_cast<size_t>(re.NumberOfCapturingGroups()) + 1, re2::StringPiece());
+  return re.Match(re2::StringPiece(text.data(), text.size()), 0, text.size(), RE2::ANCHOR_BOTH,
+                  groups.data(), static_cast<int>(groups.size()));
+}
+
+// Go's ReplaceAllString for a fully anchored regex: the match is the whole string (or no
+// match and the input stays).
+std::string replace_all(const RE2& re, std::string_view text, std::string_view tmpl) {
+  std::vector<re2::StringPiece> groups;
+  if (!match_groups(re, text, groups)) return std::string(text);
+  std::string out;
+  expand(re, tmpl, groups, out);
+  return out;
+}
+
+uint64_t md5_tail(std::string_view s) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(s.data(), s.size(), digest, &len, EVP_md5(), nullptr);
+  uint64_t v = 0;
+  for (int i = 8; i < 16; ++i) v = (v << 8) | digest[i];  // big-endian, last 8 bytes
+  return v;
+}
+
+}  // namespace
+
+std::string_view action_name(Action a) { return kActionNames[static_cast<size_t>(a)]; }
+
+bool is_valid_label_name(std::string_view name) {
+  if (name.empty()) return false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    const char c = name[i];
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+                    (i > 0 && c >= '0' && c <= '9');
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::vector<Rule> parse_rules(const YAML::Node& list, const std::string& path,
+                              std::vector<std::string>& errors) {
+  std::vector<Rule> rules;
+  if (!list.IsDefined() || list.IsNull()) return rules;
+  auto where = [&](size_t i, const YAML::Node& n) {
+    std::string w = path + "[" + std::to_string(i) + "]";
+    if (n.IsDefined() && n.Mark().line >= 0)
+      w += " (line " + std::to_string(n.Mark().line + 1) + ")";
+    return w;
+  };
+  if (!list.IsSequence()) {
+    std::string w = path;
+    if (list.Mark().line >= 0) w += " (line " + std::to_string(list.Mark().line + 1) + ")";
+    errors.push_back(w + ": must be a list of relabel_config entries");
+    return rules;
+  }
+  for (size_t i = 0; i < list.size(); ++i) {
+    const YAML::Node n = list[i];
+    auto fail = [&](const std::string& msg) { errors.push_back(where(i, n) + ": " + msg); };
+    if (!n.IsMap()) {
+      fail("must be a mapping (a relabel_config)");
+      continue;
+    }
+    Rule rule;
+    bool has_source = false, has_regex = false, has_replacement = false, has_separator = false,
+         has_modulus = false;
+    bool has_target = false;
+    bool bad = false;
+    std::string action_text = "replace";
+    for (const auto& kv : n) {
+      const std::string key = kv.first.Scalar();
+      const YAML::Node& v = kv.second;
+      auto scalar = [&](std::string& out) {
+        if (v.IsNull()) return false;
+        if (!v.IsScalar()) {
+          fail("field " + key + " must be a string");
+          bad = true;
+          return false;
+        }
+        out = v.Scalar();
+        return true;
+      };
+      if (key == "source_labels") {
+        has_source = !v.IsNull();
+        if (v.IsNull()) continue;
+        if (!v.IsSequence()) {
+          fail("source_labels must be a list of label names");
+          bad = true;
+          continue;
+        }
+        for (const auto& s : v) {
+          if (!s.IsScalar() || !is_valid_label_name(s.Scalar())) {
+            fail("\"" + (s.IsScalar() ? s.Scalar() : std::string("?")) +
+                 "\" is not a valid label name");
+            bad = true;
+            continue;
+          }
+          rule.source_labels.push_back(s.Scalar());
+        }
+      } else if (key == "separator") {
+        has_separator = scalar(rule.separator) || has_separator;
+      } else if (key == "regex") {
+        if (scalar(rule.regex_text)) has_regex = true;
+      } else if (key == "modulus") {
+        std::string m;
+        if (!scalar(m)) continue;
+        auto [p, ec] = std::from_chars(m.data(), m.data() + m.size(), rule.modulus);
+        if (ec != std::errc() || p != m.data() + m.size()) {
+          fail("modulus must be an unsigned integer, not \"" + m + "\"");
+          bad = true;
+        }
+        has_modulus = rule.modulus != 0;
+      } else if (key == "target_label") {
+        has_target = scalar(rule.target_label);
+      } else if (key == "replacement") {
+        has_replacement = scalar(rule.replacement) || has_replacement;
+      } else if (key == "action") {
+        std::string a;
+        if (scalar(a)) {
+          std::transform(a.begin(), a.end(), a.begin(),
+                         [](unsigned char c) { return std::tolower(c); });
+          action_text = a;
+        }
+      } else {
+        fail("field " + key + " not found in type relabel.plain");
+        bad = true;
+      }
+    }
+    (void)has_target;
+    const auto it = std::find(std::begin(kActionNames), std::end(kActionNames), action_text);
+    if (it == std::end(kActionNames)) {
+      fail("unknown relabel action \"" + action_text + "\"");
+      continue;
+    }
+    rule.action = static_cast<Action>(it - std::begin(kActionNames));
+    std::string regex_error;
+    rule.regex = compile(rule.regex_text, regex_error);
+    if (!rule.regex) {
+      fail(regex_error);
+      continue;
+    }
+    if (bad) continue;
+
+    // Validation, in Prometheus's order and wording.
+    const Action a = rule.action;
+    const std::string an(action_name(a));
+    const bool needs_target = a == Action::kReplace || a == Action::kHashMod ||
+                              a == Action::kLowercase || a == Action::kUppercase ||
+                              a == Action::kKeepEqual || a == Action::kDropEqual;
+    const bool is_case_or_equal = a == Action::kLowercase || a == Action::kUppercase ||
+                                  a == Action::kKeepEqual || a == Action::kDropEqual;
+    const bool target_has_var = rule.target_label.find('$') != std::string::npos;
+    std::string err;
+    if (rule.modulus == 0 && a == Action::kHashMod) {
+      err = "relabel configuration for hashmod requires non-zero modulus";
+    } else if (needs_target && rule.target_label.empty()) {
+      err = "relabel configuration for " + an + " action requires 'target_label' value";
+    } else if (a == Action::kReplace && !target_has_var &&
+               !is_valid_label_name(rule.target_label)) {
+      err = "\"" + rule.target_label + "\" is invalid 'target_label' for " + an + " action";
+    } else if (a == Action::kReplace && target_has_var &&
+               !RE2::FullMatch(rule.target_label, relabel_target_re())) {
+      err = "\"" + rule.target_label + "\" is invalid 'target_label' for " + an + " action";
+    } else if (is_case_or_equal && !is_valid_label_name(rule.target_label)) {
+      err = "\"" + rule.target_label + "\" is invalid 'target_label' for " + an + " action";
+    } else if (is_case_or_equal && rule.replacement != "$1") {
+      err = "'replacement' can not be set for " + an + " action";
+    } else if (a == Action::kLabelMap && !RE2::FullMatch(rule.replacement, relabel_target_re())) {
+      err = "\"" + rule.replacement + "\" is invalid 'replacement' for " + an + " action";
+    } else if (a == Action::kHashMod && !is_valid_label_name(rule.target_label)) {
+      err = "\"" + rule.target_label + "\" is invalid 'target_label' for " + an + " action";
+    } else if ((a == Action::kKeepEqual || a == Action::kDropEqual) &&
+               (has_regex || has_modulus || rule.separator != ";" || rule.replacement != "$1")) {
+      err = an + " action requires only 'source_labels' and `target_label`, and no other fields";
+    } else if ((a == Action::kLabelDrop || a == Action::kLabelKeep) &&
+               (has_source || !rule.target_label.empty() || has_modulus || rule.separator != ";" ||
+                rule.replacement != "$1")) {
+      err = an + " action requires only 'regex', and no other fields";
+    }
+    (void)has_replacement;
+    (void)has_separator;
+    if (!err.empty()) {
+      fail(err);
+      continue;
+    }
+    rules.push_back(std::move(rule));
+  }
+  return rules;
+}
+
+bool process(std::span<const Rule> rules, LabelBuilder& lb) {
+  thread_local std::string val;
+  thread_local std::string target;
+  thread_local std::string res;
+  thread_local std::vector<re2::StringPiece> groups;
+  for (const Rule& rule : rules) {
+    val.clear();
+    for (size_t i = 0; i < rule.source_labels.size(); ++i) {
+      if (i > 0) val += rule.separator;
+      val += lb.get(rule.source_labels[i]);
+    }
+    const RE2& re = *rule.regex;
+    switch (rule.action) {
+      case Action::kDrop:
+        if (full_match(re, val)) return false;
+        break;
+      case Action::kKeep:
+        if (!full_match(re, val)) return false;
+        break;
+      case Action::kDropEqual:
+        if (lb.get(rule.target_label) == val) return false;
+        break;
+      case Action::kKeepEqual:
+        if (lb.get(rule.target_label) != val) return false;
+        break;
+      case Action::kReplace: {
+        // No match: no replacement.
+        if (!match_groups(re, val, groups)) break;
+        expand(re, rule.target_label, groups, target);
+        if (!is_valid_label_name(target)) break;
+        expand(re, rule.replacement, groups, res);
+        if (res.empty()) {
+          lb.del(target);
+        } else {
+          lb.set(target, res);
+        }
+        break;
+      }
+      case Action::kLowercase:
+        lb.set(rule.target_label, change_case(val, false));
+        break;
+      case Action::kUppercase:
+        lb.set(rule.target_label, change_case(val, true));
+        break;
+      case Action::kHashMod:
+        lb.set(rule.target_label, std::to_string(md5_tail(val) % rule.modulus));
+        break;
+      case Action::kLabelMap:
+        lb.for_each([&](std::string_view name, std::string_view value) {
+          if (full_match(re, name)) lb.set(replace_all(re, name, rule.replacement), value);
+        });
+        break;
+      case Action::kLabelDrop:
+        lb.for_each([&](std::string_view name, std::string_view) {
+          if (full_match(re, name)) lb.del(name);
+        });
+        break;
+      case Action::kLabelKeep:
+        lb.for_each([&](std::string_view name, std::string_view) {
+          if (!full_match(re, name)) lb.del(name);
+        });
+        break;
+    }
+  }
+  return true;
+}
+
+}  // namespace rwgate::relabel

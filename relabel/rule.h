@@ -1,0 +1,66 @@
+// Prometheus relabel_config rules: parsing, validation and application.
+//
+// The behaviour follows Prometheus's model/relabel package rule for rule, so that a rule
+// that works in a Prometheus config does exactly the same here:
+//   - regexes are RE2 (Go's regexp is RE2), anchored as ^(?:regex)$;
+//   - $1, ${1}, $name, ${name} expand as Go's Regexp.Expand does ($1x names group "1x",
+//     $$ is a literal $, a malformed $ stays as text);
+//   - an empty label value is the same as an absent label;
+//   - label names are checked with Prometheus 2.x's rule [a-zA-Z_][a-zA-Z0-9_]*.
+#pragma once
+
+#include <re2/re2.h>
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "relabel/label_builder.h"
+
+namespace YAML {
+class Node;
+}
+
+namespace rwgate::relabel {
+
+enum class Action : uint8_t {
+  kReplace,
+  kKeep,
+  kDrop,
+  kKeepEqual,
+  kDropEqual,
+  kHashMod,
+  kLabelMap,
+  kLabelDrop,
+  kLabelKeep,
+  kLowercase,
+  kUppercase,
+};
+
+std::string_view action_name(Action a);
+
+struct Rule {
+  std::vector<std::string> source_labels;
+  std::string separator = ";";
+  std::shared_ptr<const RE2> regex;  // anchored; never null after parsing
+  std::string regex_text = "(.*)";
+  uint64_t modulus = 0;
+  std::string target_label;
+  std::string replacement = "$1";
+  Action action = Action::kReplace;
+};
+
+// Parses a YAML list of relabel_config entries. Problems are appended to `errors` as
+// "PATH[i] (line N): message" with Prometheus's wording; rules with errors are left out.
+std::vector<Rule> parse_rules(const YAML::Node& list, const std::string& path,
+                              std::vector<std::string>& errors);
+
+// Applies the rules in order; false means the label set was dropped.
+bool process(std::span<const Rule> rules, LabelBuilder& labels);
+
+bool is_valid_label_name(std::string_view name);
+
+}  // namespace rwgate::relabel

@@ -1,0 +1,108 @@
+// The label pipeline and its per-series result cache.
+//
+// Every series goes through the same label stages (today: the global relabel_configs, then
+// each sink's write_relabel_configs; enrichment and load-balancer checks join later). The
+// outcome depends only on the input label set and on the configuration/discovery state,
+// so it is cached:
+//
+//   key   = the input labels (compared byte for byte, so a hash collision can never hand
+//           one series another's labels)
+//   value = for each sink: dropped, or the output labels, owned by the entry, ready to encode
+//   valid while entry.generation == the generation of the current (config, discovery)
+//           snapshot; a reload or a discovery change bumps the generation, which turns
+//           every older entry into a miss that is recomputed in place.
+//
+// One cache per ingest thread: a connection stays on one thread, so there is no locking
+// and a sender's series keep hitting the same cache. Capacity is a number of entries
+// (relabel.cache_max_entries, split across threads), evicted by CLOCK (second chance).
+// Entries used by the request in progress are pinned: the spans handed to the sinks stay
+// valid until the request is enqueued.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "proto/batch.h"
+#include "relabel/label_builder.h"
+#include "relabel/rule.h"
+
+namespace rwgate::relabel {
+
+// Rules for one (config, discovery) generation. Immutable once built; shared by threads.
+struct PipelineRules {
+  uint64_t generation = 0;
+  std::vector<Rule> global;                 // relabel_configs
+  std::vector<std::vector<Rule>> per_sink;  // write_relabel_configs, by sink index
+  size_t cache_entries_per_thread = 100000;
+
+  bool empty() const {
+    if (!global.empty()) return false;
+    for (const auto& r : per_sink) {
+      if (!r.empty()) return false;
+    }
+    return true;
+  }
+};
+
+using proto::SeriesOut;
+
+struct PipelineStats {
+  uint64_t hits = 0;
+  uint64_t misses = 0;
+  uint64_t evictions = 0;
+  std::vector<uint64_t> dropped_per_sink;  // series not sent to a sink because of rules
+};
+
+uint64_t hash_labels(std::span<const proto::Label> labels);
+
+class SeriesCache {
+ public:
+  using HashFn = uint64_t (*)(std::span<const proto::Label>);
+  // Tests pass a weak hash to force collisions.
+  explicit SeriesCache(HashFn hash = hash_labels) : hash_(hash) {}
+
+  // Runs every series of `batch` through the rules, filling out[sink] with what each
+  // sink gets. The spans stay valid until the next call on this cache.
+  void run(const PipelineRules& rules, const proto::Batch& batch,
+           std::vector<std::vector<SeriesOut>>& out, PipelineStats& stats);
+
+  size_t size() const { return index_.size(); }
+
+ private:
+  struct Entry {
+    uint64_t hash = 0;
+    uint64_t generation = 0;
+    uint64_t pinned_by = 0;  // request number that last used it
+    bool referenced = false;
+    std::string key;      // name 0xff value 0xff ... of the input labels
+    std::string storage;  // owned bytes of the output labels
+    std::vector<proto::Label> labels;
+    struct Out {
+      uint32_t begin = 0;
+      uint32_t count = 0;
+      bool dropped = false;
+    };
+    std::vector<Out> outs;  // by sink
+  };
+
+  Entry* find(uint64_t hash, std::span<const proto::Label> labels, uint64_t generation);
+  Entry* slot_for(uint64_t hash, size_t capacity, PipelineStats& stats);
+  void compute(const PipelineRules& rules, std::span<const proto::Label> labels, Entry& e);
+
+  HashFn hash_;
+  std::vector<std::unique_ptr<Entry>> slots_;
+  std::unordered_map<uint64_t, uint32_t> index_;  // hash -> slot
+  size_t hand_ = 0;
+  uint64_t request_ = 0;
+  std::vector<std::unique_ptr<Entry>> overflow_;  // results of this request that did not fit
+  LabelBuilder builder_;
+  std::vector<proto::Label> scratch_;
+  std::string global_bytes_;
+  std::vector<proto::Label> global_labels_;
+};
+
+}  // namespace rwgate::relabel

@@ -1,0 +1,172 @@
+"""Relabeling as Prometheus does it, proved against a real Prometheus: the same rules as
+Prometheus' own write_relabel_configs and as rwgate's relabel_configs + write_relabel_configs
+must leave the same series in two stores. And `rwgate relabel` on the command line."""
+import json
+import os
+import subprocess
+import time
+import unittest
+
+import harness
+
+# Every action, with the corners that matter; no two labels map to the same name in a
+# labelmap (the one place where Prometheus 2.42 and newer versions iterate differently).
+GLOBAL_RULES = """
+  - source_labels: [__name__]
+    regex: 'node_(cpu|memory|network|filesystem|load).*|up|scrape_.*'
+    action: keep
+  - source_labels: [__name__]
+    regex: 'node_memory_(Hug|Swap|Dirty).*'
+    action: drop
+  - source_labels: [instance]
+    regex: '(.*):(\\d+)'
+    target_label: host_port
+    replacement: '${2}/$1'
+  - source_labels: [device, mountpoint]
+    separator: '@'
+    target_label: where
+  - source_labels: [job]
+    target_label: JOB_UPPER
+    action: uppercase
+  - source_labels: [JOB_UPPER]
+    target_label: job_lower
+    action: lowercase
+"""
+WRITE_RULES = """
+  - source_labels: [__name__, instance]
+    target_label: shard
+    action: hashmod
+    modulus: 7
+  - action: labelmap
+    regex: 'host_(port)'
+    replacement: 'copied_$1'
+  - action: labeldrop
+    regex: 'host_port|fstype'
+  - source_labels: [mode]
+    regex: '(idle|user)'
+    target_label: '${1}_mode'
+    replacement: 'yes'
+  - source_labels: [job]
+    target_label: job_lower
+    action: dropequal
+  - source_labels: [JOB_UPPER]
+    target_label: JOB_UPPER
+    action: keepequal
+  - source_labels: [cpu]
+    regex: '1'
+    target_label: cpu
+    replacement: ''
+"""
+
+
+def indent(rules, n):
+    return "\n".join((" " * n + line[2:]) if line.strip() else line for line in rules.strip("\n").splitlines())
+
+
+class RelabelAgainstPrometheusTest(unittest.TestCase):
+    def setUp(self):
+        self.ws = harness.Workspace()
+        self.addCleanup(self.ws.close)
+
+    def test_same_rules_give_the_same_series_as_prometheus_write_relabel(self):
+        vm_prom = self.ws.victoria_metrics("vm-prometheus")
+        vm_gate = self.ws.victoria_metrics("vm-rwgate")
+        gw = self.ws.rwgate(f"""
+relabel_configs:
+{indent(GLOBAL_RULES, 2)}
+sinks:
+  - name: store
+    remote_write:
+      url: {vm_gate.url}/api/v1/write
+      write_relabel_configs:
+{indent(WRITE_RULES, 8)}
+      queue: {{ batch_send_deadline: 500ms }}
+""")
+        target = self.ws.node_exporter()
+        agent = self.ws.prometheus_agent(f"""
+global: {{ scrape_interval: 1s }}
+scrape_configs:
+  - job_name: Node
+    static_configs: [{{ targets: ['{target}'] }}]
+remote_write:
+  - url: {vm_prom.url}/api/v1/write
+    queue_config: {{ batch_send_deadline: 1s }}
+    write_relabel_configs:
+{indent(GLOBAL_RULES + WRITE_RULES, 6)}
+  - url: {gw.url}/api/v1/write
+    queue_config: {{ batch_send_deadline: 1s }}
+""")
+        harness.wait_until(lambda: gw.metric('rwgate_forwarded_samples_total{sink="store"}') > 0, timeout=60,
+                           what="data through rwgate")
+        time.sleep(4)
+        self.assertEqual(agent.stop(), 0, agent.output())
+        harness.wait_until(lambda: gw.metric('rwgate_queue_bytes{sink="store"}') == 0, what="drained")
+
+        want = vm_prom.export()
+        got = vm_gate.export()
+        self.assertGreater(len(want), 20)
+        only_prom = sorted(str(sorted(s)) for s in set(want) - set(got))[:3]
+        only_gate = sorted(str(sorted(s)) for s in set(got) - set(want))[:3]
+        self.assertEqual(set(want), set(got), f"only in Prometheus' store: {only_prom}\nonly in rwgate's: {only_gate}")
+        for series in want:
+            self.assertEqual(sorted(want[series]), sorted(got[series]))
+        # The rules did work: every action left its mark.
+        names = {k for s in got for k, _ in s}
+        for label in ["shard", "copied_port", "where", "JOB_UPPER", "idle_mode"]:
+            self.assertIn(label, names)
+        self.assertNotIn("host_port", names)
+        self.assertGreater(gw.metric('rwgate_relabel_dropped_series_total{sink="store"}'), 0)
+        self.assertGreater(gw.metric("rwgate_relabel_cache_hits_total"), gw.metric("rwgate_relabel_cache_misses_total"))
+
+
+class RelabelCommandTest(unittest.TestCase):
+    def setUp(self):
+        self.ws = harness.Workspace()
+        self.addCleanup(self.ws.close)
+
+    def relabel(self, rules, lines):
+        path = self.ws.write("rules.yml", rules)
+        return subprocess.run([harness.RWGATE, "relabel", "--rules", path], input="\n".join(lines) + "\n",
+                              capture_output=True, text=True, timeout=30)
+
+    def test_prints_each_result_with_sorted_keys_or_null(self):
+        r = self.relabel("""
+- source_labels: [__address__]
+  regex: '(.*):\\d+'
+  target_label: host
+- source_labels: [env]
+  regex: dev
+  action: drop
+- action: labelmap
+  regex: __meta_(.+)
+""", [json.dumps({"__address__": "10.0.0.7:9100", "__meta_zone": "a", "__tmp_x": "kept"}),
+      json.dumps({"env": "dev"}),
+      "not json",
+      json.dumps({"a": "é\"\\"})])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = r.stdout.splitlines()
+        self.assertEqual(out[0], '{"__address__":"10.0.0.7:9100","__meta_zone":"a","__tmp_x":"kept",'
+                                 '"host":"10.0.0.7","zone":"a"}')
+        self.assertEqual(out[1], "null")
+        self.assertEqual(json.loads(out[2]), {"a": "é\"\\"})
+        self.assertEqual(len(out), 3)
+        self.assertIn("line 3:", r.stderr)
+
+    def test_invalid_rule_file_lists_every_problem_and_exits_2(self):
+        r = self.relabel("""
+- action: replace
+- action: hashmod
+  target_label: x
+- action: keep
+  regex: '(unclosed'
+""", [])
+        self.assertEqual(r.returncode, 2)
+        errs = r.stderr.splitlines()
+        self.assertEqual(len(errs), 3, r.stderr)
+        self.assertIn("rules[0] (line 2): relabel configuration for replace action requires 'target_label' value", errs[0])
+        self.assertIn("rules[1] (line 3): relabel configuration for hashmod requires non-zero modulus", errs[1])
+        self.assertIn("rules[2] (line 5): error parsing regexp", errs[2])
+
+
+if __name__ == "__main__":
+    unittest.main()
