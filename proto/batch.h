@@ -78,6 +78,10 @@ struct Series {
   uint32_t exemplars_count = 0;
   SeriesMetadata metadata;
   int64_t created_timestamp = 0;  // RW 2.0 only; 0 = not set
+  // RW 1.0: the series' Label fields exactly as received, when they were contiguous and
+  // already canonical (sorted, no empty values), else empty. Equal bytes mean an equal
+  // label set, so the relabel cache can key on them with one hash and one memcmp.
+  std::string_view raw_labels;
 };
 
 struct Batch {

@@ -115,7 +115,7 @@ bool is_sorted_by_name(const Label* labels, uint32_t count) {
 
 }  // namespace
 
-Status normalize_series_labels(Label* labels, uint32_t& count) {
+Status normalize_series_labels(Label* labels, uint32_t& count, bool* reordered) {
   // Drop empty values in place.
   uint32_t kept = 0;
   for (uint32_t i = 0; i < count; ++i) {
@@ -124,6 +124,7 @@ Status normalize_series_labels(Label* labels, uint32_t& count) {
   count = kept;
   if (count == 0) return Status::error("series has no labels");
   if (!is_sorted_by_name(labels, count)) {
+    if (reordered != nullptr) *reordered = true;
     std::sort(labels, labels + count,
               [](const Label& a, const Label& b) { return a.name < b.name; });
   }
@@ -164,7 +165,11 @@ Status Decoder::decode_v1(std::string_view body, Batch& out) {
       s.histograms_begin = static_cast<uint32_t>(out.histograms.size());
       s.exemplars_begin = static_cast<uint32_t>(out.exemplars.size());
       WireReader r(ts_bytes);
+      const char* raw_begin = nullptr;  // the contiguous run of Label fields, if any
+      const char* raw_end = nullptr;
+      bool raw_ok = true;
       while (!r.done()) {
+        const char* field_start = r.position();
         uint32_t f = 0;
         WireType t{};
         if (!r.read_tag(f, t)) return wire_error(where(index) + "bad field key");
@@ -176,6 +181,12 @@ Status Decoder::decode_v1(std::string_view body, Batch& out) {
             Label l;
             if (!read_label_v1(part, l)) return wire_error(where(index) + "bad label");
             out.labels.push_back(l);
+            if (raw_begin == nullptr) {
+              raw_begin = field_start;
+            } else if (raw_end != field_start) {
+              raw_ok = false;  // another field came between two labels
+            }
+            raw_end = r.position();
           } else if (f == 2) {
             Sample smp;
             if (!read_sample(part, smp)) return wire_error(where(index) + "bad sample");
@@ -220,9 +231,15 @@ Status Decoder::decode_v1(std::string_view body, Batch& out) {
       s.samples_count = static_cast<uint32_t>(out.samples.size()) - s.samples_begin;
       s.histograms_count = static_cast<uint32_t>(out.histograms.size()) - s.histograms_begin;
       s.exemplars_count = static_cast<uint32_t>(out.exemplars.size()) - s.exemplars_begin;
-      Status st = normalize_series_labels(out.labels.data() + s.labels_begin, s.labels_count);
+      const uint32_t received = s.labels_count;
+      bool reordered = false;
+      Status st =
+          normalize_series_labels(out.labels.data() + s.labels_begin, s.labels_count, &reordered);
       if (!st) return Status::error("invalid labels: " + where(index) + st.reason());
       out.labels.resize(s.labels_begin + s.labels_count);
+      if (raw_ok && raw_begin != nullptr && !reordered && s.labels_count == received) {
+        s.raw_labels = std::string_view(raw_begin, static_cast<size_t>(raw_end - raw_begin));
+      }
       out.series.push_back(s);
     } else if (field == 3) {
       std::string_view md_bytes;

@@ -31,6 +31,7 @@ class Decoder {
 // Sorts a series' labels by name, drops labels with an empty value (the Prometheus data
 // model treats them as absent), and rejects: no labels, an empty name, a repeated name,
 // no __name__. Returns the new label count through `count`. Exposed for tests.
-Status normalize_series_labels(Label* labels, uint32_t& count);
+// `reordered` (optional) is set when the labels had to be sorted.
+Status normalize_series_labels(Label* labels, uint32_t& count, bool* reordered = nullptr);
 
 }  // namespace rwgate::proto

@@ -1,12 +1,11 @@
 // A mutable view of a label set, with the exact semantics of Prometheus's labels.Builder
 // (which relabel rules are written against): the base set plus ordered additions and
 // deletions. Iteration (for_each) sees a snapshot: base labels that are neither deleted
-// nor re-added, in name order, then the additions in the order they were made. labelmap
-// and friends depend on that order when two labels map to the same name.
+// nor re-added, in name order, then the additions in the order they were made (visible()).
+// labelmap depends on that order when two labels map to the same name.
 #pragma once
 
 #include <algorithm>
-#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -50,23 +49,19 @@ class LabelBuilder {
 
   void del(std::string_view name) {
     std::erase_if(add_, [&](const Owned& a) { return a.name == name; });
-    del_.emplace_back(name);
+    if (std::find(del_.begin(), del_.end(), name) == del_.end()) del_.emplace_back(name);
   }
 
-  // Calls f(name, value) on a snapshot of the current labels (see the file comment).
-  void for_each(const std::function<void(std::string_view, std::string_view)>& f) {
-    snapshot_add_ = add_;
-    snapshot_del_ = del_;
+  // The current labels in Prometheus's Range order: base labels that are neither deleted
+  // nor re-added (name order), then the additions in the order they were made. Views into
+  // additions are invalidated by the next set()/del(): callers collect, then modify.
+  void visible(std::vector<proto::Label>& out) const {
+    out.clear();
     for (const proto::Label& l : base_) {
-      if (std::find(snapshot_del_.begin(), snapshot_del_.end(), l.name) != snapshot_del_.end())
-        continue;
-      if (std::any_of(snapshot_add_.begin(), snapshot_add_.end(),
-                      [&](const Owned& a) { return a.name == l.name; })) {
-        continue;
-      }
-      f(l.name, l.value);
+      if (is_deleted_or_added(l.name)) continue;
+      out.push_back(l);
     }
-    for (const Owned& a : snapshot_add_) f(a.name, a.value);
+    for (const Owned& a : add_) out.push_back(proto::Label{a.name, a.value});
   }
 
   // True when no rule changed anything (the output is the base set).
@@ -74,16 +69,11 @@ class LabelBuilder {
 
   // The resulting label set, sorted by name. Views point into the base or into the builder.
   void labels(std::vector<proto::Label>& out) const {
-    out.clear();
-    for (const proto::Label& l : base_) {
-      if (std::find(del_.begin(), del_.end(), l.name) != del_.end()) continue;
-      if (std::any_of(add_.begin(), add_.end(), [&](const Owned& a) { return a.name == l.name; }))
-        continue;
-      out.push_back(l);
+    visible(out);
+    if (!add_.empty()) {
+      std::sort(out.begin(), out.end(),
+                [](const proto::Label& a, const proto::Label& b) { return a.name < b.name; });
     }
-    for (const Owned& a : add_) out.push_back(proto::Label{a.name, a.value});
-    std::sort(out.begin(), out.end(),
-              [](const proto::Label& a, const proto::Label& b) { return a.name < b.name; });
   }
 
  private:
@@ -94,8 +84,15 @@ class LabelBuilder {
   std::span<const proto::Label> base_;
   std::vector<Owned> add_;
   std::vector<std::string> del_;
-  std::vector<Owned> snapshot_add_;
-  std::vector<std::string> snapshot_del_;
+  bool is_deleted_or_added(std::string_view name) const {
+    for (const std::string& d : del_) {
+      if (d == name) return true;
+    }
+    for (const Owned& a : add_) {
+      if (a.name == name) return true;
+    }
+    return false;
+  }
 };
 
 }  // namespace rwgate::relabel

@@ -1,7 +1,9 @@
 #include "relabel/rule.h"
 
 #include <openssl/evp.h>
+
 #include <yaml-cpp/yaml.h>
+#include <memory>
 
 #include <algorithm>
 #include <charconv>
@@ -210,8 +212,9 @@ void expand(const RE2& re, std::string_view tmpl, std::span<const re2::StringPie
 }
 
 // Matches `text` fully and fills `groups`; false when it does not match.
-bool match_groups(const RE2& re, std::string_view text, std::vector<re2::StringPiece>& groups) {
-  groups.assign(static_cast<size_t>(re.NumberOfCapturingGroups()) + 1, re2::StringPiece());
+bool match_groups(const RE2& re, std::string_view text, std::vector<re2::StringPiece>& groups,
+                  int needed) {
+  groups.assign(static_cast<size_t>(needed), re2::StringPiece());
   return re.Match(re2::StringPiece(text.data(), text.size()), 0, text.size(), RE2::ANCHOR_BOTH,
                   groups.data(), static_cast<int>(groups.size()));
 }
@@ -220,24 +223,116 @@ bool match_groups(const RE2& re, std::string_view text, std::vector<re2::StringP
 // match and the input stays).
 std::string replace_all(const RE2& re, std::string_view text, std::string_view tmpl) {
   std::vector<re2::StringPiece> groups;
-  if (!match_groups(re, text, groups)) return std::string(text);
+  if (!match_groups(re, text, groups, re.NumberOfCapturingGroups() + 1)) return std::string(text);
   std::string out;
   expand(re, tmpl, groups, out);
   return out;
 }
 
 uint64_t md5_tail(std::string_view s) {
+  // One fetched MD5 and one context per thread: EVP_md5() would look the algorithm up
+  // (under a lock) on every call.
+  static EVP_MD* const md5 = EVP_MD_fetch(nullptr, "MD5", nullptr);
+  thread_local std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(),
+                                                                           EVP_MD_CTX_free);
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  EVP_Digest(s.data(), s.size(), digest, &len, EVP_md5(), nullptr);
+  EVP_DigestInit_ex(ctx.get(), md5, nullptr);
+  EVP_DigestUpdate(ctx.get(), s.data(), s.size());
+  EVP_DigestFinal_ex(ctx.get(), digest, &len);
   uint64_t v = 0;
   for (int i = 8; i < 16; ++i) v = (v << 8) | digest[i];  // big-endian, last 8 bytes
   return v;
 }
 
+// How many capture groups expanding `tmpl` can read (1 + the highest group used), so a
+// match asks RE2 for no more submatches than it needs: none lets it use its fastest engine.
+int groups_needed(const RE2& re, std::string_view tmpl) {
+  int needed = 0;
+  while (!tmpl.empty()) {
+    const size_t dollar = tmpl.find('$');
+    if (dollar == std::string_view::npos) break;
+    tmpl.remove_prefix(dollar + 1);
+    if (!tmpl.empty() && tmpl[0] == '$') {
+      tmpl.remove_prefix(1);
+      continue;
+    }
+    std::string_view name, rest;
+    int num = -1;
+    if (!extract(tmpl, name, num, rest)) continue;
+    tmpl = rest;
+    if (num < 0) {
+      const auto& named = re.NamedCapturingGroups();
+      if (auto it = named.find(std::string(name)); it != named.end()) num = it->second;
+    }
+    if (num >= 0) needed = std::max(needed, std::min(num, re.NumberOfCapturingGroups()) + 1);
+  }
+  return needed;
+}
+
 }  // namespace
 
 std::string_view action_name(Action a) { return kActionNames[static_cast<size_t>(a)]; }
+
+void FullMatcher::init(const std::string& pattern, std::shared_ptr<const RE2> re) {
+  re_ = std::move(re);
+  kind_ = Kind::kRe2;
+  literals_.clear();
+  if (pattern == ".*") {
+    kind_ =
+        Kind::kAny;  // '.' excludes '\n': only valid for text without newlines (checked at match)
+    return;
+  }
+  if (pattern == ".+") {
+    kind_ = Kind::kNonEmpty;
+    return;
+  }
+  auto plain = [](std::string_view s) {
+    return std::all_of(s.begin(), s.end(), [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+             c == '_' || c == '-' || c == ':' || c == '/' || c == ' ' || c == '=' || c == ',' ||
+             c == '@' || c == '#' || c == '%';
+    });
+  };
+  if (pattern.size() > 2 && pattern.ends_with(".*") &&
+      plain(std::string_view(pattern).substr(0, pattern.size() - 2))) {
+    kind_ = Kind::kPrefix;
+    literals_.push_back(pattern.substr(0, pattern.size() - 2));
+    return;
+  }
+  std::vector<std::string> parts;
+  size_t start = 0;
+  for (;;) {
+    const size_t bar = pattern.find('|', start);
+    parts.push_back(
+        pattern.substr(start, bar == std::string::npos ? std::string::npos : bar - start));
+    if (bar == std::string::npos) break;
+    start = bar + 1;
+  }
+  if (std::all_of(parts.begin(), parts.end(), [&](const std::string& p) { return plain(p); })) {
+    kind_ = Kind::kLiterals;
+    literals_ = std::move(parts);
+  }
+}
+
+bool FullMatcher::matches(std::string_view text) const {
+  switch (kind_) {
+    case Kind::kAny:
+      return text.find('\n') == std::string_view::npos || full_match(*re_, text);
+    case Kind::kNonEmpty:
+      return !text.empty() && (text.find('\n') == std::string_view::npos || full_match(*re_, text));
+    case Kind::kLiterals:
+      return std::any_of(literals_.begin(), literals_.end(),
+                         [&](const std::string& l) { return l == text; });
+    case Kind::kPrefix:
+      return text.starts_with(literals_[0]) &&
+             (text.find('\n', literals_[0].size()) == std::string_view::npos ||
+              full_match(*re_, text));
+    case Kind::kRe2:
+      break;
+  }
+  return full_match(*re_, text);
+}
 
 bool is_valid_label_name(std::string_view name) {
   if (name.empty()) return false;
@@ -395,6 +490,9 @@ std::vector<Rule> parse_rules(const YAML::Node& list, const std::string& path,
       fail(err);
       continue;
     }
+    rule.groups_needed = std::max(groups_needed(*rule.regex, rule.target_label),
+                                  groups_needed(*rule.regex, rule.replacement));
+    rule.matcher.init(rule.regex_text, rule.regex);
     rules.push_back(std::move(rule));
   }
   return rules;
@@ -405,6 +503,8 @@ bool process(std::span<const Rule> rules, LabelBuilder& lb) {
   thread_local std::string target;
   thread_local std::string res;
   thread_local std::vector<re2::StringPiece> groups;
+  thread_local std::vector<proto::Label> visible;
+  thread_local std::vector<std::pair<std::string, std::string>> changes;
   for (const Rule& rule : rules) {
     val.clear();
     for (size_t i = 0; i < rule.source_labels.size(); ++i) {
@@ -414,10 +514,10 @@ bool process(std::span<const Rule> rules, LabelBuilder& lb) {
     const RE2& re = *rule.regex;
     switch (rule.action) {
       case Action::kDrop:
-        if (full_match(re, val)) return false;
+        if (rule.matcher.matches(val)) return false;
         break;
       case Action::kKeep:
-        if (!full_match(re, val)) return false;
+        if (!rule.matcher.matches(val)) return false;
         break;
       case Action::kDropEqual:
         if (lb.get(rule.target_label) == val) return false;
@@ -427,7 +527,7 @@ bool process(std::span<const Rule> rules, LabelBuilder& lb) {
         break;
       case Action::kReplace: {
         // No match: no replacement.
-        if (!match_groups(re, val, groups)) break;
+        if (!match_groups(re, val, groups, rule.groups_needed)) break;
         expand(re, rule.target_label, groups, target);
         if (!is_valid_label_name(target)) break;
         expand(re, rule.replacement, groups, res);
@@ -448,20 +548,30 @@ bool process(std::span<const Rule> rules, LabelBuilder& lb) {
         lb.set(rule.target_label, std::to_string(md5_tail(val) % rule.modulus));
         break;
       case Action::kLabelMap:
-        lb.for_each([&](std::string_view name, std::string_view value) {
-          if (full_match(re, name)) lb.set(replace_all(re, name, rule.replacement), value);
-        });
-        break;
       case Action::kLabelDrop:
-        lb.for_each([&](std::string_view name, std::string_view) {
-          if (full_match(re, name)) lb.del(name);
-        });
+      case Action::kLabelKeep: {
+        // Decide on a snapshot of the labels first, then modify: the same outcome as
+        // Prometheus's Builder.Range, which also iterates over the labels as they were.
+        lb.visible(visible);
+        changes.clear();
+        for (const proto::Label& l : visible) {
+          const bool m = rule.matcher.matches(l.name);
+          if (rule.action == Action::kLabelMap && m) {
+            changes.emplace_back(replace_all(re, l.name, rule.replacement), std::string(l.value));
+          } else if ((rule.action == Action::kLabelDrop && m) ||
+                     (rule.action == Action::kLabelKeep && !m)) {
+            changes.emplace_back(std::string(l.name), std::string());
+          }
+        }
+        for (const auto& [name, value] : changes) {
+          if (rule.action == Action::kLabelMap) {
+            lb.set(name, value);
+          } else {
+            lb.del(name);
+          }
+        }
         break;
-      case Action::kLabelKeep:
-        lb.for_each([&](std::string_view name, std::string_view) {
-          if (!full_match(re, name)) lb.del(name);
-        });
-        break;
+      }
     }
   }
   return true;

@@ -42,6 +42,22 @@ enum class Action : uint8_t {
 
 std::string_view action_name(Action a);
 
+// Full-match test with fast paths for the regexes relabel rules use most: `.*`, literal
+// alternations (`a|b|c`), literal prefixes (`__tmp_.*`) and `.+`. Anything else goes to
+// RE2. The fast paths are taken only when the pattern has no metacharacters besides the
+// ones they understand, so the answer is always RE2's.
+class FullMatcher {
+ public:
+  void init(const std::string& pattern, std::shared_ptr<const RE2> re);
+  bool matches(std::string_view text) const;
+
+ private:
+  enum class Kind : uint8_t { kRe2, kAny, kNonEmpty, kLiterals, kPrefix };
+  Kind kind_ = Kind::kRe2;
+  std::vector<std::string> literals_;  // kLiterals: any of them; kPrefix: literals_[0]
+  std::shared_ptr<const RE2> re_;
+};
+
 struct Rule {
   std::vector<std::string> source_labels;
   std::string separator = ";";
@@ -51,6 +67,8 @@ struct Rule {
   std::string target_label;
   std::string replacement = "$1";
   Action action = Action::kReplace;
+  int groups_needed = 1;  // submatches `replace` must ask for (set by parse_rules)
+  FullMatcher matcher;    // regex as a full-match test
 };
 
 // Parses a YAML list of relabel_config entries. Problems are appended to `errors` as

@@ -4,77 +4,90 @@
 
 namespace rwgate::relabel {
 
-namespace {
-
-constexpr uint64_t kMul = 0x9e3779b97f4a7c15ULL;
-
-inline uint64_t mix(uint64_t h, uint64_t v) {
-  h ^= v;
-  h *= kMul;
-  return h ^ (h >> 29);
-}
-
-// 8 bytes at a time; the length goes in too, so "ab","c" and "a","bc" differ.
-inline uint64_t hash_bytes(uint64_t h, std::string_view s) {
-  const char* p = s.data();
-  size_t n = s.size();
-  while (n >= 8) {
-    uint64_t v;
-    std::memcpy(&v, p, 8);
-    h = mix(h, v);
-    p += 8;
-    n -= 8;
+int64_t SeriesCache::Index::find(uint64_t hash) const {
+  if (cells_.empty()) return -1;
+  const size_t mask = cells_.size() - 1;
+  for (size_t i = hash & mask;; i = (i + 1) & mask) {
+    if (cells_[i].slot == UINT32_MAX) return -1;
+    if (cells_[i].hash == hash) return cells_[i].slot;
   }
-  uint64_t tail = 0;
-  std::memcpy(&tail, p, n);
-  return mix(h, tail ^ (static_cast<uint64_t>(s.size()) << 56));
 }
 
-bool key_equals(const std::string& key, std::span<const proto::Label> labels) {
-  size_t pos = 0;
+void SeriesCache::Index::grow() {
+  std::vector<Cell> old = std::move(cells_);
+  cells_.assign(old.empty() ? 64 : old.size() * 2, Cell{0, UINT32_MAX});
+  size_ = 0;
+  for (const Cell& c : old) {
+    if (c.slot != UINT32_MAX) insert(c.hash, c.slot);
+  }
+}
+
+void SeriesCache::Index::insert(uint64_t hash, uint32_t slot) {
+  if ((size_ + 1) * 2 > cells_.size()) grow();  // load factor at most 1/2
+  const size_t mask = cells_.size() - 1;
+  size_t i = hash & mask;
+  while (cells_[i].slot != UINT32_MAX && cells_[i].hash != hash) i = (i + 1) & mask;
+  if (cells_[i].slot == UINT32_MAX) ++size_;
+  cells_[i] = Cell{hash, slot};
+}
+
+void SeriesCache::Index::erase(uint64_t hash) {
+  if (cells_.empty()) return;
+  const size_t mask = cells_.size() - 1;
+  size_t i = hash & mask;
+  while (true) {
+    if (cells_[i].slot == UINT32_MAX) return;
+    if (cells_[i].hash == hash) break;
+    i = (i + 1) & mask;
+  }
+  // Backward-shift deletion keeps every probe chain unbroken without tombstones.
+  size_t hole = i;
+  for (size_t j = (i + 1) & mask; cells_[j].slot != UINT32_MAX; j = (j + 1) & mask) {
+    const size_t home = cells_[j].hash & mask;
+    // Move j into the hole when its home is not in the cyclic range (hole, j].
+    const bool in_range = hole < j ? (home > hole && home <= j) : (home > hole || home <= j);
+    if (!in_range) {
+      cells_[hole] = cells_[j];
+      hole = j;
+    }
+  }
+  cells_[hole].slot = UINT32_MAX;
+  --size_;
+}
+
+SeriesCache::Key SeriesCache::key_of(const proto::Series& s, std::span<const proto::Label> labels) {
+  if (!s.raw_labels.empty()) return Key{1, s.raw_labels};
+  key_scratch_.clear();
   for (const proto::Label& l : labels) {
-    const size_t need = l.name.size() + l.value.size() + 2;
-    if (key.size() - pos < need) return false;
-    if (std::memcmp(key.data() + pos, l.name.data(), l.name.size()) != 0) return false;
-    pos += l.name.size();
-    if (key[pos++] != '\xff') return false;
-    if (std::memcmp(key.data() + pos, l.value.data(), l.value.size()) != 0) return false;
-    pos += l.value.size();
-    if (key[pos++] != '\xff') return false;
+    key_scratch_.append(l.name);
+    key_scratch_.push_back('\xff');
+    key_scratch_.append(l.value);
+    key_scratch_.push_back('\xff');
   }
-  return pos == key.size();
+  return Key{2, key_scratch_};
 }
 
-}  // namespace
-
-uint64_t hash_labels(std::span<const proto::Label> labels) {
-  uint64_t h = 0x243f6a8885a308d3ULL;
-  for (const proto::Label& l : labels) {
-    h = hash_bytes(h, l.name);
-    h = hash_bytes(h, l.value);
+SeriesCache::Entry* SeriesCache::find(uint64_t hash, Key key, uint64_t generation) {
+  const int64_t slot = index_.find(hash);
+  if (slot < 0) return nullptr;
+  Entry* e = slots_[static_cast<size_t>(slot)].get();
+  if (e->generation != generation || e->key_form != key.form || e->key_len != key.bytes.size() ||
+      std::memcmp(e->storage.data(), key.bytes.data(), key.bytes.size()) != 0) {
+    return nullptr;
   }
-  return h;
-}
-
-SeriesCache::Entry* SeriesCache::find(uint64_t hash, std::span<const proto::Label> labels,
-                                      uint64_t generation) {
-  auto it = index_.find(hash);
-  if (it == index_.end()) return nullptr;
-  Entry* e = slots_[it->second].get();
-  if (e->generation != generation || !key_equals(e->key, labels)) return nullptr;
   return e;
 }
 
 // A slot for a new entry: the one already holding this hash (stale or colliding), a fresh
 // one while below capacity, or a CLOCK victim. nullptr when every candidate is pinned.
 SeriesCache::Entry* SeriesCache::slot_for(uint64_t hash, size_t capacity, PipelineStats& stats) {
-  if (auto it = index_.find(hash); it != index_.end()) {
-    Entry* e = slots_[it->second].get();
+  if (const int64_t slot = index_.find(hash); slot >= 0) {
+    Entry* e = slots_[static_cast<size_t>(slot)].get();
     return e->pinned_by == request_ ? nullptr : e;
   }
   if (slots_.size() < capacity) {
     slots_.push_back(std::make_unique<Entry>());
-    index_.emplace(hash, static_cast<uint32_t>(slots_.size() - 1));
+    index_.insert(hash, static_cast<uint32_t>(slots_.size() - 1));
     return slots_.back().get();
   }
   if (slots_.empty()) return nullptr;
@@ -89,23 +102,18 @@ SeriesCache::Entry* SeriesCache::slot_for(uint64_t hash, size_t capacity, Pipeli
       continue;
     }
     index_.erase(e->hash);
-    index_.emplace(hash, static_cast<uint32_t>(hand_));
+    index_.insert(hash, static_cast<uint32_t>(hand_));
     ++stats.evictions;
     return e;
   }
   return nullptr;
 }
 
-void SeriesCache::compute(const PipelineRules& rules, std::span<const proto::Label> labels,
+void SeriesCache::compute(const PipelineRules& rules, Key key, std::span<const proto::Label> labels,
                           Entry& e) {
-  e.key.clear();
-  for (const proto::Label& l : labels) {
-    e.key.append(l.name);
-    e.key.push_back('\xff');
-    e.key.append(l.value);
-    e.key.push_back('\xff');
-  }
-  e.storage.clear();
+  e.key_form = key.form;
+  e.key_len = static_cast<uint32_t>(key.bytes.size());
+  e.storage.assign(key.bytes.data(), key.bytes.size());
   e.labels.clear();
   e.outs.assign(rules.per_sink.size(), Entry::Out{});
 
@@ -187,9 +195,11 @@ void SeriesCache::run(const PipelineRules& rules, const proto::Batch& batch,
   for (auto& o : out) o.clear();
   stats.dropped_per_sink.assign(nsinks, 0);
   for (size_t i = 0; i < batch.series.size(); ++i) {
-    const auto labels = batch.labels_of(batch.series[i]);
-    const uint64_t h = hash_(labels);
-    Entry* e = find(h, labels, rules.generation);
+    const proto::Series& series = batch.series[i];
+    const auto labels = batch.labels_of(series);
+    const Key key = key_of(series, labels);
+    const uint64_t h = hash_ != nullptr ? hash_(key.bytes) : proto::hash_bytes(key.form, key.bytes);
+    Entry* e = find(h, key, rules.generation);
     if (e != nullptr) {
       ++stats.hits;
     } else {
@@ -199,7 +209,7 @@ void SeriesCache::run(const PipelineRules& rules, const proto::Batch& batch,
         overflow_.push_back(std::make_unique<Entry>());
         e = overflow_.back().get();
       }
-      compute(rules, labels, *e);
+      compute(rules, key, labels, *e);
       e->hash = h;
       e->generation = rules.generation;
     }

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "proto/batch.h"
+#include "proto/hash.h"
 #include "relabel/label_builder.h"
 #include "relabel/rule.h"
 
@@ -57,13 +58,11 @@ struct PipelineStats {
   std::vector<uint64_t> dropped_per_sink;  // series not sent to a sink because of rules
 };
 
-uint64_t hash_labels(std::span<const proto::Label> labels);
-
 class SeriesCache {
  public:
-  using HashFn = uint64_t (*)(std::span<const proto::Label>);
+  using HashFn = uint64_t (*)(std::string_view key);
   // Tests pass a weak hash to force collisions.
-  explicit SeriesCache(HashFn hash = hash_labels) : hash_(hash) {}
+  explicit SeriesCache(HashFn hash = nullptr) : hash_(hash) {}
 
   // Runs every series of `batch` through the rules, filling out[sink] with what each
   // sink gets. The spans stay valid until the next call on this cache.
@@ -78,8 +77,9 @@ class SeriesCache {
     uint64_t generation = 0;
     uint64_t pinned_by = 0;  // request number that last used it
     bool referenced = false;
-    std::string key;      // name 0xff value 0xff ... of the input labels
-    std::string storage;  // owned bytes of the output labels
+    uint8_t key_form = 0;  // 1: raw RW 1.0 label bytes, 2: flattened labels
+    uint32_t key_len = 0;  // the key is the first key_len bytes of `storage`
+    std::string storage;   // the key, then the bytes of the output labels
     std::vector<proto::Label> labels;
     struct Out {
       uint32_t begin = 0;
@@ -89,13 +89,40 @@ class SeriesCache {
     std::vector<Out> outs;  // by sink
   };
 
-  Entry* find(uint64_t hash, std::span<const proto::Label> labels, uint64_t generation);
+  // Open addressing (linear probing) from a key hash to a slot; erase shifts back.
+  class Index {
+   public:
+    size_t size() const { return size_; }
+    int64_t find(uint64_t hash) const;
+    void insert(uint64_t hash, uint32_t slot);
+    void erase(uint64_t hash);
+
+   private:
+    struct Cell {
+      uint64_t hash;
+      uint32_t slot;  // UINT32_MAX = empty
+    };
+    void grow();
+    std::vector<Cell> cells_;
+    size_t size_ = 0;
+  };
+
+  // The lookup key of a series: its raw RW 1.0 label bytes when the decoder kept them
+  // (form 1, no copy), else its labels flattened as name 0xff value 0xff ... (form 2).
+  // The form is part of the key, so a raw key never equals a flattened one.
+  struct Key {
+    uint8_t form;
+    std::string_view bytes;
+  };
+  Key key_of(const proto::Series& s, std::span<const proto::Label> labels);
+  Entry* find(uint64_t hash, Key key, uint64_t generation);
   Entry* slot_for(uint64_t hash, size_t capacity, PipelineStats& stats);
-  void compute(const PipelineRules& rules, std::span<const proto::Label> labels, Entry& e);
+  void compute(const PipelineRules& rules, Key key, std::span<const proto::Label> labels, Entry& e);
 
   HashFn hash_;
   std::vector<std::unique_ptr<Entry>> slots_;
-  std::unordered_map<uint64_t, uint32_t> index_;  // hash -> slot
+  Index index_;
+  std::string key_scratch_;
   size_t hand_ = 0;
   uint64_t request_ = 0;
   std::vector<std::unique_ptr<Entry>> overflow_;  // results of this request that did not fit

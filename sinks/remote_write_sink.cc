@@ -17,6 +17,7 @@
 #include <unordered_set>
 
 #include "base/log.h"
+#include "proto/hash.h"
 
 namespace rwgate::sinks {
 
@@ -74,25 +75,6 @@ struct PendingRequest {
   uint64_t exemplars = 0;
   size_t accounted_bytes = 0;  // what this request holds of the queue's byte budget
 };
-
-uint64_t hash_labels(std::span<const proto::Label> labels) {
-  // FNV-1a over name\xff value\xff ...: stable per label set, cheap, good enough to spread
-  // series over shards.
-  uint64_t h = 1469598103934665603ULL;
-  auto mix = [&h](std::string_view s) {
-    for (unsigned char c : s) {
-      h ^= c;
-      h *= 1099511628211ULL;
-    }
-    h ^= 0xff;
-    h *= 1099511628211ULL;
-  };
-  for (const proto::Label& l : labels) {
-    mix(l.name);
-    mix(l.value);
-  }
-  return h;
-}
 
 // Parses Retry-After given in seconds (the HTTP-date form is rare from stores; ignored).
 std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view v) {
@@ -179,7 +161,7 @@ void RemoteWriteSink::enqueue(const proto::Batch& batch, std::span<const proto::
   thread_local std::vector<uint32_t> shard_of;
   shard_of.resize(series.size());
   for (size_t i = 0; i < series.size(); ++i) {
-    shard_of[i] = static_cast<uint32_t>(hash_labels(series[i].labels) % nshards);
+    shard_of[i] = static_cast<uint32_t>(proto::hash_labels(series[i].labels) % nshards);
   }
   // RW 2.0 input carries metadata per series; RW 1.0 output wants one entry per family.
   thread_local std::unordered_set<std::string_view> families_seen;

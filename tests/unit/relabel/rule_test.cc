@@ -303,3 +303,27 @@ TEST(LabelBuilderTest, SetDeleteAndGetFollowPrometheusBuilder) {
 
 }  // namespace
 }  // namespace rwgate::relabel
+
+namespace rwgate::relabel {
+namespace {
+
+TEST(FullMatcherTest, FastPathsAgreeWithRe2) {
+  const std::vector<std::string> patterns = {".*",      ".+",       "",        "a|b|abc",
+                                             "a|",      "__tmp_.*", "node_.*", "mountpoint|fstype",
+                                             "x-y:z/w", "a.*b",     "(a|b)",   "a+"};
+  const std::vector<std::string> inputs = {
+      "",     "a",          "b",      "abc",     "ab",   "__tmp_x",  "__tmp_", "__tmp", "node_cpu",
+      "node", "mountpoint", "fstype", "x-y:z/w", "a\nb", "__tmp_\n", "\n",     "axxb",  "aaa"};
+  for (const std::string& p : patterns) {
+    auto re = std::make_shared<RE2>("^(?:" + p + ")$");
+    FullMatcher m;
+    m.init(p, re);
+    for (const std::string& in : inputs) {
+      EXPECT_EQ(m.matches(in), RE2::FullMatch(in, *re))
+          << "pattern \"" << p << "\" on \"" << in << "\"";
+    }
+  }
+}
+
+}  // namespace
+}  // namespace rwgate::relabel
