@@ -54,6 +54,19 @@ lines.append(f"| encode RW 2.0 (symbol table) | {ns_per_series('BM_EncodeV2_Rwga
 lines += ["", "| snappy on the same request (uncompressed size) | MB/s |", "|---|---:|"]
 for name, label in [("BM_SnappyCompress", "compress"), ("BM_SnappyUncompress", "uncompress")]:
     lines.append(f"| {label} | {median[name]['bytes_per_second'] / 1e6:.0f} |")
+lines += ["", "## Relabeling", "",
+          "Same command and run. Workload: the 2000 series above, 10 production-like rules",
+          "(drop, replace with groups, labeldrop, lowercase, hashmod, keep, labelmap; see",
+          "`bench/relabel_bench.cc`). The peer for the cached path is the uncached engine in the",
+          "same run: the cache exists to turn the second into the first.", "",
+          "| path | ns/series | vs uncached |", "|---|---:|---:|"]
+base = ns_per_series("BM_RelabelUncached")
+for label, name in [("uncached: rules applied to every series", "BM_RelabelUncached"),
+                    ("cache miss: rules applied and the result stored", "BM_RelabelCacheMissPath"),
+                    ("cached, RW 1.0 (key = raw label bytes)", "BM_RelabelCached"),
+                    ("cached, RW 2.0 or re-sorted RW 1.0 (key built from labels)", "BM_RelabelCachedFlattenedKey")]:
+    v = ns_per_series(name)
+    lines.append(f"| {label} | {v:.0f} | {v / base:.3f} |")
 lines += ["", "Below 1.00 means rwgate is faster than the peer. rwgate's decoder does not copy label",
           "strings (views into the request buffer) and reuses its vectors between requests;",
           "libprotobuf allocates a string per label on first parse and reuses them after.", ""]
