@@ -11,6 +11,10 @@
 //
 // A series always goes to the same shard, and a shard sends one request at a time, so
 // samples of one series reach the store in order even across retries.
+// Each shard's open request is guarded by a mutex, taken once per (request, shard) by an
+// ingest thread and once per send by the sink thread; it is never held across I/O. This
+// is the one lock on the ingest path: per-thread open requests would need a merge step
+// that reorders a series' samples.
 // The queue is bounded in bytes (buffer.max_bytes): reserved at ingest, released when a
 // request is delivered or dropped.
 #pragma once

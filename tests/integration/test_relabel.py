@@ -170,3 +170,47 @@ class RelabelCommandTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class RelabelReloadTest(unittest.TestCase):
+    def setUp(self):
+        self.ws = harness.Workspace()
+        self.addCleanup(self.ws.close)
+
+    def test_reload_applies_new_rules_to_series_already_cached(self):
+        import queue
+        import snappy
+        got = queue.Queue()
+
+        def respond(handler, body):
+            got.put(harness.pb1.WriteRequest.FromString(snappy.uncompress(body)))
+            return 204, {}, b""
+
+        store = self.ws.http_peer(respond)
+        # One ingest thread: the cache is per thread, and each urllib request is a new
+        # connection that could land on another thread's cache.
+        config = """
+server: {{ worker_threads: 1 }}
+relabel_configs:
+  - target_label: rule
+    replacement: {value}
+sinks:
+  - name: s
+    remote_write:
+      url: {store}/api/v1/write
+      queue: {{ batch_send_deadline: 100ms, shards: 1 }}
+"""
+        gw = self.ws.rwgate(config.format(value="first", store=store), name="gw")
+
+        def send_and_read(ts):
+            self.assertEqual(gw.write(harness.v1_request([({"__name__": "up", "job": "a"}, [(ts, 1.0)])]))[0], 204)
+            req = got.get(timeout=10)
+            return {l.name: l.value for l in req.timeseries[0].labels}["rule"]
+
+        self.assertEqual(send_and_read(1_700_000_000_000), "first")
+        self.assertEqual(send_and_read(1_700_000_001_000), "first")  # now from the cache
+        self.assertGreater(gw.metric("rwgate_relabel_cache_hits_total"), 0)
+        with open(self.ws.path("gw.yml"), "w") as f:
+            f.write(config.format(value="second", store=store))
+        self.assertEqual(harness.http("POST", gw.url + "/-/reload")[0], 200)
+        self.assertEqual(send_and_read(1_700_000_002_000), "second")
