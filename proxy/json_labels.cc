@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "base/utf8.h"
+
 namespace rwgate::proxy {
 
 namespace {
@@ -28,24 +30,6 @@ class Parser {
     return i_ == s_.size();
   }
   size_t pos() const { return i_; }
-
-  static void utf8(std::string& out, uint32_t cp) {
-    if (cp < 0x80) {
-      out.push_back(static_cast<char>(cp));
-    } else if (cp < 0x800) {
-      out.push_back(static_cast<char>(0xc0 | (cp >> 6)));
-      out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
-    } else if (cp < 0x10000) {
-      out.push_back(static_cast<char>(0xe0 | (cp >> 12)));
-      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3f)));
-      out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
-    } else {
-      out.push_back(static_cast<char>(0xf0 | (cp >> 18)));
-      out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3f)));
-      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3f)));
-      out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
-    }
-  }
 
   bool hex4(uint32_t& v) {
     if (s_.size() - i_ < 4) return false;
@@ -129,7 +113,7 @@ class Parser {
             why = "unpaired surrogate in a \\u escape";
             return false;
           }
-          utf8(out, cp);
+          utf8::encode_rune(static_cast<char32_t>(cp), out);
           break;
         }
         default:

@@ -10,6 +10,8 @@
 #include <clocale>
 #include <cwctype>
 
+#include "base/utf8.h"
+
 namespace rwgate::relabel {
 
 namespace {
@@ -42,58 +44,6 @@ bool full_match(const RE2& re, std::string_view text) {
 
 // --- UTF-8 and Go's unicode predicates ------------------------------------------------
 
-// Decodes one rune like Go's utf8.DecodeRuneInString: invalid input gives U+FFFD, width 1.
-char32_t decode_rune(std::string_view s, size_t i, size_t& width) {
-  const auto b0 = static_cast<unsigned char>(s[i]);
-  width = 1;
-  if (b0 < 0x80) return b0;
-  auto cont = [&](size_t k) {
-    return i + k < s.size() && (static_cast<unsigned char>(s[i + k]) & 0xc0) == 0x80;
-  };
-  auto cb = [&](size_t k) {
-    return static_cast<char32_t>(static_cast<unsigned char>(s[i + k]) & 0x3f);
-  };
-  if (b0 >= 0xc2 && b0 <= 0xdf && cont(1)) {
-    width = 2;
-    return (static_cast<char32_t>(b0 & 0x1f) << 6) | cb(1);
-  }
-  if (b0 >= 0xe0 && b0 <= 0xef && cont(1) && cont(2)) {
-    const char32_t r = (static_cast<char32_t>(b0 & 0x0f) << 12) | (cb(1) << 6) | cb(2);
-    if (r >= 0x800 && (r < 0xd800 || r > 0xdfff)) {
-      width = 3;
-      return r;
-    }
-    return 0xfffd;
-  }
-  if (b0 >= 0xf0 && b0 <= 0xf4 && cont(1) && cont(2) && cont(3)) {
-    const char32_t r =
-        (static_cast<char32_t>(b0 & 0x07) << 18) | (cb(1) << 12) | (cb(2) << 6) | cb(3);
-    if (r >= 0x10000 && r <= 0x10ffff) {
-      width = 4;
-      return r;
-    }
-  }
-  return 0xfffd;
-}
-
-void encode_rune(char32_t r, std::string& out) {
-  if (r < 0x80) {
-    out.push_back(static_cast<char>(r));
-  } else if (r < 0x800) {
-    out.push_back(static_cast<char>(0xc0 | (r >> 6)));
-    out.push_back(static_cast<char>(0x80 | (r & 0x3f)));
-  } else if (r < 0x10000) {
-    out.push_back(static_cast<char>(0xe0 | (r >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((r >> 6) & 0x3f)));
-    out.push_back(static_cast<char>(0x80 | (r & 0x3f)));
-  } else {
-    out.push_back(static_cast<char>(0xf0 | (r >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((r >> 12) & 0x3f)));
-    out.push_back(static_cast<char>(0x80 | ((r >> 6) & 0x3f)));
-    out.push_back(static_cast<char>(0x80 | (r & 0x3f)));
-  }
-}
-
 // Unicode case mapping comes from glibc's C.UTF-8 locale, loaded once.
 locale_t unicode_locale() {
   static const locale_t loc = newlocale(LC_CTYPE_MASK, "C.UTF-8", static_cast<locale_t>(nullptr));
@@ -118,12 +68,12 @@ std::string change_case(std::string_view s, bool upper) {
   const locale_t loc = unicode_locale();
   for (size_t i = 0; i < s.size();) {
     size_t w = 0;
-    char32_t r = decode_rune(s, i, w);
+    char32_t r = utf8::decode_rune(s, i, w);
     if (loc != static_cast<locale_t>(nullptr)) {
       r = static_cast<char32_t>(upper ? towupper_l(static_cast<wint_t>(r), loc)
                                       : towlower_l(static_cast<wint_t>(r), loc));
     }
-    encode_rune(r, out);
+    utf8::encode_rune(r, out);
     i += w;
   }
   return out;
@@ -151,7 +101,7 @@ bool extract(std::string_view str, std::string_view& name, int& num, std::string
   size_t i = 0;
   while (i < str.size()) {
     size_t w = 0;
-    const char32_t r = decode_rune(str, i, w);
+    const char32_t r = utf8::decode_rune(str, i, w);
     if (!is_name_rune(r)) break;
     i += w;
   }
