@@ -129,9 +129,9 @@ void BM_RelabelCached(benchmark::State& state) {
   relabel::SeriesCache cache;
   std::vector<std::vector<proto::SeriesOut>> out;
   relabel::PipelineStats stats;
-  cache.run(r, w.batch, out, stats);  // warm: every series cached
+  cache.run(r, nullptr, w.batch, out, stats);  // warm: every series cached
   for (auto _ : state) {
-    cache.run(r, w.batch, out, stats);
+    cache.run(r, nullptr, w.batch, out, stats);
     benchmark::DoNotOptimize(out[0].data());
   }
   state.SetItemsProcessed(state.iterations() * 2000);
@@ -145,9 +145,9 @@ void BM_RelabelCachedFlattenedKey(benchmark::State& state) {
   relabel::SeriesCache cache;
   std::vector<std::vector<proto::SeriesOut>> out;
   relabel::PipelineStats stats;
-  cache.run(r, w.batch, out, stats);
+  cache.run(r, nullptr, w.batch, out, stats);
   for (auto _ : state) {
-    cache.run(r, w.batch, out, stats);
+    cache.run(r, nullptr, w.batch, out, stats);
     benchmark::DoNotOptimize(out[0].data());
   }
   state.SetItemsProcessed(state.iterations() * 2000);
@@ -163,7 +163,7 @@ void BM_RelabelCacheMissPath(benchmark::State& state) {
   relabel::PipelineStats stats;
   for (auto _ : state) {
     ++r.generation;
-    cache.run(r, w.batch, out, stats);
+    cache.run(r, nullptr, w.batch, out, stats);
     benchmark::DoNotOptimize(out[0].data());
   }
   state.SetItemsProcessed(state.iterations() * 2000);

@@ -365,6 +365,106 @@ void read_remote_write(Reader& r, const YAML::Node& node, const YAML::Node& wher
   }
 }
 
+void read_discovery(Reader& r, const YAML::Node& node, discovery::DiscoveryConfig& out) {
+  const std::string path = "discovery";
+  if (!r.map(node, path, {"sources", "grpc_listen_address", "eventbridge", "missing_after"}))
+    return;
+  const YAML::Node sources = node["sources"];
+  if (sources.IsDefined() && !sources.IsNull()) {
+    if (!sources.IsSequence()) {
+      r.error("discovery.sources", sources, "must be a list");
+    } else {
+      for (size_t i = 0; i < sources.size(); ++i) {
+        const std::string sp = "discovery.sources[" + std::to_string(i) + "]";
+        const YAML::Node s = sources[i];
+        if (!s.IsMap() || s.size() != 1) {
+          r.error(sp, s, "must have exactly one of file, http, aws");
+          continue;
+        }
+        const std::string kind = s.begin()->first.Scalar();
+        const YAML::Node body = s.begin()->second;
+        if (kind == "file") {
+          discovery::FileSdConfig f;
+          const std::string fp = sp + ".file";
+          if (r.map(body, fp, {"files", "refresh_interval"})) {
+            const YAML::Node files = body["files"];
+            if (!files.IsDefined() || !files.IsSequence() || files.size() == 0) {
+              r.error(fp + ".files", files.IsDefined() ? files : body,
+                      "must be a non-empty list of paths or globs");
+            } else {
+              for (const auto& f2 : files) {
+                std::string v;
+                if (r.scalar(f2, fp + ".files", v)) f.files.push_back(v);
+              }
+            }
+            Duration d = f.refresh_interval;
+            r.duration(body, fp, "refresh_interval", d);
+            if (d.count() <= 0)
+              r.error(fp + ".refresh_interval", body["refresh_interval"], "must be positive");
+            f.refresh_interval = d;
+          } else {
+            r.error(fp, s.begin()->first, "must be a mapping with files");
+          }
+          out.file.push_back(std::move(f));
+        } else if (kind == "http" || kind == "aws") {
+          r.error(sp + "." + kind, s.begin()->first,
+                  "the " + kind + " source is not available in this release");
+        } else {
+          r.error(sp + "." + kind, s.begin()->first,
+                  "unknown source type (want file, http or aws)");
+        }
+      }
+    }
+  }
+  std::string grpc;
+  r.string(node, path, "grpc_listen_address", grpc);
+  if (!grpc.empty()) {
+    r.error("discovery.grpc_listen_address", node["grpc_listen_address"],
+            "the gRPC push API is not available in this release");
+  }
+  const YAML::Node eb = node["eventbridge"];
+  if (r.map(eb, "discovery.eventbridge", {"enabled", "api_key_file"})) {
+    r.boolean(eb, "discovery.eventbridge", "enabled", out.eventbridge_enabled);
+    std::string key_file;
+    r.string(eb, "discovery.eventbridge", "api_key_file", key_file);
+    if (!key_file.empty()) {
+      std::ifstream in(key_file, std::ios::binary);
+      std::stringstream ss;
+      ss << in.rdbuf();
+      std::string key = ss.str();
+      while (!key.empty() && (key.back() == '\n' || key.back() == '\r' || key.back() == ' '))
+        key.pop_back();
+      if (!in || key.empty()) {
+        r.error("discovery.eventbridge.api_key_file", eb["api_key_file"],
+                "cannot read a key from \"" + key_file + "\"");
+      }
+      out.eventbridge_api_key = key;
+    }
+  }
+  Duration missing = out.missing_after;
+  r.duration(node, path, "missing_after", missing);
+  out.missing_after = missing;
+}
+
+void read_enrich(Reader& r, const YAML::Node& node, EnrichConfig& out) {
+  const std::string path = "enrich";
+  if (!r.map(node, path, {"match_label", "relabel_configs", "on_miss"})) return;
+  r.string(node, path, "match_label", out.match_label);
+  if (!relabel::is_valid_label_name(out.match_label)) {
+    r.error("enrich.match_label", node["match_label"],
+            "\"" + out.match_label + "\" is not a valid label name");
+  }
+  out.relabel_configs =
+      relabel::parse_rules(node["relabel_configs"], "enrich.relabel_configs", r.errors());
+  std::string on_miss = "pass";
+  r.string(node, path, "on_miss", on_miss);
+  if (on_miss == "annotate") {
+    out.annotate_miss = true;
+  } else if (on_miss != "pass") {
+    r.error("enrich.on_miss", node["on_miss"], "must be pass or annotate, not \"" + on_miss + "\"");
+  }
+}
+
 void read_sinks(Reader& r, const YAML::Node& node, std::vector<SinkConfig>& out) {
   if (!node.IsDefined() || node.IsNull()) return;
   if (!node.IsSequence()) {
@@ -415,8 +515,16 @@ ConfigResult parse_config(const std::string& yaml_text) {
   Reader r(result.errors);
   try {
     if (root.IsDefined() && !root.IsNull()) {
-      if (r.map(root, "", {"server", "relabel", "relabel_configs", "sinks"})) {
+      if (r.map(root, "",
+                {"server", "discovery", "enrich", "relabel", "relabel_configs", "sinks"})) {
         read_server(r, root["server"], config.server);
+        read_discovery(r, root["discovery"], config.discovery);
+        if (root["discovery"].IsDefined()) {
+          YAML::Emitter e;
+          e << root["discovery"];
+          config.discovery_fingerprint = e.c_str();
+        }
+        read_enrich(r, root["enrich"], config.enrich);
         config.relabel_configs =
             relabel::parse_rules(root["relabel_configs"], "relabel_configs", r.errors());
         if (r.map(root["relabel"], "relabel", {"cache_max_entries"})) {

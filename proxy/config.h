@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "discovery/sources.h"
 #include "proto/decode.h"
 #include "relabel/rule.h"
 
@@ -71,8 +72,17 @@ struct SinkConfig {
   std::string fingerprint;
 };
 
+struct EnrichConfig {
+  std::string match_label = "instance";
+  std::vector<relabel::Rule> relabel_configs;  // empty: the default mapping
+  bool annotate_miss = false;                  // on_miss: annotate
+};
+
 struct Config {
   ServerConfig server;
+  discovery::DiscoveryConfig discovery;
+  std::string discovery_fingerprint;  // the discovery section as loaded; equal = unchanged
+  EnrichConfig enrich;
   std::vector<relabel::Rule> relabel_configs;  // global, applied to every series first
   size_t relabel_cache_max_entries = 100000;   // relabel.cache_max_entries
   std::vector<SinkConfig> sinks;

@@ -5,6 +5,9 @@
 #include <boost/beast/http.hpp>
 
 #include "base/log.h"
+#include "proxy/json_labels.h"
+
+#include <set>
 
 namespace rwgate::proxy {
 
@@ -60,7 +63,14 @@ Gateway::Gateway(Config initial, std::string config_path, std::chrono::milliseco
               .Name("rwgate_relabel_dropped_series_total")
               .Help("Series not sent to a sink because relabel_configs or the sink's "
                     "write_relabel_configs dropped them (they still count as accepted).")
-              .Register(registry_)) {
+              .Register(registry_)),
+      source_metrics_(registry_),
+      events_(prometheus::BuildCounter()
+                  .Name("rwgate_eventbridge_events_total")
+                  .Help("EventBridge events received, by detail-type (\"other\" for types rwgate "
+                        "does not "
+                        "use) and result (applied, ignored, malformed, unauthorized).")
+                  .Register(registry_)) {
   worker_threads_ = config_.server.worker_threads > 0
                         ? static_cast<size_t>(config_.server.worker_threads)
                         : std::max(1u, std::thread::hardware_concurrency());
@@ -86,6 +96,23 @@ void Gateway::apply(const Config& config) {
       next.emplace(sc.name, RunningSink{sc.fingerprint, std::move(sink)});
     }
   }
+  if (!discovery_ || config.discovery_fingerprint != discovery_fingerprint_) {
+    if (discovery_) discovery_->stop();
+    discovery_.reset();
+    if (config.discovery.any()) {
+      discovery_ = std::make_shared<discovery::Discovery>(config.discovery, source_metrics_);
+      discovery_->start();
+      log::info("discovery started",
+                {{"file_sources", std::to_string(config.discovery.file.size())},
+                 {"eventbridge", config.discovery.eventbridge_enabled ? "on" : "off"}});
+    }
+    discovery_fingerprint_ = config.discovery_fingerprint;
+  }
+  snapshot->discovery = discovery_;
+  snapshot->rules.enrich.enabled = discovery_ != nullptr;
+  snapshot->rules.enrich.match_label = config.enrich.match_label;
+  snapshot->rules.enrich.rules = config.enrich.relabel_configs;
+  snapshot->rules.enrich.annotate_miss = config.enrich.annotate_miss;
   snapshot->rules.generation = ++generation_;
   snapshot->rules.global = config.relabel_configs;
   const size_t threads = std::max<size_t>(1, worker_threads_);
@@ -168,6 +195,8 @@ void Gateway::route(const HttpRequest& req, HttpResponse& res) {
     res.body() = prometheus::TextSerializer().Serialize(registry_.Collect());
     return;
   }
+  if (path == "/api/v1/discovery" && get) return discovery_json(res);
+  if (path == "/api/v1/aws/events") return aws_events(req, res);
   if (path == "/-/healthy" && get) return text(res, http::status::ok, "rwgate is Healthy.\n");
   if (path == "/-/ready" && get) {
     return ready_.load() ? text(res, http::status::ok, "rwgate is Ready.\n")
@@ -184,6 +213,97 @@ void Gateway::route(const HttpRequest& req, HttpResponse& res) {
                      "failed to reload config: " + st.reason() + "\n");
   }
   text(res, http::status::not_found, "404 page not found\n");
+}
+
+void Gateway::discovery_json(HttpResponse& res) {
+  std::shared_ptr<const discovery::Discovery> d;
+  {
+    std::lock_guard lock(reload_mu_);
+    d = discovery_;
+  }
+  std::string out = "{\"enabled\":";
+  out += d ? "true" : "false";
+  const auto snap = d ? d->cache().snapshot() : nullptr;
+  out += ",\"generation\":" + std::to_string(snap ? snap->generation() : 0) + ",\"instances\":[";
+  if (snap) {
+    bool first = true;
+    for (const discovery::InstanceRecord& r : snap->records()) {
+      out += first ? "{" : ",{";
+      first = false;
+      auto field = [&](const char* name, const std::string& value, bool comma = true) {
+        append_json_string(out, name);
+        out += ":";
+        append_json_string(out, value);
+        if (comma) out += ",";
+      };
+      field("instance_id", r.instance_id);
+      field("asg", r.asg_name);
+      field("availability_zone", r.availability_zone);
+      field("availability_zone_id", r.availability_zone_id);
+      field("lifecycle_state", r.lifecycle_state);
+      field("health_status", r.health_status);
+      field("ec2_state", r.ec2_state);
+      field("private_ip", r.private_ip);
+      field("public_ip", r.public_ip);
+      field("private_dns_name", r.private_dns);
+      field("public_dns_name", r.public_dns);
+      field("instance_type", r.instance_type);
+      field("region", r.region);
+      field("source", r.source);
+      out += "\"addresses\":[";
+      for (size_t i = 0; i < r.addresses.size(); ++i) {
+        if (i > 0) out += ",";
+        append_json_string(out, r.addresses[i]);
+      }
+      out += "],\"tags\":{";
+      bool first_tag = true;
+      for (const auto& [k, v] : r.tags) {
+        if (!first_tag) out += ",";
+        first_tag = false;
+        append_json_string(out, k);
+        out += ":";
+        append_json_string(out, v);
+      }
+      out += "},\"gone\":";
+      out += r.is_gone() ? "true" : "false";
+      out += "}";
+    }
+  }
+  out += "]}\n";
+  res.result(http::status::ok);
+  res.set(http::field::content_type, "application/json");
+  res.body() = std::move(out);
+}
+
+void Gateway::aws_events(const HttpRequest& req, HttpResponse& res) {
+  if (req.method() != http::verb::post) {
+    res.set(http::field::allow, "POST");
+    return text(res, http::status::method_not_allowed, "use POST\n");
+  }
+  std::shared_ptr<discovery::Discovery> d;
+  std::string key;
+  {
+    std::lock_guard lock(reload_mu_);
+    if (!config_.discovery.eventbridge_enabled || !discovery_) {
+      return text(res, http::status::not_found,
+                  "EventBridge events are off (discovery.eventbridge.enabled)\n");
+    }
+    d = discovery_;
+    key = config_.discovery.eventbridge_api_key;
+  }
+  if (!key.empty() && req["X-Api-Key"] != key) {
+    events_.Add({{"type", "other"}, {"result", "unauthorized"}}).Increment();
+    return text(res, http::status::unauthorized, "missing or wrong X-Api-Key\n");
+  }
+  const discovery::EventResult r = discovery::apply_eventbridge_event(req.body(), d->cache());
+  static const std::set<std::string> kKnown = {
+      "EC2 Instance-launch Lifecycle Action", "EC2 Instance-terminate Lifecycle Action",
+      "EC2 Instance Launch Successful", "EC2 Instance Terminate Successful",
+      "EC2 Instance State-change Notification"};
+  const std::string type = kKnown.contains(r.event_type) ? r.event_type : "other";
+  const char* result = r.status == 400 ? "malformed" : (r.applied ? "applied" : "ignored");
+  events_.Add({{"type", type}, {"result", result}}).Increment();
+  text(res, r.status == 400 ? http::status::bad_request : http::status::ok, r.message + "\n");
 }
 
 void Gateway::shutdown() {

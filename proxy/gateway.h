@@ -39,6 +39,8 @@ class Gateway {
 
  private:
   void route(const HttpRequest& req, HttpResponse& res);
+  void discovery_json(HttpResponse& res);
+  void aws_events(const HttpRequest& req, HttpResponse& res);
   void apply(const Config& config);
 
   std::string config_path_;
@@ -62,6 +64,12 @@ class Gateway {
     std::shared_ptr<sinks::RemoteWriteSink> sink;
   };
   std::map<std::string, RunningSink> sinks_;
+  discovery::SourceMetricFamilies source_metrics_;
+  prometheus::Family<prometheus::Counter>& events_;
+  // The running discovery; replaced when its config section changes. Ingest holds it
+  // through its snapshot, so an old one lives until the last request using it is done.
+  std::shared_ptr<discovery::Discovery> discovery_;
+  std::string discovery_fingerprint_;
   std::vector<std::thread> retiring_;  // removed sinks draining
 };
 

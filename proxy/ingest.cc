@@ -131,6 +131,16 @@ IngestHandler::IngestHandler(prometheus::Registry& registry)
                            .Help("Cache entries evicted to make room (relabel.cache_max_entries).")
                            .Register(registry)
                            .Add({})),
+      enrich_hits_(prometheus::BuildCounter()
+                       .Name("rwgate_enrich_hits_total")
+                       .Help("Series whose instance was found in the discovery cache.")
+                       .Register(registry)
+                       .Add({})),
+      enrich_misses_(prometheus::BuildCounter()
+                         .Name("rwgate_enrich_misses_total")
+                         .Help("Series whose instance was not found in the discovery cache.")
+                         .Register(registry)
+                         .Add({})),
       cache_entries_(prometheus::BuildGauge()
                          .Name("rwgate_relabel_cache_entries")
                          .Help("Entries in the per-series result caches of all ingest threads.")
@@ -230,9 +240,13 @@ void IngestHandler::handle(const HttpRequest& req, HttpResponse& res) {
     }
   } else {
     relabel::PipelineStats& stats = scratch.stats;
-    stats.hits = stats.misses = stats.evictions = 0;
+    stats.hits = stats.misses = stats.evictions = stats.enrich_hits = stats.enrich_misses = 0;
     const size_t before = scratch.cache.size();
-    scratch.cache.run(snap->rules, batch, scratch.per_sink, stats);
+    const std::shared_ptr<const discovery::DiscoverySnapshot> fleet =
+        snap->discovery != nullptr ? snap->discovery->cache().snapshot() : nullptr;
+    scratch.cache.run(snap->rules, fleet.get(), batch, scratch.per_sink, stats);
+    enrich_hits_.Increment(static_cast<double>(stats.enrich_hits));
+    enrich_misses_.Increment(static_cast<double>(stats.enrich_misses));
     cache_hits_.Increment(static_cast<double>(stats.hits));
     cache_misses_.Increment(static_cast<double>(stats.misses));
     cache_evictions_.Increment(static_cast<double>(stats.evictions));

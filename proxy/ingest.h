@@ -16,6 +16,7 @@
 #include <memory>
 #include <vector>
 
+#include "discovery/sources.h"
 #include "proxy/http_server.h"
 #include "relabel/series_cache.h"
 #include "sinks/sink.h"
@@ -27,7 +28,8 @@ struct IngestSnapshot {
   uint64_t max_decoded_bytes = 128ULL << 20;
   std::vector<std::shared_ptr<sinks::Sink>> sinks;
   relabel::PipelineRules rules;  // per_sink has one entry per sink, in the same order
-  std::vector<prometheus::Counter*> relabel_dropped;  // by sink
+  std::shared_ptr<const discovery::Discovery> discovery;  // null: no source configured
+  std::vector<prometheus::Counter*> relabel_dropped;      // by sink
 };
 
 enum class RejectReason : uint8_t {
@@ -75,6 +77,8 @@ class IngestHandler {
   prometheus::Counter& cache_hits_;
   prometheus::Counter& cache_misses_;
   prometheus::Counter& cache_evictions_;
+  prometheus::Counter& enrich_hits_;
+  prometheus::Counter& enrich_misses_;
   prometheus::Gauge& cache_entries_;
 };
 

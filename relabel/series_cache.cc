@@ -109,8 +109,44 @@ SeriesCache::Entry* SeriesCache::slot_for(uint64_t hash, size_t capacity, Pipeli
   return nullptr;
 }
 
-void SeriesCache::compute(const PipelineRules& rules, Key key, std::span<const proto::Label> labels,
-                          Entry& e) {
+bool SeriesCache::enrich(const EnrichRules& rules, const discovery::DiscoverySnapshot* discovery,
+                         Entry& e) {
+  e.enriched = 0;
+  if (!rules.enabled || discovery == nullptr) return true;
+  const std::string_view host = discovery::host_of(builder_.get(rules.match_label));
+  const discovery::InstanceRecord* rec = host.empty() ? nullptr : discovery->lookup(host);
+  if (rec == nullptr) {
+    e.enriched = 2;
+    if (rules.annotate_miss) builder_.set("enrichment", "miss");
+    return true;
+  }
+  e.enriched = 1;
+  if (rules.rules.empty()) {
+    // The default mapping; a label the series already has is the sender's word and stays.
+    const std::pair<std::string_view, const std::string*> kDefaults[] = {
+        {"asg", &rec->asg_name},
+        {"availability_zone", &rec->availability_zone},
+        {"lifecycle_state", &rec->lifecycle_state},
+        {"instance_id", &rec->instance_id}};
+    for (const auto& [label, value] : kDefaults) {
+      if (builder_.get(label).empty()) builder_.set(label, *value);
+    }
+    return true;
+  }
+  // Custom rules see the record as meta labels, then every __meta_* label goes.
+  for (const auto& [name, value] : rec->meta_labels()) builder_.set(name, value);
+  if (!process(rules.rules, builder_)) return false;
+  builder_.visible(scratch_);
+  meta_names_.clear();
+  for (const proto::Label& l : scratch_) {
+    if (l.name.starts_with("__meta_")) meta_names_.emplace_back(l.name);
+  }
+  for (const std::string& name : meta_names_) builder_.del(name);
+  return true;
+}
+
+void SeriesCache::compute(const PipelineRules& rules, const discovery::DiscoverySnapshot* discovery,
+                          Key key, std::span<const proto::Label> labels, Entry& e) {
   e.key_form = key.form;
   e.key_len = static_cast<uint32_t>(key.bytes.size());
   e.storage.assign(key.bytes.data(), key.bytes.size());
@@ -136,7 +172,7 @@ void SeriesCache::compute(const PipelineRules& rules, Key key, std::span<const p
   };
 
   builder_.reset(labels);
-  const bool kept = process(rules.global, builder_);
+  const bool kept = enrich(rules.enrich, discovery, e) && process(rules.global, builder_);
   // The global result becomes the base of each sink's rules; it is copied out first,
   // since resetting the builder frees what its views point into.
   std::vector<proto::Label>& global_out = global_labels_;
@@ -186,9 +222,14 @@ void SeriesCache::compute(const PipelineRules& rules, Key key, std::span<const p
   }
 }
 
-void SeriesCache::run(const PipelineRules& rules, const proto::Batch& batch,
-                      std::vector<std::vector<SeriesOut>>& out, PipelineStats& stats) {
+void SeriesCache::run(const PipelineRules& rules, const discovery::DiscoverySnapshot* discovery,
+                      const proto::Batch& batch, std::vector<std::vector<SeriesOut>>& out,
+                      PipelineStats& stats) {
   ++request_;
+  // Valid results depend on both the config and the discovery snapshot.
+  const uint64_t generation =
+      (rules.generation << 32) ^
+      (discovery != nullptr && rules.enrich.enabled ? discovery->generation() : 0);
   overflow_.clear();
   const size_t nsinks = rules.per_sink.size();
   out.resize(nsinks);
@@ -199,7 +240,7 @@ void SeriesCache::run(const PipelineRules& rules, const proto::Batch& batch,
     const auto labels = batch.labels_of(series);
     const Key key = key_of(series, labels);
     const uint64_t h = hash_ != nullptr ? hash_(key.bytes) : proto::hash_bytes(key.form, key.bytes);
-    Entry* e = find(h, key, rules.generation);
+    Entry* e = find(h, key, generation);
     if (e != nullptr) {
       ++stats.hits;
     } else {
@@ -209,10 +250,12 @@ void SeriesCache::run(const PipelineRules& rules, const proto::Batch& batch,
         overflow_.push_back(std::make_unique<Entry>());
         e = overflow_.back().get();
       }
-      compute(rules, key, labels, *e);
+      compute(rules, discovery, key, labels, *e);
       e->hash = h;
-      e->generation = rules.generation;
+      e->generation = generation;
     }
+    if (e->enriched == 1) ++stats.enrich_hits;
+    if (e->enriched == 2) ++stats.enrich_misses;
     e->referenced = true;
     e->pinned_by = request_;
     for (size_t s = 0; s < nsinks; ++s) {

@@ -26,6 +26,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "discovery/instance.h"
 #include "proto/batch.h"
 #include "proto/hash.h"
 #include "relabel/label_builder.h"
@@ -33,15 +34,25 @@
 
 namespace rwgate::relabel {
 
-// Rules for one (config, discovery) generation. Immutable once built; shared by threads.
+// The enrichment stage: fleet context from the discovery snapshot.
+struct EnrichRules {
+  bool enabled = false;                  // a discovery source is configured
+  std::string match_label = "instance";  // its host (port stripped) is looked up
+  std::vector<Rule> rules;               // empty: the default mapping (asg, availability_zone, ...)
+  bool annotate_miss = false;            // on_miss: annotate adds enrichment="miss"
+};
+
+// Rules for one configuration. Immutable once built; shared by threads. A cached result is
+// valid for one (config generation, discovery snapshot generation) pair.
 struct PipelineRules {
   uint64_t generation = 0;
+  EnrichRules enrich;
   std::vector<Rule> global;                 // relabel_configs
   std::vector<std::vector<Rule>> per_sink;  // write_relabel_configs, by sink index
   size_t cache_entries_per_thread = 100000;
 
   bool empty() const {
-    if (!global.empty()) return false;
+    if (enrich.enabled || !global.empty()) return false;
     for (const auto& r : per_sink) {
       if (!r.empty()) return false;
     }
@@ -55,6 +66,8 @@ struct PipelineStats {
   uint64_t hits = 0;
   uint64_t misses = 0;
   uint64_t evictions = 0;
+  uint64_t enrich_hits = 0;                // series whose instance was found in discovery
+  uint64_t enrich_misses = 0;              // series whose instance was not
   std::vector<uint64_t> dropped_per_sink;  // series not sent to a sink because of rules
 };
 
@@ -66,8 +79,9 @@ class SeriesCache {
 
   // Runs every series of `batch` through the rules, filling out[sink] with what each
   // sink gets. The spans stay valid until the next call on this cache.
-  void run(const PipelineRules& rules, const proto::Batch& batch,
-           std::vector<std::vector<SeriesOut>>& out, PipelineStats& stats);
+  void run(const PipelineRules& rules, const discovery::DiscoverySnapshot* discovery,
+           const proto::Batch& batch, std::vector<std::vector<SeriesOut>>& out,
+           PipelineStats& stats);
 
   size_t size() const { return index_.size(); }
 
@@ -77,7 +91,9 @@ class SeriesCache {
     uint64_t generation = 0;
     uint64_t pinned_by = 0;  // request number that last used it
     bool referenced = false;
-    uint8_t key_form = 0;  // 1: raw RW 1.0 label bytes, 2: flattened labels
+    uint8_t key_form = 0;
+    uint8_t enriched = 0;  // 0: no enrichment, 1: instance found, 2: not found  // 1: raw RW 1.0
+                           // label bytes, 2: flattened labels
     uint32_t key_len = 0;  // the key is the first key_len bytes of `storage`
     std::string storage;   // the key, then the bytes of the output labels
     std::vector<proto::Label> labels;
@@ -117,7 +133,10 @@ class SeriesCache {
   Key key_of(const proto::Series& s, std::span<const proto::Label> labels);
   Entry* find(uint64_t hash, Key key, uint64_t generation);
   Entry* slot_for(uint64_t hash, size_t capacity, PipelineStats& stats);
-  void compute(const PipelineRules& rules, Key key, std::span<const proto::Label> labels, Entry& e);
+  void compute(const PipelineRules& rules, const discovery::DiscoverySnapshot* discovery, Key key,
+               std::span<const proto::Label> labels, Entry& e);
+  // Adds fleet context to builder_; returns false when the enrich rules dropped the series.
+  bool enrich(const EnrichRules& rules, const discovery::DiscoverySnapshot* discovery, Entry& e);
 
   HashFn hash_;
   std::vector<std::unique_ptr<Entry>> slots_;
@@ -129,6 +148,7 @@ class SeriesCache {
   LabelBuilder builder_;
   std::vector<proto::Label> scratch_;
   std::string global_bytes_;
+  std::vector<std::string> meta_names_;
   std::vector<proto::Label> global_labels_;
 };
 

@@ -72,12 +72,12 @@ TEST(SeriesCacheTest, SecondPassIsAllHitsWithTheSameResults) {
   PipelineRules rules = make_rules(1, 1000);
   std::vector<std::vector<SeriesOut>> out;
   PipelineStats stats;
-  cache.run(rules, f.batch, out, stats);
+  cache.run(rules, nullptr, f.batch, out, stats);
   EXPECT_EQ(stats.misses, 100u);
   expect_correct(f, out, 0);
   EXPECT_EQ(stats.dropped_per_sink, (std::vector<uint64_t>{0, 50}));
   PipelineStats again;
-  cache.run(rules, f.batch, out, again);
+  cache.run(rules, nullptr, f.batch, out, again);
   EXPECT_EQ(again.hits, 100u);
   EXPECT_EQ(again.misses, 0u);
   expect_correct(f, out, 0);
@@ -88,11 +88,11 @@ TEST(SeriesCacheTest, NewGenerationRecomputes) {
   SeriesCache cache;
   std::vector<std::vector<SeriesOut>> out;
   PipelineStats stats;
-  cache.run(make_rules(1, 100), f.batch, out, stats);
+  cache.run(make_rules(1, 100), nullptr, f.batch, out, stats);
   PipelineRules changed = make_rules(2, 100);
   changed.per_sink[0] = rules_of("[{target_label: sink, replacement: a}]");
   PipelineStats after;
-  cache.run(changed, f.batch, out, after);
+  cache.run(changed, nullptr, f.batch, out, after);
   EXPECT_EQ(after.misses, 10u);
   for (const SeriesOut& so : out[0]) EXPECT_EQ(proto::label_value(so.labels, "sink"), "a");
 }
@@ -105,7 +105,7 @@ TEST(SeriesCacheTest, StaysWithinItsBoundAndEvicts) {
   for (int round = 0; round < 20; ++round) {
     Fixture f(round * 10, 10);
     PipelineStats stats;
-    cache.run(rules, f.batch, out, stats);
+    cache.run(rules, nullptr, f.batch, out, stats);
     expect_correct(f, out, round * 10);
     evictions += stats.evictions;
     EXPECT_LE(cache.size(), 16u);
@@ -119,7 +119,7 @@ TEST(SeriesCacheTest, ARequestLargerThanTheCacheIsStillCorrect) {
   SeriesCache cache;
   std::vector<std::vector<SeriesOut>> out;
   PipelineStats stats;
-  cache.run(make_rules(1, 8), f.batch, out, stats);
+  cache.run(make_rules(1, 8), nullptr, f.batch, out, stats);
   expect_correct(f, out, 0);
   EXPECT_LE(cache.size(), 8u);
 }
@@ -134,12 +134,12 @@ TEST(SeriesCacheTest, HashCollisionsNeverMixUpSeries) {
   for (int round = 0; round < 3; ++round) {
     Fixture f(0, 20);
     PipelineStats stats;
-    cache.run(rules, f.batch, out, stats);
+    cache.run(rules, nullptr, f.batch, out, stats);
     expect_correct(f, out, 0);
   }
   Fixture g(5, 1);
   PipelineStats stats;
-  cache.run(rules, g.batch, out, stats);
+  cache.run(rules, nullptr, g.batch, out, stats);
   expect_correct(g, out, 5);
 }
 
@@ -147,6 +147,114 @@ TEST(SeriesCacheTest, HashDependsOnLabelBoundaries) {
   const std::vector<proto::Label> a = {{"ab", "c"}};
   const std::vector<proto::Label> b = {{"a", "bc"}};
   EXPECT_NE(proto::hash_labels(a), proto::hash_labels(b));
+}
+
+}  // namespace
+}  // namespace rwgate::relabel
+
+namespace rwgate::relabel {
+namespace {
+
+struct OneSeries {
+  std::vector<std::string> keep;
+  proto::Batch batch;
+  explicit OneSeries(std::vector<proto::Label> labels) {
+    for (auto& l : labels) {
+      keep.emplace_back(l.name);
+      keep.emplace_back(l.value);
+    }
+    proto::Series s;
+    s.labels_count = static_cast<uint32_t>(labels.size());
+    for (size_t i = 0; i < labels.size(); ++i)
+      batch.labels.push_back({keep[2 * i], keep[2 * i + 1]});
+    batch.series.push_back(s);
+  }
+};
+
+std::map<std::string, std::string> as_map(std::span<const proto::Label> labels) {
+  std::map<std::string, std::string> m;
+  for (const auto& l : labels) m[std::string(l.name)] = std::string(l.value);
+  return m;
+}
+
+discovery::InstanceRecord fleet_record(const std::string& state) {
+  discovery::InstanceRecord r;
+  r.instance_id = "i-0abc";
+  r.asg_name = "web";
+  r.availability_zone = "us-east-1a";
+  r.lifecycle_state = state;
+  r.private_ip = "10.0.0.1";
+  r.tags["Team"] = "pay";
+  return r;
+}
+
+TEST(EnrichTest, DefaultMappingAddsFleetLabelsButKeepsTheSenders) {
+  PipelineRules rules;
+  rules.generation = 1;
+  rules.enrich.enabled = true;
+  rules.per_sink.resize(1);
+  discovery::DiscoverySnapshot fleet(1, {fleet_record("InService")});
+  OneSeries in(
+      {{"__name__", "up"}, {"availability_zone", "sender-says"}, {"instance", "10.0.0.1:9100"}});
+  SeriesCache cache;
+  std::vector<std::vector<SeriesOut>> out;
+  PipelineStats stats;
+  cache.run(rules, &fleet, in.batch, out, stats);
+  EXPECT_EQ(as_map(out[0][0].labels),
+            (std::map<std::string, std::string>{{"__name__", "up"},
+                                                {"asg", "web"},
+                                                {"availability_zone", "sender-says"},
+                                                {"instance", "10.0.0.1:9100"},
+                                                {"instance_id", "i-0abc"},
+                                                {"lifecycle_state", "InService"}}));
+  EXPECT_EQ(stats.enrich_hits, 1u);
+  // A new discovery snapshot invalidates the cached result.
+  discovery::DiscoverySnapshot later(2, {fleet_record("Terminating:Wait")});
+  cache.run(rules, &later, in.batch, out, stats);
+  EXPECT_EQ(as_map(out[0][0].labels).at("lifecycle_state"), "Terminating:Wait");
+}
+
+TEST(EnrichTest, CustomRulesSeeMetaLabelsWhichAreDroppedAfterwards) {
+  PipelineRules rules;
+  rules.generation = 1;
+  rules.enrich.enabled = true;
+  rules.enrich.match_label = "host";
+  std::vector<std::string> errors;
+  rules.enrich.rules =
+      parse_rules(YAML::Load("[{source_labels: [__meta_ec2_tag_Team], target_label: team},"
+                             " {source_labels: [__meta_asg_name], target_label: job}]"),
+                  "r", errors);
+  ASSERT_TRUE(errors.empty());
+  rules.per_sink.resize(1);
+  discovery::DiscoverySnapshot fleet(1, {fleet_record("InService")});
+  OneSeries in({{"__name__", "up"}, {"host", "[10.0.0.1]:1"}, {"job", "node"}});
+  SeriesCache cache;
+  std::vector<std::vector<SeriesOut>> out;
+  PipelineStats stats;
+  cache.run(rules, &fleet, in.batch, out, stats);
+  // An explicit rule overwrites the sender's job; no __meta_* label survives.
+  EXPECT_EQ(as_map(out[0][0].labels),
+            (std::map<std::string, std::string>{
+                {"__name__", "up"}, {"host", "[10.0.0.1]:1"}, {"job", "web"}, {"team", "pay"}}));
+}
+
+TEST(EnrichTest, MissPassesOrAnnotates) {
+  PipelineRules rules;
+  rules.generation = 1;
+  rules.enrich.enabled = true;
+  rules.per_sink.resize(1);
+  discovery::DiscoverySnapshot fleet(1, {fleet_record("InService")});
+  OneSeries in({{"__name__", "up"}, {"instance", "10.9.9.9:9100"}});
+  SeriesCache cache;
+  std::vector<std::vector<SeriesOut>> out;
+  PipelineStats stats;
+  cache.run(rules, &fleet, in.batch, out, stats);
+  EXPECT_EQ(out[0][0].labels.size(), 2u);
+  EXPECT_EQ(stats.enrich_misses, 1u);
+  rules.generation = 2;
+  rules.enrich.annotate_miss = true;
+  cache.run(rules, &fleet, in.batch, out, stats);
+  EXPECT_EQ(as_map(out[0][0].labels).at("enrichment"), "miss");
 }
 
 }  // namespace

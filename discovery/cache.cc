@@ -1,0 +1,144 @@
+#include "discovery/cache.h"
+
+#include <algorithm>
+
+namespace rwgate::discovery {
+
+DiscoveryCache::DiscoveryCache(std::chrono::milliseconds missing_after, NowFn now)
+    : missing_after_(missing_after), now_(std::move(now)) {
+  snapshot_.store(std::make_shared<const DiscoverySnapshot>(0, std::vector<InstanceRecord>{}));
+}
+
+void DiscoveryCache::replace_source(const std::string& source,
+                                    const std::vector<InstanceRecord>& records) {
+  std::lock_guard lock(mu_);
+  const auto now = now_();
+  auto& mine = by_source_[source];
+  std::map<std::string, const InstanceRecord*> incoming;
+  for (const InstanceRecord& r : records) {
+    if (!r.key().empty()) incoming[r.key()] = &r;
+  }
+  for (auto& [key, rep] : mine) {
+    if (!incoming.contains(key) && rep.listed) {
+      rep.listed = false;
+      rep.dropped_at = now;
+    }
+  }
+  for (const auto& [key, r] : incoming) {
+    InstanceRecord rec = *r;
+    rec.source = source;
+    auto it = mine.find(key);
+    if (it == mine.end()) {
+      rec.last_reported = now;
+      mine.emplace(key, Reported{std::move(rec), now, true, {}});
+      continue;
+    }
+    Reported& rep = it->second;
+    rec.last_reported = now;
+    InstanceRecord comparable = rep.record;
+    comparable.last_reported = now;
+    if (!(comparable == rec)) rep.changed_at = now;  // unchanged lists keep their old rank
+    rep.record = std::move(rec);
+    rep.listed = true;
+  }
+  rebuild();
+}
+
+void DiscoveryCache::upsert(const std::string& source, const InstanceRecord& record) {
+  const std::string key = record.key();
+  if (key.empty()) return;
+  std::lock_guard lock(mu_);
+  const auto now = now_();
+  auto& mine = by_source_[source];
+  InstanceRecord rec = record;
+  rec.source = source;
+  rec.last_reported = now;
+  auto it = mine.find(key);
+  if (it == mine.end()) {
+    mine.emplace(key, Reported{std::move(rec), now, true, {}});
+  } else {
+    it->second.record.merge_from(rec);
+    it->second.changed_at = now;
+    it->second.listed = true;
+  }
+  rebuild();
+}
+
+void DiscoveryCache::remove(const std::string& source, const std::string& key) {
+  std::lock_guard lock(mu_);
+  auto sit = by_source_.find(source);
+  if (sit == by_source_.end()) return;
+  auto it = sit->second.find(key);
+  if (it == sit->second.end() || !it->second.listed) return;
+  it->second.listed = false;
+  it->second.dropped_at = now_();
+  rebuild();
+}
+
+void DiscoveryCache::expire() {
+  std::lock_guard lock(mu_);
+  const auto cutoff = now_() - missing_after_;
+  bool any = false;
+  for (auto& [source, mine] : by_source_) {
+    any |= std::erase_if(mine, [&](const auto& kv) {
+             return !kv.second.listed && kv.second.dropped_at <= cutoff;
+           }) > 0;
+  }
+  if (any) rebuild();
+}
+
+void DiscoveryCache::rebuild() {
+  // Overlay every source's record of an instance in order of change time.
+  std::map<std::string, std::vector<const Reported*>> reports;
+  for (const auto& [source, mine] : by_source_) {
+    for (const auto& [key, rep] : mine) reports[key].push_back(&rep);
+  }
+  std::map<std::string, InstanceRecord> merged;
+  for (auto& [key, reps] : reports) {
+    std::stable_sort(reps.begin(), reps.end(), [](const Reported* a, const Reported* b) {
+      return a->changed_at < b->changed_at;
+    });
+    InstanceRecord m;
+    for (const Reported* r : reps) m.merge_from(r->record);
+    merged.emplace(key, std::move(m));
+  }
+  std::vector<ChangeEvent> events;
+  for (const auto& [key, rec] : merged) {
+    auto it = merged_.find(key);
+    if (it == merged_.end()) {
+      events.push_back({ChangeEvent::Kind::kAdded, {}, rec});
+    } else {
+      InstanceRecord a = it->second, b = rec;
+      a.last_reported = b.last_reported = {};
+      a.source = b.source = {};
+      if (!(a == b)) events.push_back({ChangeEvent::Kind::kChanged, it->second, rec});
+    }
+  }
+  for (const auto& [key, rec] : merged_) {
+    if (!merged.contains(key)) events.push_back({ChangeEvent::Kind::kGone, rec, {}});
+  }
+  merged_ = std::move(merged);
+  if (events.empty()) return;
+  std::vector<InstanceRecord> records;
+  records.reserve(merged_.size());
+  for (const auto& [key, rec] : merged_) records.push_back(rec);
+  snapshot_.store(std::make_shared<const DiscoverySnapshot>(++generation_, std::move(records)));
+  for (const auto& listener : listeners_) listener(events);
+}
+
+void DiscoveryCache::subscribe(std::function<void(const std::vector<ChangeEvent>&)> listener) {
+  std::lock_guard lock(mu_);
+  listeners_.push_back(std::move(listener));
+}
+
+std::map<std::string, size_t> DiscoveryCache::listed_per_source() const {
+  std::lock_guard lock(mu_);
+  std::map<std::string, size_t> out;
+  for (const auto& [source, mine] : by_source_) {
+    out[source] = static_cast<size_t>(
+        std::count_if(mine.begin(), mine.end(), [](const auto& kv) { return kv.second.listed; }));
+  }
+  return out;
+}
+
+}  // namespace rwgate::discovery

@@ -1,0 +1,78 @@
+// The discovery cache: merges what every source reports into one immutable snapshot.
+//
+// Sources report in two ways: a full list (file_sd, http_sd, the AWS APIs: "this is
+// everything I know now") or one record at a time (gRPC Upsert/Remove, EventBridge
+// events). For each (source, instance) the cache keeps the record and when it was last
+// reported or changed. The merged record of an instance overlays the sources' records in
+// order of their report times, so later reports win field by field: an EventBridge
+// "terminating" event overrides the InService of a file read earlier, until the file
+// changes again.
+//
+// An instance a source stops listing is not dropped at once: it stays until no source has
+// listed it for `missing_after`, then it is gone. Readers never lock: they take the
+// current snapshot (shared_ptr<const DiscoverySnapshot>) with one atomic load; writers
+// rebuild and swap it under the cache's mutex.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "discovery/instance.h"
+
+namespace rwgate::discovery {
+
+struct ChangeEvent {
+  enum class Kind { kAdded, kChanged, kGone };
+  Kind kind;
+  InstanceRecord before;  // empty for kAdded
+  InstanceRecord after;   // empty for kGone
+};
+
+class DiscoveryCache {
+ public:
+  using NowFn = std::function<Clock::time_point()>;
+  explicit DiscoveryCache(
+      std::chrono::milliseconds missing_after, NowFn now = [] { return Clock::now(); });
+
+  // A source's complete current list; what it listed before and does not list now starts
+  // its missing_after countdown.
+  void replace_source(const std::string& source, const std::vector<InstanceRecord>& records);
+  // One record from an incremental source; merged over what that source said before.
+  void upsert(const std::string& source, const InstanceRecord& record);
+  // An incremental source forgets an instance (its countdown starts).
+  void remove(const std::string& source, const std::string& key);
+  // Drops instances no source has listed for missing_after. Called periodically.
+  void expire();
+
+  std::shared_ptr<const DiscoverySnapshot> snapshot() const { return snapshot_.load(); }
+  // Called (under the cache's lock, in order) with the changes of every rebuild.
+  void subscribe(std::function<void(const std::vector<ChangeEvent>&)> listener);
+  // Instances per source that are currently listed.
+  std::map<std::string, size_t> listed_per_source() const;
+
+ private:
+  struct Reported {
+    InstanceRecord record;
+    Clock::time_point changed_at;  // orders the overlay: later wins
+    bool listed = true;            // false: dropped by its source at `dropped_at`
+    Clock::time_point dropped_at{};
+  };
+  void rebuild();  // caller holds mu_
+
+  const std::chrono::milliseconds missing_after_;
+  const NowFn now_;
+  mutable std::mutex mu_;  // guards everything below but snapshot_
+  std::map<std::string, std::map<std::string, Reported>> by_source_;  // source -> key -> record
+  std::map<std::string, InstanceRecord> merged_;                      // key -> merged record
+  std::vector<std::function<void(const std::vector<ChangeEvent>&)>> listeners_;
+  uint64_t generation_ = 0;
+  std::atomic<std::shared_ptr<const DiscoverySnapshot>> snapshot_;
+};
+
+}  // namespace rwgate::discovery

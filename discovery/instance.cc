@@ -1,0 +1,143 @@
+#include "discovery/instance.h"
+
+#include <algorithm>
+
+namespace rwgate::discovery {
+
+namespace {
+
+void overlay(std::string& dst, const std::string& src) {
+  if (!src.empty()) dst = src;
+}
+
+// Prometheus's strutil.SanitizeLabelName: every character outside [a-zA-Z0-9_] becomes _.
+std::string sanitize(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    const bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+    if (!ok) c = '_';
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string InstanceRecord::key() const {
+  if (!instance_id.empty()) return instance_id;
+  if (!private_ip.empty()) return "addr:" + private_ip;
+  if (!addresses.empty()) return "addr:" + addresses.front();
+  return {};
+}
+
+void InstanceRecord::merge_from(const InstanceRecord& newer) {
+  overlay(instance_id, newer.instance_id);
+  overlay(asg_name, newer.asg_name);
+  overlay(availability_zone, newer.availability_zone);
+  overlay(availability_zone_id, newer.availability_zone_id);
+  overlay(lifecycle_state, newer.lifecycle_state);
+  overlay(health_status, newer.health_status);
+  overlay(ec2_state, newer.ec2_state);
+  overlay(private_ip, newer.private_ip);
+  overlay(public_ip, newer.public_ip);
+  overlay(private_dns, newer.private_dns);
+  overlay(public_dns, newer.public_dns);
+  overlay(instance_type, newer.instance_type);
+  overlay(region, newer.region);
+  for (const auto& [k, v] : newer.tags) tags[k] = v;
+  for (const std::string& a : newer.addresses) {
+    if (std::find(addresses.begin(), addresses.end(), a) == addresses.end()) addresses.push_back(a);
+  }
+  overlay(source, newer.source);
+  last_reported = std::max(last_reported, newer.last_reported);
+}
+
+std::vector<std::pair<std::string, std::string>> InstanceRecord::meta_labels() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  auto add = [&](std::string name, const std::string& value) {
+    if (!value.empty()) out.emplace_back(std::move(name), value);
+  };
+  add("__meta_asg_health_status", health_status);
+  add("__meta_asg_lifecycle_state", lifecycle_state);
+  add("__meta_asg_name", asg_name);
+  add("__meta_ec2_availability_zone", availability_zone);
+  add("__meta_ec2_availability_zone_id", availability_zone_id);
+  add("__meta_ec2_instance_id", instance_id);
+  add("__meta_ec2_instance_state", ec2_state);
+  add("__meta_ec2_instance_type", instance_type);
+  add("__meta_ec2_private_dns_name", private_dns);
+  add("__meta_ec2_private_ip", private_ip);
+  add("__meta_ec2_public_dns_name", public_dns);
+  add("__meta_ec2_public_ip", public_ip);
+  add("__meta_ec2_region", region);
+  for (const auto& [k, v] : tags) add("__meta_ec2_tag_" + sanitize(k), v);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+bool InstanceRecord::is_gone() const {
+  return lifecycle_state == "Terminated" || lifecycle_state == "Detached" ||
+         lifecycle_state == "Warmed:Terminated" || ec2_state == "shutting-down" ||
+         ec2_state == "terminated" || ec2_state == "stopped";
+}
+
+InstanceRecord record_from_meta_labels(const std::map<std::string, std::string>& labels) {
+  InstanceRecord r;
+  auto get = [&](const char* name) {
+    auto it = labels.find(name);
+    return it == labels.end() ? std::string() : it->second;
+  };
+  r.instance_id = get("__meta_ec2_instance_id");
+  r.asg_name = get("__meta_asg_name");
+  r.availability_zone = get("__meta_ec2_availability_zone");
+  r.availability_zone_id = get("__meta_ec2_availability_zone_id");
+  r.lifecycle_state = get("__meta_asg_lifecycle_state");
+  r.health_status = get("__meta_asg_health_status");
+  r.ec2_state = get("__meta_ec2_instance_state");
+  r.private_ip = get("__meta_ec2_private_ip");
+  r.public_ip = get("__meta_ec2_public_ip");
+  r.private_dns = get("__meta_ec2_private_dns_name");
+  r.public_dns = get("__meta_ec2_public_dns_name");
+  r.instance_type = get("__meta_ec2_instance_type");
+  r.region = get("__meta_ec2_region");
+  constexpr std::string_view kTag = "__meta_ec2_tag_";
+  for (const auto& [k, v] : labels) {
+    if (k.starts_with(kTag)) r.tags[k.substr(kTag.size())] = v;
+  }
+  // The ASG name also comes as a tag, as EC2 puts it on every member.
+  if (r.asg_name.empty()) {
+    if (auto it = r.tags.find("aws_autoscaling_groupName"); it != r.tags.end())
+      r.asg_name = it->second;
+  }
+  return r;
+}
+
+std::string_view host_of(std::string_view address) {
+  if (!address.empty() && address.front() == '[') {
+    const size_t close = address.find(']');
+    return close == std::string_view::npos ? address : address.substr(1, close - 1);
+  }
+  const size_t colon = address.rfind(':');
+  // More than one colon without brackets: a bare IPv6 address, no port.
+  if (colon == std::string_view::npos || address.find(':') != colon) return address;
+  return address.substr(0, colon);
+}
+
+DiscoverySnapshot::DiscoverySnapshot(uint64_t generation, std::vector<InstanceRecord> records)
+    : generation_(generation), records_(std::move(records)) {
+  for (uint32_t i = 0; i < records_.size(); ++i) {
+    const InstanceRecord& r = records_[i];
+    for (const std::string* name :
+         {&r.instance_id, &r.private_ip, &r.public_ip, &r.private_dns, &r.public_dns}) {
+      if (!name->empty()) by_name_.emplace(*name, i);
+    }
+    for (const std::string& a : r.addresses) by_name_.emplace(a, i);
+  }
+}
+
+const InstanceRecord* DiscoverySnapshot::lookup(std::string_view host) const {
+  auto it = by_name_.find(host);
+  return it == by_name_.end() ? nullptr : &records_[it->second];
+}
+
+}  // namespace rwgate::discovery

@@ -1,0 +1,71 @@
+// What rwgate knows about one instance, and the immutable snapshot of all of them.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace rwgate::discovery {
+
+using Clock = std::chrono::system_clock;
+
+// One instance as the sources describe it. Empty strings are "not known". Field names
+// follow the AWS APIs; meta_labels() turns them into Prometheus EC2 SD names.
+struct InstanceRecord {
+  std::string instance_id;
+  std::string asg_name;
+  std::string availability_zone;
+  std::string availability_zone_id;
+  std::string lifecycle_state;  // ASG: Pending, InService, Terminating:Wait, ... (opaque)
+  std::string health_status;    // ASG: Healthy, Unhealthy
+  std::string ec2_state;        // pending, running, shutting-down, terminated, stopping, stopped
+  std::string private_ip;
+  std::string public_ip;
+  std::string private_dns;
+  std::string public_dns;
+  std::string instance_type;
+  std::string region;
+  std::map<std::string, std::string> tags;
+  std::vector<std::string> addresses;  // other hosts it answers on (a file_sd target's host)
+  std::string source;                  // the source that reported it last
+  Clock::time_point last_reported{};
+
+  // The identity used to merge reports: the instance id, else the first address.
+  std::string key() const;
+  // Overlays the non-empty fields of `newer` (later reports win field by field).
+  void merge_from(const InstanceRecord& newer);
+  // Prometheus EC2 SD meta labels (__meta_ec2_*) plus __meta_asg_*, sorted by name.
+  std::vector<std::pair<std::string, std::string>> meta_labels() const;
+  // Terminated, Detached, Warmed:Terminated, or EC2 shutting-down/terminated/stopped.
+  bool is_gone() const;
+  friend bool operator==(const InstanceRecord&, const InstanceRecord&) = default;
+};
+
+// Builds a record from file_sd/http_sd target labels (__meta_ec2_*, __meta_asg_*).
+InstanceRecord record_from_meta_labels(const std::map<std::string, std::string>& labels);
+
+// "[v6]:port" -> "v6", "host:port" -> "host", "host" -> "host".
+std::string_view host_of(std::string_view address);
+
+// An immutable view of every known instance, with lookup by any of its names.
+class DiscoverySnapshot {
+ public:
+  DiscoverySnapshot(uint64_t generation, std::vector<InstanceRecord> records);
+
+  uint64_t generation() const { return generation_; }
+  const std::vector<InstanceRecord>& records() const { return records_; }
+  // By private/public IP, private/public DNS name, instance id or another address.
+  const InstanceRecord* lookup(std::string_view host) const;
+
+ private:
+  uint64_t generation_;
+  std::vector<InstanceRecord> records_;
+  std::unordered_map<std::string_view, uint32_t> by_name_;  // views into records_
+};
+
+}  // namespace rwgate::discovery

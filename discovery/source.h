@@ -1,0 +1,85 @@
+// The DiscoverySource seam, and the sources that need no cloud: file_sd and EventBridge.
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/status.h"
+#include "discovery/cache.h"
+
+namespace rwgate::discovery {
+
+/// A producer of instance records. Sources are built from config by the factory list in
+/// sources.cc, started once, and stopped before the cache goes away.
+class DiscoverySource {
+ public:
+  virtual ~DiscoverySource() = default;
+  /// The name used as the record source and in metric labels (e.g. "file[0]").
+  virtual const std::string& name() const = 0;
+  virtual void start() = 0;
+  virtual void stop() = 0;
+};
+
+// Metrics every source reports under its name.
+struct SourceMetricFamilies {
+  explicit SourceMetricFamilies(prometheus::Registry& registry);
+  prometheus::Family<prometheus::Counter>& refreshes;
+  prometheus::Family<prometheus::Counter>& refresh_errors;
+  prometheus::Family<prometheus::Histogram>& refresh_duration;
+  prometheus::Family<prometheus::Gauge>& instances;
+};
+
+// Parses Prometheus file_sd/http_sd content (JSON or YAML: a list of {targets, labels}).
+// Each target becomes a record from its __meta_ec2_*/__meta_asg_* labels, findable by the
+// target's host as well.
+Status parse_sd_targets(const std::string& text, std::vector<InstanceRecord>& out);
+
+// file_sd: re-reads its files when they change (inotify on their directories) and every
+// refresh_interval. A file that fails to parse keeps its last good content.
+class FileSource final : public DiscoverySource {
+ public:
+  FileSource(std::string name, std::vector<std::string> patterns,
+             std::chrono::milliseconds refresh_interval, DiscoveryCache& cache,
+             SourceMetricFamilies& metrics);
+  ~FileSource() override;
+  const std::string& name() const override { return name_; }
+  void start() override;
+  void stop() override;
+  void refresh();  // one read of every file (also used by tests)
+
+ private:
+  void run();
+  std::string name_;
+  std::vector<std::string> patterns_;
+  std::chrono::milliseconds refresh_interval_;
+  DiscoveryCache& cache_;
+  prometheus::Counter& refreshes_;
+  prometheus::Counter& errors_;
+  prometheus::Histogram& duration_;
+  prometheus::Gauge& instances_;
+  std::map<std::string, std::vector<InstanceRecord>> last_good_;  // by file; sink thread only
+  int stop_fd_ = -1;
+  std::thread thread_;
+};
+
+// EventBridge: turns Auto Scaling and EC2 events into record updates.
+struct EventResult {
+  int status = 200;        // 200 applied or ignored, 400 malformed
+  std::string message;     // one line
+  std::string event_type;  // detail-type, for counting
+  bool applied = false;
+};
+EventResult apply_eventbridge_event(const std::string& body, DiscoveryCache& cache);
+
+}  // namespace rwgate::discovery
