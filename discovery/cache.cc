@@ -123,12 +123,18 @@ void DiscoveryCache::rebuild() {
   records.reserve(merged_.size());
   for (const auto& [key, rec] : merged_) records.push_back(rec);
   snapshot_.store(std::make_shared<const DiscoverySnapshot>(++generation_, std::move(records)));
-  for (const auto& listener : listeners_) listener(events);
+  for (const auto& [id, listener] : listeners_) listener(events, generation_);
 }
 
-void DiscoveryCache::subscribe(std::function<void(const std::vector<ChangeEvent>&)> listener) {
+uint64_t DiscoveryCache::subscribe(Listener listener) {
   std::lock_guard lock(mu_);
-  listeners_.push_back(std::move(listener));
+  listeners_.emplace(next_listener_, std::move(listener));
+  return next_listener_++;
+}
+
+void DiscoveryCache::unsubscribe(uint64_t id) {
+  std::lock_guard lock(mu_);
+  listeners_.erase(id);
 }
 
 std::map<std::string, size_t> DiscoveryCache::listed_per_source() const {

@@ -51,8 +51,11 @@ class DiscoveryCache {
   void expire();
 
   std::shared_ptr<const DiscoverySnapshot> snapshot() const { return snapshot_.load(); }
-  // Called (under the cache's lock, in order) with the changes of every rebuild.
-  void subscribe(std::function<void(const std::vector<ChangeEvent>&)> listener);
+  // Called (under the cache's lock, in order) with the changes of every rebuild and the
+  // new snapshot's generation. Listeners must be quick (queue the events, return).
+  using Listener = std::function<void(const std::vector<ChangeEvent>&, uint64_t generation)>;
+  uint64_t subscribe(Listener listener);
+  void unsubscribe(uint64_t id);
   // Instances per source that are currently listed.
   std::map<std::string, size_t> listed_per_source() const;
 
@@ -70,7 +73,8 @@ class DiscoveryCache {
   mutable std::mutex mu_;  // guards everything below but snapshot_
   std::map<std::string, std::map<std::string, Reported>> by_source_;  // source -> key -> record
   std::map<std::string, InstanceRecord> merged_;                      // key -> merged record
-  std::vector<std::function<void(const std::vector<ChangeEvent>&)>> listeners_;
+  std::map<uint64_t, Listener> listeners_;
+  uint64_t next_listener_ = 1;
   uint64_t generation_ = 0;
   std::atomic<std::shared_ptr<const DiscoverySnapshot>> snapshot_;
 };

@@ -1,5 +1,7 @@
 #include "discovery/sources.h"
 
+#include "discovery/grpc_source.h"
+
 namespace rwgate::discovery {
 
 Discovery::Discovery(const DiscoveryConfig& config, SourceMetricFamilies& metrics)
@@ -9,6 +11,9 @@ Discovery::Discovery(const DiscoveryConfig& config, SourceMetricFamilies& metric
     sources_.push_back(
         std::make_unique<FileSource>("file[" + std::to_string(i) + "]", config.file[i].files,
                                      config.file[i].refresh_interval, cache_, metrics));
+  }
+  if (!config.grpc_listen_address.empty()) {
+    sources_.push_back(std::make_unique<GrpcPushSource>(config.grpc_listen_address, cache_));
   }
 }
 

@@ -25,8 +25,9 @@ struct DiscoveryConfig {
   bool eventbridge_enabled = false;
   std::string eventbridge_api_key;  // read from api_key_file; empty: no key required
   std::chrono::milliseconds missing_after = std::chrono::minutes(2);
+  std::string grpc_listen_address;  // empty: the push API is off
 
-  bool any() const { return !file.empty() || eventbridge_enabled; }
+  bool any() const { return !file.empty() || eventbridge_enabled || !grpc_listen_address.empty(); }
 };
 
 // The cache, its sources and the expiry loop, for one configuration.

@@ -416,11 +416,9 @@ void read_discovery(Reader& r, const YAML::Node& node, discovery::DiscoveryConfi
       }
     }
   }
-  std::string grpc;
-  r.string(node, path, "grpc_listen_address", grpc);
-  if (!grpc.empty()) {
-    r.error("discovery.grpc_listen_address", node["grpc_listen_address"],
-            "the gRPC push API is not available in this release");
+  r.string(node, path, "grpc_listen_address", out.grpc_listen_address);
+  if (!out.grpc_listen_address.empty() && out.grpc_listen_address.rfind(':') == std::string::npos) {
+    r.error("discovery.grpc_listen_address", node["grpc_listen_address"], "must be HOST:PORT");
   }
   const YAML::Node eb = node["eventbridge"];
   if (r.map(eb, "discovery.eventbridge", {"enabled", "api_key_file"})) {

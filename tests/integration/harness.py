@@ -37,6 +37,15 @@ def _load(name, path):
 pb1 = _load("rw_v1_pb2", os.path.join(GEN, "prometheus", "remote_pb2.py"))
 pb2 = _load("rw_v2_pb2", os.path.join(GEN, "io", "prometheus", "write", "v2", "types_pb2.py"))
 
+
+def discovery_api():
+    """rwgate.discovery.v1 messages and gRPC stub (needs python3-grpcio)."""
+    import sys
+    if GEN not in sys.path:
+        sys.path.insert(0, GEN)
+    from rwgate.discovery.v1 import discovery_pb2, discovery_pb2_grpc
+    return discovery_pb2, discovery_pb2_grpc
+
 STALE_NAN_BITS = 0x7FF0000000000002
 
 
@@ -137,13 +146,13 @@ class Workspace:
         wait_until(lambda: http("GET", url + "/health")[0] == 200, what=f"{name} healthy")
         return VictoriaMetrics(url, p)
 
-    def node_exporter(self):
+    def node_exporter(self, host="127.0.0.1", name="node_exporter"):
         port = free_port()
-        self.start("node_exporter", ["prometheus-node-exporter", f"--web.listen-address=127.0.0.1:{port}",
+        self.start(name, ["prometheus-node-exporter", f"--web.listen-address={host}:{port}",
                                      "--collector.disable-defaults", "--collector.cpu", "--collector.meminfo",
                                      "--collector.loadavg", "--collector.netdev", "--collector.filesystem"])
-        wait_until(lambda: http("GET", f"http://127.0.0.1:{port}/metrics")[0] == 200, what="node_exporter")
-        return f"127.0.0.1:{port}"
+        wait_until(lambda: http("GET", f"http://{host}:{port}/metrics")[0] == 200, what=name)
+        return f"{host}:{port}"
 
     def prometheus_agent(self, config_text):
         port = free_port()

@@ -105,6 +105,61 @@ remote_write:
         self.assertEqual(m['rwgate_eventbridge_events_total{result="malformed",type="other"}'], 1)
         self.assertEqual(m['rwgate_eventbridge_events_total{result="ignored",type="other"}'], 1)
 
+    def test_grpc_push_adds_an_instance_that_a_second_target_then_matches(self):
+        import grpc
+        pb, pb_grpc = harness.discovery_api()
+        vm = self.ws.victoria_metrics()
+        grpc_port = harness.free_port()
+        gw = self.ws.rwgate(f"""
+discovery:
+  grpc_listen_address: 127.0.0.1:{grpc_port}
+sinks:
+  - name: store
+    remote_write:
+      url: {vm.url}/api/v1/write
+      queue: {{ batch_send_deadline: 200ms }}
+""")
+        # A second node_exporter on another loopback address, as a second instance.
+        second = self.ws.node_exporter(host="127.0.0.2", name="node_exporter_2")
+        self.ws.prometheus_agent(f"""
+global: {{ scrape_interval: 1s }}
+scrape_configs:
+  - job_name: node
+    static_configs: [{{ targets: ['{second}'] }}]
+remote_write:
+  - url: {gw.url}/api/v1/write
+    queue_config: {{ batch_send_deadline: 500ms }}
+""")
+        harness.wait_until(lambda: gw.metric("rwgate_enrich_misses_total") > 0, timeout=60, what="unmatched series")
+
+        channel = grpc.insecure_channel(f"127.0.0.1:{grpc_port}")
+        stub = pb_grpc.DiscoveryStub(channel)
+        watch = stub.Watch(pb.WatchRequest(), timeout=30)
+        with self.assertRaises(grpc.RpcError) as bad:
+            stub.Upsert(pb.UpsertRequest(instances=[pb.Instance(asg_name="x")]), timeout=10)
+        self.assertEqual(bad.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        res = stub.Upsert(pb.UpsertRequest(instances=[pb.Instance(
+            instance_id="i-0def", asg_name="web", availability_zone="us-east-1b", lifecycle_state="InService",
+            private_ip="127.0.0.2")]), timeout=10)
+        self.assertGreater(res.generation, 0)
+        event = next(watch)
+        self.assertEqual(event.kind, pb.ChangeEvent.ADDED)
+        self.assertEqual(event.after.instance_id, "i-0def")
+        watch.cancel()
+        listed = stub.List(pb.ListRequest(), timeout=10)
+        self.assertEqual([(i.instance_id, i.source) for i in listed.instances], [("i-0def", "grpc")])
+        pushed_at = int(time.time() * 1000)
+
+        def enriched_after_push():
+            rows = vm.export('up{job="node"}')
+            return [dict(s) for s, samples in rows.items()
+                    if any(t > pushed_at for t, _ in samples) and dict(s).get("instance_id") == "i-0def"]
+
+        rows = harness.wait_until(enriched_after_push, timeout=30, what="series of the pushed instance")
+        self.assertEqual((rows[0]["asg"], rows[0]["availability_zone"], rows[0]["lifecycle_state"]),
+                         ("web", "us-east-1b", "InService"))
+        channel.close()
+
     def test_on_miss_annotate_and_the_senders_labels_win(self):
         store_rows = []
         import snappy

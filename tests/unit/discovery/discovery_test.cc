@@ -79,8 +79,9 @@ TEST(DiscoveryCacheTest, InstanceNoSourceListsIsGoneAfterMissingAfter) {
   FakeClock clock;
   DiscoveryCache cache(std::chrono::minutes(2), clock.fn());
   std::vector<ChangeEvent> seen;
-  cache.subscribe(
-      [&](const std::vector<ChangeEvent>& ev) { seen.insert(seen.end(), ev.begin(), ev.end()); });
+  cache.subscribe([&](const std::vector<ChangeEvent>& ev, uint64_t) {
+    seen.insert(seen.end(), ev.begin(), ev.end());
+  });
   cache.replace_source("file", {rec("i-1", "10.0.0.1"), rec("i-2", "10.0.0.2")});
   ASSERT_EQ(seen.size(), 2u);
   EXPECT_EQ(seen[0].kind, ChangeEvent::Kind::kAdded);
@@ -109,8 +110,9 @@ TEST(DiscoveryCacheTest, ChangesProduceEventsAndNewGenerations) {
   FakeClock clock;
   DiscoveryCache cache(std::chrono::minutes(2), clock.fn());
   std::vector<ChangeEvent> seen;
-  cache.subscribe(
-      [&](const std::vector<ChangeEvent>& ev) { seen.insert(seen.end(), ev.begin(), ev.end()); });
+  cache.subscribe([&](const std::vector<ChangeEvent>& ev, uint64_t) {
+    seen.insert(seen.end(), ev.begin(), ev.end());
+  });
   cache.replace_source("file", {rec("i-1", "10.0.0.1")});
   const uint64_t g1 = cache.snapshot()->generation();
   cache.replace_source("file", {rec("i-1", "10.0.0.1")});
