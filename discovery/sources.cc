@@ -12,6 +12,10 @@ Discovery::Discovery(const DiscoveryConfig& config, SourceMetricFamilies& metric
         std::make_unique<FileSource>("file[" + std::to_string(i) + "]", config.file[i].files,
                                      config.file[i].refresh_interval, cache_, metrics));
   }
+  for (size_t i = 0; i < config.http.size(); ++i) {
+    sources_.push_back(std::make_unique<HttpSource>("http[" + std::to_string(i) + "]",
+                                                    config.http[i], cache_, metrics));
+  }
   if (!config.grpc_listen_address.empty()) {
     sources_.push_back(std::make_unique<GrpcPushSource>(config.grpc_listen_address, cache_));
   }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "discovery/cache.h"
+#include "discovery/http_source.h"
 #include "discovery/source.h"
 
 namespace rwgate::discovery {
@@ -22,12 +23,15 @@ struct FileSdConfig {
 
 struct DiscoveryConfig {
   std::vector<FileSdConfig> file;
+  std::vector<HttpSdConfig> http;
   bool eventbridge_enabled = false;
   std::string eventbridge_api_key;  // read from api_key_file; empty: no key required
   std::chrono::milliseconds missing_after = std::chrono::minutes(2);
   std::string grpc_listen_address;  // empty: the push API is off
 
-  bool any() const { return !file.empty() || eventbridge_enabled || !grpc_listen_address.empty(); }
+  bool any() const {
+    return !file.empty() || !http.empty() || eventbridge_enabled || !grpc_listen_address.empty();
+  }
 };
 
 // The cache, its sources and the expiry loop, for one configuration.

@@ -406,7 +406,33 @@ void read_discovery(Reader& r, const YAML::Node& node, discovery::DiscoveryConfi
             r.error(fp, s.begin()->first, "must be a mapping with files");
           }
           out.file.push_back(std::move(f));
-        } else if (kind == "http" || kind == "aws") {
+        } else if (kind == "http") {
+          discovery::HttpSdConfig h;
+          const std::string hp = sp + ".http";
+          if (r.map(body, hp, {"url", "refresh_interval"})) {
+            std::string url;
+            r.string(body, hp, "url", url);
+            std::string why;
+            if (url.empty()) {
+              r.error(hp + ".url", body, "missing");
+            } else if (auto u = parse_url(url, why)) {
+              h.url = u->text;
+              h.host = u->host;
+              h.port = u->port;
+              h.target = u->target;
+            } else {
+              r.error(hp + ".url", body["url"], why);
+            }
+            Duration d = h.refresh_interval;
+            r.duration(body, hp, "refresh_interval", d);
+            if (d.count() <= 0)
+              r.error(hp + ".refresh_interval", body["refresh_interval"], "must be positive");
+            h.refresh_interval = d;
+          } else {
+            r.error(hp, s.begin()->first, "must be a mapping with url");
+          }
+          out.http.push_back(std::move(h));
+        } else if (kind == "aws") {
           r.error(sp + "." + kind, s.begin()->first,
                   "the " + kind + " source is not available in this release");
         } else {
