@@ -190,6 +190,7 @@ void Gateway::route(const HttpRequest& req, HttpResponse& res) {
   if (path == "/api/v1/write") return ingest_.handle(req, res);
   const bool get = req.method() == http::verb::get || req.method() == http::verb::head;
   if (path == "/metrics" && get) {
+    refresh_discovery_gauges();
     res.result(http::status::ok);
     res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
     res.body() = prometheus::TextSerializer().Serialize(registry_.Collect());
@@ -213,6 +214,20 @@ void Gateway::route(const HttpRequest& req, HttpResponse& res) {
                      "failed to reload config: " + st.reason() + "\n");
   }
   text(res, http::status::not_found, "404 page not found\n");
+}
+
+// Instances listed per source, for every source (file and http set theirs as they refresh;
+// this also covers the push sources, grpc and eventbridge).
+void Gateway::refresh_discovery_gauges() {
+  std::shared_ptr<const discovery::Discovery> d;
+  {
+    std::lock_guard lock(reload_mu_);
+    d = discovery_;
+  }
+  if (!d) return;
+  for (const auto& [source, n] : d->cache().listed_per_source()) {
+    source_metrics_.instances.Add({{"source", source}}).Set(static_cast<double>(n));
+  }
 }
 
 void Gateway::discovery_json(HttpResponse& res) {

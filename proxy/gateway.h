@@ -40,6 +40,7 @@ class Gateway {
  private:
   void route(const HttpRequest& req, HttpResponse& res);
   void discovery_json(HttpResponse& res);
+  void refresh_discovery_gauges();
   void aws_events(const HttpRequest& req, HttpResponse& res);
   void apply(const Config& config);
 
