@@ -13,6 +13,10 @@ int64_t SeriesCache::Index::find(uint64_t hash) const {
   }
 }
 
+void SeriesCache::Index::prefetch(uint64_t hash) const {
+  if (!cells_.empty()) __builtin_prefetch(&cells_[hash & (cells_.size() - 1)]);
+}
+
 void SeriesCache::Index::grow() {
   std::vector<Cell> old = std::move(cells_);
   cells_.assign(old.empty() ? 64 : old.size() * 2, Cell{0, UINT32_MAX});
@@ -53,29 +57,6 @@ void SeriesCache::Index::erase(uint64_t hash) {
   }
   cells_[hole].slot = UINT32_MAX;
   --size_;
-}
-
-SeriesCache::Key SeriesCache::key_of(const proto::Series& s, std::span<const proto::Label> labels) {
-  if (!s.raw_labels.empty()) return Key{1, s.raw_labels};
-  key_scratch_.clear();
-  for (const proto::Label& l : labels) {
-    key_scratch_.append(l.name);
-    key_scratch_.push_back('\xff');
-    key_scratch_.append(l.value);
-    key_scratch_.push_back('\xff');
-  }
-  return Key{2, key_scratch_};
-}
-
-SeriesCache::Entry* SeriesCache::find(uint64_t hash, Key key, uint64_t generation) {
-  const int64_t slot = index_.find(hash);
-  if (slot < 0) return nullptr;
-  Entry* e = slots_[static_cast<size_t>(slot)].get();
-  if (e->generation != generation || e->key_form != key.form || e->key_len != key.bytes.size() ||
-      std::memcmp(e->storage.data(), key.bytes.data(), key.bytes.size()) != 0) {
-    return nullptr;
-  }
-  return e;
 }
 
 // A slot for a new entry: the one already holding this hash (stale or colliding), a fresh
@@ -235,12 +216,58 @@ void SeriesCache::run(const PipelineRules& rules, const discovery::DiscoverySnap
   out.resize(nsinks);
   for (auto& o : out) o.clear();
   stats.dropped_per_sink.assign(nsinks, 0);
-  for (size_t i = 0; i < batch.series.size(); ++i) {
+  // The lookups are memory-bound (index cell, entry, entry bytes: three likely cache
+  // misses per series), so they run in passes over the whole batch: each pass issues its
+  // loads for every series before any result is needed, and the misses overlap.
+  const size_t n = batch.series.size();
+  keys_.resize(n);
+  hashes_.resize(n);
+  found_.resize(n);
+  flat_keys_.clear();
+  for (size_t i = 0; i < n; ++i) {  // pass 1: keys and hashes; touch the index cells
     const proto::Series& series = batch.series[i];
-    const auto labels = batch.labels_of(series);
-    const Key key = key_of(series, labels);
-    const uint64_t h = hash_ != nullptr ? hash_(key.bytes) : proto::hash_bytes(key.form, key.bytes);
-    Entry* e = find(h, key, generation);
+    if (!series.raw_labels.empty()) {
+      keys_[i] = Key{1, series.raw_labels};
+    } else {
+      // Flattened keys go into one buffer; their views are fixed once it stops growing.
+      const size_t at = flat_keys_.size();
+      for (const proto::Label& l : batch.labels_of(series)) {
+        flat_keys_.append(l.name);
+        flat_keys_.push_back('\xff');
+        flat_keys_.append(l.value);
+        flat_keys_.push_back('\xff');
+      }
+      keys_[i] = Key{2, std::string_view(nullptr, 0)};
+      flat_spans_.resize(n);
+      flat_spans_[i] = {at, flat_keys_.size() - at};
+    }
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (keys_[i].form == 2)
+      keys_[i].bytes =
+          std::string_view(flat_keys_.data() + flat_spans_[i].first, flat_spans_[i].second);
+    hashes_[i] =
+        hash_ != nullptr ? hash_(keys_[i].bytes) : proto::hash_bytes(keys_[i].form, keys_[i].bytes);
+    index_.prefetch(hashes_[i]);
+  }
+  for (size_t i = 0; i < n; ++i) {  // pass 2: index cells to entries; touch the entries
+    const int64_t slot = index_.find(hashes_[i]);
+    found_[i] = slot >= 0 ? slots_[static_cast<size_t>(slot)].get() : nullptr;
+    if (found_[i] != nullptr) __builtin_prefetch(found_[i]);
+  }
+  for (size_t i = 0; i < n; ++i) {  // pass 3: touch the entries' key bytes
+    if (found_[i] != nullptr) __builtin_prefetch(found_[i]->storage.data());
+  }
+  for (size_t i = 0; i < n; ++i) {  // pass 4: verify (full key compare), or compute
+    const Key key = keys_[i];
+    const uint64_t h = hashes_[i];
+    Entry* e = found_[i];
+    // An entry found in pass 2 may have been reused by a miss since; the compare catches it.
+    if (e != nullptr && (e->hash != h || e->generation != generation || e->key_form != key.form ||
+                         e->key_len != key.bytes.size() ||
+                         std::memcmp(e->storage.data(), key.bytes.data(), key.bytes.size()) != 0)) {
+      e = nullptr;
+    }
     if (e != nullptr) {
       ++stats.hits;
     } else {
@@ -250,7 +277,7 @@ void SeriesCache::run(const PipelineRules& rules, const discovery::DiscoverySnap
         overflow_.push_back(std::make_unique<Entry>());
         e = overflow_.back().get();
       }
-      compute(rules, discovery, key, labels, *e);
+      compute(rules, discovery, key, batch.labels_of(batch.series[i]), *e);
       e->hash = h;
       e->generation = generation;
     }

@@ -110,6 +110,7 @@ class SeriesCache {
    public:
     size_t size() const { return size_; }
     int64_t find(uint64_t hash) const;
+    void prefetch(uint64_t hash) const;
     void insert(uint64_t hash, uint32_t slot);
     void erase(uint64_t hash);
 
@@ -125,13 +126,12 @@ class SeriesCache {
 
   // The lookup key of a series: its raw RW 1.0 label bytes when the decoder kept them
   // (form 1, no copy), else its labels flattened as name 0xff value 0xff ... (form 2).
-  // The form is part of the key, so a raw key never equals a flattened one.
+  // The form is part of the key, so a raw key never equals a flattened one. The hash is
+  // seeded with the form too.
   struct Key {
     uint8_t form;
     std::string_view bytes;
   };
-  Key key_of(const proto::Series& s, std::span<const proto::Label> labels);
-  Entry* find(uint64_t hash, Key key, uint64_t generation);
   Entry* slot_for(uint64_t hash, size_t capacity, PipelineStats& stats);
   void compute(const PipelineRules& rules, const discovery::DiscoverySnapshot* discovery, Key key,
                std::span<const proto::Label> labels, Entry& e);
@@ -141,7 +141,12 @@ class SeriesCache {
   HashFn hash_;
   std::vector<std::unique_ptr<Entry>> slots_;
   Index index_;
-  std::string key_scratch_;
+  // Per-request scratch of run()'s passes.
+  std::vector<Key> keys_;
+  std::vector<uint64_t> hashes_;
+  std::vector<Entry*> found_;
+  std::string flat_keys_;
+  std::vector<std::pair<size_t, size_t>> flat_spans_;
   size_t hand_ = 0;
   uint64_t request_ = 0;
   std::vector<std::unique_ptr<Entry>> overflow_;  // results of this request that did not fit
