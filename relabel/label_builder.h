@@ -15,6 +15,12 @@
 
 namespace rwgate::relabel {
 
+// Label names are short and often share a length; checking the first byte before the
+// full compare keeps most mismatches out of memcmp.
+inline bool same_name(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && (a.empty() || a[0] == b[0]) && a == b;
+}
+
 class LabelBuilder {
  public:
   // `base` must be sorted by name and stay valid while the builder is used.
@@ -27,11 +33,13 @@ class LabelBuilder {
   std::string_view get(std::string_view name) const {
     // Del() removes from add_ but Set() does not remove from del_: check add_ first.
     for (const auto& a : add_) {
-      if (a.name == name) return a.value;
+      if (same_name(a.name, name)) return a.value;
     }
-    if (std::find(del_.begin(), del_.end(), name) != del_.end()) return {};
+    for (const std::string& d : del_) {
+      if (same_name(d, name)) return {};
+    }
     for (const proto::Label& l : base_) {
-      if (l.name == name) return l.value;
+      if (same_name(l.name, name)) return l.value;
     }
     return {};
   }
@@ -86,10 +94,10 @@ class LabelBuilder {
   std::vector<std::string> del_;
   bool is_deleted_or_added(std::string_view name) const {
     for (const std::string& d : del_) {
-      if (d == name) return true;
+      if (same_name(d, name)) return true;
     }
     for (const Owned& a : add_) {
-      if (a.name == name) return true;
+      if (same_name(a.name, name)) return true;
     }
     return false;
   }

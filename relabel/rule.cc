@@ -273,7 +273,7 @@ bool FullMatcher::matches(std::string_view text) const {
       return !text.empty() && (text.find('\n') == std::string_view::npos || full_match(*re_, text));
     case Kind::kLiterals:
       return std::any_of(literals_.begin(), literals_.end(),
-                         [&](const std::string& l) { return l == text; });
+                         [&](const std::string& l) { return same_name(l, text); });
     case Kind::kPrefix:
       return text.starts_with(literals_[0]) &&
              (text.find('\n', literals_[0].size()) == std::string_view::npos ||
