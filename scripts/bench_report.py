@@ -67,7 +67,10 @@ for label, name in [("uncached: rules applied to every series", "BM_RelabelUncac
                     ("cached, RW 2.0 or re-sorted RW 1.0 (key built from labels)", "BM_RelabelCachedFlattenedKey")]:
     v = ns_per_series(name)
     lines.append(f"| {label} | {v:.0f} | {v / base:.3f} |")
-lines += ["", "Below 1.00 means rwgate is faster than the peer. rwgate's decoder does not copy label",
+lines += ["", "Wall-clock figures on this shared 2-core VM move by up to ~30% between runs (a",
+          "background process keeps about one core busy); compare ratios from one run, not",
+          "absolute numbers across runs.", "",
+          "Below 1.00 means rwgate is faster than the peer. rwgate's decoder does not copy label",
           "strings (views into the request buffer) and reuses its vectors between requests;",
           "libprotobuf allocates a string per label on first parse and reuses them after.", ""]
 open(out_path, "w").write("\n".join(lines))
