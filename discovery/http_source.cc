@@ -62,14 +62,7 @@ asio::awaitable<void> get(HttpSdConfig config, Fetch* out) {
 
 HttpSource::HttpSource(std::string name, HttpSdConfig config, DiscoveryCache& cache,
                        SourceMetricFamilies& metrics)
-    : name_(std::move(name)),
-      config_(std::move(config)),
-      cache_(cache),
-      refreshes_(metrics.refreshes.Add({{"source", name_}})),
-      errors_(metrics.refresh_errors.Add({{"source", name_}})),
-      duration_(metrics.refresh_duration.Add(
-          {{"source", name_}}, prometheus::Histogram::BucketBoundaries{0.001, 0.01, 0.1, 1, 10})),
-      instances_(metrics.instances.Add({{"source", name_}})) {}
+    : name_(std::move(name)), config_(std::move(config)), cache_(cache), metrics_(metrics, name_) {}
 
 HttpSource::~HttpSource() { stop(); }
 
@@ -92,16 +85,14 @@ Status HttpSource::refresh() {
   } else {
     st = parse_sd_targets(fetch.body, records);
   }
-  refreshes_.Increment();
-  duration_.Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   if (!st) {
-    errors_.Increment();
+    metrics_.refreshed(t0, true, -1);
     log::warn("http_sd refresh failed; keeping the last good list",
               {{"source", name_}, {"url", config_.url}, {"error", st.reason()}});
     return st;
   }
   cache_.replace_source(name_, records);
-  instances_.Set(static_cast<double>(records.size()));
+  metrics_.refreshed(t0, false, static_cast<int64_t>(records.size()));
   return st;
 }
 

@@ -36,10 +36,7 @@ class HttpSource final : public DiscoverySource {
   std::string name_;
   HttpSdConfig config_;
   DiscoveryCache& cache_;
-  prometheus::Counter& refreshes_;
-  prometheus::Counter& errors_;
-  prometheus::Histogram& duration_;
-  prometheus::Gauge& instances_;
+  SourceMetrics metrics_;
   std::mutex mu_;  // guards stopping_
   std::condition_variable cv_;
   bool stopping_ = false;

@@ -34,6 +34,22 @@ SourceMetricFamilies::SourceMetricFamilies(prometheus::Registry& registry)
                     .Help("Instances a discovery source currently lists.")
                     .Register(registry)) {}
 
+SourceMetrics::SourceMetrics(SourceMetricFamilies& families, const std::string& source)
+    : refreshes(families.refreshes.Add({{"source", source}})),
+      errors(families.refresh_errors.Add({{"source", source}})),
+      duration(families.refresh_duration.Add(
+          {{"source", source}}, prometheus::Histogram::BucketBoundaries{0.001, 0.01, 0.1, 1, 10})),
+      instances(families.instances.Add({{"source", source}})) {}
+
+void SourceMetrics::refreshed(std::chrono::steady_clock::time_point started, bool failed,
+                              int64_t listed) {
+  refreshes.Increment();
+  if (failed) errors.Increment();
+  if (listed >= 0) instances.Set(static_cast<double>(listed));
+  duration.Observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+}
+
 Status parse_sd_targets(const std::string& text, std::vector<InstanceRecord>& out) {
   out.clear();
   YAML::Node root;
@@ -80,11 +96,7 @@ FileSource::FileSource(std::string name, std::vector<std::string> patterns,
       patterns_(std::move(patterns)),
       refresh_interval_(refresh_interval),
       cache_(cache),
-      refreshes_(metrics.refreshes.Add({{"source", name_}})),
-      errors_(metrics.refresh_errors.Add({{"source", name_}})),
-      duration_(metrics.refresh_duration.Add(
-          {{"source", name_}}, prometheus::Histogram::BucketBoundaries{0.001, 0.01, 0.1, 1, 10})),
-      instances_(metrics.instances.Add({{"source", name_}})) {}
+      metrics_(metrics, name_) {}
 
 FileSource::~FileSource() { stop(); }
 
@@ -118,10 +130,7 @@ void FileSource::refresh() {
   for (const auto& [file, records] : last_good_)
     all.insert(all.end(), records.begin(), records.end());
   cache_.replace_source(name_, all);
-  refreshes_.Increment();
-  if (failed) errors_.Increment();
-  instances_.Set(static_cast<double>(all.size()));
-  duration_.Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  metrics_.refreshed(t0, failed, static_cast<int64_t>(all.size()));
 }
 
 void FileSource::start() {

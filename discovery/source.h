@@ -40,6 +40,18 @@ struct SourceMetricFamilies {
   prometheus::Family<prometheus::Gauge>& instances;
 };
 
+// One source's metric handles, resolved once.
+struct SourceMetrics {
+  SourceMetrics(SourceMetricFamilies& families, const std::string& source);
+  // Records one refresh: its duration, whether it failed, and the instances listed after it
+  // (negative: unchanged).
+  void refreshed(std::chrono::steady_clock::time_point started, bool failed, int64_t instances);
+  prometheus::Counter& refreshes;
+  prometheus::Counter& errors;
+  prometheus::Histogram& duration;
+  prometheus::Gauge& instances;
+};
+
 // Parses Prometheus file_sd/http_sd content (JSON or YAML: a list of {targets, labels}).
 // Each target becomes a record from its __meta_ec2_*/__meta_asg_* labels, findable by the
 // target's host as well.
@@ -64,10 +76,7 @@ class FileSource final : public DiscoverySource {
   std::vector<std::string> patterns_;
   std::chrono::milliseconds refresh_interval_;
   DiscoveryCache& cache_;
-  prometheus::Counter& refreshes_;
-  prometheus::Counter& errors_;
-  prometheus::Histogram& duration_;
-  prometheus::Gauge& instances_;
+  SourceMetrics metrics_;
   std::map<std::string, std::vector<InstanceRecord>> last_good_;  // by file; sink thread only
   int stop_fd_ = -1;
   std::thread thread_;
