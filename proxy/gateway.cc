@@ -126,11 +126,27 @@ void Gateway::apply(const Config& config) {
   // What is left in sinks_ was removed or changed: drain it without holding up ingest.
   for (auto& [name, old] : sinks_) {
     log::info("sink removed; draining its queue", {{"sink", name}});
-    retiring_.emplace_back([sink = std::move(old.sink), timeout = drain_timeout_] {
+    retire([sink = std::move(old.sink), timeout = drain_timeout_] {
       sink->stop(std::chrono::steady_clock::now() + timeout);
     });
   }
   sinks_ = std::move(next);
+}
+
+void Gateway::retire(std::function<void()> drain) {
+  // Caller holds reload_mu_. Drains that finished are joined here, so reloads do not pile
+  // up threads.
+  std::erase_if(retiring_, [](Retiring& r) {
+    if (!r.done->load()) return false;
+    r.thread.join();
+    return true;
+  });
+  auto done = std::make_shared<std::atomic<bool>>(false);
+  retiring_.push_back(Retiring{std::thread([drain = std::move(drain), done] {
+                                 drain();
+                                 done->store(true);
+                               }),
+                               done});
 }
 
 Status Gateway::start() {
@@ -336,9 +352,9 @@ void Gateway::shutdown() {
   log::info("draining sink queues", {{"timeout", format_duration(drain_timeout_)}});
   // All sinks drain at once, each up to the same deadline.
   for (auto& [name, running] : sinks_) {
-    retiring_.emplace_back([sink = running.sink, deadline] { sink->stop(deadline); });
+    retire([sink = running.sink, deadline] { sink->stop(deadline); });
   }
-  for (std::thread& t : retiring_) t.join();
+  for (Retiring& r : retiring_) r.thread.join();
   sinks_.clear();
   retiring_.clear();
   log::info("stopped");

@@ -9,6 +9,7 @@
 #include <prometheus/registry.h>
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -71,7 +72,12 @@ class Gateway {
   // through its snapshot, so an old one lives until the last request using it is done.
   std::shared_ptr<discovery::Discovery> discovery_;
   std::string discovery_fingerprint_;
-  std::vector<std::thread> retiring_;  // removed sinks draining
+  struct Retiring {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> done;
+  };
+  std::vector<Retiring> retiring_;  // removed sinks draining; joined once done or at shutdown
+  void retire(std::function<void()> drain);
 };
 
 }  // namespace rwgate::proxy
