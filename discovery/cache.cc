@@ -1,6 +1,7 @@
 #include "discovery/cache.h"
 
 #include <algorithm>
+#include <set>
 
 namespace rwgate::discovery {
 
@@ -14,9 +15,13 @@ void DiscoveryCache::replace_source(const std::string& source,
   std::lock_guard lock(mu_);
   const auto now = now_();
   auto& mine = by_source_[source];
-  std::map<std::string, const InstanceRecord*> incoming;
+  // One target group may list an instance under several hosts (or twice): merge them.
+  std::map<std::string, InstanceRecord> incoming;
   for (const InstanceRecord& r : records) {
-    if (!r.key().empty()) incoming[r.key()] = &r;
+    const std::string key = r.key();
+    if (key.empty()) continue;
+    auto [it, added] = incoming.emplace(key, r);
+    if (!added) it->second.merge_from(r);
   }
   for (auto& [key, rep] : mine) {
     if (!incoming.contains(key) && rep.listed) {
@@ -25,12 +30,12 @@ void DiscoveryCache::replace_source(const std::string& source,
     }
   }
   for (const auto& [key, r] : incoming) {
-    InstanceRecord rec = *r;
+    InstanceRecord rec = r;
     rec.source = source;
     auto it = mine.find(key);
     if (it == mine.end()) {
       rec.last_reported = now;
-      mine.emplace(key, Reported{std::move(rec), now, true, {}});
+      mine.emplace(key, Reported{std::move(rec), now, true, {}, false});
       continue;
     }
     Reported& rep = it->second;
@@ -44,7 +49,7 @@ void DiscoveryCache::replace_source(const std::string& source,
   rebuild();
 }
 
-void DiscoveryCache::upsert(const std::string& source, const InstanceRecord& record) {
+void DiscoveryCache::upsert(const std::string& source, const InstanceRecord& record, bool event) {
   const std::string key = record.key();
   if (key.empty()) return;
   std::lock_guard lock(mu_);
@@ -55,11 +60,12 @@ void DiscoveryCache::upsert(const std::string& source, const InstanceRecord& rec
   rec.last_reported = now;
   auto it = mine.find(key);
   if (it == mine.end()) {
-    mine.emplace(key, Reported{std::move(rec), now, true, {}});
+    mine.emplace(key, Reported{std::move(rec), now, true, {}, event});
   } else {
     it->second.record.merge_from(rec);
     it->second.changed_at = now;
     it->second.listed = true;
+    it->second.event = event;
   }
   rebuild();
 }
@@ -78,10 +84,22 @@ void DiscoveryCache::remove(const std::string& source, const std::string& key) {
 void DiscoveryCache::expire() {
   std::lock_guard lock(mu_);
   const auto cutoff = now_() - missing_after_;
+  // Keys some list-keeping source (not an event source) lists right now.
+  std::set<std::string> listed;
+  for (const auto& [source, mine] : by_source_) {
+    for (const auto& [key, rep] : mine) {
+      if (rep.listed && !rep.event) listed.insert(key);
+    }
+  }
   bool any = false;
   for (auto& [source, mine] : by_source_) {
     any |= std::erase_if(mine, [&](const auto& kv) {
-             return !kv.second.listed && kv.second.dropped_at <= cutoff;
+             const Reported& rep = kv.second;
+             if (!rep.listed) return rep.dropped_at <= cutoff;
+             // An event (EventBridge) only says something about an instance at one moment:
+             // it lives while another source lists the instance, or for missing_after.
+             if (rep.event) return !listed.contains(kv.first) && rep.changed_at <= cutoff;
+             return false;
            }) > 0;
   }
   if (any) rebuild();

@@ -44,7 +44,9 @@ class DiscoveryCache {
   // its missing_after countdown.
   void replace_source(const std::string& source, const std::vector<InstanceRecord>& records);
   // One record from an incremental source; merged over what that source said before.
-  void upsert(const std::string& source, const InstanceRecord& record);
+  // `event`: a one-time report (EventBridge) that lasts while another source lists the
+  // instance, or missing_after; otherwise (gRPC) it lasts until remove().
+  void upsert(const std::string& source, const InstanceRecord& record, bool event = false);
   // An incremental source forgets an instance (its countdown starts).
   void remove(const std::string& source, const std::string& key);
   // Drops instances no source has listed for missing_after. Called periodically.
@@ -65,6 +67,7 @@ class DiscoveryCache {
     Clock::time_point changed_at;  // orders the overlay: later wins
     bool listed = true;            // false: dropped by its source at `dropped_at`
     Clock::time_point dropped_at{};
+    bool event = false;  // from an event source: see upsert()
   };
   void rebuild();  // caller holds mu_
 

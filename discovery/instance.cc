@@ -125,13 +125,18 @@ std::string_view host_of(std::string_view address) {
 
 DiscoverySnapshot::DiscoverySnapshot(uint64_t generation, std::vector<InstanceRecord> records)
     : generation_(generation), records_(std::move(records)) {
-  for (uint32_t i = 0; i < records_.size(); ++i) {
-    const InstanceRecord& r = records_[i];
-    for (const std::string* name :
-         {&r.instance_id, &r.private_ip, &r.public_ip, &r.private_dns, &r.public_dns}) {
-      if (!name->empty()) by_name_.emplace(*name, i);
+  // Records with an instance id first: when a bare address record and a real instance
+  // share a name, the lookup finds the instance.
+  for (int pass = 0; pass < 2; ++pass) {
+    for (uint32_t i = 0; i < records_.size(); ++i) {
+      const InstanceRecord& r = records_[i];
+      if (r.instance_id.empty() != (pass == 1)) continue;
+      for (const std::string* name :
+           {&r.instance_id, &r.private_ip, &r.public_ip, &r.private_dns, &r.public_dns}) {
+        if (!name->empty()) by_name_.emplace(*name, i);
+      }
+      for (const std::string& a : r.addresses) by_name_.emplace(a, i);
     }
-    for (const std::string& a : r.addresses) by_name_.emplace(a, i);
   }
 }
 

@@ -251,7 +251,7 @@ EventResult apply_eventbridge_event(const std::string& body, DiscoveryCache& cac
       result.message = "malformed event: no instance id in detail";
       return result;
     }
-    cache.upsert("eventbridge", r);
+    cache.upsert("eventbridge", r, /*event=*/true);
     result.applied = true;
     result.message = "applied";
   } catch (const YAML::Exception& e) {

@@ -98,7 +98,8 @@ bool SeriesCache::enrich(const EnrichRules& rules, const discovery::DiscoverySna
   const discovery::InstanceRecord* rec = host.empty() ? nullptr : discovery->lookup(host);
   if (rec == nullptr) {
     e.enriched = 2;
-    if (rules.annotate_miss) builder_.set("enrichment", "miss");
+    if (rules.annotate_miss && builder_.get("enrichment").empty())
+      builder_.set("enrichment", "miss");
     return true;
   }
   e.enriched = 1;

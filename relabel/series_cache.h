@@ -1,7 +1,8 @@
 // The label pipeline and its per-series result cache.
 //
-// Every series goes through the same label stages (today: the global relabel_configs, then
-// each sink's write_relabel_configs; enrichment and load-balancer checks join later). The
+// Every series goes through the same label stages (enrichment from the discovery
+// snapshot, the global relabel_configs, then each sink's write_relabel_configs; the
+// load-balancer check joins later). The
 // outcome depends only on the input label set and on the configuration/discovery state,
 // so it is cached:
 //

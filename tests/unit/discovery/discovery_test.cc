@@ -245,3 +245,57 @@ TEST(EventBridgeTest, UnknownTypesAreIgnoredAndMalformedBodiesRefused) {
 
 }  // namespace
 }  // namespace rwgate::discovery
+
+namespace rwgate::discovery {
+namespace {
+
+TEST(DiscoveryCacheTest, AnInstanceListedUnderSeveralHostsIsFoundByEach) {
+  DiscoveryCache cache(std::chrono::minutes(2));
+  std::vector<InstanceRecord> records;
+  ASSERT_TRUE(
+      parse_sd_targets(R"([{"targets": ["10.0.0.1:9100", "10.0.0.1:9200", "web-1.internal:9100"],
+      "labels": {"__meta_ec2_instance_id": "i-1"}}])",
+                       records)
+          .ok());
+  cache.replace_source("file", records);
+  for (const char* host : {"10.0.0.1", "web-1.internal", "i-1"}) {
+    ASSERT_NE(cache.snapshot()->lookup(host), nullptr) << host;
+  }
+  EXPECT_EQ(cache.snapshot()->records().size(), 1u);
+}
+
+TEST(DiscoveryCacheTest, EventReportsLastWhileListedElsewhereThenExpire) {
+  FakeClock clock;
+  DiscoveryCache cache(std::chrono::minutes(2), clock.fn());
+  cache.replace_source("file", {rec("i-1", "10.0.0.1")});
+  clock.t += std::chrono::seconds(1);
+  InstanceRecord ev;
+  ev.instance_id = "i-1";
+  ev.lifecycle_state = "Terminating:Wait";
+  cache.upsert("eventbridge", ev, /*event=*/true);
+  InstanceRecord lone;
+  lone.instance_id = "i-2";
+  lone.lifecycle_state = "Terminated";
+  cache.upsert("eventbridge", lone, /*event=*/true);  // an instance no list knows
+  clock.t += std::chrono::minutes(3);
+  cache.expire();
+  EXPECT_EQ(cache.snapshot()->lookup("i-1")->lifecycle_state,
+            "Terminating:Wait");                        // file still lists i-1
+  EXPECT_EQ(cache.snapshot()->lookup("i-2"), nullptr);  // expired
+  cache.replace_source("file", {});
+  clock.t += std::chrono::minutes(3);
+  cache.expire();
+  EXPECT_EQ(cache.snapshot()->lookup("i-1"), nullptr);
+  EXPECT_TRUE(cache.snapshot()->records().empty());
+}
+
+TEST(DiscoverySnapshotTest, AnInstanceWinsOverABareAddressWithTheSameName) {
+  InstanceRecord bare;
+  bare.addresses = {"10.0.0.1"};
+  DiscoverySnapshot snap(1, {bare, rec("i-1", "10.0.0.1")});
+  ASSERT_NE(snap.lookup("10.0.0.1"), nullptr);
+  EXPECT_EQ(snap.lookup("10.0.0.1")->instance_id, "i-1");
+}
+
+}  // namespace
+}  // namespace rwgate::discovery

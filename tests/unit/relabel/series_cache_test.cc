@@ -255,6 +255,9 @@ TEST(EnrichTest, MissPassesOrAnnotates) {
   rules.enrich.annotate_miss = true;
   cache.run(rules, &fleet, in.batch, out, stats);
   EXPECT_EQ(as_map(out[0][0].labels).at("enrichment"), "miss");
+  OneSeries own({{"__name__", "up"}, {"enrichment", "sender"}, {"instance", "10.9.9.9:1"}});
+  cache.run(rules, &fleet, own.batch, out, stats);
+  EXPECT_EQ(as_map(out[0][0].labels).at("enrichment"), "sender");  // not overwritten
 }
 
 }  // namespace
