@@ -1,5 +1,6 @@
 #include "proxy/gateway.h"
 
+#include <openssl/crypto.h>
 #include <prometheus/text_serializer.h>
 
 #include <boost/beast/http.hpp>
@@ -322,7 +323,10 @@ void Gateway::aws_events(const HttpRequest& req, HttpResponse& res) {
     d = discovery_;
     key = config_.discovery.eventbridge_api_key;
   }
-  if (!key.empty() && req["X-Api-Key"] != key) {
+  const std::string_view given = req["X-Api-Key"];
+  // Constant-time compare: the key must not leak through response timing.
+  if (!key.empty() &&
+      (given.size() != key.size() || CRYPTO_memcmp(given.data(), key.data(), key.size()) != 0)) {
     events_.Add({{"type", "other"}, {"result", "unauthorized"}}).Increment();
     return text(res, http::status::unauthorized, "missing or wrong X-Api-Key\n");
   }

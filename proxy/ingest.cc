@@ -245,18 +245,11 @@ void IngestHandler::handle(const HttpRequest& req, HttpResponse& res) {
     const std::shared_ptr<const discovery::DiscoverySnapshot> fleet =
         snap->discovery != nullptr ? snap->discovery->cache().snapshot() : nullptr;
     scratch.cache.run(snap->rules, fleet.get(), batch, scratch.per_sink, stats);
-    enrich_hits_.Increment(static_cast<double>(stats.enrich_hits));
-    enrich_misses_.Increment(static_cast<double>(stats.enrich_misses));
     cache_hits_.Increment(static_cast<double>(stats.hits));
     cache_misses_.Increment(static_cast<double>(stats.misses));
     cache_evictions_.Increment(static_cast<double>(stats.evictions));
     cache_entries_.Increment(static_cast<double>(scratch.cache.size()) -
                              static_cast<double>(before));
-    for (size_t s = 0; s < nsinks; ++s) {
-      if (stats.dropped_per_sink[s] > 0) {
-        snap->relabel_dropped[s]->Increment(static_cast<double>(stats.dropped_per_sink[s]));
-      }
-    }
   }
   auto series_for = [&](size_t s) -> std::span<const proto::SeriesOut> {
     if (snap->rules.empty()) return scratch.as_received;
@@ -277,6 +270,17 @@ void IngestHandler::handle(const HttpRequest& req, HttpResponse& res) {
                   "sink \"" + full + "\" queue is full; retry later");
   }
   for (size_t s = 0; s < nsinks; ++s) snap->sinks[s]->enqueue(batch, series_for(s), estimate);
+
+  // Outcomes per series count once, for accepted requests only (a 503 is retried).
+  if (!snap->rules.empty()) {
+    enrich_hits_.Increment(static_cast<double>(scratch.stats.enrich_hits));
+    enrich_misses_.Increment(static_cast<double>(scratch.stats.enrich_misses));
+    for (size_t s = 0; s < nsinks; ++s) {
+      if (scratch.stats.dropped_per_sink[s] > 0) {
+        snap->relabel_dropped[s]->Increment(static_cast<double>(scratch.stats.dropped_per_sink[s]));
+      }
+    }
+  }
 
   samples_received_.Increment(static_cast<double>(batch.samples.size()));
   histograms_received_.Increment(static_cast<double>(batch.histograms.size()));
