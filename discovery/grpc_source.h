@@ -21,7 +21,6 @@ class GrpcPushSource final : public DiscoverySource {
   const std::string& name() const override { return name_; }
   void start() override;  // logs and stays off when the address cannot be bound
   void stop() override;
-  int port() const { return port_; }
 
  private:
   class Service;

@@ -68,7 +68,7 @@ class FileSource final : public DiscoverySource {
   const std::string& name() const override { return name_; }
   void start() override;
   void stop() override;
-  void refresh();  // one read of every file (also used by tests)
+  void refresh();  // one read of every file
 
  private:
   void run();

@@ -36,8 +36,6 @@ class Gateway {
   // Graceful stop: refuse new connections, finish requests, drain sinks until the deadline.
   void shutdown();
 
-  uint16_t port() const { return server_ ? server_->port() : 0; }
-
  private:
   void route(const HttpRequest& req, HttpResponse& res);
   void discovery_json(HttpResponse& res);

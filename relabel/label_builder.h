@@ -72,9 +72,6 @@ class LabelBuilder {
     for (const Owned& a : add_) out.push_back(proto::Label{a.name, a.value});
   }
 
-  // True when no rule changed anything (the output is the base set).
-  bool unchanged() const { return add_.empty() && del_.empty(); }
-
   // The resulting label set, sorted by name. Views point into the base or into the builder.
   void labels(std::vector<proto::Label>& out) const {
     visible(out);

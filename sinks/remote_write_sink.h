@@ -86,8 +86,6 @@ class RemoteWriteSink final : public Sink {
   void start() override;
   void stop(std::chrono::steady_clock::time_point deadline) override;
 
-  uint64_t queued_bytes() const { return used_bytes_.load(std::memory_order_relaxed); }
-
  private:
   struct Shard;
   struct Metrics {
