@@ -125,6 +125,11 @@ struct Batch {
 struct SeriesOut {
   uint32_t index;
   std::span<const Label> labels;
+  // hash_labels(labels): the sink's shard key, computed once (cached with the labels).
+  uint64_t hash = 0;
+  // The same labels as RW 1.0 Label fields (TimeSeries field 1), ready to copy into a
+  // request, or empty when the encoder must write them from `labels`.
+  std::string_view encoded_labels = {};
 };
 
 // Value of a label in a sorted label set, or empty when absent.

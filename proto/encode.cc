@@ -59,11 +59,70 @@ std::string_view metric_name(std::span<const Label> labels) {
 
 }  // namespace
 
+namespace {
+char* put_varint(char* p, uint64_t v) {
+  while (v >= 0x80) {
+    *p++ = static_cast<char>(v | 0x80);
+    v >>= 7;
+  }
+  *p++ = static_cast<char>(v);
+  return p;
+}
+}  // namespace
+
+void append_labels_v1(std::string& out, std::span<const Label> labels) {
+  // Sized once and written through a pointer: this runs for every series on some paths.
+  size_t total = 0;
+  for (const Label& l : labels) total += bytes_field_size(label_msg_size(l));
+  const size_t at = out.size();
+  out.resize(at + total);
+  char* p = out.data() + at;
+  for (const Label& l : labels) {
+    *p++ = 0x0a;  // field 1, length-delimited
+    p = put_varint(p, label_msg_size(l));
+    *p++ = 0x0a;  // Label.name
+    p = put_varint(p, l.name.size());
+    std::memcpy(p, l.name.data(), l.name.size());
+    p += l.name.size();
+    *p++ = 0x12;  // Label.value
+    p = put_varint(p, l.value.size());
+    std::memcpy(p, l.value.data(), l.value.size());
+    p += l.value.size();
+  }
+}
+
+bool read_labels_v1(std::string_view encoded, std::vector<Label>& out) {
+  out.clear();
+  WireReader r(encoded);
+  while (!r.done()) {
+    uint32_t field = 0;
+    WireType type{};
+    std::string_view msg;
+    if (!r.read_tag(field, type) || field != 1 || type != WireType::kLengthDelimited ||
+        !r.read_bytes(msg)) {
+      return false;
+    }
+    WireReader m(msg);
+    std::string_view name, value;
+    const auto want = [&](uint32_t f, std::string_view& v) {
+      return m.read_tag(field, type) && field == f && type == WireType::kLengthDelimited &&
+             m.read_bytes(v);
+    };
+    if (!want(1, name) || !want(2, value) || !m.done()) {
+      return false;
+    }
+    out.push_back({name, value});
+  }
+  return true;
+}
+
 void append_series_v1(std::string& out, const Batch& batch, const Series& series,
-                      std::span<const Label> labels) {
+                      std::span<const Label> labels, std::string_view encoded_labels) {
   // Exact body size first, so the length prefix is written once and nothing shifts.
-  size_t body = 0;
-  for (const Label& l : labels) body += bytes_field_size(label_msg_size(l));
+  size_t body = encoded_labels.size();
+  if (encoded_labels.empty()) {
+    for (const Label& l : labels) body += bytes_field_size(label_msg_size(l));
+  }
   for (const Sample& s : batch.samples_of(series)) body += bytes_field_size(sample_msg_size(s));
   for (const Exemplar& e : batch.exemplars_of(series)) {
     size_t eb = exemplar_tail_size(e);
@@ -76,7 +135,11 @@ void append_series_v1(std::string& out, const Batch& batch, const Series& series
   out.reserve(out.size() + 1 + varint_size(body) + body);
   w.tag(1, WireType::kLengthDelimited);
   w.varint(body);
-  for (const Label& l : labels) write_label(w, 1, l);
+  if (encoded_labels.empty()) {
+    append_labels_v1(out, labels);
+  } else {
+    out.append(encoded_labels);
+  }
   for (const Sample& s : batch.samples_of(series)) write_sample(w, 2, s);
   for (const Exemplar& e : batch.exemplars_of(series)) {
     size_t eb = exemplar_tail_size(e);

@@ -20,9 +20,16 @@
 namespace rwgate::proto {
 
 // Appends one WriteRequest.timeseries entry for `series` of `batch`, with `labels` as its
-// labels (the output of relabeling; may be the series' own labels).
+// labels (the output of relabeling; may be the series' own labels). When
+// `encoded_labels` is not empty it is those labels already encoded as Label fields (see
+// append_labels_v1) and is copied as is.
 void append_series_v1(std::string& out, const Batch& batch, const Series& series,
-                      std::span<const Label> labels);
+                      std::span<const Label> labels, std::string_view encoded_labels = {});
+// Appends `labels` as TimeSeries Label fields (field 1): what append_series_v1 copies.
+void append_labels_v1(std::string& out, std::span<const Label> labels);
+// Reads Label fields written by append_labels_v1 back into views of `encoded`. Returns
+// false on bytes it did not write (a truncated or foreign encoding).
+bool read_labels_v1(std::string_view encoded, std::vector<Label>& out);
 // Appends one WriteRequest.metadata entry.
 void append_metadata_v1(std::string& out, const FamilyMetadata& md);
 

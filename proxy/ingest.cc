@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "proto/decode.h"
+#include "proto/hash.h"
 
 namespace rwgate::proxy {
 
@@ -233,17 +234,21 @@ void IngestHandler::handle(const HttpRequest& req, HttpResponse& res) {
   }
   // Labels: every series through the rules (cached), or as received when there are none.
   const size_t nsinks = snap->sinks.size();
+  // Held until the sinks have the batch: direct enrichment hands them views into it.
+  std::shared_ptr<const discovery::DiscoverySnapshot> fleet;
   if (snap->rules.empty()) {
     scratch.as_received.clear();
     for (size_t i = 0; i < batch.series.size(); ++i) {
-      scratch.as_received.push_back({static_cast<uint32_t>(i), batch.labels_of(batch.series[i])});
+      const proto::Series& s = batch.series[i];
+      const auto labels = batch.labels_of(s);
+      scratch.as_received.push_back(
+          {static_cast<uint32_t>(i), labels, proto::hash_labels(labels), s.raw_labels});
     }
   } else {
     relabel::PipelineStats& stats = scratch.stats;
     stats.hits = stats.misses = stats.evictions = stats.enrich_hits = stats.enrich_misses = 0;
     const size_t before = scratch.cache.size();
-    const std::shared_ptr<const discovery::DiscoverySnapshot> fleet =
-        snap->discovery != nullptr ? snap->discovery->cache().snapshot() : nullptr;
+    if (snap->discovery != nullptr) fleet = snap->discovery->cache().snapshot();
     scratch.cache.run(snap->rules, fleet.get(), batch, scratch.per_sink, stats);
     cache_hits_.Increment(static_cast<double>(stats.hits));
     cache_misses_.Increment(static_cast<double>(stats.misses));

@@ -2,6 +2,9 @@
 
 #include <cstring>
 
+#include "proto/encode.h"
+#include "proto/hash.h"
+
 namespace rwgate::relabel {
 
 int64_t SeriesCache::Index::find(uint64_t hash) const {
@@ -135,22 +138,19 @@ void SeriesCache::compute(const PipelineRules& rules, const discovery::Discovery
   e.labels.clear();
   e.outs.assign(rules.per_sink.size(), Entry::Out{});
 
-  // Output label sets are first collected as (offset, length) pairs into `storage`, and
-  // turned into views once `storage` has its final size.
-  struct Pending {
-    size_t name_at, name_len, value_at, value_len;
-  };
-  std::vector<Pending> pending;
+  // Output label sets are encoded into `storage` as they come; their label views are
+  // read back from the encodings once `storage` has its final size.
+  uint32_t nlabels = 0;
   auto store = [&](std::span<const proto::Label> out) {
-    const auto begin = static_cast<uint32_t>(pending.size());
-    for (const proto::Label& l : out) {
-      Pending p{e.storage.size(), l.name.size(), 0, l.value.size()};
-      e.storage.append(l.name);
-      p.value_at = e.storage.size();
-      e.storage.append(l.value);
-      pending.push_back(p);
-    }
-    return Entry::Out{begin, static_cast<uint32_t>(out.size()), false};
+    Entry::Out o;
+    o.begin = nlabels;
+    o.count = static_cast<uint32_t>(out.size());
+    o.encoded_at = static_cast<uint32_t>(e.storage.size());
+    proto::append_labels_v1(e.storage, out);
+    o.encoded_len = static_cast<uint32_t>(e.storage.size() - o.encoded_at);
+    o.hash = proto::hash_labels(out);
+    nlabels += o.count;
+    return o;
   };
 
   builder_.reset(labels);
@@ -198,9 +198,72 @@ void SeriesCache::compute(const PipelineRules& rules, const discovery::Discovery
     builder_.labels(scratch_);
     e.outs[s] = store(scratch_);
   }
-  for (const Pending& p : pending) {
-    e.labels.push_back(proto::Label{std::string_view(e.storage.data() + p.name_at, p.name_len),
-                                    std::string_view(e.storage.data() + p.value_at, p.value_len)});
+  // Each stored output once (sinks without rules share the global one), in store order.
+  uint32_t next = 0;
+  for (const Entry::Out& o : e.outs) {
+    if (o.dropped || o.begin != next) continue;
+    proto::read_labels_v1(std::string_view(e.storage).substr(o.encoded_at, o.encoded_len),
+                          decoded_);
+    e.labels.insert(e.labels.end(), decoded_.begin(), decoded_.end());
+    next += o.count;
+  }
+}
+
+void SeriesCache::run_direct(const PipelineRules& rules,
+                             const discovery::DiscoverySnapshot* discovery,
+                             const proto::Batch& batch, std::vector<std::vector<SeriesOut>>& out,
+                             PipelineStats& stats) {
+  const size_t n = batch.series.size();
+  // Sized up front so the spans handed out never move: each series gains at most four
+  // labels (or one `enrichment` label).
+  direct_labels_.clear();
+  direct_labels_.reserve(batch.labels.size() + 4 * n);
+  direct_bytes_.clear();
+  direct_spans_.clear();
+  const EnrichRules& er = rules.enrich;
+  for (const proto::Series& series : batch.series) {
+    const std::span<const proto::Label> in = batch.labels_of(series);
+    // The labels to add, in name order; a label the series already has is the sender's
+    // word and stays (an empty value is no label).
+    proto::Label add[4];
+    size_t nadd = 0;
+    const std::string_view host = discovery::host_of(proto::label_value(in, er.match_label));
+    const discovery::InstanceRecord* rec =
+        host.empty() || discovery == nullptr ? nullptr : discovery->lookup(host);
+    if (rec != nullptr) {
+      ++stats.enrich_hits;
+      const proto::Label defaults[] = {{"asg", rec->asg_name},
+                                       {"availability_zone", rec->availability_zone},
+                                       {"instance_id", rec->instance_id},
+                                       {"lifecycle_state", rec->lifecycle_state}};
+      for (const proto::Label& d : defaults) {
+        if (!d.value.empty()) add[nadd++] = d;
+      }
+    } else if (discovery != nullptr) {
+      ++stats.enrich_misses;
+      if (er.annotate_miss) add[nadd++] = {"enrichment", "miss"};
+    }
+    const auto begin = static_cast<uint32_t>(direct_labels_.size());
+    size_t a = 0;
+    for (const proto::Label& l : in) {
+      for (; a < nadd && add[a].name <= l.name; ++a) {
+        if (add[a].name != l.name) direct_labels_.push_back(add[a]);
+      }
+      direct_labels_.push_back(l);
+    }
+    for (; a < nadd; ++a) direct_labels_.push_back(add[a]);
+    const auto count = static_cast<uint32_t>(direct_labels_.size() - begin);
+    const auto at = static_cast<uint32_t>(direct_bytes_.size());
+    proto::append_labels_v1(direct_bytes_, {direct_labels_.data() + begin, count});
+    direct_spans_.insert(direct_spans_.end(),
+                         {begin, count, at, static_cast<uint32_t>(direct_bytes_.size() - at)});
+  }
+  for (size_t i = 0; i < n; ++i) {
+    const uint32_t* sp = &direct_spans_[4 * i];
+    const std::span<const proto::Label> labels(direct_labels_.data() + sp[0], sp[1]);
+    const SeriesOut so{static_cast<uint32_t>(i), labels, proto::hash_labels(labels),
+                       std::string_view(direct_bytes_).substr(sp[2], sp[3])};
+    for (auto& o : out) o.push_back(so);
   }
 }
 
@@ -217,6 +280,7 @@ void SeriesCache::run(const PipelineRules& rules, const discovery::DiscoverySnap
   out.resize(nsinks);
   for (auto& o : out) o.clear();
   stats.dropped_per_sink.assign(nsinks, 0);
+  if (rules.direct()) return run_direct(rules, discovery, batch, out, stats);
   // The lookups are memory-bound (index cell, entry, entry bytes: three likely cache
   // misses per series), so they run in passes over the whole batch: each pass issues its
   // loads for every series before any result is needed, and the misses overlap.
@@ -292,7 +356,11 @@ void SeriesCache::run(const PipelineRules& rules, const discovery::DiscoverySnap
         ++stats.dropped_per_sink[s];
         continue;
       }
-      out[s].push_back(SeriesOut{static_cast<uint32_t>(i), {e->labels.data() + o.begin, o.count}});
+      out[s].push_back(
+          SeriesOut{static_cast<uint32_t>(i),
+                    {e->labels.data() + o.begin, o.count},
+                    o.hash,
+                    std::string_view(e->storage.data() + o.encoded_at, o.encoded_len)});
     }
   }
 }

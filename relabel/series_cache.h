@@ -52,13 +52,18 @@ struct PipelineRules {
   std::vector<std::vector<Rule>> per_sink;  // write_relabel_configs, by sink index
   size_t cache_entries_per_thread = 100000;
 
-  bool empty() const {
-    if (enrich.enabled || !global.empty()) return false;
+  bool empty() const { return !enrich.enabled && no_relabel_rules(); }
+  bool no_relabel_rules() const {
+    if (!global.empty()) return false;
     for (const auto& r : per_sink) {
       if (!r.empty()) return false;
     }
     return true;
   }
+  // Enrichment with the default mapping and no rules anywhere: the output is the input
+  // plus at most four labels from one lookup, cheaper to compute than to look up in a
+  // cache, and so computed for every series with no memory per series.
+  bool direct() const { return enrich.enabled && enrich.rules.empty() && no_relabel_rules(); }
 };
 
 using proto::SeriesOut;
@@ -79,7 +84,8 @@ class SeriesCache {
   explicit SeriesCache(HashFn hash = nullptr) : hash_(hash) {}
 
   // Runs every series of `batch` through the rules, filling out[sink] with what each
-  // sink gets. The spans stay valid until the next call on this cache.
+  // sink gets. The spans stay valid until the next call on this cache (and, for
+  // rules.direct(), while `discovery` and `batch` are).
   void run(const PipelineRules& rules, const discovery::DiscoverySnapshot* discovery,
            const proto::Batch& batch, std::vector<std::vector<SeriesOut>>& out,
            PipelineStats& stats);
@@ -96,11 +102,16 @@ class SeriesCache {
     uint8_t enriched = 0;  // 0: no enrichment, 1: instance found, 2: not found  // 1: raw RW 1.0
                            // label bytes, 2: flattened labels
     uint32_t key_len = 0;  // the key is the first key_len bytes of `storage`
-    std::string storage;   // the key, then the bytes of the output labels
+    // The key, then each distinct output label set encoded as RW 1.0 Label fields; the
+    // views in `labels` point into those encodings.
+    std::string storage;
     std::vector<proto::Label> labels;
     struct Out {
-      uint32_t begin = 0;
+      uint32_t begin = 0;  // into labels
       uint32_t count = 0;
+      uint32_t encoded_at = 0;  // into storage
+      uint32_t encoded_len = 0;
+      uint64_t hash = 0;  // hash_labels of the output: the sink's shard key
       bool dropped = false;
     };
     std::vector<Out> outs;  // by sink
@@ -139,6 +150,10 @@ class SeriesCache {
   // Adds fleet context to builder_; returns false when the enrich rules dropped the series.
   bool enrich(const EnrichRules& rules, const discovery::DiscoverySnapshot* discovery, Entry& e);
 
+  void run_direct(const PipelineRules& rules, const discovery::DiscoverySnapshot* discovery,
+                  const proto::Batch& batch, std::vector<std::vector<SeriesOut>>& out,
+                  PipelineStats& stats);
+
   HashFn hash_;
   std::vector<std::unique_ptr<Entry>> slots_;
   Index index_;
@@ -156,6 +171,11 @@ class SeriesCache {
   std::string global_bytes_;
   std::vector<std::string> meta_names_;
   std::vector<proto::Label> global_labels_;
+  std::vector<proto::Label> decoded_;
+  // run_direct's per-request output: label sets and their encodings.
+  std::vector<proto::Label> direct_labels_;
+  std::string direct_bytes_;
+  std::vector<uint32_t> direct_spans_;  // per series: labels begin, count, bytes at, length
 };
 
 }  // namespace rwgate::relabel

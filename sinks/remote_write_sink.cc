@@ -157,11 +157,12 @@ void RemoteWriteSink::wake(Shard& shard) {
 void RemoteWriteSink::enqueue(const proto::Batch& batch, std::span<const proto::SeriesOut> series,
                               size_t reserved_bytes) {
   const size_t nshards = shards_.size();
-  // Which shard each series goes to; small per-thread scratch, reused.
-  thread_local std::vector<uint32_t> shard_of;
-  shard_of.resize(series.size());
+  // The series of each shard, in order; small per-thread scratch, reused.
+  thread_local std::vector<std::vector<uint32_t>> of_shard;
+  of_shard.resize(std::max(of_shard.size(), nshards));
+  for (size_t si = 0; si < nshards; ++si) of_shard[si].clear();
   for (size_t i = 0; i < series.size(); ++i) {
-    shard_of[i] = static_cast<uint32_t>(proto::hash_labels(series[i].labels) % nshards);
+    of_shard[series[i].hash % nshards].push_back(static_cast<uint32_t>(i));
   }
   // RW 2.0 input carries metadata per series; RW 1.0 output wants one entry per family.
   thread_local std::unordered_set<std::string_view> families_seen;
@@ -190,13 +191,12 @@ void RemoteWriteSink::enqueue(const proto::Batch& batch, std::span<const proto::
       if (!touched && shard.open_counts.accounted_bytes == 0) shard.open_since = Clock::now();
       touched = true;
     };
-    for (size_t i = 0; i < series.size(); ++i) {
-      if (shard_of[i] != si) continue;
+    for (const uint32_t i : of_shard[si]) {
       touch();
       const proto::Series& s = batch.series[series[i].index];
       const auto labels = series[i].labels;
       if (options_.protocol == proto::Protocol::kV1) {
-        proto::append_series_v1(shard.open_body, batch, s, labels);
+        proto::append_series_v1(shard.open_body, batch, s, labels, series[i].encoded_labels);
         if (s.metadata.present) {
           const std::string_view name = proto::label_value(labels, "__name__");
           if (families_seen.insert(name).second) {
@@ -242,7 +242,9 @@ void RemoteWriteSink::seal_open(Shard& shard) {
   PendingRequest req = std::move(shard.open_counts);
   if (options_.protocol == proto::Protocol::kV1) {
     req.body = std::move(shard.open_body);
+    // The next request will be about as large: one allocation instead of a doubling chain.
     shard.open_body = std::string();
+    shard.open_body.reserve(req.body.size() + req.body.size() / 8);
   } else {
     shard.open_v2.finish(req.body);
   }
@@ -329,10 +331,11 @@ awaitable<void> RemoteWriteSink::run_shard(Shard* shard) {
             hreq.set("X-Prometheus-Remote-Write-Version", "2.0.0");
           }
           for (const auto& [k, v] : options_.headers) hreq.set(k, v);
-          hreq.body() = compressed;
+          hreq.body().swap(compressed);  // lent to the request, taken back below
           hreq.prepare_payload();
           shard->stream.expires_after(options_.timeout);
           co_await http::async_write(shard->stream, hreq, asio::redirect_error(use_awaitable, ec));
+          hreq.body().swap(compressed);
           if (!ec) {
             http::response<http::string_body> res;
             buffer.clear();

@@ -317,6 +317,47 @@ TEST(CodecDifferentialTest, V1EncoderOutputParsesBackToTheSameMessage) {
   }
 }
 
+// Sinks copy label bytes encoded once (by the relabel cache or the enrichment path):
+// a series written that way must be byte for byte the one written from its labels.
+TEST(CodecDifferentialTest, PreEncodedLabelsGiveTheSameBytesAsLabels) {
+  RandomMessages gen(5);
+  Decoder decoder;
+  Batch batch;
+  std::string encoded, from_labels, from_bytes;
+  std::vector<Label> back;
+  for (int iter = 0; iter < 200; ++iter) {
+    const auto req = gen.v1_request();
+    const std::string in = req.SerializeAsString();
+    ASSERT_TRUE(decoder.decode_v1(in, batch).ok());
+    from_labels.clear();
+    from_bytes.clear();
+    for (const Series& s : batch.series) {
+      encoded.clear();
+      append_labels_v1(encoded, batch.labels_of(s));
+      ASSERT_TRUE(read_labels_v1(encoded, back));
+      EXPECT_EQ(back, span_vec(batch.labels_of(s)));
+      append_series_v1(from_labels, batch, s, batch.labels_of(s));
+      append_series_v1(from_bytes, batch, s, batch.labels_of(s), encoded);
+    }
+    ASSERT_EQ(from_labels, from_bytes);
+    prometheus::WriteRequest parsed;
+    ASSERT_TRUE(parsed.ParseFromString(from_bytes));
+    EXPECT_EQ(parsed.timeseries_size(), req.timeseries_size());
+  }
+}
+
+TEST(CodecTest, ReadLabelsRefusesBytesItDidNotWrite) {
+  std::vector<Label> out;
+  std::string good;
+  const Label l{"job", "node"};
+  append_labels_v1(good, std::span<const Label>(&l, 1));
+  ASSERT_TRUE(read_labels_v1(good, out));
+  EXPECT_EQ(out, (std::vector<Label>{l}));
+  EXPECT_FALSE(read_labels_v1(good.substr(0, good.size() - 1), out));     // truncated
+  EXPECT_FALSE(read_labels_v1(std::string("\x12\x00", 2), out));          // field 2, not 1
+  EXPECT_FALSE(read_labels_v1(std::string("\x0a\x02\x08\x01", 4), out));  // varint name
+}
+
 TEST(CodecDifferentialTest, V2EncoderOutputParsesBackToTheSameContent) {
   RandomMessages gen(4);
   Decoder decoder;

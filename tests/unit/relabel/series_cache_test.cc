@@ -8,6 +8,9 @@
 #include <map>
 #include <string>
 
+#include "proto/encode.h"
+#include "proto/hash.h"
+
 namespace rwgate::relabel {
 namespace {
 
@@ -258,6 +261,63 @@ TEST(EnrichTest, MissPassesOrAnnotates) {
   OneSeries own({{"__name__", "up"}, {"enrichment", "sender"}, {"instance", "10.9.9.9:1"}});
   cache.run(rules, &fleet, own.batch, out, stats);
   EXPECT_EQ(as_map(out[0][0].labels).at("enrichment"), "sender");  // not overwritten
+}
+
+// Enrichment with no rules runs without the cache (PipelineRules::direct). Its output
+// must be what the cached path computes for the same series: labels, their encoding and
+// the shard hash, for hits, misses, sender labels that win and series with no instance.
+TEST(EnrichTest, DirectPathMatchesTheCachedPath) {
+  discovery::InstanceRecord partial = fleet_record("InService");
+  partial.instance_id = "i-0def";
+  partial.private_ip = "10.0.0.2";
+  partial.asg_name.clear();  // not in an ASG: no asg label
+  discovery::DiscoverySnapshot fleet(1, {fleet_record("Pending"), partial});
+  const std::vector<std::vector<proto::Label>> inputs = {
+      {{"__name__", "up"}, {"instance", "10.0.0.1:9100"}, {"job", "node"}},
+      {{"__name__", "up"}, {"instance", "10.0.0.2:9100"}},
+      {{"__name__", "up"}, {"instance", "10.0.0.9:9100"}},
+      {{"__name__", "up"}, {"job", "no-instance"}},
+      {{"__name__", "a"}, {"asg", "mine"}, {"instance", "10.0.0.1:1"}, {"zzz", "last"}},
+      {{"__name__", "b"}, {"enrichment", "sender"}, {"instance", "10.0.0.7"}},
+  };
+  for (const bool annotate : {false, true}) {
+    PipelineRules direct;
+    direct.generation = 1;
+    direct.enrich.enabled = true;
+    direct.enrich.annotate_miss = annotate;
+    direct.per_sink.resize(2);
+    ASSERT_TRUE(direct.direct());
+    PipelineRules cached = direct;
+    cached.global = rules_of("[{action: labeldrop, regex: not_a_label_anyone_has}]");
+    ASSERT_FALSE(cached.direct());
+    for (const auto& labels : inputs) {
+      OneSeries in(labels);
+      SeriesCache a, b;
+      std::vector<std::vector<SeriesOut>> out_a, out_b;
+      PipelineStats stats_a, stats_b;
+      a.run(direct, &fleet, in.batch, out_a, stats_a);
+      b.run(cached, &fleet, in.batch, out_b, stats_b);
+      ASSERT_EQ(out_a.size(), 2u);
+      for (size_t s = 0; s < 2; ++s) {
+        ASSERT_EQ(out_a[s].size(), 1u);
+        ASSERT_EQ(out_b[s].size(), 1u);
+        const SeriesOut& x = out_a[s][0];
+        const SeriesOut& y = out_b[s][0];
+        EXPECT_EQ(std::vector<proto::Label>(x.labels.begin(), x.labels.end()),
+                  std::vector<proto::Label>(y.labels.begin(), y.labels.end()))
+            << labels[1].value;
+        EXPECT_EQ(x.hash, proto::hash_labels(x.labels));
+        EXPECT_EQ(x.hash, y.hash);
+        std::string want;
+        proto::append_labels_v1(want, x.labels);
+        EXPECT_EQ(x.encoded_labels, want);
+        EXPECT_EQ(y.encoded_labels, want);
+      }
+      EXPECT_EQ(stats_a.enrich_hits, stats_b.enrich_hits);
+      EXPECT_EQ(stats_a.enrich_misses, stats_b.enrich_misses);
+      EXPECT_EQ(stats_a.hits + stats_a.misses, 0u);  // the cache was not used
+    }
+  }
 }
 
 }  // namespace
