@@ -68,12 +68,16 @@ char* put_varint(char* p, uint64_t v) {
   *p++ = static_cast<char>(v);
   return p;
 }
-}  // namespace
 
-void append_labels_v1(std::string& out, std::span<const Label> labels) {
-  // Sized once and written through a pointer: this runs for every series on some paths.
+size_t labels_v1_size(std::span<const Label> labels) {
   size_t total = 0;
   for (const Label& l : labels) total += bytes_field_size(label_msg_size(l));
+  return total;
+}
+
+// Writes `labels` as Label fields; `total` is their labels_v1_size.
+void write_labels_v1(std::string& out, std::span<const Label> labels, size_t total) {
+  // Sized once and written through a pointer: this runs for every series forwarded.
   const size_t at = out.size();
   out.resize(at + total);
   char* p = out.data() + at;
@@ -89,6 +93,11 @@ void append_labels_v1(std::string& out, std::span<const Label> labels) {
     std::memcpy(p, l.value.data(), l.value.size());
     p += l.value.size();
   }
+}
+}  // namespace
+
+void append_labels_v1(std::string& out, std::span<const Label> labels) {
+  write_labels_v1(out, labels, labels_v1_size(labels));
 }
 
 bool read_labels_v1(std::string_view encoded, std::vector<Label>& out) {
@@ -119,10 +128,8 @@ bool read_labels_v1(std::string_view encoded, std::vector<Label>& out) {
 void append_series_v1(std::string& out, const Batch& batch, const Series& series,
                       std::span<const Label> labels, std::string_view encoded_labels) {
   // Exact body size first, so the length prefix is written once and nothing shifts.
-  size_t body = encoded_labels.size();
-  if (encoded_labels.empty()) {
-    for (const Label& l : labels) body += bytes_field_size(label_msg_size(l));
-  }
+  const size_t labels_size = encoded_labels.empty() ? labels_v1_size(labels) : 0;
+  size_t body = encoded_labels.empty() ? labels_size : encoded_labels.size();
   for (const Sample& s : batch.samples_of(series)) body += bytes_field_size(sample_msg_size(s));
   for (const Exemplar& e : batch.exemplars_of(series)) {
     size_t eb = exemplar_tail_size(e);
@@ -136,7 +143,7 @@ void append_series_v1(std::string& out, const Batch& batch, const Series& series
   w.tag(1, WireType::kLengthDelimited);
   w.varint(body);
   if (encoded_labels.empty()) {
-    append_labels_v1(out, labels);
+    write_labels_v1(out, labels, labels_size);
   } else {
     out.append(encoded_labels);
   }

@@ -172,10 +172,9 @@ class SeriesCache {
   std::vector<std::string> meta_names_;
   std::vector<proto::Label> global_labels_;
   std::vector<proto::Label> decoded_;
-  // run_direct's per-request output: label sets and their encodings.
+  // run_direct's per-request output: the label sets, and per series where its set is.
   std::vector<proto::Label> direct_labels_;
-  std::string direct_bytes_;
-  std::vector<uint32_t> direct_spans_;  // per series: labels begin, count, bytes at, length
+  std::vector<std::pair<uint32_t, uint32_t>> direct_spans_;  // begin, count
 };
 
 }  // namespace rwgate::relabel
