@@ -80,6 +80,7 @@ def compare_section(c, rev):
         row(f"peak RSS with {w['series']:,} active series, MiB (max phase)", vm_max["peak_rss_mib"],
             rw_max["peak_rss_mib"], ".0f", "<= 1.00"),
         "",
+    ] + reference_lines(runs, rw_max) + [
         f"The fixed rate is half the lower of the two sustained rates, so both carry the same load.",
         "Sustained rate counts what reached the receiver while the load ran; CPU is user+system",
         "time of the proxy process from `/proc/PID/stat` over the phase and its drain; peak RSS is",
@@ -88,37 +89,55 @@ def compare_section(c, rev):
     ] + FINDINGS
 
 
+def reference_lines(runs, rw_max):
+    ref = runs.get(("vmagent-norelabel", "max"))
+    if ref is None:
+        return []
+    return [
+        f"Reference, same run: vmagent with no relabel rules at all (so without the four labels)"
+        f" sustains {ref['sustained_per_second']:,.0f} samples/s at"
+        f" {ref['cpu_seconds_per_million']:.2f} CPU s per million samples and peaks at"
+        f" {ref['peak_rss_mib']:.0f} MiB; rwgate with enrichment on uses"
+        f" {rw_max['cpu_seconds_per_million'] / ref['cpu_seconds_per_million']:.2f}x its CPU per sample.",
+        "",
+    ]
+
+
 FINDINGS = [
     "### What the profile showed, and what changed",
     "",
-    "`perf record` on rwgate under `rwgate-loadgen send` at full rate (100k series), before",
-    "and after each change:",
+    "`perf record -p PID` on rwgate while `rwgate-loadgen send` ran at full rate; the before",
+    "and after figures are from `bench/compare-vmagent --targets=100 --series-per-target=1000",
+    "--peers=rwgate` (100k series), one run each, so read them as rough:",
     "",
     "1. **Sharding re-hashed every output label set.** The sink hashed each series' labels to",
     "   pick a shard, reading ~300 bytes per series from wherever the relabel cache kept them",
     "   (cache misses: 18% of CPU in `enqueue`), then scanned the batch once per shard. The",
     "   hash is now computed once with the result and travels with it (`SeriesOut::hash`);",
     "   series are bucketed by shard in one pass.",
-    "2. **Labels were encoded field by field for every send** (`write_label`, 11%). The",
-    "   cache now keeps each output label set already encoded as RW 1.0 Label fields, and",
-    "   the sink copies those bytes (`SeriesOut::encoded_labels`); series forwarded as",
-    "   received copy the sender's own bytes. The label views point into the same bytes, so",
-    "   an entry holds one copy. Together 1 and 2 took CPU per sample from 3.4 to 2.2 µs.",
+    "2. **Labels were encoded field by field for every send** (`write_label`, 11%). Cache",
+    "   entries now keep each output label set encoded as RW 1.0 Label fields, and the sink",
+    "   copies those bytes (`SeriesOut::encoded_labels`); series forwarded as received copy",
+    "   the sender's own bytes; the label views of an entry point into its encoded bytes, so",
+    "   it holds one copy. Labels that must be encoded are sized once and written through a",
+    "   pointer. Together, 1 and 2 took CPU per forwarded sample from 3.4 to 2.2 µs.",
     "3. **Enrichment alone does not need a per-series cache.** With the default mapping and",
-    "   no relabel rules, the output is the input plus four labels from one discovery lookup;",
-    "   computing it (merge + encode, about the cost of a cache hit) needs no memory per",
-    "   series, while a cache for 1M series would need hundreds of MB and, when smaller than",
-    "   the active set, turns into misses. This path (`PipelineRules::direct`) took peak RSS",
-    "   from 184 to 41 MiB at 100k series, and keeps it flat at 1M.",
+    "   no relabel rules, the output is the input plus four labels from one discovery lookup:",
+    "   a merge of two sorted lists (`BM_EnrichDirect` below), which the sink then encodes",
+    "   straight into its request. It needs no memory per series, while a cache for 1M series",
+    "   would need about 1 GiB and, when smaller than the active set, turns into misses.",
+    "   This path (`PipelineRules::direct`) took peak RSS from 184 to 41 MiB at 100k series,",
+    "   and keeps it flat at 1M.",
     "4. A sealed request's buffer used to start empty and grow by doubling; it now reserves",
     "   the size of the previous one. The compressed body is lent to the HTTP request instead",
     "   of copied.",
     "",
-    "What is left on the profile: snappy compression of outgoing requests (~13%), memory",
-    "copies (~15%: request bodies, label bytes into requests), decoding (~15%). With relabel",
-    "rules configured the per-series cache is used; its memory is bounded by",
-    "`relabel.cache_max_entries` (about 1 KiB per entry with 12 labels), and an active set",
-    "larger than the bound costs the uncached path (~3 µs per series).",
+    "What is left on the profile at 1M series: snappy compression of outgoing requests",
+    "(~13%), encoding series into requests (~17%), memory copies (~11%), decoding (~10%),",
+    "the enrichment merge and lookup (~11%). With relabel rules configured the per-series",
+    "cache is used; its memory is bounded by `relabel.cache_max_entries` (about 1.3 KiB per",
+    "entry with 12 labels), and an active set larger than the bound costs the uncached path",
+    "(~3 µs per series; see Relabeling below).",
     "",
 ]
 
