@@ -135,7 +135,7 @@ FINDINGS = [
     "What is left on the profile at 1M series: snappy compression of outgoing requests",
     "(~13%), encoding series into requests (~17%), memory copies (~11%), decoding (~10%),",
     "the enrichment merge and lookup (~11%). With relabel rules configured the per-series",
-    "cache is used; its memory is bounded by `relabel.cache_max_entries` (about 1.3 KiB per",
+    "cache is used; its memory is bounded by `relabel.cache_max_entries` (about 1.2 KiB per",
     "entry with 12 labels), and an active set larger than the bound costs the uncached path",
     "(~3 µs per series; see Relabeling below).",
     "",
