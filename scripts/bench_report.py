@@ -79,6 +79,7 @@ def compare_section(c, rev):
             rw_fix["latency_ms"]["p99"], ".2f", "<= 1.00"),
         row(f"peak RSS with {w['series']:,} active series, MiB (max phase)", vm_max["peak_rss_mib"],
             rw_max["peak_rss_mib"], ".0f", "<= 1.00"),
+    ] + half_own_rows(runs) + [
         "",
     ] + reference_lines(runs, rw_max) + [
         "vmagent's `-remoteWrite.relabelConfig` (rwgate's fleet file gives the same values):",
@@ -93,6 +94,16 @@ def compare_section(c, rev):
         "`VmHWM`; latency is the load generator's, from sending a request to its answer.",
         "",
     ] + FINDINGS
+
+
+def half_own_rows(runs):
+    vm = runs.get(("vmagent", "half-own"), runs.get(("vmagent", "fixed")))
+    rw = runs.get(("rwgate", "half-own"), runs.get(("rwgate", "fixed")))
+    if ("vmagent", "half-own") not in runs and ("rwgate", "half-own") not in runs:
+        return []
+    return [f"| p99 request latency at half of each one's own max rate ({vm['rate']:,} and"
+            f" {rw['rate']:,} samples/s), ms | {vm['latency_ms']['p99']:.2f} |"
+            f" {rw['latency_ms']['p99']:.2f} | {rw['latency_ms']['p99'] / vm['latency_ms']['p99']:.2f} | <= 1.00 |"]
 
 
 def reference_lines(runs, rw_max):
