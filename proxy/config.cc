@@ -489,6 +489,90 @@ void read_enrich(Reader& r, const YAML::Node& node, EnrichConfig& out) {
   }
 }
 
+std::optional<relabel::LbAction> lb_action_of(std::string_view s) {
+  if (s == "annotate") return relabel::LbAction::kAnnotate;
+  if (s == "drop") return relabel::LbAction::kDrop;
+  if (s == "pass") return relabel::LbAction::kPass;
+  return std::nullopt;
+}
+
+void read_string_list(Reader& r, const YAML::Node& parent, const std::string& path, const char* key,
+                      std::vector<std::string>& out) {
+  const YAML::Node n = parent[key];
+  if (!n.IsDefined() || n.IsNull()) return;
+  const std::string p = Reader::join(path, key);
+  if (!n.IsSequence()) {
+    r.error(p, n, "must be a list");
+    return;
+  }
+  out.clear();
+  for (size_t i = 0; i < n.size(); ++i) {
+    std::string v;
+    if (r.scalar(n[i], p + "[" + std::to_string(i) + "]", v)) out.push_back(v);
+  }
+}
+
+void read_load_balancer_detection(Reader& r, const YAML::Node& node, relabel::LbRules& out) {
+  const std::string path = "load_balancer_detection";
+  if (!r.map(node, path,
+             {"action", "label", "host_patterns", "identity_metrics", "counter_metrics", "jobs"}))
+    return;
+  std::string action = "annotate";
+  r.string(node, path, "action", action);
+  if (auto a = lb_action_of(action)) {
+    out.action = *a;
+  } else {
+    r.error(path + ".action", node["action"],
+            "must be annotate, drop or pass, not \"" + action + "\"");
+  }
+  r.string(node, path, "label", out.label);
+  if (!relabel::is_valid_label_name(out.label) || out.label.starts_with("__")) {
+    r.error(path + ".label", node["label"],
+            "\"" + out.label + "\" is not a valid label name (and may not start with __)");
+  }
+  std::vector<std::string> patterns;
+  read_string_list(r, node, path, "host_patterns", patterns);
+  for (size_t i = 0; i < patterns.size(); ++i) {
+    std::string why;
+    if (!relabel::LbNamePatterns::build({patterns[i]}, why)) {
+      r.error(path + ".host_patterns[" + std::to_string(i) + "]", node["host_patterns"][i], why);
+    }
+  }
+  std::string why;
+  out.names = relabel::LbNamePatterns::build(patterns, why);
+  for (const char* key : {"identity_metrics", "counter_metrics"}) {
+    std::vector<std::string>& list =
+        std::string_view(key) == "identity_metrics" ? out.identity_metrics : out.counter_metrics;
+    read_string_list(r, node, path, key, list);
+    for (size_t i = 0; i < list.size(); ++i) {
+      std::string as_label = list[i];  // metric names may also hold colons
+      std::replace(as_label.begin(), as_label.end(), ':', '_');
+      if (!relabel::is_valid_label_name(as_label)) {
+        r.error(path + "." + key + "[" + std::to_string(i) + "]", node[key][i],
+                "\"" + list[i] + "\" is not a valid metric name");
+      }
+    }
+  }
+  const YAML::Node jobs = node["jobs"];
+  if (jobs.IsDefined() && !jobs.IsNull()) {
+    if (!jobs.IsMap()) {
+      r.error(path + ".jobs", jobs, "must be a mapping of job name to annotate, drop or pass");
+    } else {
+      for (const auto& kv : jobs) {
+        const std::string job = kv.first.Scalar();
+        std::string v;
+        if (!r.scalar(kv.second, path + ".jobs." + job, v)) continue;
+        if (auto a = lb_action_of(v)) {
+          out.jobs[job] = *a;
+        } else {
+          r.error(path + ".jobs." + job, kv.second,
+                  "must be annotate, drop or pass, not \"" + v + "\"");
+        }
+      }
+    }
+  }
+}
+
 void read_sinks(Reader& r, const YAML::Node& node, std::vector<SinkConfig>& out) {
   if (!node.IsDefined() || node.IsNull()) return;
   if (!node.IsSequence()) {
@@ -540,7 +624,8 @@ ConfigResult parse_config(const std::string& yaml_text) {
   try {
     if (root.IsDefined() && !root.IsNull()) {
       if (r.map(root, "",
-                {"server", "discovery", "enrich", "relabel", "relabel_configs", "sinks"})) {
+                {"server", "discovery", "enrich", "load_balancer_detection", "relabel",
+                 "relabel_configs", "sinks"})) {
         read_server(r, root["server"], config.server);
         read_discovery(r, root["discovery"], config.discovery);
         if (root["discovery"].IsDefined()) {
@@ -549,6 +634,8 @@ ConfigResult parse_config(const std::string& yaml_text) {
           config.discovery_fingerprint = e.c_str();
         }
         read_enrich(r, root["enrich"], config.enrich);
+        read_load_balancer_detection(r, root["load_balancer_detection"],
+                                     config.load_balancer_detection);
         config.relabel_configs =
             relabel::parse_rules(root["relabel_configs"], "relabel_configs", r.errors());
         if (r.map(root["relabel"], "relabel", {"cache_max_entries"})) {
@@ -583,6 +670,14 @@ ConfigResult load_config_file(const std::string& path) {
   ConfigResult result = parse_config(ss.str());
   for (std::string& e : result.errors) e = path + ": " + e;
   return result;
+}
+
+relabel::LbRules default_lb_rules() {
+  relabel::LbRules rules;
+  rules.enabled = true;
+  std::string why;
+  rules.names = relabel::LbNamePatterns::build({}, why);
+  return rules;
 }
 
 Config default_config(const std::string& sink_url) {

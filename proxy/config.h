@@ -14,6 +14,7 @@
 
 #include "discovery/sources.h"
 #include "proto/decode.h"
+#include "relabel/lb_detector.h"
 #include "relabel/rule.h"
 
 namespace rwgate::proxy {
@@ -78,11 +79,16 @@ struct EnrichConfig {
   bool annotate_miss = false;                  // on_miss: annotate
 };
 
+// Detection on, action annotate, the built-in name patterns.
+relabel::LbRules default_lb_rules();
+
 struct Config {
   ServerConfig server;
   discovery::DiscoveryConfig discovery;
   std::string discovery_fingerprint;  // the discovery section as loaded; equal = unchanged
   EnrichConfig enrich;
+  // load_balancer_detection; `names` holds the built-in and host_patterns regexes.
+  relabel::LbRules load_balancer_detection = default_lb_rules();
   std::vector<relabel::Rule> relabel_configs;  // global, applied to every series first
   size_t relabel_cache_max_entries = 100000;   // relabel.cache_max_entries
   std::vector<SinkConfig> sinks;

@@ -8,6 +8,7 @@
 #include "base/log.h"
 #include "proxy/json_labels.h"
 
+#include <ctime>
 #include <set>
 
 namespace rwgate::proxy {
@@ -71,7 +72,12 @@ Gateway::Gateway(Config initial, std::string config_path, std::chrono::milliseco
                   .Help("EventBridge events received, by detail-type (\"other\" for types rwgate "
                         "does not "
                         "use) and result (applied, ignored, malformed, unauthorized).")
-                  .Register(registry_)) {
+                  .Register(registry_)),
+      lb_targets_(prometheus::BuildGauge()
+                      .Name("rwgate_lb_flagged_targets")
+                      .Help("Targets judged to be load balancers, by job, verdict (suspected, "
+                            "confirmed) and evidence (name, behaviour).")
+                      .Register(registry_)) {
   worker_threads_ = config_.server.worker_threads > 0
                         ? static_cast<size_t>(config_.server.worker_threads)
                         : std::max(1u, std::thread::hardware_concurrency());
@@ -116,6 +122,8 @@ void Gateway::apply(const Config& config) {
   snapshot->rules.enrich.annotate_miss = config.enrich.annotate_miss;
   snapshot->rules.generation = ++generation_;
   snapshot->rules.global = config.relabel_configs;
+  snapshot->rules.lb = config.load_balancer_detection;
+  snapshot->lb = lb_detector_;
   const size_t threads = std::max<size_t>(1, worker_threads_);
   snapshot->rules.cache_entries_per_thread = config.relabel_cache_max_entries / threads;
   for (const SinkConfig& sc : config.sinks) {
@@ -208,12 +216,14 @@ void Gateway::route(const HttpRequest& req, HttpResponse& res) {
   const bool get = req.method() == http::verb::get || req.method() == http::verb::head;
   if (path == "/metrics" && get) {
     refresh_discovery_gauges();
+    refresh_lb_gauges();
     res.result(http::status::ok);
     res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
     res.body() = prometheus::TextSerializer().Serialize(registry_.Collect());
     return;
   }
   if (path == "/api/v1/discovery" && get) return discovery_json(res);
+  if (path == "/api/v1/lb-targets" && get) return lb_targets_json(res);
   if (path == "/api/v1/aws/events") return aws_events(req, res);
   if (path == "/-/healthy" && get) return text(res, http::status::ok, "rwgate is Healthy.\n");
   if (path == "/-/ready" && get) {
@@ -245,6 +255,68 @@ void Gateway::refresh_discovery_gauges() {
   for (const auto& [source, n] : d->cache().listed_per_source()) {
     source_metrics_.instances.Add({{"source", source}}).Set(static_cast<double>(n));
   }
+}
+
+void Gateway::refresh_lb_gauges() {
+  std::map<std::vector<std::string>, int> counts;
+  for (const relabel::LbTargetReport& r : lb_detector_->report())
+    ++counts[{r.job, r.verdict, r.evidence}];
+  std::lock_guard lock(lb_gauges_mu_);
+  for (const auto& labels : lb_gauge_labels_) counts.try_emplace(labels, 0);
+  for (const auto& [labels, n] : counts) {
+    lb_gauge_labels_.insert(labels);
+    lb_targets_.Add({{"job", labels[0]}, {"verdict", labels[1]}, {"evidence", labels[2]}}).Set(n);
+  }
+}
+
+namespace {
+// RFC 3339 in UTC with milliseconds, as Prometheus's API writes times.
+std::string rfc3339(int64_t ms) {
+  const std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(ms % 1000));
+  return buf;
+}
+}  // namespace
+
+void Gateway::lb_targets_json(HttpResponse& res) {
+  std::string out = "{\"targets\":[";
+  bool first = true;
+  for (const relabel::LbTargetReport& r : lb_detector_->report()) {
+    out += first ? "{" : ",{";
+    first = false;
+    auto field = [&](const char* name, const std::string& value) {
+      append_json_string(out, name);
+      out += ":";
+      append_json_string(out, value);
+      out += ",";
+    };
+    field("job", r.job);
+    field("instance", r.instance);
+    field("verdict", r.verdict);
+    field("evidence", r.evidence);
+    out += "\"reasons\":[";
+    for (size_t i = 0; i < r.reasons.size(); ++i) {
+      if (i > 0) out += ",";
+      append_json_string(out, r.reasons[i]);
+    }
+    out += "],";
+    field("first_seen", rfc3339(r.first_seen_ms));
+    field("last_seen", rfc3339(r.last_seen_ms));
+    out += "\"series\":" + std::to_string(r.series) + ",";
+    append_json_string(out, "fix");
+    out += ":";
+    append_json_string(out, r.fix);
+    out += "}";
+  }
+  out += "]}\n";
+  res.result(http::status::ok);
+  res.set(http::field::content_type, "application/json");
+  res.body() = std::move(out);
 }
 
 void Gateway::discovery_json(HttpResponse& res) {

@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -41,6 +42,8 @@ class Gateway {
   void discovery_json(HttpResponse& res);
   void refresh_discovery_gauges();
   void aws_events(const HttpRequest& req, HttpResponse& res);
+  void lb_targets_json(HttpResponse& res);
+  void refresh_lb_gauges();
   void apply(const Config& config);
 
   std::string config_path_;
@@ -70,6 +73,11 @@ class Gateway {
   // through its snapshot, so an old one lives until the last request using it is done.
   std::shared_ptr<discovery::Discovery> discovery_;
   std::string discovery_fingerprint_;
+  // Load-balancer verdicts outlive reloads: a target's evidence is not config.
+  std::shared_ptr<relabel::LbDetector> lb_detector_ = std::make_shared<relabel::LbDetector>();
+  prometheus::Family<prometheus::Gauge>& lb_targets_;
+  std::mutex lb_gauges_mu_;                             // guards lb_gauge_labels_
+  std::set<std::vector<std::string>> lb_gauge_labels_;  // (job, verdict, evidence) ever set
   struct Retiring {
     std::thread thread;
     std::shared_ptr<std::atomic<bool>> done;

@@ -150,6 +150,18 @@ IngestHandler::IngestHandler(prometheus::Registry& registry)
   for (size_t i = 0; i < std::size(kCodes); ++i) {
     requests_[i] = &requests_family_.Add({{"code", std::to_string(kCodes[i])}});
   }
+  auto& lb_series = prometheus::BuildCounter()
+                        .Name("rwgate_lb_series_total")
+                        .Help(
+                            "Series of targets judged to be load balancers, by what was done "
+                            "with them (annotated, dropped, passed), one per series per request.")
+                        .Register(registry);
+  lb_series_[static_cast<size_t>(relabel::LbAction::kAnnotate)] =
+      &lb_series.Add({{"action", "annotated"}});
+  lb_series_[static_cast<size_t>(relabel::LbAction::kDrop)] =
+      &lb_series.Add({{"action", "dropped"}});
+  lb_series_[static_cast<size_t>(relabel::LbAction::kPass)] =
+      &lb_series.Add({{"action", "passed"}});
   requests_[6] = &requests_family_.Add({{"code", "other"}});
   auto& rejected = prometheus::BuildCounter()
                        .Name("rwgate_rejected_requests_total")
@@ -178,6 +190,31 @@ void IngestHandler::reject(HttpResponse& res, int status, RejectReason reason,
   res.set(http::field::content_type, "text/plain; charset=utf-8");
   message.push_back('\n');
   res.body() = std::move(message);
+}
+
+// Hands the detector this request's identity/counter samples and the series of flagged
+// targets: one lock per request, and only when there is something to say.
+void IngestHandler::observe_load_balancers(const IngestSnapshot& snap, const proto::Batch& batch,
+                                           std::span<const relabel::LbFlag> flagged) {
+  thread_local std::vector<relabel::LbObservation> observations;
+  thread_local std::vector<relabel::LbFlaggedSeries> series;
+  observations.clear();
+  series.clear();
+  relabel::collect_lb_observations(snap.rules.lb, batch, observations);
+  uint64_t by_action[3] = {0, 0, 0};
+  for (const relabel::LbFlag& f : flagged) {
+    ++by_action[static_cast<size_t>(f.action)];
+    const auto labels = batch.labels_of(batch.series[f.index]);
+    series.push_back(relabel::LbFlaggedSeries{
+        proto::label_value(labels, "job"), proto::label_value(labels, "instance"),
+        proto::hash_labels(labels),
+        f.name_pattern >= 0 ? std::string_view(snap.rules.lb.names->description(f.name_pattern))
+                            : std::string_view()});
+  }
+  for (size_t a = 0; a < 3; ++a) {
+    if (by_action[a] > 0) lb_series_[a]->Increment(static_cast<double>(by_action[a]));
+  }
+  snap.lb->observe(observations, series);
 }
 
 void IngestHandler::handle(const HttpRequest& req, HttpResponse& res) {
@@ -236,6 +273,7 @@ void IngestHandler::handle(const HttpRequest& req, HttpResponse& res) {
   const size_t nsinks = snap->sinks.size();
   // Held until the sinks have the batch: direct enrichment hands them views into it.
   std::shared_ptr<const discovery::DiscoverySnapshot> fleet;
+  std::shared_ptr<const relabel::LbVerdicts> verdicts;
   if (snap->rules.empty()) {
     scratch.as_received.clear();
     for (size_t i = 0; i < batch.series.size(); ++i) {
@@ -249,7 +287,8 @@ void IngestHandler::handle(const HttpRequest& req, HttpResponse& res) {
     stats.hits = stats.misses = stats.evictions = stats.enrich_hits = stats.enrich_misses = 0;
     const size_t before = scratch.cache.size();
     if (snap->discovery != nullptr) fleet = snap->discovery->cache().snapshot();
-    scratch.cache.run(snap->rules, fleet.get(), batch, scratch.per_sink, stats);
+    if (snap->lb != nullptr) verdicts = snap->lb->verdicts();
+    scratch.cache.run(snap->rules, fleet.get(), batch, scratch.per_sink, stats, verdicts.get());
     cache_hits_.Increment(static_cast<double>(stats.hits));
     cache_misses_.Increment(static_cast<double>(stats.misses));
     cache_evictions_.Increment(static_cast<double>(stats.evictions));
@@ -286,6 +325,8 @@ void IngestHandler::handle(const HttpRequest& req, HttpResponse& res) {
       }
     }
   }
+  if (snap->lb != nullptr && !snap->rules.empty())
+    observe_load_balancers(*snap, batch, scratch.stats.lb_flagged);
 
   samples_received_.Increment(static_cast<double>(batch.samples.size()));
   histograms_received_.Increment(static_cast<double>(batch.histograms.size()));

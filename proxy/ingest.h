@@ -30,6 +30,7 @@ struct IngestSnapshot {
   relabel::PipelineRules rules;  // per_sink has one entry per sink, in the same order
   std::shared_ptr<const discovery::Discovery> discovery;  // null: no source configured
   std::vector<prometheus::Counter*> relabel_dropped;      // by sink
+  std::shared_ptr<relabel::LbDetector> lb;                // load-balancer detection; never null
 };
 
 enum class RejectReason : uint8_t {
@@ -63,6 +64,8 @@ class IngestHandler {
  private:
   void reject(HttpResponse& res, int status, RejectReason reason, std::string message);
   prometheus::Counter& requests_by_code(int status);
+  void observe_load_balancers(const IngestSnapshot& snap, const proto::Batch& batch,
+                              std::span<const relabel::LbFlag> flagged);
 
   std::atomic<std::shared_ptr<const IngestSnapshot>> snapshot_;
 
@@ -80,6 +83,7 @@ class IngestHandler {
   prometheus::Counter& enrich_hits_;
   prometheus::Counter& enrich_misses_;
   prometheus::Gauge& cache_entries_;
+  std::array<prometheus::Counter*, 3> lb_series_;  // by LbAction: annotated, dropped, passed
 };
 
 }  // namespace rwgate::proxy

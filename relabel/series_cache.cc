@@ -130,6 +130,37 @@ bool SeriesCache::enrich(const EnrichRules& rules, const discovery::DiscoverySna
   return true;
 }
 
+SeriesCache::LbHit SeriesCache::lb_check(const LbRules& rules,
+                                         std::span<const proto::Label> labels) {
+  LbHit hit;
+  if (!rules.enabled) return hit;
+  const std::string_view instance = proto::label_value(labels, "instance");
+  if (instance.empty()) return hit;
+  const std::string_view job = proto::label_value(labels, "job");
+  const uint64_t h = proto::hash_bytes(proto::hash_bytes(0x9e3779b97f4a7c15ULL, job), instance);
+  const LbMemo* memo = nullptr;
+  if (auto it = lb_memo_.find(h); it != lb_memo_.end()) {
+    const std::string& k = it->second.key;
+    if (k.size() == job.size() + 1 + instance.size() && k.compare(0, job.size(), job) == 0 &&
+        k.compare(job.size() + 1, instance.size(), instance) == 0) {
+      memo = &it->second;
+    }
+  }
+  LbMemo fresh;
+  if (memo == nullptr) {
+    fresh.key = target_key(job, instance);
+    fresh.name_pattern =
+        rules.names != nullptr ? static_cast<int16_t>(rules.names->match(instance)) : -1;
+    fresh.confirmed = lb_verdicts_ != nullptr && lb_verdicts_->confirmed.contains(fresh.key);
+    if (lb_memo_.size() >= 65536) lb_memo_.clear();  // bounded; refills from the next series
+    memo = &lb_memo_.insert_or_assign(h, std::move(fresh)).first->second;
+  }
+  hit.flagged = memo->confirmed || memo->name_pattern >= 0;
+  hit.name_pattern = memo->name_pattern;
+  if (hit.flagged) hit.action = rules.action_for(job);
+  return hit;
+}
+
 void SeriesCache::compute(const PipelineRules& rules, const discovery::DiscoverySnapshot* discovery,
                           Key key, std::span<const proto::Label> labels, Entry& e) {
   e.key_form = key.form;
@@ -154,7 +185,18 @@ void SeriesCache::compute(const PipelineRules& rules, const discovery::Discovery
   };
 
   builder_.reset(labels);
-  const bool kept = enrich(rules.enrich, discovery, e) && process(rules.global, builder_);
+  const LbHit lb = lb_check(rules.lb, labels);
+  e.lb_flagged = lb.flagged;
+  e.lb_action = lb.action;
+  e.lb_name_pattern = lb.name_pattern;
+  bool kept = enrich(rules.enrich, discovery, e);
+  if (kept && lb.flagged) {
+    // The sender's own label wins here too.
+    if (lb.action == LbAction::kAnnotate && builder_.get(rules.lb.label).empty())
+      builder_.set(rules.lb.label, kLbLabelValue);
+    if (lb.action == LbAction::kDrop) kept = false;
+  }
+  kept = kept && process(rules.global, builder_);
   // The global result becomes the base of each sink's rules; it is copied out first,
   // since resetting the builder frees what its views point into.
   std::vector<proto::Label>& global_out = global_labels_;
@@ -214,19 +256,30 @@ void SeriesCache::run_direct(const PipelineRules& rules,
                              const proto::Batch& batch, std::vector<std::vector<SeriesOut>>& out,
                              PipelineStats& stats) {
   const size_t n = batch.series.size();
-  // Sized up front so the spans handed out never move: each series gains at most four
-  // labels (or one `enrichment` label).
+  // Sized up front so the spans handed out never move: each series gains at most five
+  // labels (four from discovery or one `enrichment` label, and the load-balancer label).
   direct_labels_.clear();
-  direct_labels_.reserve(batch.labels.size() + 4 * n);
+  direct_labels_.reserve(batch.labels.size() + 5 * n);
   direct_spans_.clear();
   const EnrichRules& er = rules.enrich;
-  for (const proto::Series& series : batch.series) {
+  for (uint32_t si = 0; si < n; ++si) {
+    const proto::Series& series = batch.series[si];
     const std::span<const proto::Label> in = batch.labels_of(series);
     // The labels to add, in name order; a label the series already has is the sender's
     // word and stays (an empty value is no label).
-    proto::Label add[4];
+    proto::Label add[5];
     size_t nadd = 0;
-    const std::string_view host = discovery::host_of(proto::label_value(in, er.match_label));
+    const LbHit lb = lb_check(rules.lb, in);
+    if (lb.flagged) {
+      stats.lb_flagged.push_back(LbFlag{si, lb.name_pattern, lb.action});
+      if (lb.action == LbAction::kDrop) {
+        direct_spans_.push_back({0, UINT32_MAX});  // not sent anywhere
+        continue;
+      }
+    }
+    const std::string_view host = er.enabled
+                                      ? discovery::host_of(proto::label_value(in, er.match_label))
+                                      : std::string_view();
     const discovery::InstanceRecord* rec =
         host.empty() || discovery == nullptr ? nullptr : discovery->lookup(host);
     if (rec != nullptr) {
@@ -238,9 +291,20 @@ void SeriesCache::run_direct(const PipelineRules& rules,
       for (const proto::Label& d : defaults) {
         if (!d.value.empty()) add[nadd++] = d;
       }
-    } else if (discovery != nullptr) {
+    } else if (er.enabled && discovery != nullptr) {
       ++stats.enrich_misses;
       if (er.annotate_miss) add[nadd++] = {"enrichment", "miss"};
+    }
+    if (lb.flagged && lb.action == LbAction::kAnnotate) {
+      // Into its place in name order.
+      const proto::Label via{rules.lb.label, kLbLabelValue};
+      size_t at = 0;
+      while (at < nadd && add[at].name < via.name) ++at;
+      if (at == nadd || add[at].name != via.name) {
+        for (size_t k = nadd; k > at; --k) add[k] = add[k - 1];
+        add[at] = via;
+        ++nadd;
+      }
     }
     const auto begin = static_cast<uint32_t>(direct_labels_.size());
     size_t a = 0;
@@ -264,26 +328,40 @@ void SeriesCache::run_direct(const PipelineRules& rules,
   // No encoded bytes: the sink encodes these views straight into its request, which
   // costs the same as copying bytes encoded here would, minus this copy.
   for (size_t i = 0; i < n; ++i) {
+    if (direct_spans_[i].second == UINT32_MAX) continue;  // dropped as load-balanced
     const std::span<const proto::Label> labels(direct_labels_.data() + direct_spans_[i].first,
                                                direct_spans_[i].second);
-    const SeriesOut so{static_cast<uint32_t>(i), labels, proto::hash_labels(labels), {}};
+    // Nothing added: the sender's own encoded bytes can be copied as they are.
+    const std::string_view encoded = labels.size() == batch.series[i].labels_count
+                                         ? batch.series[i].raw_labels
+                                         : std::string_view();
+    const SeriesOut so{static_cast<uint32_t>(i), labels, proto::hash_labels(labels), encoded};
     for (auto& o : out) o.push_back(so);
   }
 }
 
 void SeriesCache::run(const PipelineRules& rules, const discovery::DiscoverySnapshot* discovery,
                       const proto::Batch& batch, std::vector<std::vector<SeriesOut>>& out,
-                      PipelineStats& stats) {
+                      PipelineStats& stats, const LbVerdicts* verdicts) {
   ++request_;
-  // Valid results depend on both the config and the discovery snapshot.
+  // Valid results depend on the config, the discovery snapshot and the LB verdicts.
+  const uint64_t lb_generation = rules.lb.enabled && verdicts != nullptr ? verdicts->generation : 0;
   const uint64_t generation =
       (rules.generation << 32) ^
-      (discovery != nullptr && rules.enrich.enabled ? discovery->generation() : 0);
+      (discovery != nullptr && rules.enrich.enabled ? discovery->generation() : 0) ^
+      (lb_generation * 0x9e3779b97f4a7c15ULL);
+  lb_verdicts_ = verdicts;
+  if (const uint64_t memo_gen = (rules.generation << 32) ^ lb_generation;
+      memo_gen != lb_memo_generation_) {
+    lb_memo_.clear();
+    lb_memo_generation_ = memo_gen;
+  }
   overflow_.clear();
   const size_t nsinks = rules.per_sink.size();
   out.resize(nsinks);
   for (auto& o : out) o.clear();
   stats.dropped_per_sink.assign(nsinks, 0);
+  stats.lb_flagged.clear();
   if (rules.direct()) return run_direct(rules, discovery, batch, out, stats);
   // The lookups are memory-bound (index cell, entry, entry bytes: three likely cache
   // misses per series), so they run in passes over the whole batch: each pass issues its
@@ -352,12 +430,17 @@ void SeriesCache::run(const PipelineRules& rules, const discovery::DiscoverySnap
     }
     if (e->enriched == 1) ++stats.enrich_hits;
     if (e->enriched == 2) ++stats.enrich_misses;
+    if (e->lb_flagged) {
+      stats.lb_flagged.push_back(
+          LbFlag{static_cast<uint32_t>(i), e->lb_name_pattern, e->lb_action});
+    }
     e->referenced = true;
     e->pinned_by = request_;
+    const bool lb_dropped = e->lb_flagged && e->lb_action == LbAction::kDrop;
     for (size_t s = 0; s < nsinks; ++s) {
       const Entry::Out& o = e->outs[s];
       if (o.dropped) {
-        ++stats.dropped_per_sink[s];
+        if (!lb_dropped) ++stats.dropped_per_sink[s];  // counted as load-balanced instead
         continue;
       }
       out[s].push_back(

@@ -1,17 +1,17 @@
 // The label pipeline and its per-series result cache.
 //
 // Every series goes through the same label stages (enrichment from the discovery
-// snapshot, the global relabel_configs, then each sink's write_relabel_configs; the
-// load-balancer check joins later). The
-// outcome depends only on the input label set and on the configuration/discovery state,
-// so it is cached:
+// snapshot, the load-balancer check, the global relabel_configs, then each sink's
+// write_relabel_configs). The outcome depends only on the input label set and on the
+// configuration, discovery and load-balancer verdict state, so it is cached:
 //
 //   key   = the input labels (compared byte for byte, so a hash collision can never hand
 //           one series another's labels)
 //   value = for each sink: dropped, or the output labels, owned by the entry, ready to encode
-//   valid while entry.generation == the generation of the current (config, discovery)
-//           snapshot; a reload or a discovery change bumps the generation, which turns
-//           every older entry into a miss that is recomputed in place.
+//   valid while entry.generation == the generation of the current (config, discovery,
+//           verdicts) snapshots; a reload, a discovery change or a new load-balancer
+//           verdict bumps the generation, which turns every older entry into a miss that
+//           is recomputed in place.
 //
 // One cache per ingest thread: a connection stays on one thread, so there is no locking
 // and a sender's series keep hitting the same cache. Capacity is a number of entries
@@ -31,6 +31,7 @@
 #include "proto/batch.h"
 #include "proto/hash.h"
 #include "relabel/label_builder.h"
+#include "relabel/lb_detector.h"
 #include "relabel/rule.h"
 
 namespace rwgate::relabel {
@@ -50,9 +51,10 @@ struct PipelineRules {
   EnrichRules enrich;
   std::vector<Rule> global;                 // relabel_configs
   std::vector<std::vector<Rule>> per_sink;  // write_relabel_configs, by sink index
+  LbRules lb;                               // load_balancer_detection
   size_t cache_entries_per_thread = 100000;
 
-  bool empty() const { return !enrich.enabled && no_relabel_rules(); }
+  bool empty() const { return !enrich.enabled && !lb.enabled && no_relabel_rules(); }
   bool no_relabel_rules() const {
     if (!global.empty()) return false;
     for (const auto& r : per_sink) {
@@ -60,13 +62,22 @@ struct PipelineRules {
     }
     return true;
   }
-  // Enrichment with the default mapping and no rules anywhere: the output is the input
-  // plus at most four labels from one lookup, cheaper to compute than to look up in a
-  // cache, and so computed for every series with no memory per series.
-  bool direct() const { return enrich.enabled && enrich.rules.empty() && no_relabel_rules(); }
+  // Enrichment with the default mapping and the load-balancer check, no rules anywhere:
+  // the output is the input plus at most five labels from two lookups, cheaper to compute
+  // than to look up in a cache, and so computed for every series with no memory per series.
+  bool direct() const {
+    return (enrich.enabled || lb.enabled) && enrich.rules.empty() && no_relabel_rules();
+  }
 };
 
 using proto::SeriesOut;
+
+// A series of a flagged target: what the load-balancer stage did with it.
+struct LbFlag {
+  uint32_t index;        // into Batch::series
+  int16_t name_pattern;  // >= 0: flagged by name (LbNamePatterns), -1: by behaviour
+  LbAction action;       // annotate, drop or pass
+};
 
 struct PipelineStats {
   uint64_t hits = 0;
@@ -75,6 +86,7 @@ struct PipelineStats {
   uint64_t enrich_hits = 0;                // series whose instance was found in discovery
   uint64_t enrich_misses = 0;              // series whose instance was not
   std::vector<uint64_t> dropped_per_sink;  // series not sent to a sink because of rules
+  std::vector<LbFlag> lb_flagged;          // series of load-balanced targets, in batch order
 };
 
 class SeriesCache {
@@ -85,10 +97,11 @@ class SeriesCache {
 
   // Runs every series of `batch` through the rules, filling out[sink] with what each
   // sink gets. The spans stay valid until the next call on this cache (and, for
-  // rules.direct(), while `discovery` and `batch` are).
+  // rules.direct(), while `discovery` and `batch` are). `verdicts`: the load-balancer
+  // detector's current verdicts (null: none yet).
   void run(const PipelineRules& rules, const discovery::DiscoverySnapshot* discovery,
            const proto::Batch& batch, std::vector<std::vector<SeriesOut>>& out,
-           PipelineStats& stats);
+           PipelineStats& stats, const LbVerdicts* verdicts = nullptr);
 
   size_t size() const { return index_.size(); }
 
@@ -98,9 +111,11 @@ class SeriesCache {
     uint64_t generation = 0;
     uint64_t pinned_by = 0;  // request number that last used it
     bool referenced = false;
-    uint8_t key_form = 0;
-    uint8_t enriched = 0;  // 0: no enrichment, 1: instance found, 2: not found  // 1: raw RW 1.0
-                           // label bytes, 2: flattened labels
+    uint8_t key_form = 0;     // 1: raw RW 1.0 label bytes, 2: flattened labels
+    uint8_t enriched = 0;     // 0: no enrichment, 1: instance found, 2: not found
+    bool lb_flagged = false;  // the target is a load balancer; lb_action was applied
+    LbAction lb_action = LbAction::kPass;
+    int16_t lb_name_pattern = -1;
     uint32_t key_len = 0;  // the key is the first key_len bytes of `storage`
     // The key, then each distinct output label set encoded as RW 1.0 Label fields; the
     // views in `labels` point into those encodings.
@@ -149,6 +164,23 @@ class SeriesCache {
                std::span<const proto::Label> labels, Entry& e);
   // Adds fleet context to builder_; returns false when the enrich rules dropped the series.
   bool enrich(const EnrichRules& rules, const discovery::DiscoverySnapshot* discovery, Entry& e);
+
+  // The load-balancer verdict of the target of `labels` (input labels), memoized per
+  // target for the current (config, verdicts) generation.
+  struct LbHit {
+    bool flagged = false;
+    int16_t name_pattern = -1;
+    LbAction action = LbAction::kPass;
+  };
+  LbHit lb_check(const LbRules& rules, std::span<const proto::Label> labels);
+  struct LbMemo {
+    std::string key;  // target_key(job, instance), compared on every hit
+    bool confirmed = false;
+    int16_t name_pattern = -1;
+  };
+  std::unordered_map<uint64_t, LbMemo> lb_memo_;
+  const LbVerdicts* lb_verdicts_ = nullptr;  // for the request in progress
+  uint64_t lb_memo_generation_ = UINT64_MAX;
 
   void run_direct(const PipelineRules& rules, const discovery::DiscoverySnapshot* discovery,
                   const proto::Batch& batch, std::vector<std::vector<SeriesOut>>& out,
