@@ -207,6 +207,7 @@ LbDetector::Target& LbDetector::target(std::string_view job, std::string_view in
         victim = it;
       }
     }
+    if (victim->second.confirmed) verdicts_changed_ = true;
     targets_.erase(victim);
   }
   Target& t = targets_[std::move(key)];
@@ -216,7 +217,8 @@ LbDetector::Target& LbDetector::target(std::string_view job, std::string_view in
   return t;
 }
 
-void LbDetector::judge(Target& t) const {
+bool LbDetector::judge(Target& t) const {
+  const bool was_confirmed = t.confirmed;
   WindowStats worst_identity;
   const Watch* worst_watch = nullptr;
   size_t most_decreases = 0;
@@ -240,7 +242,9 @@ void LbDetector::judge(Target& t) const {
   }
   const size_t back = worst_identity.back;
   const bool confirmed_now = back >= 2 || (back >= 1 && most_decreases >= 2);
-  const bool suspected_now = back >= 1 || most_decreases >= 3;
+  // With identity data a counter only supports: its decreases may be restarts, which the
+  // identity series shows as forward switches. Without it, decreases can only raise suspicion.
+  const bool suspected_now = back >= 1 || (worst_watch == nullptr && most_decreases >= 3);
   if (confirmed_now) {
     t.confirmed = true;
   } else if (t.confirmed && settled && !unsettled) {
@@ -251,21 +255,26 @@ void LbDetector::judge(Target& t) const {
   t.counter_note.clear();
   if (worst_watch != nullptr && worst_identity.switches > 0) {
     t.reason = worst_watch->metric + ": " + std::to_string(worst_identity.distinct) +
-               " distinct values in the last " + std::to_string(worst_watch->count) +
-               " scrapes, " + std::to_string(worst_identity.switches) + " switches, " +
-               std::to_string(back) + " back to an earlier value";
+               " distinct values in the last " + std::to_string(worst_watch->count) + " scrapes, " +
+               std::to_string(worst_identity.switches) + " switches, " + std::to_string(back) +
+               " back to an earlier value";
   }
   if (counter_watch != nullptr && most_decreases > 0) {
     t.counter_note = counter_watch->metric + " went down " + std::to_string(most_decreases) +
                      " times in the last " + std::to_string(counter_watch->count) + " scrapes";
   }
+  return t.confirmed != was_confirmed;
 }
 
 void LbDetector::expire(int64_t now) {
   if (now - last_expiry_ms_ < 10000) return;
   last_expiry_ms_ = now;
   const int64_t limit = std::chrono::milliseconds(kForgetAfter).count();
-  std::erase_if(targets_, [&](const auto& kv) { return now - kv.second.last_seen_ms > limit; });
+  std::erase_if(targets_, [&](const auto& kv) {
+    if (now - kv.second.last_seen_ms <= limit) return false;
+    if (kv.second.confirmed) verdicts_changed_ = true;
+    return true;
+  });
 }
 
 void LbDetector::observe(std::span<const LbObservation> observations,
@@ -296,7 +305,7 @@ void LbDetector::observe(std::span<const LbObservation> observations,
       --w->count;
     }
     w->values[w->count++] = o.value;
-    judge(t);
+    if (judge(t)) verdicts_changed_ = true;
   }
   for (const LbFlaggedSeries& f : flagged) {
     Target& t = target(f.job, f.instance, now);
@@ -306,16 +315,9 @@ void LbDetector::observe(std::span<const LbObservation> observations,
   }
   expire(now);
 
-  // Publish when the set of confirmed targets changed.
-  const std::shared_ptr<const LbVerdicts> current = verdicts_.load();
-  size_t confirmed = 0;
-  bool changed = false;
-  for (const auto& [key, t] : targets_) {
-    if (!t.confirmed) continue;
-    ++confirmed;
-    if (!current->confirmed.contains(key)) changed = true;
-  }
-  if (!changed && confirmed == current->confirmed.size()) return;
+  // Publish when the set of confirmed targets changed (rare: one pass over the targets).
+  if (!verdicts_changed_) return;
+  verdicts_changed_ = false;
   auto next = std::make_shared<LbVerdicts>();
   next->generation = next_generation_++;
   for (const auto& [key, t] : targets_) {

@@ -21,7 +21,9 @@
 // counter goes down only when it restarts, so decreases are supporting evidence.
 //   confirmed  an identity series has >= 2 back-switches in its window, or >= 1 while a
 //              counter series of the target has >= 2 decreases in its window
-//   suspected  >= 1 back-switch, or a counter with >= 3 decreases (report only)
+//   suspected  >= 1 back-switch, or, for a target without identity series, a counter
+//              with >= 3 decreases (report only: with identity data, a counter decrease
+//              may be a restart, which the identity series tells apart)
 // With three backends in round robin (A B C A B …) that is `suspected` at the 4th scrape
 // and `confirmed` at the 5th. A confirmed verdict sticks until a full window of the
 // identity series shows no switch at all (the fix was applied), or the target goes idle.
@@ -83,7 +85,7 @@ class LbNamePatterns {
 struct LbRules {
   bool enabled = false;  // false: detection is off (no action, no reports)
   LbAction action = LbAction::kAnnotate;
-  std::string label = "scrape_via";  // annotate adds label="load_balancer"
+  std::string label = "scrape_via";                   // annotate adds label="load_balancer"
   std::map<std::string, LbAction, std::less<>> jobs;  // per-job override of action
   std::shared_ptr<const LbNamePatterns> names;
   std::vector<std::string> identity_metrics = {"process_start_time_seconds"};
@@ -180,22 +182,24 @@ class LbDetector {
     int64_t first_seen_ms = 0;
     int64_t last_seen_ms = 0;
     std::string name_reason;  // flagged by name: what the host matched
-    bool confirmed = false;  // behaviour verdict, sticky (see the top of this file)
+    bool confirmed = false;   // behaviour verdict, sticky (see the top of this file)
     bool suspected = false;
     std::string reason;        // the numbers behind the behaviour verdict
     std::string counter_note;  // supporting counter evidence, if any
     std::unordered_set<uint64_t> series;
   };
   Target& target(std::string_view job, std::string_view instance, int64_t now);
-  void judge(Target& t) const;
+  // Recomputes t's verdict; true when `confirmed` flipped.
+  bool judge(Target& t) const;
   void expire(int64_t now);
   std::string fix_for(const Target& t) const;
 
   WallClock clock_;
 
-  mutable std::mutex mu_;  // guards targets_ and next_generation_
+  mutable std::mutex mu_;  // guards targets_, next_generation_, verdicts_changed_
   std::unordered_map<std::string, Target> targets_;  // by target_key
   uint64_t next_generation_ = 1;
+  bool verdicts_changed_ = false;  // a target's `confirmed` flipped, or a confirmed one went
   int64_t last_expiry_ms_ = 0;
 
   std::atomic<std::shared_ptr<const LbVerdicts>> verdicts_;

@@ -125,6 +125,59 @@ TEST(ConfigTest, YamlSyntaxErrorIsReportedWithItsLine) {
   EXPECT_NE(r.errors[0].find("line"), std::string::npos);
 }
 
+TEST(ConfigTest, LoadBalancerDetectionDefaultsAndOverrides) {
+  const std::string sinks = "sinks: [{name: a, remote_write: {url: 'http://127.0.0.1:1/w'}}]\n";
+  ConfigResult d = parse_config(sinks);
+  ASSERT_TRUE(d.config) << d.errors[0];
+  const relabel::LbRules& lb = d.config->load_balancer_detection;
+  EXPECT_TRUE(lb.enabled);
+  EXPECT_EQ(lb.action, relabel::LbAction::kAnnotate);
+  EXPECT_EQ(lb.label, "scrape_via");
+  ASSERT_NE(lb.names, nullptr);
+  EXPECT_GE(lb.names->match("x-1.us-east-1.elb.amazonaws.com"), 0);
+  EXPECT_EQ(lb.identity_metrics, std::vector<std::string>{"process_start_time_seconds"});
+
+  ConfigResult c = parse_config(sinks + R"(
+load_balancer_detection:
+  action: drop
+  label: via
+  host_patterns: ['haproxy-\d+']
+  identity_metrics: [app_start_time_seconds]
+  counter_metrics: ["app:requests_total"]
+  jobs: { api: pass, web: annotate }
+)");
+  ASSERT_TRUE(c.config) << c.errors[0];
+  const relabel::LbRules& o = c.config->load_balancer_detection;
+  EXPECT_EQ(o.action, relabel::LbAction::kDrop);
+  EXPECT_EQ(o.action_for("api"), relabel::LbAction::kPass);
+  EXPECT_EQ(o.action_for("web"), relabel::LbAction::kAnnotate);
+  EXPECT_EQ(o.action_for("other"), relabel::LbAction::kDrop);
+  EXPECT_EQ(o.label, "via");
+  EXPECT_GE(o.names->match("haproxy-12:80"), 0);
+  EXPECT_EQ(o.counter_metrics, std::vector<std::string>{"app:requests_total"});
+}
+
+TEST(ConfigTest, LoadBalancerDetectionErrorsHaveTheirPaths) {
+  ConfigResult r = parse_config(R"(
+load_balancer_detection:
+  action: block
+  label: __via
+  host_patterns: ['ok', '(']
+  identity_metrics: ['bad name']
+  jobs: { api: maybe }
+  extra: 1
+sinks: [{name: a, remote_write: {url: 'http://127.0.0.1:1/w'}}]
+)");
+  EXPECT_FALSE(r.config);
+  EXPECT_TRUE(
+      has_error(r, "load_balancer_detection.action (line 3): must be annotate, drop or pass"));
+  EXPECT_TRUE(has_error(r, "load_balancer_detection.label (line 4)"));
+  EXPECT_TRUE(has_error(r, "load_balancer_detection.host_patterns[1] (line 5): invalid regex"));
+  EXPECT_TRUE(has_error(r, "load_balancer_detection.identity_metrics[0] (line 6)"));
+  EXPECT_TRUE(has_error(r, "load_balancer_detection.jobs.api (line 7)"));
+  EXPECT_TRUE(has_error(r, "load_balancer_detection.extra (line 8): unknown key"));
+}
+
 TEST(ConfigTest, NoSinksIsAnError) {
   auto r = parse_config("server: { listen_address: 127.0.0.1:9201 }\n");
   EXPECT_TRUE(has_error(r, "at least one sink"));
