@@ -102,10 +102,13 @@ void DiscoveryCache::expire() {
              return false;
            }) > 0;
   }
-  if (any) rebuild();
+  const auto gone_cutoff = now_() - kGoneRetention;
+  const bool pruned =
+      std::erase_if(gone_, [&](const auto& kv) { return kv.second.at <= gone_cutoff; }) > 0;
+  if (any || pruned) rebuild(pruned);
 }
 
-void DiscoveryCache::rebuild() {
+void DiscoveryCache::rebuild(bool force) {
   // Overlay every source's record of an instance in order of change time.
   std::map<std::string, std::vector<const Reported*>> reports;
   for (const auto& [source, mine] : by_source_) {
@@ -132,15 +135,29 @@ void DiscoveryCache::rebuild() {
       if (!(a == b)) events.push_back({ChangeEvent::Kind::kChanged, it->second, rec});
     }
   }
+  const auto now = now_();
   for (const auto& [key, rec] : merged_) {
-    if (!merged.contains(key)) events.push_back({ChangeEvent::Kind::kGone, rec, {}});
+    if (merged.contains(key)) continue;
+    events.push_back({ChangeEvent::Kind::kGone, rec, {}});
+    gone_[key] = Gone{rec, now};
+  }
+  for (const auto& [key, rec] : merged) gone_.erase(key);  // back again
+  while (gone_.size() > kMaxGone) {
+    auto oldest = std::min_element(gone_.begin(), gone_.end(), [](const auto& a, const auto& b) {
+      return a.second.at < b.second.at;
+    });
+    gone_.erase(oldest);
   }
   merged_ = std::move(merged);
-  if (events.empty()) return;
+  if (events.empty() && !force) return;
   std::vector<InstanceRecord> records;
   records.reserve(merged_.size());
   for (const auto& [key, rec] : merged_) records.push_back(rec);
-  snapshot_.store(std::make_shared<const DiscoverySnapshot>(++generation_, std::move(records)));
+  std::vector<InstanceRecord> gone;
+  gone.reserve(gone_.size());
+  for (const auto& [key, g] : gone_) gone.push_back(g.record);
+  snapshot_.store(std::make_shared<const DiscoverySnapshot>(++generation_, std::move(records),
+                                                            std::move(gone)));
   for (const auto& [id, listener] : listeners_) listener(events, generation_);
 }
 

@@ -36,6 +36,9 @@ struct ChangeEvent {
 
 class DiscoveryCache {
  public:
+  static constexpr std::chrono::hours kGoneRetention{1};
+  static constexpr size_t kMaxGone = 10000;
+
   using NowFn = std::function<Clock::time_point()>;
   explicit DiscoveryCache(
       std::chrono::milliseconds missing_after, NowFn now = [] { return Clock::now(); });
@@ -69,13 +72,22 @@ class DiscoveryCache {
     Clock::time_point dropped_at{};
     bool event = false;  // from an event source: see upsert()
   };
-  void rebuild();  // caller holds mu_
+  // Caller holds mu_. `force`: publish a new snapshot even without a change of records
+  // (the recently-gone list changed).
+  void rebuild(bool force = false);
 
   const std::chrono::milliseconds missing_after_;
   const NowFn now_;
   mutable std::mutex mu_;  // guards everything below but snapshot_
   std::map<std::string, std::map<std::string, Reported>> by_source_;  // source -> key -> record
   std::map<std::string, InstanceRecord> merged_;                      // key -> merged record
+  // Instances that went away (kGone), kept for kGoneRetention so that late samples of
+  // theirs are recognised; at most kMaxGone, the oldest leave first.
+  struct Gone {
+    InstanceRecord record;
+    Clock::time_point at;
+  };
+  std::map<std::string, Gone> gone_;
   std::map<uint64_t, Listener> listeners_;
   uint64_t next_listener_ = 1;
   uint64_t generation_ = 0;

@@ -123,26 +123,41 @@ std::string_view host_of(std::string_view address) {
   return address.substr(0, colon);
 }
 
-DiscoverySnapshot::DiscoverySnapshot(uint64_t generation, std::vector<InstanceRecord> records)
-    : generation_(generation), records_(std::move(records)) {
-  // Records with an instance id first: when a bare address record and a real instance
-  // share a name, the lookup finds the instance.
+namespace {
+// Records with an instance id first: when a bare address record and a real instance
+// share a name, the lookup finds the instance.
+void index_names(const std::vector<InstanceRecord>& records,
+                 std::unordered_map<std::string_view, uint32_t>& by_name) {
   for (int pass = 0; pass < 2; ++pass) {
-    for (uint32_t i = 0; i < records_.size(); ++i) {
-      const InstanceRecord& r = records_[i];
+    for (uint32_t i = 0; i < records.size(); ++i) {
+      const InstanceRecord& r = records[i];
       if (r.instance_id.empty() != (pass == 1)) continue;
       for (const std::string* name :
            {&r.instance_id, &r.private_ip, &r.public_ip, &r.private_dns, &r.public_dns}) {
-        if (!name->empty()) by_name_.emplace(*name, i);
+        if (!name->empty()) by_name.emplace(*name, i);
       }
-      for (const std::string& a : r.addresses) by_name_.emplace(a, i);
+      for (const std::string& a : r.addresses) by_name.emplace(a, i);
     }
   }
+}
+}  // namespace
+
+DiscoverySnapshot::DiscoverySnapshot(uint64_t generation, std::vector<InstanceRecord> records,
+                                     std::vector<InstanceRecord> gone)
+    : generation_(generation), records_(std::move(records)), gone_(std::move(gone)) {
+  index_names(records_, by_name_);
+  index_names(gone_, gone_by_name_);
 }
 
 const InstanceRecord* DiscoverySnapshot::lookup(std::string_view host) const {
   auto it = by_name_.find(host);
   return it == by_name_.end() ? nullptr : &records_[it->second];
+}
+
+const InstanceRecord* DiscoverySnapshot::lookup_gone(std::string_view host) const {
+  if (gone_.empty() || by_name_.contains(host)) return nullptr;
+  auto it = gone_by_name_.find(host);
+  return it == gone_by_name_.end() ? nullptr : &gone_[it->second];
 }
 
 }  // namespace rwgate::discovery

@@ -52,20 +52,30 @@ InstanceRecord record_from_meta_labels(const std::map<std::string, std::string>&
 // "[v6]:port" -> "v6", "host:port" -> "host", "host" -> "host".
 std::string_view host_of(std::string_view address);
 
-// An immutable view of every known instance, with lookup by any of its names.
+// An immutable view of every known instance, with lookup by any of its names, and of the
+// instances that went away recently (no source reported them for missing_after), so that
+// samples still arriving for them can be told apart from samples of unknown hosts.
 class DiscoverySnapshot {
  public:
-  DiscoverySnapshot(uint64_t generation, std::vector<InstanceRecord> records);
+  DiscoverySnapshot(uint64_t generation, std::vector<InstanceRecord> records,
+                    std::vector<InstanceRecord> gone = {});
 
   uint64_t generation() const { return generation_; }
   const std::vector<InstanceRecord>& records() const { return records_; }
   // By private/public IP, private/public DNS name, instance id or another address.
   const InstanceRecord* lookup(std::string_view host) const;
+  // A recently gone instance by the same names; null when none (or when a live instance
+  // now has that name: lookup() wins).
+  const InstanceRecord* lookup_gone(std::string_view host) const;
+  bool has_gone() const { return !gone_.empty(); }
+  const std::vector<InstanceRecord>& gone() const { return gone_; }
 
  private:
   uint64_t generation_;
   std::vector<InstanceRecord> records_;
   std::unordered_map<std::string_view, uint32_t> by_name_;  // views into records_
+  std::vector<InstanceRecord> gone_;
+  std::unordered_map<std::string_view, uint32_t> gone_by_name_;  // views into gone_
 };
 
 }  // namespace rwgate::discovery

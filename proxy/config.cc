@@ -573,6 +573,17 @@ void read_load_balancer_detection(Reader& r, const YAML::Node& node, relabel::Lb
   }
 }
 
+void read_staleness(Reader& r, const YAML::Node& node, StalenessConfig& out) {
+  const std::string path = "staleness";
+  if (!r.map(node, path, {"on_terminate", "drop_late_samples", "series_idle_timeout"})) return;
+  r.boolean(node, path, "on_terminate", out.on_terminate);
+  r.boolean(node, path, "drop_late_samples", out.drop_late_samples);
+  r.duration(node, path, "series_idle_timeout", out.series_idle_timeout);
+  if (out.series_idle_timeout < std::chrono::seconds(1)) {
+    r.error(path + ".series_idle_timeout", node["series_idle_timeout"], "must be at least 1s");
+  }
+}
+
 void read_sinks(Reader& r, const YAML::Node& node, std::vector<SinkConfig>& out) {
   if (!node.IsDefined() || node.IsNull()) return;
   if (!node.IsSequence()) {
@@ -624,7 +635,7 @@ ConfigResult parse_config(const std::string& yaml_text) {
   try {
     if (root.IsDefined() && !root.IsNull()) {
       if (r.map(root, "",
-                {"server", "discovery", "enrich", "load_balancer_detection", "relabel",
+                {"server", "discovery", "enrich", "load_balancer_detection", "staleness", "relabel",
                  "relabel_configs", "sinks"})) {
         read_server(r, root["server"], config.server);
         read_discovery(r, root["discovery"], config.discovery);
@@ -636,6 +647,7 @@ ConfigResult parse_config(const std::string& yaml_text) {
         read_enrich(r, root["enrich"], config.enrich);
         read_load_balancer_detection(r, root["load_balancer_detection"],
                                      config.load_balancer_detection);
+        read_staleness(r, root["staleness"], config.staleness);
         config.relabel_configs =
             relabel::parse_rules(root["relabel_configs"], "relabel_configs", r.errors());
         if (r.map(root["relabel"], "relabel", {"cache_max_entries"})) {

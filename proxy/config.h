@@ -79,6 +79,12 @@ struct EnrichConfig {
   bool annotate_miss = false;                  // on_miss: annotate
 };
 
+struct StalenessConfig {
+  bool on_terminate = true;       // end the series of instances that go away
+  bool drop_late_samples = true;  // drop samples that arrive for them afterwards
+  Duration series_idle_timeout = std::chrono::minutes(15);
+};
+
 // Detection on, action annotate, the built-in name patterns.
 relabel::LbRules default_lb_rules();
 
@@ -89,6 +95,7 @@ struct Config {
   EnrichConfig enrich;
   // load_balancer_detection; `names` holds the built-in and host_patterns regexes.
   relabel::LbRules load_balancer_detection = default_lb_rules();
+  StalenessConfig staleness;
   std::vector<relabel::Rule> relabel_configs;  // global, applied to every series first
   size_t relabel_cache_max_entries = 100000;   // relabel.cache_max_entries
   std::vector<SinkConfig> sinks;

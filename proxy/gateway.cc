@@ -78,6 +78,7 @@ Gateway::Gateway(Config initial, std::string config_path, std::chrono::milliseco
                       .Help("Targets judged to be load balancers, by job, verdict (suspected, "
                             "confirmed) and evidence (name, behaviour).")
                       .Register(registry_)) {
+  stale_markers_ = std::make_unique<StaleMarkerSender>(ingest_, registry_);
   worker_threads_ = config_.server.worker_threads > 0
                         ? static_cast<size_t>(config_.server.worker_threads)
                         : std::max(1u, std::thread::hardware_concurrency());
@@ -120,6 +121,9 @@ void Gateway::apply(const Config& config) {
   snapshot->rules.enrich.match_label = config.enrich.match_label;
   snapshot->rules.enrich.rules = config.enrich.relabel_configs;
   snapshot->rules.enrich.annotate_miss = config.enrich.annotate_miss;
+  snapshot->rules.enrich.drop_late = config.staleness.drop_late_samples;
+  snapshot->track_series = discovery_ != nullptr && config.staleness.on_terminate;
+  stale_markers_->configure(discovery_, config.staleness, !config.enrich.relabel_configs.empty());
   snapshot->rules.generation = ++generation_;
   snapshot->rules.global = config.relabel_configs;
   snapshot->rules.lb = config.load_balancer_detection;
@@ -128,6 +132,8 @@ void Gateway::apply(const Config& config) {
   snapshot->rules.cache_entries_per_thread = config.relabel_cache_max_entries / threads;
   for (const SinkConfig& sc : config.sinks) {
     snapshot->sinks.push_back(next.at(sc.name).sink);
+    snapshot->sink_ids.push_back(
+        sink_ids_.try_emplace(sc.name, static_cast<uint32_t>(sink_ids_.size())).first->second);
     snapshot->rules.per_sink.push_back(sc.remote_write.write_relabel_configs);
     snapshot->relabel_dropped.push_back(&relabel_dropped_.Add({{"sink", sc.name}}));
   }
@@ -175,6 +181,7 @@ Status Gateway::start() {
   server_ = std::make_unique<HttpServer>(
       options, [this](const HttpRequest& req, HttpResponse& res) { route(req, res); });
   if (Status st = server_->start(); !st) return st;
+  stale_markers_->start();
   ready_.store(true);
   log::info("listening", {{"address", config_.server.listen_address},
                           {"port", std::to_string(server_->port())}});
@@ -424,6 +431,7 @@ void Gateway::shutdown() {
   }
   server_->stop();
   server_.reset();
+  stale_markers_->stop();  // its last markers go into the queues before they drain
   std::lock_guard lock(reload_mu_);
   log::info("draining sink queues", {{"timeout", format_duration(drain_timeout_)}});
   // All sinks drain at once, each up to the same deadline.

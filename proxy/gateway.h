@@ -21,6 +21,7 @@
 #include "proxy/config.h"
 #include "proxy/http_server.h"
 #include "proxy/ingest.h"
+#include "proxy/stale_markers.h"
 #include "sinks/remote_write_sink.h"
 
 namespace rwgate::proxy {
@@ -78,6 +79,8 @@ class Gateway {
   prometheus::Family<prometheus::Gauge>& lb_targets_;
   std::mutex lb_gauges_mu_;                             // guards lb_gauge_labels_
   std::set<std::vector<std::string>> lb_gauge_labels_;  // (job, verdict, evidence) ever set
+  std::map<std::string, uint32_t> sink_ids_;            // by sink name, for the series trackers
+  std::unique_ptr<StaleMarkerSender> stale_markers_;
   struct Retiring {
     std::thread thread;
     std::shared_ptr<std::atomic<bool>> done;

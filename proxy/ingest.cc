@@ -146,7 +146,13 @@ IngestHandler::IngestHandler(prometheus::Registry& registry)
                          .Name("rwgate_relabel_cache_entries")
                          .Help("Entries in the per-series result caches of all ingest threads.")
                          .Register(registry)
-                         .Add({})) {
+                         .Add({})),
+      late_samples_(prometheus::BuildCounter()
+                        .Name("rwgate_staleness_late_samples_dropped_total")
+                        .Help("Samples dropped because their instance is gone "
+                              "(staleness.drop_late_samples).")
+                        .Register(registry)
+                        .Add({})) {
   for (size_t i = 0; i < std::size(kCodes); ++i) {
     requests_[i] = &requests_family_.Add({{"code", std::to_string(kCodes[i])}});
   }
@@ -176,6 +182,26 @@ prometheus::Counter& IngestHandler::requests_by_code(int status) {
     if (kCodes[i] == status) return *requests_[i];
   }
   return *requests_[6];
+}
+
+relabel::SeriesTracker& IngestHandler::tracker() {
+  // A connection stays on its thread, so a thread's tracker sees its senders' series.
+  thread_local const IngestHandler* owner = nullptr;
+  thread_local relabel::SeriesTracker* mine = nullptr;
+  if (owner != this) {
+    std::lock_guard lock(trackers_mu_);
+    trackers_.push_back(std::make_unique<relabel::SeriesTracker>());
+    mine = trackers_.back().get();
+    owner = this;
+  }
+  return *mine;
+}
+
+std::vector<relabel::SeriesTracker*> IngestHandler::trackers() {
+  std::lock_guard lock(trackers_mu_);
+  std::vector<relabel::SeriesTracker*> out;
+  for (auto& t : trackers_) out.push_back(t.get());
+  return out;
 }
 
 void IngestHandler::count_rejected(RejectReason reason, int status) {
@@ -327,6 +353,15 @@ void IngestHandler::handle(const HttpRequest& req, HttpResponse& res) {
   }
   if (snap->lb != nullptr && !snap->rules.empty())
     observe_load_balancers(*snap, batch, scratch.stats.lb_flagged);
+  if (!snap->rules.empty() && fleet != nullptr) {
+    if (scratch.stats.late_samples > 0)
+      late_samples_.Increment(static_cast<double>(scratch.stats.late_samples));
+    // After the enqueue: a marker taken from the tracker then always follows the sample.
+    if (snap->track_series) {
+      tracker().track({batch, scratch.per_sink, snap->sink_ids, scratch.stats.records,
+                       fleet->generation(), relabel::tracker_now_s()});
+    }
+  }
 
   samples_received_.Increment(static_cast<double>(batch.samples.size()));
   histograms_received_.Increment(static_cast<double>(batch.histograms.size()));

@@ -14,11 +14,13 @@
 #include <array>
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "discovery/sources.h"
 #include "proxy/http_server.h"
 #include "relabel/series_cache.h"
+#include "relabel/series_tracker.h"
 #include "sinks/sink.h"
 
 namespace rwgate::proxy {
@@ -31,6 +33,8 @@ struct IngestSnapshot {
   std::shared_ptr<const discovery::Discovery> discovery;  // null: no source configured
   std::vector<prometheus::Counter*> relabel_dropped;      // by sink
   std::shared_ptr<relabel::LbDetector> lb;                // load-balancer detection; never null
+  std::vector<uint32_t> sink_ids;  // by sink: stable across reloads (interned sink names)
+  bool track_series = false;       // staleness.on_terminate with discovery on
 };
 
 enum class RejectReason : uint8_t {
@@ -61,6 +65,9 @@ class IngestHandler {
   // Counts a request refused before it reached handle() (413 from the HTTP layer).
   void count_rejected(RejectReason reason, int status);
 
+  // Every ingest thread's series tracker (for the stale marker sender).
+  std::vector<relabel::SeriesTracker*> trackers();
+
  private:
   void reject(HttpResponse& res, int status, RejectReason reason, std::string message);
   prometheus::Counter& requests_by_code(int status);
@@ -84,6 +91,11 @@ class IngestHandler {
   prometheus::Counter& enrich_misses_;
   prometheus::Gauge& cache_entries_;
   std::array<prometheus::Counter*, 3> lb_series_;  // by LbAction: annotated, dropped, passed
+  prometheus::Counter& late_samples_;
+
+  relabel::SeriesTracker& tracker();  // this thread's
+  std::mutex trackers_mu_;            // guards trackers_
+  std::vector<std::unique_ptr<relabel::SeriesTracker>> trackers_;
 };
 
 }  // namespace rwgate::proxy

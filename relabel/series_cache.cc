@@ -96,9 +96,17 @@ SeriesCache::Entry* SeriesCache::slot_for(uint64_t hash, size_t capacity, Pipeli
 bool SeriesCache::enrich(const EnrichRules& rules, const discovery::DiscoverySnapshot* discovery,
                          Entry& e) {
   e.enriched = 0;
+  e.late = false;
+  e.rec = nullptr;
   if (!rules.enabled || discovery == nullptr) return true;
   const std::string_view host = discovery::host_of(builder_.get(rules.match_label));
   const discovery::InstanceRecord* rec = host.empty() ? nullptr : discovery->lookup(host);
+  if (rules.drop_late && !host.empty() &&
+      (rec != nullptr ? rec->is_gone() : discovery->lookup_gone(host) != nullptr)) {
+    e.late = true;
+    return false;
+  }
+  if (rec != nullptr && !rec->is_gone()) e.rec = rec;
   if (rec == nullptr) {
     e.enriched = 2;
     if (rules.annotate_miss && builder_.get("enrichment").empty())
@@ -282,6 +290,14 @@ void SeriesCache::run_direct(const PipelineRules& rules,
                                       : std::string_view();
     const discovery::InstanceRecord* rec =
         host.empty() || discovery == nullptr ? nullptr : discovery->lookup(host);
+    if (er.drop_late && !host.empty() && discovery != nullptr &&
+        (rec != nullptr ? rec->is_gone() : discovery->lookup_gone(host) != nullptr)) {
+      ++stats.late_series;
+      stats.late_samples += series.samples_count + series.histograms_count;
+      direct_spans_.push_back({0, UINT32_MAX});  // not sent anywhere
+      continue;
+    }
+    if (rec != nullptr && !rec->is_gone()) stats.records[si] = rec;
     if (rec != nullptr) {
       ++stats.enrich_hits;
       const proto::Label defaults[] = {{"asg", rec->asg_name},
@@ -328,7 +344,7 @@ void SeriesCache::run_direct(const PipelineRules& rules,
   // No encoded bytes: the sink encodes these views straight into its request, which
   // costs the same as copying bytes encoded here would, minus this copy.
   for (size_t i = 0; i < n; ++i) {
-    if (direct_spans_[i].second == UINT32_MAX) continue;  // dropped as load-balanced
+    if (direct_spans_[i].second == UINT32_MAX) continue;  // dropped: load-balanced or late
     const std::span<const proto::Label> labels(direct_labels_.data() + direct_spans_[i].first,
                                                direct_spans_[i].second);
     // Nothing added: the sender's own encoded bytes can be copied as they are.
@@ -362,6 +378,8 @@ void SeriesCache::run(const PipelineRules& rules, const discovery::DiscoverySnap
   for (auto& o : out) o.clear();
   stats.dropped_per_sink.assign(nsinks, 0);
   stats.lb_flagged.clear();
+  stats.records.assign(batch.series.size(), nullptr);
+  stats.late_series = stats.late_samples = 0;
   if (rules.direct()) return run_direct(rules, discovery, batch, out, stats);
   // The lookups are memory-bound (index cell, entry, entry bytes: three likely cache
   // misses per series), so they run in passes over the whole batch: each pass issues its
@@ -430,17 +448,23 @@ void SeriesCache::run(const PipelineRules& rules, const discovery::DiscoverySnap
     }
     if (e->enriched == 1) ++stats.enrich_hits;
     if (e->enriched == 2) ++stats.enrich_misses;
+    stats.records[i] = e->rec;
+    if (e->late) {
+      ++stats.late_series;
+      stats.late_samples += batch.series[i].samples_count + batch.series[i].histograms_count;
+    }
     if (e->lb_flagged) {
       stats.lb_flagged.push_back(
           LbFlag{static_cast<uint32_t>(i), e->lb_name_pattern, e->lb_action});
     }
     e->referenced = true;
     e->pinned_by = request_;
-    const bool lb_dropped = e->lb_flagged && e->lb_action == LbAction::kDrop;
+    // Dropped as load-balanced or late: counted as such, not as dropped by rules.
+    const bool dropped_before_rules = e->late || (e->lb_flagged && e->lb_action == LbAction::kDrop);
     for (size_t s = 0; s < nsinks; ++s) {
       const Entry::Out& o = e->outs[s];
       if (o.dropped) {
-        if (!lb_dropped) ++stats.dropped_per_sink[s];  // counted as load-balanced instead
+        if (!dropped_before_rules) ++stats.dropped_per_sink[s];
         continue;
       }
       out[s].push_back(

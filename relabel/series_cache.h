@@ -42,6 +42,9 @@ struct EnrichRules {
   std::string match_label = "instance";  // its host (port stripped) is looked up
   std::vector<Rule> rules;               // empty: the default mapping (asg, availability_zone, ...)
   bool annotate_miss = false;            // on_miss: annotate adds enrichment="miss"
+  // staleness.drop_late_samples: series of an instance that is gone (its record says so,
+  // or it went away recently) are dropped.
+  bool drop_late = false;
 };
 
 // Rules for one configuration. Immutable once built; shared by threads. A cached result is
@@ -87,6 +90,11 @@ struct PipelineStats {
   uint64_t enrich_misses = 0;              // series whose instance was not
   std::vector<uint64_t> dropped_per_sink;  // series not sent to a sink because of rules
   std::vector<LbFlag> lb_flagged;          // series of load-balanced targets, in batch order
+  // By input series: the live instance enrichment matched (null: none, or gone). Valid
+  // while the discovery snapshot passed to run() is.
+  std::vector<const discovery::InstanceRecord*> records;
+  uint64_t late_series = 0;   // dropped: their instance is gone (drop_late)
+  uint64_t late_samples = 0;  // samples and histograms of those series
 };
 
 class SeriesCache {
@@ -111,8 +119,10 @@ class SeriesCache {
     uint64_t generation = 0;
     uint64_t pinned_by = 0;  // request number that last used it
     bool referenced = false;
-    uint8_t key_form = 0;     // 1: raw RW 1.0 label bytes, 2: flattened labels
-    uint8_t enriched = 0;     // 0: no enrichment, 1: instance found, 2: not found
+    uint8_t key_form = 0;  // 1: raw RW 1.0 label bytes, 2: flattened labels
+    uint8_t enriched = 0;  // 0: no enrichment, 1: instance found, 2: not found
+    bool late = false;     // dropped: the instance is gone (drop_late)
+    const discovery::InstanceRecord* rec = nullptr;  // live match, of the entry's generation
     bool lb_flagged = false;  // the target is a load balancer; lb_action was applied
     LbAction lb_action = LbAction::kPass;
     int16_t lb_name_pattern = -1;

@@ -163,6 +163,16 @@ class Workspace:
         wait_until(lambda: http("GET", f"http://127.0.0.1:{port}/-/ready")[0] == 200, what="prometheus ready")
         return p
 
+    def prometheus_store(self, name="store"):
+        """A real Prometheus 2.42 as a remote_write receiver (the store), queried over its API."""
+        port = free_port()
+        cfg = self.write(name + ".yml", "global: { scrape_interval: 1m }\n")
+        p = self.start(name, ["prometheus", f"--config.file={cfg}", f"--storage.tsdb.path={self.path(name + '-data')}",
+                              f"--web.listen-address=127.0.0.1:{port}", "--web.enable-remote-write-receiver"])
+        url = f"http://127.0.0.1:{port}"
+        wait_until(lambda: http("GET", url + "/-/ready")[0] == 200, what=f"{name} ready")
+        return PrometheusStore(url, p)
+
     def rwgate(self, config_text=None, args=(), name="rwgate", wait_ready=True):
         port = free_port()
         argv = [RWGATE, f"--web.listen-address=127.0.0.1:{port}", "--shutdown.timeout=10s", *args]
@@ -220,6 +230,19 @@ class VictoriaMetrics:
             key = frozenset(row["metric"].items())
             out.setdefault(key, []).extend(zip(row["timestamps"], row["values"]))
         return out
+
+
+class PrometheusStore:
+    def __init__(self, url, proc):
+        self.url = url
+        self.proc = proc
+
+    def query(self, promql):
+        """Instant query now: [(labels dict, value str), ...]."""
+        q = urllib.parse.urlencode({"query": promql})
+        status, _, body = http("GET", f"{self.url}/api/v1/query?{q}")
+        assert status == 200, body
+        return [(r["metric"], r["value"][1]) for r in json.loads(body)["data"]["result"]]
 
 
 class Rwgate:

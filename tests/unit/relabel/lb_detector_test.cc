@@ -85,7 +85,8 @@ struct Feeder {
   void scrape(double start_time, double counter = -1) {
     std::vector<LbObservation> obs;
     obs.push_back({job, instance, 1, "process_start_time_seconds", true, start_time, ts});
-    if (counter >= 0) obs.push_back({job, instance, 2, "process_cpu_seconds_total", false, counter, ts});
+    if (counter >= 0)
+      obs.push_back({job, instance, 2, "process_cpu_seconds_total", false, counter, ts});
     ts += 1000;
     fake_now_ms += 1000;
     d.observe(obs, {});
@@ -158,7 +159,8 @@ TEST(LbDetectorTest, CountersAloneOnlyRaiseSuspicion) {
   Feeder f{d};
   f.instance = "noid:80";
   for (double v : {50.0, 10.0, 51.0, 11.0, 52.0, 12.0}) {
-    std::vector<LbObservation> obs{{f.job, f.instance, 2, "process_cpu_seconds_total", false, v, f.ts}};
+    std::vector<LbObservation> obs{
+        {f.job, f.instance, 2, "process_cpu_seconds_total", false, v, f.ts}};
     f.ts += 1000;
     d.observe(obs, {});
   }
@@ -216,7 +218,8 @@ TEST(LbDetectorTest, StateIsBoundedAndFlaggedTargetsAreKept) {
   for (double v : {1.0, 2.0, 1.0, 2.0}) lb.scrape(v);
   ASSERT_EQ(lb.verdict(), "confirmed");
   std::vector<std::string> names;
-  for (size_t i = 0; i < LbDetector::kMaxTargets + 50; ++i) names.push_back("t" + std::to_string(i));
+  for (size_t i = 0; i < LbDetector::kMaxTargets + 50; ++i)
+    names.push_back("t" + std::to_string(i));
   for (const std::string& n : names) {
     std::vector<LbObservation> obs{{"j", n, 1, "process_start_time_seconds", true, 1.0, 1}};
     d.observe(obs, {});
@@ -283,9 +286,12 @@ TEST_P(LbPipelineTest, FlaggedTargetsAreAnnotatedOrDroppedAndVerdictsInvalidateR
   Batch1 in;
   in.strings.reserve(64);
   in.add({{"__name__", "up"}, {"instance", "a-1.us-east-1.elb.amazonaws.com:80"}, {"job", "web"}});
-  in.add({{"__name__", "up"}, {"instance", "a-1.us-east-1.elb.amazonaws.com:80"}, {"job", "dropme"}});
+  in.add(
+      {{"__name__", "up"}, {"instance", "a-1.us-east-1.elb.amazonaws.com:80"}, {"job", "dropme"}});
   in.add({{"__name__", "up"}, {"instance", "nginx:80"}, {"job", "web"}});
-  in.add({{"__name__", "up"}, {"instance", "a-2.us-east-1.elb.amazonaws.com:80"}, {"job", "web"},
+  in.add({{"__name__", "up"},
+          {"instance", "a-2.us-east-1.elb.amazonaws.com:80"},
+          {"job", "web"},
           {"scrape_via", "sender"}});
   in.finish();
   const PipelineRules rules = lb_rules(GetParam());
