@@ -169,7 +169,8 @@ void StaleMarkerSender::sweep() {
     }
     queued_.clear();
     std::erase_if(gone_, [&](const auto& kv) { return now - kv.second > kGoneKept; });
-    std::erase_if(relabeled_, [&](const auto& kv) { return now - kv.second.second > kRelabeledKept; });
+    std::erase_if(relabeled_,
+                  [&](const auto& kv) { return now - kv.second.second > kRelabeledKept; });
     config = config_;
     if (config.on_terminate) {
       for (const auto& [key, since] : gone_) to_take.emplace_back(key, UINT64_MAX);
@@ -188,7 +189,8 @@ void StaleMarkerSender::sweep() {
     for (const auto& [key, before] : to_take) t->take(key, before, ended);
   }
   if (idle_sweep) {
-    const auto idle_s = std::chrono::duration_cast<std::chrono::seconds>(config.series_idle_timeout);
+    const auto idle_s =
+        std::chrono::duration_cast<std::chrono::seconds>(config.series_idle_timeout);
     const uint32_t now_s = relabel::tracker_now_s();
     const uint32_t cutoff =
         now_s > idle_s.count() ? now_s - static_cast<uint32_t>(idle_s.count()) : 0;

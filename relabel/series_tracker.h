@@ -58,8 +58,7 @@ class SeriesTracker {
 
   // Takes out the series of `instance` (an InstanceRecord::key()) last touched at a
   // discovery generation below `before_generation` (UINT64_MAX: all of them).
-  void take(const std::string& instance, uint64_t before_generation,
-            std::vector<EndedSeries>& out);
+  void take(const std::string& instance, uint64_t before_generation, std::vector<EndedSeries>& out);
   // Forgets series with no sample since `cutoff_s`; returns how many. Also drops
   // instances left without series.
   size_t forget_idle(uint32_t cutoff_s);

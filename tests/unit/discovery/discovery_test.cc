@@ -7,6 +7,12 @@
 namespace rwgate::discovery {
 namespace {
 
+InstanceRecord rec_with_id(const std::string& id) {
+  InstanceRecord r;
+  r.instance_id = id;
+  return r;
+}
+
 struct FakeClock {
   Clock::time_point t = Clock::time_point(std::chrono::seconds(1'700'000'000));
   DiscoveryCache::NowFn fn() {
@@ -295,6 +301,41 @@ TEST(DiscoverySnapshotTest, AnInstanceWinsOverABareAddressWithTheSameName) {
   DiscoverySnapshot snap(1, {bare, rec("i-1", "10.0.0.1")});
   ASSERT_NE(snap.lookup("10.0.0.1"), nullptr);
   EXPECT_EQ(snap.lookup("10.0.0.1")->instance_id, "i-1");
+}
+
+// Recently gone instances stay findable, so their late samples are recognised; an
+// instance that comes back is live again.
+TEST(DiscoveryGoneTest, GoneInstancesAreKeptForLateSamplesUntilTheyComeBack) {
+  auto now = Clock::now();
+  DiscoveryCache cache(std::chrono::seconds(60), [&] { return now; });
+  InstanceRecord r = rec_with_id("i-a");
+  r.private_ip = "10.0.0.1";
+  cache.replace_source("file", {r});
+  cache.replace_source("file", {});
+  now += std::chrono::seconds(61);
+  cache.expire();
+  auto snap = cache.snapshot();
+  EXPECT_EQ(snap->lookup("10.0.0.1"), nullptr);
+  ASSERT_NE(snap->lookup_gone("10.0.0.1"), nullptr);
+  EXPECT_EQ(snap->lookup_gone("10.0.0.1")->instance_id, "i-a");
+  // Another instance gets the address: it is live, and the gone one no longer answers.
+  InstanceRecord other = rec_with_id("i-b");
+  other.private_ip = "10.0.0.1";
+  cache.replace_source("file", {other});
+  snap = cache.snapshot();
+  EXPECT_EQ(snap->lookup("10.0.0.1")->instance_id, "i-b");
+  EXPECT_EQ(snap->lookup_gone("10.0.0.1"), nullptr);
+  // The first one comes back.
+  cache.replace_source("file", {other, r});
+  EXPECT_TRUE(cache.snapshot()->gone().empty());
+  // And after an hour gone, it is forgotten.
+  cache.replace_source("file", {});
+  now += std::chrono::seconds(61);
+  cache.expire();
+  EXPECT_EQ(cache.snapshot()->gone().size(), 2u);
+  now += DiscoveryCache::kGoneRetention;
+  cache.expire();
+  EXPECT_TRUE(cache.snapshot()->gone().empty());
 }
 
 }  // namespace

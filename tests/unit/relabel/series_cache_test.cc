@@ -217,6 +217,49 @@ TEST(EnrichTest, DefaultMappingAddsFleetLabelsButKeepsTheSenders) {
   EXPECT_EQ(as_map(out[0][0].labels).at("lifecycle_state"), "Terminating:Wait");
 }
 
+// drop_late_samples: a gone instance's series are dropped (not as relabel drops), also
+// once it left the snapshot; when it comes back, they flow again. Cached and direct.
+TEST(EnrichTest, LateSamplesOfGoneInstancesAreDroppedUntilTheyComeBack) {
+  for (const bool with_rules : {false, true}) {
+    PipelineRules rules;
+    rules.generation = 1;
+    rules.enrich.enabled = true;
+    rules.enrich.drop_late = true;
+    rules.per_sink.resize(1);
+    if (with_rules) {
+      std::vector<std::string> errors;
+      rules.global = parse_rules(YAML::Load("[{target_label: x, replacement: y}]"), "r", errors);
+    }
+    OneSeries in({{"__name__", "up"}, {"instance", "10.0.0.1:9100"}});
+    SeriesCache cache;
+    std::vector<std::vector<SeriesOut>> out;
+    PipelineStats stats;
+    discovery::DiscoverySnapshot live(1, {fleet_record("InService")});
+    cache.run(rules, &live, in.batch, out, stats);
+    ASSERT_EQ(out[0].size(), 1u);
+    EXPECT_EQ(stats.records[0], &live.records()[0]);
+    discovery::DiscoverySnapshot terminated(2, {fleet_record("Terminated")});
+    cache.run(rules, &terminated, in.batch, out, stats);
+    EXPECT_TRUE(out[0].empty()) << with_rules;
+    EXPECT_EQ(stats.late_series, 1u);
+    EXPECT_EQ(stats.dropped_per_sink[0], 0u);
+    EXPECT_EQ(stats.records[0], nullptr);
+    discovery::DiscoverySnapshot expired(3, {}, {fleet_record("InService")});
+    cache.run(rules, &expired, in.batch, out, stats);
+    EXPECT_TRUE(out[0].empty());
+    EXPECT_EQ(stats.late_series, 1u);
+    discovery::DiscoverySnapshot back(4, {fleet_record("InService")});
+    cache.run(rules, &back, in.batch, out, stats);
+    ASSERT_EQ(out[0].size(), 1u);
+    EXPECT_EQ(stats.late_series, 0u);
+    rules.enrich.drop_late = false;
+    rules.generation = 2;
+    cache.run(rules, &terminated, in.batch, out, stats);
+    ASSERT_EQ(out[0].size(), 1u);
+    EXPECT_EQ(as_map(out[0][0].labels).at("lifecycle_state"), "Terminated");
+  }
+}
+
 TEST(EnrichTest, CustomRulesSeeMetaLabelsWhichAreDroppedAfterwards) {
   PipelineRules rules;
   rules.generation = 1;
