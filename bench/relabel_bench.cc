@@ -1,6 +1,7 @@
 // Relabel micro-benchmarks: a realistic rule set of 10 rules on 12-label series, through
 // the engine directly (uncached) and through the per-series cache (the steady state).
 #include <benchmark/benchmark.h>
+#include <malloc.h>
 #include <yaml-cpp/yaml.h>
 
 #include <string>
@@ -9,6 +10,7 @@
 #include "proto/decode.h"
 #include "proto/encode.h"
 #include "relabel/series_cache.h"
+#include "relabel/series_tracker.h"
 
 namespace {
 
@@ -79,6 +81,9 @@ struct Workload {
                                             {"team", "Payments"}};
       batch.labels.insert(batch.labels.end(), ls.begin(), ls.end());
       s.labels_count = static_cast<uint32_t>(ls.size());
+      s.samples_begin = static_cast<uint32_t>(batch.samples.size());
+      s.samples_count = 1;
+      batch.samples.push_back({1.0, 1700000000000 + i});
       batch.series.push_back(s);
     }
   }
@@ -170,36 +175,132 @@ void BM_RelabelCacheMissPath(benchmark::State& state) {
 }
 BENCHMARK(BM_RelabelCacheMissPath);
 
-// Enrichment alone (default mapping, no rules): no cache, the fleet's four labels merged
-// into every series from one discovery lookup. The workload's 2000 instances are all known.
-void BM_EnrichDirect(benchmark::State& state) {
-  DecodedWorkload w;
+// The workload's 2000 instances, each known to discovery by its address.
+discovery::DiscoverySnapshot fleet_of(const proto::Batch& batch) {
   std::vector<discovery::InstanceRecord> records;
-  for (const proto::Series& s : w.batch.series) {
+  for (const proto::Series& s : batch.series) {
     discovery::InstanceRecord r;
     r.private_ip =
-        std::string(discovery::host_of(proto::label_value(w.batch.labels_of(s), "instance")));
+        std::string(discovery::host_of(proto::label_value(batch.labels_of(s), "instance")));
     r.instance_id = "i-" + r.private_ip;
     r.asg_name = "web";
     r.availability_zone = "us-east-1b";
     r.lifecycle_state = "InService";
     records.push_back(std::move(r));
   }
-  const discovery::DiscoverySnapshot fleet(1, std::move(records));
+  return discovery::DiscoverySnapshot(1, std::move(records));
+}
+
+// Enrichment alone (default mapping, no rules): no cache, the fleet's four labels merged
+// into every series from one discovery lookup. With state.range(0) = 1 the load-balancer
+// check runs too, as it does by default (name patterns, verdicts; no target flagged).
+void BM_EnrichDirect(benchmark::State& state) {
+  DecodedWorkload w;
+  const discovery::DiscoverySnapshot fleet = fleet_of(w.batch);
   relabel::PipelineRules r;
   r.generation = 1;
   r.enrich.enabled = true;
   r.per_sink.resize(1);
+  if (state.range(0) == 1) {
+    r.lb.enabled = true;
+    std::string why;
+    r.lb.names = relabel::LbNamePatterns::build({}, why);
+  }
+  const relabel::LbVerdicts verdicts;
   relabel::SeriesCache cache;
   std::vector<std::vector<proto::SeriesOut>> out;
   relabel::PipelineStats stats;
   for (auto _ : state) {
-    cache.run(r, &fleet, w.batch, out, stats);
+    cache.run(r, &fleet, w.batch, out, stats, &verdicts);
     benchmark::DoNotOptimize(out[0].data());
   }
-  if (stats.enrich_hits == 0 || stats.enrich_misses != 0) std::abort();
+  if (stats.enrich_hits == 0 || stats.enrich_misses != 0 || !stats.lb_flagged.empty()) std::abort();
   state.SetItemsProcessed(state.iterations() * 2000);
 }
-BENCHMARK(BM_EnrichDirect);
+BENCHMARK(BM_EnrichDirect)->ArgName("lb_check")->Arg(0)->Arg(1);
+
+// The series tracker in the steady state: every series of the request already tracked,
+// its timestamp moved on (one lookup and one label compare per series).
+void BM_TrackSteadyState(benchmark::State& state) {
+  DecodedWorkload w;
+  const discovery::DiscoverySnapshot fleet = fleet_of(w.batch);
+  relabel::PipelineRules r;
+  r.generation = 1;
+  r.enrich.enabled = true;
+  r.per_sink.resize(1);
+  r.encode_direct = true;  // as the gateway sets it when tracking
+  relabel::SeriesCache cache;
+  std::vector<std::vector<proto::SeriesOut>> out;
+  relabel::PipelineStats stats;
+  cache.run(r, &fleet, w.batch, out, stats);
+  relabel::SeriesTracker tracker;
+  const std::vector<uint32_t> ids = {0};
+  for (auto _ : state) {
+    tracker.track({w.batch, out, ids, stats.records, 1, 100});
+  }
+  if (tracker.series() != 2000) {
+    std::fprintf(stderr, "tracked %zu\n", tracker.series());
+    std::abort();
+  }
+  state.SetItemsProcessed(state.iterations() * 2000);
+}
+BENCHMARK(BM_TrackSteadyState);
+
+// Memory per tracked series beyond its label bytes: 200,000 series of 100 instances
+// tracked, the heap measured before and after (mallinfo2), the encoded label bytes taken
+// off. Reported as the counter overhead_bytes_per_series.
+void BM_TrackerMemory(benchmark::State& state) {
+  constexpr int kSeries = 200000;
+  std::vector<std::string> values;
+  values.reserve(kSeries);
+  for (int i = 0; i < kSeries; ++i) values.push_back("value-" + std::to_string(i));
+  std::vector<discovery::InstanceRecord> records(100);
+  for (size_t i = 0; i < records.size(); ++i) records[i].instance_id = "i-" + std::to_string(i);
+  double overhead = 0;
+  for (auto _ : state) {
+    // Requests of 2000 series, as senders send them.
+    std::vector<proto::Batch> batches(kSeries / 2000);
+    std::vector<std::vector<std::vector<proto::SeriesOut>>> outs(batches.size());
+    std::vector<std::vector<const discovery::InstanceRecord*>> recs(batches.size());
+    size_t label_bytes = 0;
+    for (size_t b = 0; b < batches.size(); ++b) {
+      outs[b].resize(1);
+      for (int k = 0; k < 2000; ++k) {
+        const int i = static_cast<int>(b) * 2000 + k;
+        proto::Series s;
+        s.labels_begin = static_cast<uint32_t>(batches[b].labels.size());
+        s.labels_count = 4;
+        s.samples_begin = static_cast<uint32_t>(batches[b].samples.size());
+        s.samples_count = 1;
+        batches[b].labels.push_back({"__name__", "node_cpu_seconds_total"});
+        batches[b].labels.push_back({"instance", records[i % 100].instance_id});
+        batches[b].labels.push_back({"job", "node"});
+        batches[b].labels.push_back({"series", values[i]});
+        batches[b].samples.push_back({1.0, 1000});
+        batches[b].series.push_back(s);
+        recs[b].push_back(&records[i % 100]);
+      }
+      for (uint32_t k = 0; k < 2000; ++k) {
+        const auto labels = batches[b].labels_of(batches[b].series[k]);
+        outs[b][0].push_back({k, labels, proto::hash_labels(labels), {}});
+        std::string enc;
+        proto::append_labels_v1(enc, labels);
+        label_bytes += enc.size();
+      }
+    }
+    const std::vector<uint32_t> ids = {0};
+    const size_t before = mallinfo2().uordblks;
+    {
+      relabel::SeriesTracker tracker;
+      for (size_t b = 0; b < batches.size(); ++b)
+        tracker.track({batches[b], outs[b], ids, recs[b], 1, 100});
+      const size_t after = mallinfo2().uordblks;
+      if (tracker.series() != static_cast<size_t>(kSeries)) std::abort();
+      overhead = (static_cast<double>(after - before) - static_cast<double>(label_bytes)) / kSeries;
+    }
+  }
+  state.counters["overhead_bytes_per_series"] = overhead;
+}
+BENCHMARK(BM_TrackerMemory)->Iterations(1);
 
 }  // namespace

@@ -100,6 +100,63 @@ void append_labels_v1(std::string& out, std::span<const Label> labels) {
   write_labels_v1(out, labels, labels_v1_size(labels));
 }
 
+namespace {
+// Equality of short byte strings without a call: label names and values are mostly under
+// 16 bytes, where memcmp's dispatch costs more than the compare.
+inline bool same_bytes(const char* a, const char* b, size_t n) {
+  const auto load64 = [](const char* p) {
+    uint64_t v;
+    std::memcpy(&v, p, 8);
+    return v;
+  };
+  if (n >= 8) {
+    for (; n > 16; n -= 16, a += 16, b += 16) {
+      if ((load64(a) ^ load64(b)) | (load64(a + 8) ^ load64(b + 8))) return false;
+    }
+    if (n > 8 && load64(a) != load64(b)) return false;
+    return load64(a + n - 8) == load64(b + n - 8);
+  }
+  const auto load32 = [](const char* p) {
+    uint32_t v;
+    std::memcpy(&v, p, 4);
+    return v;
+  };
+  if (n >= 4) return load32(a) == load32(b) && load32(a + n - 4) == load32(b + n - 4);
+  if (n == 0) return true;
+  // 1 to 3 bytes: the first, middle and last cover them all.
+  return a[0] == b[0] && a[n >> 1] == b[n >> 1] && a[n - 1] == b[n - 1];
+}
+}  // namespace
+
+bool labels_equal_v1(std::span<const Label> labels, std::string_view encoded) {
+  // The encoding is canonical, so the same labels encode to the same bytes: compare them
+  // as write_labels_v1 would write them, without writing.
+  const char* p = encoded.data();
+  const char* const end = p + encoded.size();
+  char head[12];
+  for (const Label& l : labels) {
+    char* h = head;
+    *h++ = 0x0a;
+    h = put_varint(h, label_msg_size(l));
+    *h++ = 0x0a;
+    h = put_varint(h, l.name.size());
+    const size_t hn = static_cast<size_t>(h - head);
+    if (static_cast<size_t>(end - p) < hn + l.name.size() || !same_bytes(p, head, hn) ||
+        !same_bytes(p + hn, l.name.data(), l.name.size()))
+      return false;
+    p += hn + l.name.size();
+    h = head;
+    *h++ = 0x12;
+    h = put_varint(h, l.value.size());
+    const size_t vn = static_cast<size_t>(h - head);
+    if (static_cast<size_t>(end - p) < vn + l.value.size() || !same_bytes(p, head, vn) ||
+        !same_bytes(p + vn, l.value.data(), l.value.size()))
+      return false;
+    p += vn + l.value.size();
+  }
+  return p == end;
+}
+
 bool read_labels_v1(std::string_view encoded, std::vector<Label>& out) {
   out.clear();
   WireReader r(encoded);

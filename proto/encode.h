@@ -30,6 +30,8 @@ void append_labels_v1(std::string& out, std::span<const Label> labels);
 // Reads Label fields written by append_labels_v1 back into views of `encoded`. Returns
 // false on bytes it did not write (a truncated or foreign encoding).
 bool read_labels_v1(std::string_view encoded, std::vector<Label>& out);
+// Whether `encoded` is exactly what append_labels_v1(labels) writes (the same label set).
+bool labels_equal_v1(std::span<const Label> labels, std::string_view encoded);
 // Appends one WriteRequest.metadata entry.
 void append_metadata_v1(std::string& out, const FamilyMetadata& md);
 

@@ -123,6 +123,7 @@ void Gateway::apply(const Config& config) {
   snapshot->rules.enrich.annotate_miss = config.enrich.annotate_miss;
   snapshot->rules.enrich.drop_late = config.staleness.drop_late_samples;
   snapshot->track_series = discovery_ != nullptr && config.staleness.on_terminate;
+  snapshot->rules.encode_direct = snapshot->track_series;
   stale_markers_->configure(discovery_, config.staleness, !config.enrich.relabel_configs.empty());
   snapshot->rules.generation = ++generation_;
   snapshot->rules.global = config.relabel_configs;

@@ -341,16 +341,31 @@ void SeriesCache::run_direct(const PipelineRules& rules,
     for (; a < nadd; ++a) direct_labels_.push_back(add[a]);
     direct_spans_.push_back({begin, static_cast<uint32_t>(direct_labels_.size() - begin)});
   }
-  // No encoded bytes: the sink encodes these views straight into its request, which
-  // costs the same as copying bytes encoded here would, minus this copy.
+  // Encoded bytes only when asked for (the series tracker compares them with one memcmp);
+  // otherwise the sink encodes these views straight into its request, which costs the
+  // same as copying bytes encoded here would, minus this copy.
+  direct_encoded_.clear();
+  direct_encoded_spans_.assign(n, {0, 0});
+  for (size_t i = 0; i < n; ++i) {
+    if (direct_spans_[i].second == UINT32_MAX || !rules.encode_direct) continue;
+    if (direct_spans_[i].second == batch.series[i].labels_count) continue;  // raw bytes below
+    const std::span<const proto::Label> labels(direct_labels_.data() + direct_spans_[i].first,
+                                               direct_spans_[i].second);
+    const size_t at = direct_encoded_.size();
+    proto::append_labels_v1(direct_encoded_, labels);
+    direct_encoded_spans_[i] = {static_cast<uint32_t>(at),
+                                static_cast<uint32_t>(direct_encoded_.size() - at)};
+  }
   for (size_t i = 0; i < n; ++i) {
     if (direct_spans_[i].second == UINT32_MAX) continue;  // dropped: load-balanced or late
     const std::span<const proto::Label> labels(direct_labels_.data() + direct_spans_[i].first,
                                                direct_spans_[i].second);
     // Nothing added: the sender's own encoded bytes can be copied as they are.
-    const std::string_view encoded = labels.size() == batch.series[i].labels_count
-                                         ? batch.series[i].raw_labels
-                                         : std::string_view();
+    const std::string_view encoded =
+        labels.size() == batch.series[i].labels_count
+            ? batch.series[i].raw_labels
+            : std::string_view(direct_encoded_.data() + direct_encoded_spans_[i].first,
+                               direct_encoded_spans_[i].second);
     const SeriesOut so{static_cast<uint32_t>(i), labels, proto::hash_labels(labels), encoded};
     for (auto& o : out) o.push_back(so);
   }

@@ -55,6 +55,9 @@ struct PipelineRules {
   std::vector<Rule> global;                 // relabel_configs
   std::vector<std::vector<Rule>> per_sink;  // write_relabel_configs, by sink index
   LbRules lb;                               // load_balancer_detection
+  // direct(): also hand out each output label set encoded (SeriesOut::encoded_labels),
+  // for the series tracker, which compares them on every sample.
+  bool encode_direct = false;
   size_t cache_entries_per_thread = 100000;
 
   bool empty() const { return !enrich.enabled && !lb.enabled && no_relabel_rules(); }
@@ -217,6 +220,8 @@ class SeriesCache {
   // run_direct's per-request output: the label sets, and per series where its set is.
   std::vector<proto::Label> direct_labels_;
   std::vector<std::pair<uint32_t, uint32_t>> direct_spans_;  // begin, count
+  std::string direct_encoded_;  // with encode_direct: the label sets as RW 1.0 Label fields
+  std::vector<std::pair<uint32_t, uint32_t>> direct_encoded_spans_;  // at, length
 };
 
 }  // namespace rwgate::relabel

@@ -6,15 +6,6 @@
 
 namespace rwgate::relabel {
 
-bool labels_equal_encoded(std::span<const proto::Label> labels, std::string_view encoded) {
-  thread_local std::vector<proto::Label> decoded;
-  if (!proto::read_labels_v1(encoded, decoded) || decoded.size() != labels.size()) return false;
-  for (size_t i = 0; i < labels.size(); ++i) {
-    if (!(decoded[i] == labels[i])) return false;
-  }
-  return true;
-}
-
 namespace {
 
 uint64_t key_of(uint64_t labels_hash, uint32_t sink_id) {
@@ -47,12 +38,14 @@ int64_t newest(const proto::Batch& b, const proto::Series& s, bool& stale) {
 
 uint32_t SeriesTracker::instance_index(const discovery::InstanceRecord& rec) {
   if (&rec == last_rec_) return last_index_;
-  std::string key = rec.key();
-  auto it = instance_by_key_.find(key);
+  // Most records have an id, which is their key: look it up without building a string.
+  auto it = !rec.instance_id.empty() ? instance_by_key_.find(std::string_view(rec.instance_id))
+                                     : instance_by_key_.find(rec.key());
   uint32_t index;
   if (it != instance_by_key_.end()) {
     index = it->second;
   } else {
+    std::string key = rec.key();
     index = static_cast<uint32_t>(instances_.size());
     instances_.push_back(Instance{key, {}});
     instance_by_key_.emplace(std::move(key), index);
@@ -81,7 +74,7 @@ void SeriesTracker::track(const Request& r) {
         const std::string_view held(t.labels.get(), t.labels_len);
         const bool same = t.sink_id == sink_id &&
                           (!so.encoded_labels.empty() ? so.encoded_labels == held
-                                                      : labels_equal_encoded(so.labels, held));
+                                                      : proto::labels_equal_v1(so.labels, held));
         if (!same) {
           ++collisions_;
           continue;
@@ -90,10 +83,14 @@ void SeriesTracker::track(const Request& r) {
           series_.erase(it);
           continue;
         }
-        const uint32_t instance = instance_index(*rec);
-        if (instance != t.instance) {  // the address moved to another instance
-          t.instance = instance;
-          instances_[instance].series.push_back(key);
+        // Within one discovery snapshot a series' instance cannot change; across them its
+        // address may have moved to another instance.
+        if (t.generation != r.discovery_generation) {
+          const uint32_t instance = instance_index(*rec);
+          if (instance != t.instance) {
+            t.instance = instance;
+            instances_[instance].series.push_back(key);
+          }
         }
         if (ts > t.last_ts) t.last_ts = ts;
         t.generation = r.discovery_generation;

@@ -86,7 +86,11 @@ class SeriesTracker {
   mutable std::mutex mu_;  // guards everything below
   std::unordered_map<uint64_t, Series> series_;
   std::vector<Instance> instances_;
-  std::unordered_map<std::string, uint32_t> instance_by_key_;
+  struct KeyHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, uint32_t, KeyHash, std::equal_to<>> instance_by_key_;
   uint64_t collisions_ = 0;
   // Per request: the last record seen and its index (series of one target come together).
   const discovery::InstanceRecord* last_rec_ = nullptr;
@@ -99,8 +103,5 @@ inline uint32_t tracker_now_s() {
                                    std::chrono::steady_clock::now().time_since_epoch())
                                    .count());
 }
-
-// Whether `labels` and the RW 1.0 Label fields `encoded` hold the same label set.
-bool labels_equal_encoded(std::span<const proto::Label> labels, std::string_view encoded);
 
 }  // namespace rwgate::relabel

@@ -63,8 +63,8 @@ TEST(SeriesTrackerTest, TakesTheSeriesOfAnInstanceWithTheirLastTimestamps) {
   SeriesTracker t;
   Request(3, 1000, &a).track(t, 1);
   Request(3, 2000, &a).track(t, 1);
-  Request(2, 1500, &b).track(t, 1);  // i=0,1 of b: the same label sets, another instance
-  Request(1, 1800, nullptr).track(t, 1);  // not matched: not tracked
+  Request(2, 1500, &b).track(t, 2);       // a new snapshot: i=0,1 now at another instance
+  Request(1, 1800, nullptr).track(t, 2);  // not matched: not tracked
   // The label sets i=0 and i=1 moved to b (same labels); a keeps i=2.
   std::vector<EndedSeries> ended;
   t.take("i-a", UINT64_MAX, ended);
@@ -154,11 +154,11 @@ TEST(SeriesTrackerTest, ComparesLabelsWithTheirEncoding) {
   std::vector<proto::Label> labels = {{"__name__", "up"}, {"job", "node"}};
   std::string enc;
   proto::append_labels_v1(enc, labels);
-  EXPECT_TRUE(labels_equal_encoded(labels, enc));
+  EXPECT_TRUE(proto::labels_equal_v1(labels, enc));
   labels[1].value = "nodf";
-  EXPECT_FALSE(labels_equal_encoded(labels, enc));
+  EXPECT_FALSE(proto::labels_equal_v1(labels, enc));
   labels.pop_back();
-  EXPECT_FALSE(labels_equal_encoded(labels, enc));
+  EXPECT_FALSE(proto::labels_equal_v1(labels, enc));
 }
 
 }  // namespace
