@@ -260,8 +260,10 @@ bool LbDetector::judge(Target& t) const {
                " back to an earlier value";
   }
   if (counter_watch != nullptr && most_decreases > 0) {
-    t.counter_note = counter_watch->metric + " went down " + std::to_string(most_decreases) +
-                     " times in the last " + std::to_string(counter_watch->count) + " scrapes";
+    t.counter_note =
+        counter_watch->metric + " went down " +
+        (most_decreases == 1 ? std::string("once") : std::to_string(most_decreases) + " times") +
+        " in the last " + std::to_string(counter_watch->count) + " scrapes";
   }
   return t.confirmed != was_confirmed;
 }

@@ -145,6 +145,8 @@ SeriesCache::LbHit SeriesCache::lb_check(const LbRules& rules,
   const std::string_view instance = proto::label_value(labels, "instance");
   if (instance.empty()) return hit;
   const std::string_view job = proto::label_value(labels, "job");
+  // A request carries a target's series one after another: the previous answer usually holds.
+  if (lb_last_valid_ && instance == lb_last_instance_ && job == lb_last_job_) return lb_last_;
   const uint64_t h = proto::hash_bytes(proto::hash_bytes(0x9e3779b97f4a7c15ULL, job), instance);
   const LbMemo* memo = nullptr;
   if (auto it = lb_memo_.find(h); it != lb_memo_.end()) {
@@ -166,6 +168,10 @@ SeriesCache::LbHit SeriesCache::lb_check(const LbRules& rules,
   hit.flagged = memo->confirmed || memo->name_pattern >= 0;
   hit.name_pattern = memo->name_pattern;
   if (hit.flagged) hit.action = rules.action_for(job);
+  lb_last_valid_ = true;
+  lb_last_job_ = job;
+  lb_last_instance_ = instance;
+  lb_last_ = hit;
   return hit;
 }
 
@@ -382,6 +388,7 @@ void SeriesCache::run(const PipelineRules& rules, const discovery::DiscoverySnap
       (discovery != nullptr && rules.enrich.enabled ? discovery->generation() : 0) ^
       (lb_generation * 0x9e3779b97f4a7c15ULL);
   lb_verdicts_ = verdicts;
+  lb_last_valid_ = false;  // its views point into the previous request
   if (const uint64_t memo_gen = (rules.generation << 32) ^ lb_generation;
       memo_gen != lb_memo_generation_) {
     lb_memo_.clear();

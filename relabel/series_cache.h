@@ -194,6 +194,10 @@ class SeriesCache {
   std::unordered_map<uint64_t, LbMemo> lb_memo_;
   const LbVerdicts* lb_verdicts_ = nullptr;  // for the request in progress
   uint64_t lb_memo_generation_ = UINT64_MAX;
+  // The last target looked up in this request (views into its batch) and its answer.
+  bool lb_last_valid_ = false;
+  std::string_view lb_last_job_, lb_last_instance_;
+  LbHit lb_last_;
 
   void run_direct(const PipelineRules& rules, const discovery::DiscoverySnapshot* discovery,
                   const proto::Batch& batch, std::vector<std::vector<SeriesOut>>& out,
