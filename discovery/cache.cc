@@ -49,6 +49,15 @@ void DiscoveryCache::replace_source(const std::string& source,
   rebuild();
 }
 
+void DiscoveryCache::replace_load_balancers(const std::string& source,
+                                            std::vector<LoadBalancerRecord> lbs) {
+  std::lock_guard lock(mu_);
+  auto& mine = load_balancers_[source];
+  if (mine == lbs) return;
+  mine = std::move(lbs);
+  rebuild(/*force=*/true);
+}
+
 void DiscoveryCache::upsert(const std::string& source, const InstanceRecord& record, bool event) {
   const std::string key = record.key();
   if (key.empty()) return;
@@ -156,8 +165,10 @@ void DiscoveryCache::rebuild(bool force) {
   std::vector<InstanceRecord> gone;
   gone.reserve(gone_.size());
   for (const auto& [key, g] : gone_) gone.push_back(g.record);
+  std::vector<LoadBalancerRecord> lbs;
+  for (const auto& [source, list] : load_balancers_) lbs.insert(lbs.end(), list.begin(), list.end());
   snapshot_.store(std::make_shared<const DiscoverySnapshot>(++generation_, std::move(records),
-                                                            std::move(gone)));
+                                                            std::move(gone), std::move(lbs)));
   for (const auto& [id, listener] : listeners_) listener(events, generation_);
 }
 

@@ -46,6 +46,8 @@ class DiscoveryCache {
   // A source's complete current list; what it listed before and does not list now starts
   // its missing_after countdown.
   void replace_source(const std::string& source, const std::vector<InstanceRecord>& records);
+  // A source's complete list of load balancers (replaces what it said before).
+  void replace_load_balancers(const std::string& source, std::vector<LoadBalancerRecord> lbs);
   // One record from an incremental source; merged over what that source said before.
   // `event`: a one-time report (EventBridge) that lasts while another source lists the
   // instance, or missing_after; otherwise (gRPC) it lasts until remove().
@@ -88,6 +90,7 @@ class DiscoveryCache {
     Clock::time_point at;
   };
   std::map<std::string, Gone> gone_;
+  std::map<std::string, std::vector<LoadBalancerRecord>> load_balancers_;  // by source
   std::map<uint64_t, Listener> listeners_;
   uint64_t next_listener_ = 1;
   uint64_t generation_ = 0;

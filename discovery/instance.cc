@@ -1,5 +1,7 @@
 #include "discovery/instance.h"
 
+#include <cctype>
+
 #include <algorithm>
 
 namespace rwgate::discovery {
@@ -37,6 +39,7 @@ void InstanceRecord::merge_from(const InstanceRecord& newer) {
   overlay(availability_zone_id, newer.availability_zone_id);
   overlay(lifecycle_state, newer.lifecycle_state);
   overlay(health_status, newer.health_status);
+  overlay(protected_from_scale_in, newer.protected_from_scale_in);
   overlay(ec2_state, newer.ec2_state);
   overlay(private_ip, newer.private_ip);
   overlay(public_ip, newer.public_ip);
@@ -60,6 +63,7 @@ std::vector<std::pair<std::string, std::string>> InstanceRecord::meta_labels() c
   add("__meta_asg_health_status", health_status);
   add("__meta_asg_lifecycle_state", lifecycle_state);
   add("__meta_asg_name", asg_name);
+  add("__meta_asg_protected_from_scale_in", protected_from_scale_in);
   add("__meta_ec2_availability_zone", availability_zone);
   add("__meta_ec2_availability_zone_id", availability_zone_id);
   add("__meta_ec2_instance_id", instance_id);
@@ -93,6 +97,7 @@ InstanceRecord record_from_meta_labels(const std::map<std::string, std::string>&
   r.availability_zone_id = get("__meta_ec2_availability_zone_id");
   r.lifecycle_state = get("__meta_asg_lifecycle_state");
   r.health_status = get("__meta_asg_health_status");
+  r.protected_from_scale_in = get("__meta_asg_protected_from_scale_in");
   r.ec2_state = get("__meta_ec2_instance_state");
   r.private_ip = get("__meta_ec2_private_ip");
   r.public_ip = get("__meta_ec2_public_ip");
@@ -143,10 +148,25 @@ void index_names(const std::vector<InstanceRecord>& records,
 }  // namespace
 
 DiscoverySnapshot::DiscoverySnapshot(uint64_t generation, std::vector<InstanceRecord> records,
-                                     std::vector<InstanceRecord> gone)
-    : generation_(generation), records_(std::move(records)), gone_(std::move(gone)) {
+                                     std::vector<InstanceRecord> gone,
+                                     std::vector<LoadBalancerRecord> load_balancers)
+    : generation_(generation),
+      records_(std::move(records)),
+      gone_(std::move(gone)),
+      load_balancers_(std::move(load_balancers)) {
   index_names(records_, by_name_);
   index_names(gone_, gone_by_name_);
+  for (uint32_t i = 0; i < load_balancers_.size(); ++i)
+    lb_by_name_.emplace(load_balancers_[i].dns_name, i);
+}
+
+const LoadBalancerRecord* DiscoverySnapshot::load_balancer(std::string_view host) const {
+  if (load_balancers_.empty()) return nullptr;
+  std::string lower(host);
+  while (!lower.empty() && lower.back() == '.') lower.pop_back();
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  auto it = lb_by_name_.find(lower);
+  return it == lb_by_name_.end() ? nullptr : &load_balancers_[it->second];
 }
 
 const InstanceRecord* DiscoverySnapshot::lookup(std::string_view host) const {

@@ -23,6 +23,7 @@ struct InstanceRecord {
   std::string availability_zone_id;
   std::string lifecycle_state;  // ASG: Pending, InService, Terminating:Wait, ... (opaque)
   std::string health_status;    // ASG: Healthy, Unhealthy
+  std::string protected_from_scale_in;  // ASG: "true" or "false"
   std::string ec2_state;        // pending, running, shutting-down, terminated, stopping, stopped
   std::string private_ip;
   std::string public_ip;
@@ -49,6 +50,17 @@ struct InstanceRecord {
 // Builds a record from file_sd/http_sd target labels (__meta_ec2_*, __meta_asg_*).
 InstanceRecord record_from_meta_labels(const std::map<std::string, std::string>& labels);
 
+// A load balancer a source listed (the aws source's Elastic Load Balancing calls): its
+// DNS name is a host that scrapes must not go through.
+struct LoadBalancerRecord {
+  std::string name;
+  std::string dns_name;  // lower case
+  std::string type;      // application, network, gateway, classic
+  std::string region;
+  std::vector<std::string> asgs;  // Auto Scaling groups registered behind it
+  friend bool operator==(const LoadBalancerRecord&, const LoadBalancerRecord&) = default;
+};
+
 // "[v6]:port" -> "v6", "host:port" -> "host", "host" -> "host".
 std::string_view host_of(std::string_view address);
 
@@ -58,7 +70,8 @@ std::string_view host_of(std::string_view address);
 class DiscoverySnapshot {
  public:
   DiscoverySnapshot(uint64_t generation, std::vector<InstanceRecord> records,
-                    std::vector<InstanceRecord> gone = {});
+                    std::vector<InstanceRecord> gone = {},
+                    std::vector<LoadBalancerRecord> load_balancers = {});
 
   uint64_t generation() const { return generation_; }
   const std::vector<InstanceRecord>& records() const { return records_; }
@@ -69,6 +82,10 @@ class DiscoverySnapshot {
   const InstanceRecord* lookup_gone(std::string_view host) const;
   bool has_gone() const { return !gone_.empty(); }
   const std::vector<InstanceRecord>& gone() const { return gone_; }
+  // A load balancer by its DNS name (`host` in any case), or null.
+  const LoadBalancerRecord* load_balancer(std::string_view host) const;
+  bool has_load_balancers() const { return !load_balancers_.empty(); }
+  const std::vector<LoadBalancerRecord>& load_balancers() const { return load_balancers_; }
 
  private:
   uint64_t generation_;
@@ -76,6 +93,8 @@ class DiscoverySnapshot {
   std::unordered_map<std::string_view, uint32_t> by_name_;  // views into records_
   std::vector<InstanceRecord> gone_;
   std::unordered_map<std::string_view, uint32_t> gone_by_name_;  // views into gone_
+  std::vector<LoadBalancerRecord> load_balancers_;
+  std::unordered_map<std::string_view, uint32_t> lb_by_name_;  // views into load_balancers_
 };
 
 }  // namespace rwgate::discovery

@@ -32,19 +32,30 @@ SourceMetricFamilies::SourceMetricFamilies(prometheus::Registry& registry)
       instances(prometheus::BuildGauge()
                     .Name("rwgate_discovery_instances")
                     .Help("Instances a discovery source currently lists.")
-                    .Register(registry)) {}
+                    .Register(registry)),
+      last_success(prometheus::BuildGauge()
+                       .Name("rwgate_discovery_last_success_timestamp_seconds")
+                       .Help("When a discovery source last refreshed successfully (Unix time): "
+                             "how old the data it contributes is.")
+                       .Register(registry)) {}
 
 SourceMetrics::SourceMetrics(SourceMetricFamilies& families, const std::string& source)
     : refreshes(families.refreshes.Add({{"source", source}})),
       errors(families.refresh_errors.Add({{"source", source}})),
       duration(families.refresh_duration.Add(
           {{"source", source}}, prometheus::Histogram::BucketBoundaries{0.001, 0.01, 0.1, 1, 10})),
-      instances(families.instances.Add({{"source", source}})) {}
+      instances(families.instances.Add({{"source", source}})),
+      last_success(families.last_success.Add({{"source", source}})) {}
 
 void SourceMetrics::refreshed(std::chrono::steady_clock::time_point started, bool failed,
                               int64_t listed) {
   refreshes.Increment();
   if (failed) errors.Increment();
+  if (!failed) {
+    last_success.Set(std::chrono::duration<double>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count());
+  }
   if (listed >= 0) instances.Set(static_cast<double>(listed));
   duration.Observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());

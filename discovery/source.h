@@ -38,6 +38,7 @@ struct SourceMetricFamilies {
   prometheus::Family<prometheus::Counter>& refresh_errors;
   prometheus::Family<prometheus::Histogram>& refresh_duration;
   prometheus::Family<prometheus::Gauge>& instances;
+  prometheus::Family<prometheus::Gauge>& last_success;
 };
 
 // One source's metric handles, resolved once.
@@ -50,6 +51,7 @@ struct SourceMetrics {
   prometheus::Counter& errors;
   prometheus::Histogram& duration;
   prometheus::Gauge& instances;
+  prometheus::Gauge& last_success;
 };
 
 // Parses Prometheus file_sd/http_sd content (JSON or YAML: a list of {targets, labels}).

@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "discovery/aws_source.h"
 #include "discovery/cache.h"
 #include "discovery/http_source.h"
 #include "discovery/source.h"
@@ -24,13 +25,15 @@ struct FileSdConfig {
 struct DiscoveryConfig {
   std::vector<FileSdConfig> file;
   std::vector<HttpSdConfig> http;
+  std::vector<AwsSdConfig> aws;
   bool eventbridge_enabled = false;
   std::string eventbridge_api_key;  // read from api_key_file; empty: no key required
   std::chrono::milliseconds missing_after = std::chrono::minutes(2);
   std::string grpc_listen_address;  // empty: the push API is off
 
   bool any() const {
-    return !file.empty() || !http.empty() || eventbridge_enabled || !grpc_listen_address.empty();
+    return !file.empty() || !http.empty() || !aws.empty() || eventbridge_enabled ||
+           !grpc_listen_address.empty();
   }
 };
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstdlib>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -365,6 +366,25 @@ void read_remote_write(Reader& r, const YAML::Node& node, const YAML::Node& wher
   }
 }
 
+void read_string_list(Reader& r, const YAML::Node& parent, const std::string& path, const char* key,
+                      std::vector<std::string>& out) {
+  const YAML::Node n = parent[key];
+  if (!n.IsDefined() || n.IsNull()) return;
+  const std::string p = Reader::join(path, key);
+  if (!n.IsSequence()) {
+    r.error(p, n, "must be a list");
+    return;
+  }
+  out.clear();
+  for (size_t i = 0; i < n.size(); ++i) {
+    std::string v;
+    if (r.scalar(n[i], p + "[" + std::to_string(i) + "]", v)) out.push_back(v);
+  }
+}
+
+discovery::AwsSdConfig read_aws_source(Reader& r, const YAML::Node& body, const std::string& path,
+                                       const YAML::Node& key);
+
 void read_discovery(Reader& r, const YAML::Node& node, discovery::DiscoveryConfig& out) {
   const std::string path = "discovery";
   if (!r.map(node, path, {"sources", "grpc_listen_address", "eventbridge", "missing_after"}))
@@ -433,8 +453,7 @@ void read_discovery(Reader& r, const YAML::Node& node, discovery::DiscoveryConfi
           }
           out.http.push_back(std::move(h));
         } else if (kind == "aws") {
-          r.error(sp + "." + kind, s.begin()->first,
-                  "the " + kind + " source is not available in this release");
+          out.aws.push_back(read_aws_source(r, body, sp + ".aws", s.begin()->first));
         } else {
           r.error(sp + "." + kind, s.begin()->first,
                   "unknown source type (want file, http or aws)");
@@ -470,6 +489,66 @@ void read_discovery(Reader& r, const YAML::Node& node, discovery::DiscoveryConfi
   out.missing_after = missing;
 }
 
+discovery::AwsSdConfig read_aws_source(Reader& r, const YAML::Node& body, const std::string& path,
+                                       const YAML::Node& key) {
+  discovery::AwsSdConfig a;
+  if (body.IsNull() || !body.IsDefined()) {
+    // `- aws: {}` or `- aws:` alone: every group of the environment's region.
+  } else if (!r.map(body, path,
+                    {"region", "endpoint", "auto_scaling_groups", "refresh_interval",
+                     "load_balancers", "access_key_id", "secret_access_key_file", "profile",
+                     "imds_endpoint", "ca_file"})) {
+    r.error(path, key, "must be a mapping");
+    return a;
+  }
+  discovery::aws::ClientOptions& c = a.client;
+  r.string(body, path, "region", c.region);
+  if (c.region.empty()) {
+    for (const char* env : {"AWS_REGION", "AWS_DEFAULT_REGION"}) {
+      if (const char* v = std::getenv(env); c.region.empty() && v != nullptr) c.region = v;
+    }
+  }
+  if (c.region.empty()) {
+    r.error(path + ".region", body.IsMap() ? body : key,
+            "missing (and neither AWS_REGION nor AWS_DEFAULT_REGION is set)");
+  }
+  for (const char* k : {"endpoint", "imds_endpoint"}) {
+    std::string& v = std::string_view(k) == "endpoint" ? c.endpoint : c.imds_endpoint;
+    r.string(body, path, k, v);
+    discovery::aws::Url url;
+    std::string why;
+    if (!v.empty() && !discovery::aws::parse_url(v, url, why)) r.error(path + "." + k, body[k], why);
+  }
+  read_string_list(r, body, path, "auto_scaling_groups", a.auto_scaling_groups);
+  r.duration(body, path, "refresh_interval", a.refresh_interval);
+  if (a.refresh_interval.count() <= 0)
+    r.error(path + ".refresh_interval", body["refresh_interval"], "must be positive");
+  r.boolean(body, path, "load_balancers", a.load_balancers);
+  r.string(body, path, "access_key_id", c.access_key_id);
+  r.string(body, path, "profile", c.profile);
+  r.string(body, path, "ca_file", c.ca_file);
+  std::string secret_file;
+  r.string(body, path, "secret_access_key_file", secret_file);
+  if (!secret_file.empty()) {
+    std::ifstream in(secret_file, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    std::string secret = ss.str();
+    while (!secret.empty() && std::isspace(static_cast<unsigned char>(secret.back())))
+      secret.pop_back();
+    if (!in || secret.empty()) {
+      r.error(path + ".secret_access_key_file", body["secret_access_key_file"],
+              "cannot read a key from \"" + secret_file + "\"");
+    }
+    c.secret_access_key = std::move(secret);
+  }
+  if (c.access_key_id.empty() != secret_file.empty()) {
+    r.error(path + (c.access_key_id.empty() ? ".access_key_id" : ".secret_access_key_file"),
+            body, "access_key_id and secret_access_key_file go together");
+  }
+  return a;
+}
+
 void read_enrich(Reader& r, const YAML::Node& node, EnrichConfig& out) {
   const std::string path = "enrich";
   if (!r.map(node, path, {"match_label", "relabel_configs", "on_miss"})) return;
@@ -494,22 +573,6 @@ std::optional<relabel::LbAction> lb_action_of(std::string_view s) {
   if (s == "drop") return relabel::LbAction::kDrop;
   if (s == "pass") return relabel::LbAction::kPass;
   return std::nullopt;
-}
-
-void read_string_list(Reader& r, const YAML::Node& parent, const std::string& path, const char* key,
-                      std::vector<std::string>& out) {
-  const YAML::Node n = parent[key];
-  if (!n.IsDefined() || n.IsNull()) return;
-  const std::string p = Reader::join(path, key);
-  if (!n.IsSequence()) {
-    r.error(p, n, "must be a list");
-    return;
-  }
-  out.clear();
-  for (size_t i = 0; i < n.size(); ++i) {
-    std::string v;
-    if (r.scalar(n[i], p + "[" + std::to_string(i) + "]", v)) out.push_back(v);
-  }
 }
 
 void read_load_balancer_detection(Reader& r, const YAML::Node& node, relabel::LbRules& out) {
