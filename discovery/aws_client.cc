@@ -69,9 +69,10 @@ bool parse_url(std::string_view text, Url& out, std::string& why) {
 namespace {
 
 std::string host_header(const Url& url) {
-  const bool default_port = (url.scheme == "https" && url.port == "443") ||
-                            (url.scheme == "http" && url.port == "80");
-  const std::string host = url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host;
+  const bool default_port =
+      (url.scheme == "https" && url.port == "443") || (url.scheme == "http" && url.port == "80");
+  const std::string host =
+      url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host;
   return default_port ? host : host + ":" + url.port;
 }
 
@@ -235,8 +236,11 @@ Status CredentialChain::get(Credentials& out) {
     if (ok) {
       auto section = ini_section(text, profile);
       if (!section["aws_access_key_id"].empty() && !section["aws_secret_access_key"].empty()) {
-        cached_ = Credentials{section["aws_access_key_id"], section["aws_secret_access_key"],
-                              section["aws_session_token"], {}, "shared-file"};
+        cached_ = Credentials{section["aws_access_key_id"],
+                              section["aws_secret_access_key"],
+                              section["aws_session_token"],
+                              {},
+                              "shared-file"};
         out = cached_;
         return {};
       }
@@ -270,11 +274,13 @@ Status CredentialChain::from_imds(Credentials& out) {
   std::string why;
   if (!parse_url(endpoint, url, why)) return Status::error("IMDS endpoint " + endpoint + " " + why);
   const auto timeout = std::chrono::seconds(2);
-  HttpRequest put{"PUT", "/latest/api/token", {{"X-aws-ec2-metadata-token-ttl-seconds", "21600"}}, ""};
+  HttpRequest put{
+      "PUT", "/latest/api/token", {{"X-aws-ec2-metadata-token-ttl-seconds", "21600"}}, ""};
   const HttpResult token = http_exchange(url, put, timeout, options_.ca_file);
   if (token.status != 200) {
-    return Status::error("IMDSv2 token: " + (token.status == 0 ? token.error
-                                                              : "HTTP " + std::to_string(token.status)));
+    return Status::error("IMDSv2 token: " + (token.status == 0
+                                                 ? token.error
+                                                 : "HTTP " + std::to_string(token.status)));
   }
   const std::vector<std::pair<std::string, std::string>> auth = {
       {"X-aws-ec2-metadata-token", trim(token.body)}};
@@ -286,7 +292,8 @@ Status CredentialChain::from_imds(Credentials& out) {
                          ")");
   }
   const std::string name = trim(std::string_view(role.body).substr(0, role.body.find('\n')));
-  const HttpResult creds = http_exchange(url, {"GET", base + name, auth, ""}, timeout, options_.ca_file);
+  const HttpResult creds =
+      http_exchange(url, {"GET", base + name, auth, ""}, timeout, options_.ca_file);
   if (creds.status != 200) {
     return Status::error("role " + name + " credentials: HTTP " + std::to_string(creds.status));
   }
@@ -305,9 +312,10 @@ Status CredentialChain::from_imds(Credentials& out) {
 }
 
 bool ApiError::throttled() const {
-  static const char* kCodes[] = {"Throttling",        "ThrottlingException", "RequestLimitExceeded",
-                                 "RequestThrottled",  "TooManyRequestsException",
-                                 "ServiceUnavailable", "SlowDown",           "EC2ThrottledException"};
+  static const char* kCodes[] = {
+      "Throttling",       "ThrottlingException",      "RequestLimitExceeded",
+      "RequestThrottled", "TooManyRequestsException", "ServiceUnavailable",
+      "SlowDown",         "EC2ThrottledException"};
   for (const char* c : kCodes) {
     if (code == c) return true;
   }
@@ -315,10 +323,10 @@ bool ApiError::throttled() const {
 }
 
 bool ApiError::auth() const {
-  static const char* kCodes[] = {"AuthFailure",          "SignatureDoesNotMatch",
-                                 "InvalidClientTokenId", "UnrecognizedClientException",
-                                 "ExpiredToken",         "RequestExpired",
-                                 "AccessDenied",         "AccessDeniedException",
+  static const char* kCodes[] = {"AuthFailure",           "SignatureDoesNotMatch",
+                                 "InvalidClientTokenId",  "UnrecognizedClientException",
+                                 "ExpiredToken",          "RequestExpired",
+                                 "AccessDenied",          "AccessDeniedException",
                                  "UnauthorizedOperation", "MissingAuthenticationToken",
                                  "IncompleteSignature"};
   for (const char* c : kCodes) {
@@ -344,7 +352,8 @@ Status QueryClient::call(const std::string& service, const std::string& version,
   std::string endpoint = options_.endpoint;
   if (endpoint.empty()) {
     const bool china = options_.region.starts_with("cn-");
-    endpoint = "https://" + service + "." + options_.region + ".amazonaws.com" + (china ? ".cn" : "");
+    endpoint =
+        "https://" + service + "." + options_.region + ".amazonaws.com" + (china ? ".cn" : "");
   }
   Url url;
   std::string why;
@@ -372,11 +381,13 @@ Status QueryClient::call(const std::string& service, const std::string& version,
     in.path = url.path;
     in.headers = {{"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"}};
     in.body = body;
-    const SignOutput sig = sign_v4(creds, options_.region, service, in, std::chrono::system_clock::now());
+    const SignOutput sig =
+        sign_v4(creds, options_.region, service, in, std::chrono::system_clock::now());
     HttpRequest req{"POST", url.path, in.headers, body};
     req.headers.emplace_back("X-Amz-Date", sig.amz_date);
     req.headers.emplace_back("Authorization", sig.authorization);
-    if (!creds.session_token.empty()) req.headers.emplace_back("X-Amz-Security-Token", creds.session_token);
+    if (!creds.session_token.empty())
+      req.headers.emplace_back("X-Amz-Security-Token", creds.session_token);
     const HttpResult res = http_exchange(url, req, options_.timeout, options_.ca_file);
     if (res.status == 0) {
       last = action + ": " + res.error;

@@ -83,9 +83,9 @@ std::string canonical_query(std::string_view query) {
     const std::string_view part = query.substr(0, amp);
     if (!part.empty()) {
       const size_t eq = part.find('=');
-      params.emplace_back(uri_encode(query_decode(part.substr(0, eq))),
-                          eq == std::string_view::npos ? ""
-                                                       : uri_encode(query_decode(part.substr(eq + 1))));
+      params.emplace_back(
+          uri_encode(query_decode(part.substr(0, eq))),
+          eq == std::string_view::npos ? "" : uri_encode(query_decode(part.substr(eq + 1))));
     }
     if (amp == std::string_view::npos) break;
     query.remove_prefix(amp + 1);
@@ -114,7 +114,8 @@ std::string uri_encode(std::string_view s, bool keep_slash) {
   std::string out;
   for (const char c : s) {
     const auto u = static_cast<unsigned char>(c);
-    if (std::isalnum(u) || c == '-' || c == '_' || c == '.' || c == '~' || (keep_slash && c == '/')) {
+    if (std::isalnum(u) || c == '-' || c == '_' || c == '.' || c == '~' ||
+        (keep_slash && c == '/')) {
       out.push_back(c);
     } else {
       out.push_back('%');
@@ -156,17 +157,16 @@ SignOutput sign_v4(const Credentials& credentials, std::string_view region,
                           canonical_headers + "\n" + signed_headers + "\n" + sha256_hex(in.body);
   const std::string scope =
       date + "/" + std::string(region) + "/" + std::string(service) + "/aws4_request";
-  out.string_to_sign = "AWS4-HMAC-SHA256\n" + out.amz_date + "\n" + scope + "\n" +
-                       sha256_hex(out.canonical_request);
+  out.string_to_sign =
+      "AWS4-HMAC-SHA256\n" + out.amz_date + "\n" + scope + "\n" + sha256_hex(out.canonical_request);
   std::string key = hmac("AWS4" + credentials.secret_access_key, date);
   key = hmac(key, region);
   key = hmac(key, service);
   key = hmac(key, "aws4_request");
   const std::string sig = hmac(key, out.string_to_sign);
   out.authorization = "AWS4-HMAC-SHA256 Credential=" + credentials.access_key_id + "/" + scope +
-                      ", SignedHeaders=" + signed_headers +
-                      ", Signature=" + hex(reinterpret_cast<const unsigned char*>(sig.data()),
-                                           sig.size());
+                      ", SignedHeaders=" + signed_headers + ", Signature=" +
+                      hex(reinterpret_cast<const unsigned char*>(sig.data()), sig.size());
   return out;
 }
 

@@ -34,9 +34,9 @@ struct Credentials {
 
 struct SignInput {
   std::string method = "POST";
-  std::string host;   // the Host header as sent (with :port when not the default)
+  std::string host;        // the Host header as sent (with :port when not the default)
   std::string path = "/";  // as sent: normalised and percent-encoded
-  std::string query;  // raw query string, without '?' (parameters in any order)
+  std::string query;       // raw query string, without '?' (parameters in any order)
   std::vector<std::pair<std::string, std::string>> headers;  // signed too; not Host
   std::string body;
 };

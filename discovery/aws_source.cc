@@ -178,28 +178,30 @@ Status AwsSource::fetch(std::vector<InstanceRecord>& records,
                   for (const aws::XmlNode* lb : members(result->child("LoadBalancers"))) {
                     LoadBalancerRecord r{std::string(lb->child_text("LoadBalancerName")),
                                          lower(lb->child_text("DNSName")),
-                                         std::string(lb->child_text("Type")), region, {}};
-                    const auto& g = groups_by_lb_arn[std::string(lb->child_text("LoadBalancerArn"))];
+                                         std::string(lb->child_text("Type")),
+                                         region,
+                                         {}};
+                    const auto& g =
+                        groups_by_lb_arn[std::string(lb->child_text("LoadBalancerArn"))];
                     r.asgs.assign(g.begin(), g.end());
                     if (!r.dns_name.empty()) lbs.push_back(std::move(r));
                   }
                   return std::string(result->child_text("NextMarker"));
                 });
   if (!st) return st;
-  return paginate(client_, "elasticloadbalancing", kElbClassic, "DescribeLoadBalancers",
-                  {{"PageSize", "400"}}, "Marker", [&](const aws::XmlNode& doc) {
-                    const aws::XmlNode* result = doc.child("DescribeLoadBalancersResult");
-                    if (result == nullptr) return std::string();
-                    for (const aws::XmlNode* lb :
-                         members(result->child("LoadBalancerDescriptions"))) {
-                      LoadBalancerRecord r{std::string(lb->child_text("LoadBalancerName")),
-                                           lower(lb->child_text("DNSName")), "classic", region,
-                                           groups_by_classic[std::string(
-                                               lb->child_text("LoadBalancerName"))]};
-                      if (!r.dns_name.empty()) lbs.push_back(std::move(r));
-                    }
-                    return std::string(result->child_text("NextMarker"));
-                  });
+  return paginate(
+      client_, "elasticloadbalancing", kElbClassic, "DescribeLoadBalancers", {{"PageSize", "400"}},
+      "Marker", [&](const aws::XmlNode& doc) {
+        const aws::XmlNode* result = doc.child("DescribeLoadBalancersResult");
+        if (result == nullptr) return std::string();
+        for (const aws::XmlNode* lb : members(result->child("LoadBalancerDescriptions"))) {
+          LoadBalancerRecord r{std::string(lb->child_text("LoadBalancerName")),
+                               lower(lb->child_text("DNSName")), "classic", region,
+                               groups_by_classic[std::string(lb->child_text("LoadBalancerName"))]};
+          if (!r.dns_name.empty()) lbs.push_back(std::move(r));
+        }
+        return std::string(result->child_text("NextMarker"));
+      });
 }
 
 Status AwsSource::refresh() {

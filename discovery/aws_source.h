@@ -30,7 +30,7 @@
 namespace rwgate::discovery {
 
 struct AwsSdConfig {
-  aws::ClientOptions client;  // region, endpoint, credentials, ca_file
+  aws::ClientOptions client;                     // region, endpoint, credentials, ca_file
   std::vector<std::string> auto_scaling_groups;  // empty: all
   std::chrono::milliseconds refresh_interval = std::chrono::seconds(30);
   bool load_balancers = true;

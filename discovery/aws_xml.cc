@@ -27,7 +27,8 @@ void on_start(void* data, const XML_Char* name, const XML_Char** /*attrs*/) {
   if (b->stack.size() >= kMaxDepth) return b->fail("XML nested deeper than 64 elements");
   if (++b->nodes > kMaxNodes) return b->fail("XML has more than 2 million elements");
   std::string_view n(name);
-  if (const size_t colon = n.rfind(':'); colon != std::string_view::npos) n.remove_prefix(colon + 1);
+  if (const size_t colon = n.rfind(':'); colon != std::string_view::npos)
+    n.remove_prefix(colon + 1);
   XmlNode* parent = b->stack.back();
   parent->children.push_back(XmlNode{std::string(n), {}, {}});
   b->stack.push_back(&parent->children.back());

@@ -14,6 +14,7 @@ void DiscoveryCache::replace_source(const std::string& source,
                                     const std::vector<InstanceRecord>& records) {
   std::lock_guard lock(mu_);
   const auto now = now_();
+  last_report_[source] = now;
   auto& mine = by_source_[source];
   // One target group may list an instance under several hosts (or twice): merge them.
   std::map<std::string, InstanceRecord> incoming;
@@ -63,6 +64,7 @@ void DiscoveryCache::upsert(const std::string& source, const InstanceRecord& rec
   if (key.empty()) return;
   std::lock_guard lock(mu_);
   const auto now = now_();
+  last_report_[source] = now;
   auto& mine = by_source_[source];
   InstanceRecord rec = record;
   rec.source = source;
@@ -166,7 +168,8 @@ void DiscoveryCache::rebuild(bool force) {
   gone.reserve(gone_.size());
   for (const auto& [key, g] : gone_) gone.push_back(g.record);
   std::vector<LoadBalancerRecord> lbs;
-  for (const auto& [source, list] : load_balancers_) lbs.insert(lbs.end(), list.begin(), list.end());
+  for (const auto& [source, list] : load_balancers_)
+    lbs.insert(lbs.end(), list.begin(), list.end());
   snapshot_.store(std::make_shared<const DiscoverySnapshot>(++generation_, std::move(records),
                                                             std::move(gone), std::move(lbs)));
   for (const auto& [id, listener] : listeners_) listener(events, generation_);
@@ -181,6 +184,11 @@ uint64_t DiscoveryCache::subscribe(Listener listener) {
 void DiscoveryCache::unsubscribe(uint64_t id) {
   std::lock_guard lock(mu_);
   listeners_.erase(id);
+}
+
+std::map<std::string, Clock::time_point> DiscoveryCache::last_report_per_source() const {
+  std::lock_guard lock(mu_);
+  return last_report_;
 }
 
 std::map<std::string, size_t> DiscoveryCache::listed_per_source() const {

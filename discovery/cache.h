@@ -65,6 +65,8 @@ class DiscoveryCache {
   void unsubscribe(uint64_t id);
   // Instances per source that are currently listed.
   std::map<std::string, size_t> listed_per_source() const;
+  // When each source last reported successfully (a full list, or one record).
+  std::map<std::string, Clock::time_point> last_report_per_source() const;
 
  private:
   struct Reported {
@@ -91,6 +93,7 @@ class DiscoveryCache {
   };
   std::map<std::string, Gone> gone_;
   std::map<std::string, std::vector<LoadBalancerRecord>> load_balancers_;  // by source
+  std::map<std::string, Clock::time_point> last_report_;                   // by source
   std::map<uint64_t, Listener> listeners_;
   uint64_t next_listener_ = 1;
   uint64_t generation_ = 0;

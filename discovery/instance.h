@@ -21,10 +21,10 @@ struct InstanceRecord {
   std::string asg_name;
   std::string availability_zone;
   std::string availability_zone_id;
-  std::string lifecycle_state;  // ASG: Pending, InService, Terminating:Wait, ... (opaque)
-  std::string health_status;    // ASG: Healthy, Unhealthy
+  std::string lifecycle_state;          // ASG: Pending, InService, Terminating:Wait, ... (opaque)
+  std::string health_status;            // ASG: Healthy, Unhealthy
   std::string protected_from_scale_in;  // ASG: "true" or "false"
-  std::string ec2_state;        // pending, running, shutting-down, terminated, stopping, stopped
+  std::string ec2_state;  // pending, running, shutting-down, terminated, stopping, stopped
   std::string private_ip;
   std::string public_ip;
   std::string private_dns;

@@ -52,9 +52,8 @@ void SourceMetrics::refreshed(std::chrono::steady_clock::time_point started, boo
   refreshes.Increment();
   if (failed) errors.Increment();
   if (!failed) {
-    last_success.Set(std::chrono::duration<double>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                         .count());
+    last_success.Set(
+        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
   }
   if (listed >= 0) instances.Set(static_cast<double>(listed));
   duration.Observe(

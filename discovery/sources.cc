@@ -17,8 +17,8 @@ Discovery::Discovery(const DiscoveryConfig& config, SourceMetricFamilies& metric
                                                     config.http[i], cache_, metrics));
   }
   for (size_t i = 0; i < config.aws.size(); ++i) {
-    sources_.push_back(std::make_unique<AwsSource>("aws[" + std::to_string(i) + "]",
-                                                   config.aws[i], cache_, metrics));
+    sources_.push_back(std::make_unique<AwsSource>("aws[" + std::to_string(i) + "]", config.aws[i],
+                                                   cache_, metrics));
   }
   if (!config.grpc_listen_address.empty()) {
     sources_.push_back(std::make_unique<GrpcPushSource>(config.grpc_listen_address, cache_));

@@ -517,7 +517,8 @@ discovery::AwsSdConfig read_aws_source(Reader& r, const YAML::Node& body, const 
     r.string(body, path, k, v);
     discovery::aws::Url url;
     std::string why;
-    if (!v.empty() && !discovery::aws::parse_url(v, url, why)) r.error(path + "." + k, body[k], why);
+    if (!v.empty() && !discovery::aws::parse_url(v, url, why))
+      r.error(path + "." + k, body[k], why);
   }
   read_string_list(r, body, path, "auto_scaling_groups", a.auto_scaling_groups);
   r.duration(body, path, "refresh_interval", a.refresh_interval);
@@ -543,8 +544,8 @@ discovery::AwsSdConfig read_aws_source(Reader& r, const YAML::Node& body, const 
     c.secret_access_key = std::move(secret);
   }
   if (c.access_key_id.empty() != secret_file.empty()) {
-    r.error(path + (c.access_key_id.empty() ? ".access_key_id" : ".secret_access_key_file"),
-            body, "access_key_id and secret_access_key_file go together");
+    r.error(path + (c.access_key_id.empty() ? ".access_key_id" : ".secret_access_key_file"), body,
+            "access_key_id and secret_access_key_file go together");
   }
   return a;
 }

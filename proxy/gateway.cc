@@ -361,6 +361,7 @@ void Gateway::discovery_json(HttpResponse& res) {
       field("public_dns_name", r.public_dns);
       field("instance_type", r.instance_type);
       field("region", r.region);
+      field("protected_from_scale_in", r.protected_from_scale_in);
       field("source", r.source);
       out += "\"addresses\":[";
       for (size_t i = 0; i < r.addresses.size(); ++i) {
@@ -378,6 +379,45 @@ void Gateway::discovery_json(HttpResponse& res) {
       }
       out += "},\"gone\":";
       out += r.is_gone() ? "true" : "false";
+      out += "}";
+    }
+  }
+  out += "],\"load_balancers\":[";
+  if (snap) {
+    for (size_t i = 0; i < snap->load_balancers().size(); ++i) {
+      const discovery::LoadBalancerRecord& lb = snap->load_balancers()[i];
+      out += i > 0 ? ",{" : "{";
+      for (const auto& [k, v] : {std::pair<const char*, const std::string*>{"name", &lb.name},
+                                 {"dns_name", &lb.dns_name},
+                                 {"type", &lb.type},
+                                 {"region", &lb.region}}) {
+        append_json_string(out, k);
+        out += ":";
+        append_json_string(out, *v);
+        out += ",";
+      }
+      out += "\"asgs\":[";
+      for (size_t j = 0; j < lb.asgs.size(); ++j) {
+        if (j > 0) out += ",";
+        append_json_string(out, lb.asgs[j]);
+      }
+      out += "]}";
+    }
+  }
+  // How fresh each source's contribution is: a failing source keeps its last good list.
+  out += "],\"sources\":[";
+  if (d) {
+    bool first_source = true;
+    for (const auto& [name, at] : d->cache().last_report_per_source()) {
+      out += first_source ? "{" : ",{";
+      first_source = false;
+      append_json_string(out, "name");
+      out += ":";
+      append_json_string(out, name);
+      out += ",\"last_success\":";
+      append_json_string(
+          out, rfc3339(std::chrono::duration_cast<std::chrono::milliseconds>(at.time_since_epoch())
+                           .count()));
       out += "}";
     }
   }

@@ -82,12 +82,12 @@ def wait_until(predicate, timeout=30.0, interval=0.1, what="condition"):
 class Process:
     """A child process with its output in a log file; stopped (then killed) on stop()."""
 
-    def __init__(self, name, args, workdir):
+    def __init__(self, name, args, workdir, env=None):
         self.name = name
         self.log_path = os.path.join(workdir, f"{name}.log")
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, cwd=workdir,
-                                     start_new_session=True)
+                                     start_new_session=True, env=env)
 
     def stop(self, sig=signal.SIGTERM, timeout=30):
         if self.proc.poll() is None:
@@ -122,8 +122,8 @@ class Workspace:
             f.write(text)
         return self.path(name)
 
-    def start(self, name, args):
-        p = Process(name, args, self.dir)
+    def start(self, name, args, env=None):
+        p = Process(name, args, self.dir, env)
         self.procs.append(p)
         return p
 
@@ -146,8 +146,8 @@ class Workspace:
         wait_until(lambda: http("GET", url + "/health")[0] == 200, what=f"{name} healthy")
         return VictoriaMetrics(url, p)
 
-    def node_exporter(self, host="127.0.0.1", name="node_exporter"):
-        port = free_port()
+    def node_exporter(self, host="127.0.0.1", name="node_exporter", port=None):
+        port = port or free_port()
         self.start(name, ["prometheus-node-exporter", f"--web.listen-address={host}:{port}",
                                      "--collector.disable-defaults", "--collector.cpu", "--collector.meminfo",
                                      "--collector.loadavg", "--collector.netdev", "--collector.filesystem"])
@@ -173,12 +173,13 @@ class Workspace:
         wait_until(lambda: http("GET", url + "/-/ready")[0] == 200, what=f"{name} ready")
         return PrometheusStore(url, p)
 
-    def rwgate(self, config_text=None, args=(), name="rwgate", wait_ready=True):
+    def rwgate(self, config_text=None, args=(), name="rwgate", wait_ready=True, env=None):
+        """`env`: the whole environment of the process (None: this one's)."""
         port = free_port()
         argv = [RWGATE, f"--web.listen-address=127.0.0.1:{port}", "--shutdown.timeout=10s", *args]
         if config_text is not None:
             argv.append(f"--config.file={self.write(name + '.yml', config_text)}")
-        p = self.start(name, argv)
+        p = self.start(name, argv, env)
         gw = Rwgate(f"http://127.0.0.1:{port}", p)
         if wait_ready:
             wait_until(lambda: p.proc.poll() is not None or http("GET", gw.url + "/-/ready")[0] == 200,
