@@ -27,15 +27,6 @@
 
 namespace rwgate::discovery::aws {
 
-struct Url {
-  std::string scheme;  // http | https
-  std::string host;
-  std::string port;
-  std::string path;  // "/" at least
-};
-// Parses http(s)://host[:port][/path]; nullopt-like: `why` set and false returned.
-bool parse_url(std::string_view text, Url& out, std::string& why);
-
 struct HttpResult {
   int status = 0;  // 0: no answer (error says why)
   std::string body;

@@ -221,21 +221,34 @@ void IngestHandler::reject(HttpResponse& res, int status, RejectReason reason,
 // Hands the detector this request's identity/counter samples and the series of flagged
 // targets: one lock per request, and only when there is something to say.
 void IngestHandler::observe_load_balancers(const IngestSnapshot& snap, const proto::Batch& batch,
+                                           const discovery::DiscoverySnapshot* fleet,
                                            std::span<const relabel::LbFlag> flagged) {
   thread_local std::vector<relabel::LbObservation> observations;
   thread_local std::vector<relabel::LbFlaggedSeries> series;
+  thread_local std::vector<std::string> reasons;  // for load balancers discovery listed
   observations.clear();
   series.clear();
+  reasons.clear();
   relabel::collect_lb_observations(snap.rules.lb, batch, observations);
   uint64_t by_action[3] = {0, 0, 0};
+  reasons.reserve(flagged.size());  // views into it are taken as it fills
   for (const relabel::LbFlag& f : flagged) {
     ++by_action[static_cast<size_t>(f.action)];
     const auto labels = batch.labels_of(batch.series[f.index]);
-    series.push_back(relabel::LbFlaggedSeries{
-        proto::label_value(labels, "job"), proto::label_value(labels, "instance"),
-        proto::hash_labels(labels),
-        f.name_pattern >= 0 ? std::string_view(snap.rules.lb.names->description(f.name_pattern))
-                            : std::string_view()});
+    const std::string_view instance = proto::label_value(labels, "instance");
+    std::string_view reason, asg;
+    if (f.name_pattern >= 0) {
+      reason = snap.rules.lb.names->description(f.name_pattern);
+    } else if (f.name_pattern == relabel::kLbDiscovered && fleet != nullptr) {
+      if (const auto* lb = fleet->load_balancer(discovery::host_of(instance))) {
+        reasons.push_back("the DNS name of " + lb->type + " load balancer " + lb->name +
+                          ", which the aws discovery source lists");
+        reason = reasons.back();
+        if (!lb->asgs.empty()) asg = lb->asgs.front();
+      }
+    }
+    series.push_back(relabel::LbFlaggedSeries{proto::label_value(labels, "job"), instance,
+                                              proto::hash_labels(labels), reason, asg});
   }
   for (size_t a = 0; a < 3; ++a) {
     if (by_action[a] > 0) lb_series_[a]->Increment(static_cast<double>(by_action[a]));
@@ -352,7 +365,7 @@ void IngestHandler::handle(const HttpRequest& req, HttpResponse& res) {
     }
   }
   if (snap->lb != nullptr && !snap->rules.empty())
-    observe_load_balancers(*snap, batch, scratch.stats.lb_flagged);
+    observe_load_balancers(*snap, batch, fleet.get(), scratch.stats.lb_flagged);
   if (!snap->rules.empty() && fleet != nullptr) {
     if (scratch.stats.late_samples > 0)
       late_samples_.Increment(static_cast<double>(scratch.stats.late_samples));

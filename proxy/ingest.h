@@ -72,6 +72,7 @@ class IngestHandler {
   void reject(HttpResponse& res, int status, RejectReason reason, std::string message);
   prometheus::Counter& requests_by_code(int status);
   void observe_load_balancers(const IngestSnapshot& snap, const proto::Batch& batch,
+                              const discovery::DiscoverySnapshot* fleet,
                               std::span<const relabel::LbFlag> flagged);
 
   std::atomic<std::shared_ptr<const IngestSnapshot>> snapshot_;

@@ -313,6 +313,7 @@ void LbDetector::observe(std::span<const LbObservation> observations,
     Target& t = target(f.job, f.instance, now);
     t.last_seen_ms = now;
     if (!f.name_reason.empty() && t.name_reason.empty()) t.name_reason = std::string(f.name_reason);
+    if (!f.asg.empty()) t.asg = std::string(f.asg);
     if (t.series.size() < kMaxSeriesPerTarget) t.series.insert(f.series_hash);
   }
   expire(now);
@@ -342,7 +343,10 @@ std::string LbDetector::fix_for(const Target& t) const {
   out += "      port: " + port + "\n";
   out += "      filters:\n";
   out += "        - name: tag:aws:autoscaling:groupName\n";
-  out += "          values: [<the Auto Scaling group behind the load balancer>]\n";
+  out +=
+      "          values: [" +
+      (t.asg.empty() ? std::string("<the Auto Scaling group behind the load balancer>") : t.asg) +
+      "]\n";
   out += "        - name: instance-state-name\n";
   out += "          values: [running]\n";
   out += "  relabel_configs:\n";

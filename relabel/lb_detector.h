@@ -130,6 +130,7 @@ struct LbFlaggedSeries {
   std::string_view instance;
   uint64_t series_hash;
   std::string_view name_reason;  // flagged by name: the pattern's description; empty: behaviour
+  std::string_view asg;          // the Auto Scaling group behind it, when discovery knows
 };
 
 // One flagged target, as /api/v1/lb-targets shows it.
@@ -182,6 +183,7 @@ class LbDetector {
     int64_t first_seen_ms = 0;
     int64_t last_seen_ms = 0;
     std::string name_reason;  // flagged by name: what the host matched
+    std::string asg;          // behind the load balancer, when discovery said
     bool confirmed = false;   // behaviour verdict, sticky (see the top of this file)
     bool suspected = false;
     std::string reason;        // the numbers behind the behaviour verdict

@@ -159,13 +159,19 @@ SeriesCache::LbHit SeriesCache::lb_check(const LbRules& rules,
   LbMemo fresh;
   if (memo == nullptr) {
     fresh.key = target_key(job, instance);
-    fresh.name_pattern =
-        rules.names != nullptr ? static_cast<int16_t>(rules.names->match(instance)) : -1;
+    // A load balancer discovery listed says more (its type, the groups behind it) than a
+    // name pattern: it comes first.
+    if (lb_discovery_ != nullptr &&
+        lb_discovery_->load_balancer(discovery::host_of(instance)) != nullptr) {
+      fresh.name_pattern = kLbDiscovered;
+    } else if (rules.names != nullptr) {
+      fresh.name_pattern = static_cast<int16_t>(rules.names->match(instance));
+    }
     fresh.confirmed = lb_verdicts_ != nullptr && lb_verdicts_->confirmed.contains(fresh.key);
     if (lb_memo_.size() >= 65536) lb_memo_.clear();  // bounded; refills from the next series
     memo = &lb_memo_.insert_or_assign(h, std::move(fresh)).first->second;
   }
-  hit.flagged = memo->confirmed || memo->name_pattern >= 0;
+  hit.flagged = memo->confirmed || memo->name_pattern != -1;
   hit.name_pattern = memo->name_pattern;
   if (hit.flagged) hit.action = rules.action_for(job);
   lb_last_valid_ = true;
@@ -388,8 +394,10 @@ void SeriesCache::run(const PipelineRules& rules, const discovery::DiscoverySnap
       (discovery != nullptr && rules.enrich.enabled ? discovery->generation() : 0) ^
       (lb_generation * 0x9e3779b97f4a7c15ULL);
   lb_verdicts_ = verdicts;
+  lb_discovery_ = discovery != nullptr && discovery->has_load_balancers() ? discovery : nullptr;
   lb_last_valid_ = false;  // its views point into the previous request
-  if (const uint64_t memo_gen = (rules.generation << 32) ^ lb_generation;
+  if (const uint64_t memo_gen = (rules.generation << 32) ^ lb_generation ^
+                                (lb_discovery_ != nullptr ? lb_discovery_->generation() << 16 : 0);
       memo_gen != lb_memo_generation_) {
     lb_memo_.clear();
     lb_memo_generation_ = memo_gen;

@@ -78,11 +78,15 @@ struct PipelineRules {
 
 using proto::SeriesOut;
 
+inline constexpr int16_t kLbDiscovered = -2;
+
 // A series of a flagged target: what the load-balancer stage did with it.
 struct LbFlag {
-  uint32_t index;        // into Batch::series
-  int16_t name_pattern;  // >= 0: flagged by name (LbNamePatterns), -1: by behaviour
-  LbAction action;       // annotate, drop or pass
+  uint32_t index;  // into Batch::series
+  // >= 0: flagged by name (LbNamePatterns); kLbDiscovered: its host is a load balancer
+  // discovery listed; -1: by behaviour.
+  int16_t name_pattern;
+  LbAction action;  // annotate, drop or pass
 };
 
 struct PipelineStats {
@@ -192,7 +196,8 @@ class SeriesCache {
     int16_t name_pattern = -1;
   };
   std::unordered_map<uint64_t, LbMemo> lb_memo_;
-  const LbVerdicts* lb_verdicts_ = nullptr;  // for the request in progress
+  const LbVerdicts* lb_verdicts_ = nullptr;                     // for the request in progress
+  const discovery::DiscoverySnapshot* lb_discovery_ = nullptr;  // its LB names, likewise
   uint64_t lb_memo_generation_ = UINT64_MAX;
   // The last target looked up in this request (views into its batch) and its answer.
   bool lb_last_valid_ = false;

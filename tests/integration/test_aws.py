@@ -182,6 +182,20 @@ remote_write:
             self.assertEqual((labels.get("instance_id"), labels.get("availability_zone"), labels.get("asg"),
                               labels.get("lifecycle_state")), (iid, az, "web", "InService"), labels)
 
+        # A job scraped through the ALB the account has: flagged by name, with the group
+        # behind it in the suggested fix.
+        now = int(time.time() * 1000)
+        status, _, body = gw.write(harness.v1_request(
+            [({"__name__": "up", "job": "web-via-alb", "instance": f"{alb.upper()}:80"}, [(now, 1)])]))
+        self.assertEqual(status, 204, body)
+        status, _, body = harness.http("GET", gw.url + "/api/v1/lb-targets")
+        target = [t for t in json.loads(body)["targets"] if t["job"] == "web-via-alb"][0]
+        self.assertEqual(target["evidence"], "name")
+        self.assertIn("values: [web]", target["fix"])
+        self.assertIn("region: us-east-1", target["fix"])
+        harness.wait_until(lambda: vm.export('{job="web-via-alb",scrape_via="load_balancer"}'), timeout=15,
+                           what="the ALB-scraped series annotated")
+
         # A lifecycle transition in the account shows at the next refresh.
         emu.control("/_emulator/lifecycle", {"instance_id": "i-0bbb", "state": "Terminating:Wait"})
         harness.wait_until(

@@ -12,7 +12,8 @@ namespace rwgate::discovery::aws {
 namespace {
 
 // The suite's fixed inputs: 2015-08-30T12:36:00Z, us-east-1, service "service".
-const Credentials kExample{"AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "", {}, "test"};
+const Credentials kExample{
+    "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "", {}, "test"};
 const auto kWhen = std::chrono::system_clock::from_time_t(1440938160);
 
 std::string signature_of(const SignInput& in) {

@@ -178,6 +178,72 @@ sinks: [{name: a, remote_write: {url: 'http://127.0.0.1:1/w'}}]
   EXPECT_TRUE(has_error(r, "load_balancer_detection.extra (line 8): unknown key"));
 }
 
+TEST(ConfigTest, AwsSourceSettingsAndErrors) {
+  const std::string sinks = "sinks: [{name: a, remote_write: {url: 'http://127.0.0.1:1/w'}}]\n";
+  ConfigResult ok = parse_config(sinks + R"(
+discovery:
+  sources:
+    - aws:
+        region: eu-west-1
+        endpoint: https://127.0.0.1:8443
+        auto_scaling_groups: [web, api]
+        refresh_interval: 45s
+        load_balancers: false
+        profile: prod
+)");
+  ASSERT_TRUE(ok.config) << ok.errors[0];
+  ASSERT_EQ(ok.config->discovery.aws.size(), 1u);
+  const discovery::AwsSdConfig& a = ok.config->discovery.aws[0];
+  EXPECT_EQ(a.client.region, "eu-west-1");
+  EXPECT_EQ(a.auto_scaling_groups, (std::vector<std::string>{"web", "api"}));
+  EXPECT_EQ(a.refresh_interval, std::chrono::seconds(45));
+  EXPECT_FALSE(a.load_balancers);
+  EXPECT_EQ(a.client.profile, "prod");
+  EXPECT_TRUE(ok.config->discovery.any());
+
+  ConfigResult bad = parse_config(sinks + R"(
+discovery:
+  sources:
+    - aws:
+        region: us-east-1
+        endpoint: ftp://x
+        access_key_id: AKIDEXAMPLE
+        refresh_interval: 0s
+        colour: blue
+)");
+  EXPECT_FALSE(bad.config);
+  EXPECT_TRUE(has_error(bad, "discovery.sources[0].aws.endpoint (line 7): scheme \"ftp\""));
+  EXPECT_TRUE(has_error(bad, "access_key_id and secret_access_key_file go together"));
+  EXPECT_TRUE(
+      has_error(bad, "discovery.sources[0].aws.refresh_interval (line 9): must be positive"));
+  EXPECT_TRUE(has_error(bad, "discovery.sources[0].aws.colour (line 10): unknown key"));
+  ConfigResult unreadable = parse_config(sinks + R"(
+discovery:
+  sources:
+    - aws: {region: us-east-1, access_key_id: AKID, secret_access_key_file: /nonexistent/secret}
+)");
+  EXPECT_TRUE(has_error(unreadable, "secret_access_key_file (line 5): cannot read a key"));
+}
+
+TEST(ConfigTest, StalenessSettings) {
+  const std::string sinks = "sinks: [{name: a, remote_write: {url: 'http://127.0.0.1:1/w'}}]\n";
+  ConfigResult d = parse_config(sinks);
+  ASSERT_TRUE(d.config);
+  EXPECT_TRUE(d.config->staleness.on_terminate);
+  EXPECT_TRUE(d.config->staleness.drop_late_samples);
+  EXPECT_EQ(d.config->staleness.series_idle_timeout, std::chrono::minutes(15));
+  ConfigResult c = parse_config(
+      sinks +
+      "staleness: {on_terminate: false, drop_late_samples: false, series_idle_timeout: 1h}");
+  ASSERT_TRUE(c.config) << c.errors[0];
+  EXPECT_FALSE(c.config->staleness.on_terminate);
+  EXPECT_EQ(c.config->staleness.series_idle_timeout, std::chrono::hours(1));
+  ConfigResult bad =
+      parse_config(sinks + "staleness: {on_terminate: maybe, series_idle_timeout: 0s}");
+  EXPECT_TRUE(has_error(bad, "staleness.on_terminate (line 2): must be true or false"));
+  EXPECT_TRUE(has_error(bad, "staleness.series_idle_timeout (line 2): must be at least 1s"));
+}
+
 TEST(ConfigTest, NoSinksIsAnError) {
   auto r = parse_config("server: { listen_address: 127.0.0.1:9201 }\n");
   EXPECT_TRUE(has_error(r, "at least one sink"));
