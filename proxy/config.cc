@@ -353,16 +353,31 @@ void read_remote_write(Reader& r, const YAML::Node& node, const YAML::Node& wher
   }
   const std::string bp = Reader::join(path, "buffer");
   const YAML::Node b = node["buffer"];
-  if (r.map(b, bp, {"type", "max_bytes"})) {
+  if (r.map(b, bp, {"type", "path", "max_bytes", "fsync", "on_full"})) {
     r.string(b, bp, "type", out.buffer.type);
-    if (out.buffer.type == "disk") {
-      r.error(Reader::join(bp, "type"), b["type"],
-              "the disk buffer is not available in this release; use memory");
-    } else if (out.buffer.type != "memory") {
+    if (out.buffer.type != "memory" && out.buffer.type != "disk") {
       r.error(Reader::join(bp, "type"), b["type"],
               "must be memory or disk, not \"" + out.buffer.type + "\"");
     }
-    r.integer<uint64_t>(b, bp, "max_bytes", out.buffer.max_bytes, 1ULL << 20, 1ULL << 40);
+    r.string(b, bp, "path", out.buffer.path);
+    r.integer<uint64_t>(b, bp, "max_bytes", out.buffer.max_bytes, 1ULL << 20, 1ULL << 50);
+    r.string(b, bp, "fsync", out.buffer.fsync);
+    if (out.buffer.fsync != "always" && out.buffer.fsync != "batch" && out.buffer.fsync != "never") {
+      r.error(Reader::join(bp, "fsync"), b["fsync"],
+              "must be always, batch or never, not \"" + out.buffer.fsync + "\"");
+    }
+    std::string on_full = "block";
+    r.string(b, bp, "on_full", on_full);
+    if (on_full == "drop_oldest") {
+      out.buffer.drop_oldest = true;
+    } else if (on_full != "block") {
+      r.error(Reader::join(bp, "on_full"), b["on_full"],
+              "must be block or drop_oldest, not \"" + on_full + "\"");
+    }
+    if (out.buffer.type == "memory" && (b["path"].IsDefined() || b["fsync"].IsDefined() ||
+                                        b["on_full"].IsDefined())) {
+      r.error(bp, b, "path, fsync and on_full are for type: disk");
+    }
   }
 }
 
@@ -654,7 +669,7 @@ void read_sinks(Reader& r, const YAML::Node& node, std::vector<SinkConfig>& out)
     r.error("sinks", node, "must be a list");
     return;
   }
-  std::set<std::string> names;
+  std::set<std::string> names, paths;
   for (size_t i = 0; i < node.size(); ++i) {
     const std::string path = "sinks[" + std::to_string(i) + "]";
     const YAML::Node s = node[i];
@@ -676,6 +691,13 @@ void read_sinks(Reader& r, const YAML::Node& node, std::vector<SinkConfig>& out)
       if (kv.first.Scalar() == "remote_write") key.reset(kv.first);
     }
     read_remote_write(r, s["remote_write"], key, path + ".remote_write", sink.remote_write);
+    BufferConfig& buf = sink.remote_write.buffer;
+    if (buf.type == "disk") {
+      if (buf.path.empty()) buf.path = "data/" + sink.name;
+      if (!paths.insert(buf.path).second) {
+        r.error(path + ".remote_write.buffer.path", s, "another sink uses \"" + buf.path + "\"");
+      }
+    }
     YAML::Emitter e;
     e << s;
     sink.fingerprint = e.c_str();

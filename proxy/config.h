@@ -52,8 +52,11 @@ struct QueueConfig {
 };
 
 struct BufferConfig {
-  std::string type = "memory";  // memory (disk: a later release)
+  std::string type = "memory";  // memory | disk
+  std::string path;             // disk: default data/<sink name>
   uint64_t max_bytes = 1ULL << 30;
+  std::string fsync = "batch";  // always | batch | never
+  bool drop_oldest = false;     // on_full: drop_oldest (default: block, i.e. 503)
 };
 
 struct RemoteWriteConfig {

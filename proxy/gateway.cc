@@ -34,6 +34,19 @@ sinks::RemoteWriteOptions sink_options(const SinkConfig& c) {
   o.max_backoff = rw.queue.max_backoff;
   o.retry_on_http_429 = rw.queue.retry_on_http_429;
   o.max_bytes = rw.buffer.max_bytes;
+  if (rw.buffer.type == "disk") {
+    sinks::DiskBufferOptions d;
+    d.path = rw.buffer.path;
+    d.max_bytes = rw.buffer.max_bytes;
+    d.fsync = rw.buffer.fsync == "always"  ? sinks::FsyncMode::kAlways
+              : rw.buffer.fsync == "never" ? sinks::FsyncMode::kNever
+                                           : sinks::FsyncMode::kBatch;
+    d.drop_oldest = rw.buffer.drop_oldest;
+    // Segments small enough that a delivered one is given back soon, large enough to
+    // keep the file count low.
+    d.segment_bytes = std::clamp<uint64_t>(rw.buffer.max_bytes / 16, 1ULL << 20, 64ULL << 20);
+    o.disk = d;
+  }
   return o;
 }
 
@@ -87,22 +100,38 @@ Gateway::Gateway(Config initial, std::string config_path, std::chrono::milliseco
 
 Gateway::~Gateway() { shutdown(); }
 
-void Gateway::apply(const Config& config) {
+Status Gateway::apply(const Config& config) {
   // Caller holds reload_mu_.
   std::map<std::string, RunningSink> next;
   auto snapshot = std::make_shared<IngestSnapshot>();
   snapshot->max_decoded_bytes = config.server.max_decoded_bytes;
+  std::string errors;
   for (const SinkConfig& sc : config.sinks) {
     auto it = sinks_.find(sc.name);
     if (it != sinks_.end() && it->second.fingerprint == sc.fingerprint) {
       next.emplace(sc.name, std::move(it->second));
       sinks_.erase(it);
-    } else {
-      auto sink = std::make_shared<sinks::RemoteWriteSink>(sink_options(sc), sink_metrics_);
-      sink->start();
-      log::info("sink started", {{"sink", sc.name}, {"url", sc.remote_write.url.text}});
-      next.emplace(sc.name, RunningSink{sc.fingerprint, std::move(sink)});
+      continue;
     }
+    if (it != sinks_.end() && it->second.disk) {
+      // It holds its buffer directory's lock: stop it first; what it had not delivered
+      // stays on disk for its successor (or for the next start).
+      log::info("sink changed; stopping its old instance first", {{"sink", sc.name}});
+      it->second.sink->stop(std::chrono::steady_clock::now() + drain_timeout_);
+      sinks_.erase(it);
+    }
+    auto sink = std::make_shared<sinks::RemoteWriteSink>(sink_options(sc), sink_metrics_);
+    if (!sink->open_error().empty()) {
+      errors += (errors.empty() ? "" : "; ") + std::string("sink \"") + sc.name +
+                "\": buffer: " + sink->open_error();
+      log::error("sink buffer cannot be opened; the sink refuses data (503) until fixed",
+                 {{"sink", sc.name}, {"error", sink->open_error()}});
+    }
+    sink->start();
+    log::info("sink started", {{"sink", sc.name}, {"url", sc.remote_write.url.text},
+                               {"buffer", sc.remote_write.buffer.type}});
+    next.emplace(sc.name, RunningSink{sc.fingerprint, std::move(sink),
+                                      sc.remote_write.buffer.type == "disk"});
   }
   if (!discovery_ || config.discovery_fingerprint != discovery_fingerprint_) {
     if (discovery_) discovery_->stop();
@@ -147,6 +176,7 @@ void Gateway::apply(const Config& config) {
     });
   }
   sinks_ = std::move(next);
+  return errors.empty() ? Status() : Status::error(errors);
 }
 
 void Gateway::retire(std::function<void()> drain) {
@@ -168,7 +198,7 @@ void Gateway::retire(std::function<void()> drain) {
 Status Gateway::start() {
   {
     std::lock_guard lock(reload_mu_);
-    apply(config_);
+    if (Status st = apply(config_); !st) return st;
   }
   if (config_.sinks.empty()) {
     log::warn(
@@ -209,8 +239,13 @@ Status Gateway::reload() {
     log::warn(
         "server.listen_address, worker_threads and max_request_bytes take effect on restart only");
   }
-  apply(*loaded.config);
+  const Status applied = apply(*loaded.config);
   config_ = std::move(*loaded.config);
+  if (!applied) {
+    reloads_.Add({{"result", "failure"}}).Increment();
+    last_reload_success_.Set(0);
+    return applied;
+  }
   reloads_.Add({{"result", "success"}}).Increment();
   last_reload_success_.Set(1);
   log::info("config reloaded", {{"file", config_path_}});

@@ -45,7 +45,9 @@ class Gateway {
   void aws_events(const HttpRequest& req, HttpResponse& res);
   void lb_targets_json(HttpResponse& res);
   void refresh_lb_gauges();
-  void apply(const Config& config);
+  // Applies `config`; the errors of sinks whose disk buffer could not be opened (those
+  // sinks refuse data, 503, until a config that works is applied).
+  Status apply(const Config& config);
 
   std::string config_path_;
   std::chrono::milliseconds drain_timeout_;
@@ -66,6 +68,7 @@ class Gateway {
   struct RunningSink {
     std::string fingerprint;
     std::shared_ptr<sinks::RemoteWriteSink> sink;
+    bool disk = false;  // has a disk buffer (its directory is locked while it runs)
   };
   std::map<std::string, RunningSink> sinks_;
   discovery::SourceMetricFamilies source_metrics_;

@@ -49,6 +49,7 @@ enum class RejectReason : uint8_t {
   kSymbols,
   kQueueFull,
   kNoSink,
+  kBufferError,
   kCount,
 };
 

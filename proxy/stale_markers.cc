@@ -276,7 +276,10 @@ void StaleMarkerSender::send(std::vector<relabel::EndedSeries> ended) {
         for (const size_t j : included) retry.push_back(std::move(unique[j]));
         continue;
       }
-      sink->enqueue(batch, outs, bytes);
+      if (!sink->enqueue(batch, outs, bytes)) {
+        for (const size_t j : included) retry.push_back(std::move(unique[j]));
+        continue;
+      }
       sent += outs.size();
     }
   }

@@ -63,6 +63,41 @@ SinkMetricFamilies::SinkMetricFamilies(prometheus::Registry& registry)
       queue_capacity_bytes(prometheus::BuildGauge()
                                .Name("rwgate_queue_capacity_bytes")
                                .Help("The sink's queue bound (buffer.max_bytes).")
+                               .Register(registry)),
+      buffer_segments(prometheus::BuildGauge()
+                          .Name("rwgate_buffer_segments")
+                          .Help("Segment files of a sink's disk buffer.")
+                          .Register(registry)),
+      buffer_undelivered(prometheus::BuildGauge()
+                             .Name("rwgate_buffer_undelivered_records")
+                             .Help("Records in a sink's disk buffer not yet delivered.")
+                             .Register(registry)),
+      buffer_corrupt(prometheus::BuildCounter()
+                         .Name("rwgate_buffer_corrupt_records_total")
+                         .Help("Regions of a disk buffer that held no valid record (bad CRC, "
+                               "bad header), skipped.")
+                         .Register(registry)),
+      buffer_truncated(prometheus::BuildCounter()
+                           .Name("rwgate_buffer_truncated_bytes_total")
+                           .Help("Bytes of a torn write cut off the newest segment at start.")
+                           .Register(registry)),
+      buffer_dropped(prometheus::BuildCounter()
+                         .Name("rwgate_buffer_dropped_samples_total")
+                         .Help("Samples dropped with the oldest segment of a full buffer "
+                               "(buffer.on_full: drop_oldest).")
+                         .Register(registry)),
+      buffer_replayed(prometheus::BuildCounter()
+                          .Name("rwgate_buffer_replayed_records_total")
+                          .Help("Undelivered records found in a disk buffer at start.")
+                          .Register(registry)),
+      buffer_fsyncs(prometheus::BuildCounter()
+                        .Name("rwgate_buffer_fsyncs_total")
+                        .Help("fdatasync calls on a disk buffer.")
+                        .Register(registry)),
+      buffer_append_errors(prometheus::BuildCounter()
+                               .Name("rwgate_buffer_append_errors_total")
+                               .Help("Appends to a disk buffer that failed (disk full, I/O "
+                                     "error): answered 503 at ingest.")
                                .Register(registry)) {}
 
 namespace {
@@ -74,7 +109,34 @@ struct PendingRequest {
   uint64_t histograms = 0;
   uint64_t exemplars = 0;
   size_t accounted_bytes = 0;  // what this request holds of the queue's byte budget
+  std::vector<uint64_t> seqs;  // disk mode: the buffer records it carries
 };
+
+// Appends one series to a shard's body (RW 1.0) or builder (RW 2.0), as the sink sends it.
+void append_one(proto::Protocol protocol, std::string& body, proto::V2RequestBuilder& v2,
+                const proto::Batch& batch, const proto::SeriesOut& out,
+                std::unordered_set<std::string_view>& families_seen) {
+  const proto::Series& s = batch.series[out.index];
+  if (protocol == proto::Protocol::kV1) {
+    proto::append_series_v1(body, batch, s, out.labels, out.encoded_labels);
+    if (s.metadata.present) {
+      // RW 2.0 input carries metadata per series; RW 1.0 output wants one entry per family.
+      const std::string_view name = proto::label_value(out.labels, "__name__");
+      if (families_seen.insert(name).second) {
+        proto::append_metadata_v1(body, {s.metadata.type, name, s.metadata.help, s.metadata.unit});
+      }
+    }
+    return;
+  }
+  proto::SeriesMetadata md = s.metadata;
+  if (!md.present) {
+    if (const auto* fm = proto::find_family_metadata(batch.metadata,
+                                                     proto::label_value(out.labels, "__name__"))) {
+      md = {fm->type, fm->help, fm->unit, true};
+    }
+  }
+  v2.add_series(batch, s, out.labels, md);
+}
 
 // Parses Retry-After given in seconds (the HTTP-date form is rare from stores; ignored).
 std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view v) {
@@ -126,6 +188,84 @@ RemoteWriteSink::RemoteWriteSink(RemoteWriteOptions options, SinkMetricFamilies&
     shards_.push_back(std::make_unique<Shard>(ioc_));
     shards_.back()->index = i;
   }
+  if (options_.disk) {
+    buffer_ = DiskBuffer::open(*options_.disk, open_error_);
+    const prometheus::Labels l = {{"sink", options_.name}};
+    buffer_metrics_.emplace(BufferMetrics{
+        families.buffer_segments.Add(l), families.buffer_undelivered.Add(l),
+        families.buffer_corrupt.Add(l), families.buffer_truncated.Add(l),
+        families.buffer_dropped.Add(l), families.buffer_replayed.Add(l),
+        families.buffer_fsyncs.Add(l), families.buffer_append_errors.Add(l)});
+    if (buffer_) publish_buffer_metrics();
+  }
+}
+
+void RemoteWriteSink::publish_buffer_metrics() {
+  const DiskBufferStats now = buffer_->stats();
+  BufferMetrics& m = *buffer_metrics_;
+  auto bump = [](prometheus::Counter& c, uint64_t now_v, uint64_t was) {
+    if (now_v > was) c.Increment(static_cast<double>(now_v - was));
+  };
+  bump(m.corrupt, now.corrupt_records, published_.corrupt_records);
+  bump(m.truncated, now.truncated_bytes, published_.truncated_bytes);
+  bump(m.dropped, now.dropped_samples, published_.dropped_samples);
+  bump(m.replayed, now.replayed_records, published_.replayed_records);
+  bump(m.fsyncs, now.fsyncs, published_.fsyncs);
+  bump(m.append_errors, now.append_errors, published_.append_errors);
+  published_ = now;
+  m.segments.Set(static_cast<double>(buffer_->segments()));
+  m.undelivered.Set(static_cast<double>(buffer_->undelivered()));
+  metrics_.queue_bytes.Set(static_cast<double>(buffer_->bytes()));
+}
+
+void RemoteWriteSink::feed_loop() {
+  // Records in memory, read from disk and not yet delivered, are bounded: past this, the
+  // feeder waits for deliveries, and the rest stays on disk.
+  const int64_t limit = std::max<int64_t>(
+      8 << 20, std::min<int64_t>(64 << 20, static_cast<int64_t>(options_.max_bytes / 4)));
+  auto last_publish = Clock::now();
+  const size_t nshards = shards_.size();
+  while (!stopping_.load()) {
+    if (Clock::now() - last_publish >= std::chrono::seconds(1)) {
+      publish_buffer_metrics();
+      last_publish = Clock::now();
+    }
+    if (fed_bytes_.load() >= limit) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      continue;
+    }
+    BufferedRecord rec;
+    if (!buffer_->next(rec, std::chrono::milliseconds(200))) continue;
+    Shard& shard = *shards_[rec.meta.shard % nshards];
+    fed_bytes_.fetch_add(static_cast<int64_t>(rec.body.size()));
+    {
+      std::lock_guard lock(shard.mu);
+      // RW 1.0 requests are concatenations of fields: consecutive records of a shard join
+      // into one send up to max_samples_per_send. RW 2.0 requests carry their own symbols.
+      PendingRequest* last = shard.sealed.empty() ? nullptr : &shard.sealed.back();
+      if (last != nullptr && options_.protocol == proto::Protocol::kV1 &&
+          last->samples + last->histograms + rec.meta.samples + rec.meta.histograms <=
+              static_cast<uint64_t>(options_.max_samples_per_send)) {
+        last->body += rec.body;
+        last->samples += rec.meta.samples;
+        last->histograms += rec.meta.histograms;
+        last->exemplars += rec.meta.exemplars;
+        last->accounted_bytes += rec.body.size();
+        last->seqs.push_back(rec.seq);
+      } else {
+        PendingRequest req;
+        req.accounted_bytes = rec.body.size();
+        req.body = std::move(rec.body);
+        req.samples = rec.meta.samples;
+        req.histograms = rec.meta.histograms;
+        req.exemplars = rec.meta.exemplars;
+        req.seqs.push_back(rec.seq);
+        shard.sealed.push_back(std::move(req));
+      }
+    }
+    wake(shard);
+  }
+  publish_buffer_metrics();
 }
 
 RemoteWriteSink::~RemoteWriteSink() { stop(Clock::now()); }
@@ -137,6 +277,7 @@ void RemoteWriteSink::add_bytes(int64_t delta) {
 
 bool RemoteWriteSink::try_reserve(size_t bytes) {
   if (stopping_.load(std::memory_order_relaxed)) return false;
+  if (options_.disk) return buffer_ != nullptr && buffer_->has_room(bytes);
   int64_t cur = used_bytes_.load(std::memory_order_relaxed);
   const auto max = static_cast<int64_t>(options_.max_bytes);
   do {
@@ -148,14 +289,20 @@ bool RemoteWriteSink::try_reserve(size_t bytes) {
   return true;
 }
 
-void RemoteWriteSink::cancel_reservation(size_t bytes) { add_bytes(-static_cast<int64_t>(bytes)); }
+void RemoteWriteSink::cancel_reservation(size_t bytes) {
+  if (!buffer_) add_bytes(-static_cast<int64_t>(bytes));  // the disk buffer reserves nothing
+}
 
 void RemoteWriteSink::wake(Shard& shard) {
   asio::post(ioc_, [&shard] { shard.wake.cancel(); });
 }
 
-void RemoteWriteSink::enqueue(const proto::Batch& batch, std::span<const proto::SeriesOut> series,
-                              size_t reserved_bytes) {
+Status RemoteWriteSink::enqueue(const proto::Batch& batch,
+                                std::span<const proto::SeriesOut> series, size_t reserved_bytes) {
+  if (options_.disk) {
+    if (!buffer_) return Status::error("its buffer could not be opened: " + open_error_);
+    return enqueue_to_disk(batch, series);
+  }
   const size_t nshards = shards_.size();
   // The series of each shard, in order; small per-thread scratch, reused.
   thread_local std::vector<std::vector<uint32_t>> of_shard;
@@ -164,7 +311,6 @@ void RemoteWriteSink::enqueue(const proto::Batch& batch, std::span<const proto::
   for (size_t i = 0; i < series.size(); ++i) {
     of_shard[series[i].hash % nshards].push_back(static_cast<uint32_t>(i));
   }
-  // RW 2.0 input carries metadata per series; RW 1.0 output wants one entry per family.
   thread_local std::unordered_set<std::string_view> families_seen;
   families_seen.clear();
 
@@ -194,26 +340,8 @@ void RemoteWriteSink::enqueue(const proto::Batch& batch, std::span<const proto::
     for (const uint32_t i : of_shard[si]) {
       touch();
       const proto::Series& s = batch.series[series[i].index];
-      const auto labels = series[i].labels;
-      if (options_.protocol == proto::Protocol::kV1) {
-        proto::append_series_v1(shard.open_body, batch, s, labels, series[i].encoded_labels);
-        if (s.metadata.present) {
-          const std::string_view name = proto::label_value(labels, "__name__");
-          if (families_seen.insert(name).second) {
-            proto::append_metadata_v1(shard.open_body,
-                                      {s.metadata.type, name, s.metadata.help, s.metadata.unit});
-          }
-        }
-      } else {
-        proto::SeriesMetadata md = s.metadata;
-        if (!md.present) {
-          if (const auto* fm = proto::find_family_metadata(
-                  batch.metadata, proto::label_value(labels, "__name__"))) {
-            md = {fm->type, fm->help, fm->unit, true};
-          }
-        }
-        shard.open_v2.add_series(batch, s, labels, md);
-      }
+      append_one(options_.protocol, shard.open_body, shard.open_v2, batch, series[i],
+                 families_seen);
       shard.open_counts.samples += s.samples_count;
       shard.open_counts.histograms += s.histograms_count;
       shard.open_counts.exemplars += s.exemplars_count;
@@ -236,6 +364,50 @@ void RemoteWriteSink::enqueue(const proto::Batch& batch, std::span<const proto::
   }
   // Settle the reservation against what was really encoded.
   add_bytes(added - static_cast<int64_t>(reserved_bytes));
+  return {};
+}
+
+Status RemoteWriteSink::enqueue_to_disk(const proto::Batch& batch,
+                                        std::span<const proto::SeriesOut> series) {
+  const size_t nshards = shards_.size();
+  thread_local std::vector<std::pair<RecordMeta, std::string>> records;
+  thread_local std::vector<proto::V2RequestBuilder> builders;
+  thread_local std::unordered_set<std::string_view> families_seen;
+  records.resize(nshards);
+  builders.resize(std::max(builders.size(), nshards));
+  families_seen.clear();
+  for (size_t si = 0; si < nshards; ++si) {
+    records[si].first = RecordMeta{static_cast<uint16_t>(si), 0, 0, 0};
+    records[si].second.clear();
+  }
+  std::vector<bool> used(nshards, false);
+  for (const proto::SeriesOut& out : series) {
+    const size_t si = out.hash % nshards;
+    used[si] = true;
+    append_one(options_.protocol, records[si].second, builders[si], batch, out, families_seen);
+    const proto::Series& s = batch.series[out.index];
+    records[si].first.samples += s.samples_count;
+    records[si].first.histograms += s.histograms_count;
+    records[si].first.exemplars += s.exemplars_count;
+  }
+  if (options_.protocol == proto::Protocol::kV1 && !batch.metadata.empty()) {
+    used[0] = true;
+    for (const proto::FamilyMetadata& md : batch.metadata)
+      proto::append_metadata_v1(records[0].second, md);
+  }
+  if (options_.protocol == proto::Protocol::kV2) {
+    for (size_t si = 0; si < nshards; ++si) {
+      if (used[si]) builders[si].finish(records[si].second);
+    }
+  }
+  std::erase_if(records, [&](const auto& r) { return !used[r.first.shard]; });
+  if (records.empty()) return {};
+  Status st = buffer_->append(records);
+  if (!st) {
+    log::error("sink buffer cannot take data; answering 503",
+               {{"component", "sink"}, {"sink", options_.name}, {"error", st.reason()}});
+  }
+  return st;
 }
 
 void RemoteWriteSink::seal_open(Shard& shard) {
@@ -260,6 +432,7 @@ void RemoteWriteSink::start() {
     auto guard = asio::make_work_guard(ioc_);
     ioc_.run();
   });
+  if (buffer_) feeder_ = std::thread([this] { feed_loop(); });
 }
 
 // One shard's sender: takes sealed requests in order and delivers each before the next.
@@ -371,12 +544,14 @@ awaitable<void> RemoteWriteSink::run_shard(Shard* shard) {
         metrics_.forwarded_samples.Increment(static_cast<double>(req.samples));
         metrics_.forwarded_histograms.Increment(static_cast<double>(req.histograms));
         metrics_.forwarded_exemplars.Increment(static_cast<double>(req.exemplars));
+        for (const uint64_t seq : req.seqs) buffer_->done(seq);
         break;
       }
       const bool retryable =
           status == 0 || status / 100 == 5 || (status == 429 && options_.retry_on_http_429);
       if (!retryable) {
         metrics_.dropped_rejected.Increment(static_cast<double>(req.samples + req.histograms));
+        for (const uint64_t seq : req.seqs) buffer_->done(seq);  // given up for good
         log::error("store rejected a request; dropping it",
                    {{"component", "sink"},
                     {"sink", options_.name},
@@ -387,7 +562,9 @@ awaitable<void> RemoteWriteSink::run_shard(Shard* shard) {
       }
       if (stopping_.load(std::memory_order_relaxed) &&
           Clock::now().time_since_epoch().count() >= stop_deadline_.load()) {
-        metrics_.dropped_shutdown.Increment(static_cast<double>(req.samples + req.histograms));
+        // A buffered request stays on disk for the next start; a queued one is lost.
+        if (!buffer_)
+          metrics_.dropped_shutdown.Increment(static_cast<double>(req.samples + req.histograms));
         break;
       }
       metrics_.retries.Increment();
@@ -414,14 +591,26 @@ awaitable<void> RemoteWriteSink::run_shard(Shard* shard) {
       co_await timer.async_wait(asio::redirect_error(use_awaitable, ignored));
     }
     shard->sending.store(0);
-    add_bytes(-static_cast<int64_t>(req.accounted_bytes));
+    if (buffer_) {
+      fed_bytes_.fetch_sub(static_cast<int64_t>(req.accounted_bytes));
+    } else {
+      add_bytes(-static_cast<int64_t>(req.accounted_bytes));
+    }
   }
 }
 
 void RemoteWriteSink::stop(Clock::time_point deadline) {
+  if (buffer_) {
+    // What is on disk stays for the next start: give the sends under way a moment, no more.
+    deadline = std::min(deadline, Clock::now() + std::chrono::seconds(5));
+  }
   stop_deadline_.store(deadline.time_since_epoch().count());
   if (stopping_.exchange(true)) return;
-  if (!started_) return;
+  if (!started_) {
+    if (buffer_) buffer_->close();
+    return;
+  }
+  if (feeder_.joinable()) feeder_.join();
   for (auto& shard : shards_) wake(*shard);
   // Senders finish when their queues are empty; past the deadline, stop them.
   while (Clock::now() < deadline) {
@@ -430,11 +619,21 @@ void RemoteWriteSink::stop(Clock::time_point deadline) {
       std::lock_guard lock(shard->mu);
       if (!shard->sealed.empty() || shard->open_counts.accounted_bytes > 0) idle = false;
     }
-    if (idle && used_bytes_.load() <= 0) break;
+    if (idle && used_bytes_.load() <= 0 && fed_bytes_.load() <= 0) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   ioc_.stop();
   if (thread_.joinable()) thread_.join();
+  if (buffer_) {
+    publish_buffer_metrics();
+    const uint64_t left = buffer_->undelivered();
+    buffer_->close();
+    if (left > 0) {
+      log::info("sink stopped; undelivered records stay in its buffer for the next start",
+                {{"component", "sink"}, {"sink", options_.name}, {"records", std::to_string(left)}});
+    }
+    return;
+  }
   int64_t left = 0;
   for (auto& shard : shards_) {
     std::lock_guard lock(shard->mu);

@@ -34,11 +34,13 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "proto/encode.h"
+#include "sinks/disk_buffer.h"
 #include "sinks/sink.h"
 
 namespace rwgate::sinks {
@@ -58,6 +60,8 @@ struct RemoteWriteOptions {
   std::chrono::milliseconds max_backoff{5000};
   bool retry_on_http_429 = true;
   uint64_t max_bytes = 1ULL << 30;
+  // buffer.type: disk. Unset: the memory queue.
+  std::optional<DiskBufferOptions> disk;
 };
 
 // Metric families shared by every remote_write sink; each sink resolves its own children.
@@ -71,6 +75,14 @@ struct SinkMetricFamilies {
   prometheus::Family<prometheus::Counter>& retries;
   prometheus::Family<prometheus::Gauge>& queue_bytes;
   prometheus::Family<prometheus::Gauge>& queue_capacity_bytes;
+  prometheus::Family<prometheus::Gauge>& buffer_segments;
+  prometheus::Family<prometheus::Gauge>& buffer_undelivered;
+  prometheus::Family<prometheus::Counter>& buffer_corrupt;
+  prometheus::Family<prometheus::Counter>& buffer_truncated;
+  prometheus::Family<prometheus::Counter>& buffer_dropped;
+  prometheus::Family<prometheus::Counter>& buffer_replayed;
+  prometheus::Family<prometheus::Counter>& buffer_fsyncs;
+  prometheus::Family<prometheus::Counter>& buffer_append_errors;
 };
 
 class RemoteWriteSink final : public Sink {
@@ -81,8 +93,10 @@ class RemoteWriteSink final : public Sink {
   const std::string& name() const override { return options_.name; }
   bool try_reserve(size_t bytes) override;
   void cancel_reservation(size_t bytes) override;
-  void enqueue(const proto::Batch& batch, std::span<const proto::SeriesOut> series,
-               size_t reserved_bytes) override;
+  Status enqueue(const proto::Batch& batch, std::span<const proto::SeriesOut> series,
+                 size_t reserved_bytes) override;
+  // Why the disk buffer could not be opened (empty: it was, or there is none).
+  const std::string& open_error() const { return open_error_; }
   void start() override;
   void stop(std::chrono::steady_clock::time_point deadline) override;
 
@@ -103,6 +117,11 @@ class RemoteWriteSink final : public Sink {
   void wake(Shard& shard);
   void seal_open(Shard& shard);  // caller holds shard.mu
   boost::asio::awaitable<void> run_shard(Shard* shard);
+  // Disk mode: encodes the series per shard and appends them to the buffer.
+  Status enqueue_to_disk(const proto::Batch& batch, std::span<const proto::SeriesOut> series);
+  // Disk mode: moves buffered records into the shards' send queues, bounded in memory.
+  void feed_loop();
+  void publish_buffer_metrics();
 
   RemoteWriteOptions options_;
   SinkMetricFamilies& families_;
@@ -114,6 +133,23 @@ class RemoteWriteSink final : public Sink {
   std::vector<std::unique_ptr<Shard>> shards_;
   std::thread thread_;
   bool started_ = false;
+
+  std::unique_ptr<DiskBuffer> buffer_;  // disk mode
+  std::string open_error_;
+  std::thread feeder_;
+  std::atomic<int64_t> fed_bytes_{0};  // read from disk, not yet delivered
+  DiskBufferStats published_;          // what the counters show so far (feeder thread)
+  struct BufferMetrics {
+    prometheus::Gauge& segments;
+    prometheus::Gauge& undelivered;
+    prometheus::Counter& corrupt;
+    prometheus::Counter& truncated;
+    prometheus::Counter& dropped;
+    prometheus::Counter& replayed;
+    prometheus::Counter& fsyncs;
+    prometheus::Counter& append_errors;
+  };
+  std::optional<BufferMetrics> buffer_metrics_;
 };
 
 }  // namespace rwgate::sinks

@@ -6,6 +6,7 @@
 #include <span>
 #include <string>
 
+#include "base/status.h"
 #include "proto/batch.h"
 
 namespace rwgate::sinks {
@@ -26,9 +27,10 @@ class Sink {
   /// Gives back a reservation that will not be used (another sink was full).
   virtual void cancel_reservation(size_t bytes) = 0;
   /// Takes `series` of `batch` (after try_reserve(bytes) succeeded), each with the labels
-  /// it is to be sent with. Never blocks on the network.
-  virtual void enqueue(const proto::Batch& batch, std::span<const proto::SeriesOut> series,
-                       size_t reserved_bytes) = 0;
+  /// it is to be sent with. Never blocks on the network. An error (a disk buffer that
+  /// cannot write) means the sink did not take the data; ingest then answers 503.
+  virtual Status enqueue(const proto::Batch& batch, std::span<const proto::SeriesOut> series,
+                         size_t reserved_bytes) = 0;
 
   /// Starts sending. Called once, before the first enqueue().
   virtual void start() = 0;

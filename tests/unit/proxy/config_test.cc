@@ -89,7 +89,7 @@ sinks:
       url: http://h/w
       timeout: 0
       queue: { min_backoff: 10s, max_backoff: 1s, retry_on_http_429: maybe }
-      buffer: { type: disk }
+      buffer: { type: tape, fsync: sometimes }
 )");
   EXPECT_FALSE(r.config);
   EXPECT_TRUE(has_error(r, "server.max_request_bytes (line 2): must be between"));
@@ -99,8 +99,9 @@ sinks:
       r, "sinks[0].remote_write.queue.min_backoff (line 9): must not exceed max_backoff"));
   EXPECT_TRUE(has_error(r, "retry_on_http_429 (line 9): must be true or false"));
   EXPECT_TRUE(has_error(
-      r, "sinks[0].remote_write.buffer.type (line 10): the disk buffer is not available"));
-  EXPECT_EQ(r.errors.size(), 6u);
+      r, "sinks[0].remote_write.buffer.type (line 10): must be memory or disk, not \"tape\""));
+  EXPECT_TRUE(has_error(r, "sinks[0].remote_write.buffer.fsync (line 10): must be always, batch"));
+  EXPECT_EQ(r.errors.size(), 7u);
 }
 
 TEST(ConfigTest, RefusesSettingsThatCouldNotWork) {
@@ -223,6 +224,39 @@ discovery:
     - aws: {region: us-east-1, access_key_id: AKID, secret_access_key_file: /nonexistent/secret}
 )");
   EXPECT_TRUE(has_error(unreadable, "secret_access_key_file (line 5): cannot read a key"));
+}
+
+TEST(ConfigTest, DiskBufferSettings) {
+  ConfigResult c = parse_config(R"(
+sinks:
+  - name: a
+    remote_write:
+      url: http://127.0.0.1:1/w
+      buffer: { type: disk, max_bytes: 2097152, fsync: always, on_full: drop_oldest }
+  - name: b
+    remote_write:
+      url: http://127.0.0.1:1/w
+      buffer: { type: disk, path: /var/lib/rwgate/b }
+)");
+  ASSERT_TRUE(c.config) << c.errors[0];
+  const BufferConfig& a = c.config->sinks[0].remote_write.buffer;
+  EXPECT_EQ(a.path, "data/a");
+  EXPECT_EQ(a.fsync, "always");
+  EXPECT_TRUE(a.drop_oldest);
+  EXPECT_EQ(c.config->sinks[1].remote_write.buffer.path, "/var/lib/rwgate/b");
+  EXPECT_EQ(c.config->sinks[1].remote_write.buffer.fsync, "batch");
+  ConfigResult bad = parse_config(R"(
+sinks:
+  - name: a
+    remote_write: { url: http://127.0.0.1:1/w, buffer: { type: disk, path: /x, on_full: wait } }
+  - name: b
+    remote_write: { url: http://127.0.0.1:1/w, buffer: { type: disk, path: /x } }
+  - name: c
+    remote_write: { url: http://127.0.0.1:1/w, buffer: { type: memory, fsync: always } }
+)");
+  EXPECT_TRUE(has_error(bad, "sinks[0].remote_write.buffer.on_full (line 4): must be block or drop_oldest"));
+  EXPECT_TRUE(has_error(bad, "sinks[1].remote_write.buffer.path (line 5): another sink uses \"/x\""));
+  EXPECT_TRUE(has_error(bad, "sinks[2].remote_write.buffer (line 8): path, fsync and on_full are for type: disk"));
 }
 
 TEST(ConfigTest, StalenessSettings) {

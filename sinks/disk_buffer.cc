@@ -1,0 +1,678 @@
+#include "sinks/disk_buffer.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "base/log.h"
+
+namespace rwgate::sinks {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr uint32_t kSegmentMagic = 0x53475752;  // "RWGS" little-endian
+constexpr uint32_t kRecordMagic = 0x52475752;   // "RWGR"
+constexpr uint32_t kVersion = 1;
+constexpr uint32_t kMaxRecordBody = 1u << 30;
+
+std::array<uint32_t, 256> make_table() {
+  std::array<uint32_t, 256> t{};
+  for (uint32_t i = 0; i < 256; ++i) {
+    uint32_t c = i;
+    for (int k = 0; k < 8; ++k) c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+    t[i] = c;
+  }
+  return t;
+}
+
+uint32_t crc32c_sw(const unsigned char* p, size_t n, uint32_t crc) {
+  static const std::array<uint32_t, 256> kTable = make_table();
+  crc = ~crc;
+  for (size_t i = 0; i < n; ++i) crc = kTable[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
+  return ~crc;
+}
+
+#if defined(__x86_64__)
+__attribute__((target("sse4.2"))) uint32_t crc32c_hw(const unsigned char* p, size_t n,
+                                                     uint32_t crc) {
+  uint64_t c = ~crc & 0xffffffffu;
+  for (; n >= 8; n -= 8, p += 8) {
+    uint64_t v;
+    std::memcpy(&v, p, 8);
+    c = __builtin_ia32_crc32di(c, v);
+  }
+  auto c32 = static_cast<uint32_t>(c);
+  for (; n > 0; --n, ++p) c32 = __builtin_ia32_crc32qi(c32, *p);
+  return ~c32;
+}
+#endif
+
+void put32(std::string& out, uint32_t v) {
+  char b[4];
+  std::memcpy(b, &v, 4);  // x86-64 and aarch64 Linux are little-endian
+  out.append(b, 4);
+}
+void put16(std::string& out, uint16_t v) {
+  char b[2];
+  std::memcpy(b, &v, 2);
+  out.append(b, 2);
+}
+uint32_t get32(const char* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+uint16_t get16(const char* p) {
+  uint16_t v;
+  std::memcpy(&v, p, 2);
+  return v;
+}
+
+// A record at `at` of `bytes` that verifies; its total size, or 0.
+size_t record_at(std::string_view bytes, size_t at, RecordMeta* meta) {
+  if (bytes.size() - at < kRecordHeaderBytes) return 0;
+  const char* p = bytes.data() + at;
+  if (get32(p) != kRecordMagic) return 0;
+  const uint32_t len = get32(p + 4);
+  if (len > kMaxRecordBody || bytes.size() - at - kRecordHeaderBytes < len) return 0;
+  if (crc32c(p + 12, kRecordHeaderBytes - 12 + len) != get32(p + 8)) return 0;
+  if (meta != nullptr) {
+    meta->shard = get16(p + 12);
+    meta->samples = get32(p + 16);
+    meta->histograms = get32(p + 20);
+    meta->exemplars = get32(p + 24);
+  }
+  return kRecordHeaderBytes + len;
+}
+
+std::string segment_name(uint64_t id) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%020llu.seg", static_cast<unsigned long long>(id));
+  return buf;
+}
+
+std::string errno_text(const std::string& what) { return what + ": " + std::strerror(errno); }
+
+bool pread_all(int fd, char* out, size_t n, uint64_t offset) {
+  while (n > 0) {
+    const ssize_t r = ::pread(fd, out, n, static_cast<off_t>(offset));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    out += r;
+    n -= static_cast<size_t>(r);
+    offset += static_cast<uint64_t>(r);
+  }
+  return true;
+}
+
+bool write_all(int fd, const char* p, size_t n) {
+  while (n > 0) {
+    const ssize_t w = ::write(fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) return false;
+    p += w;
+    n -= static_cast<size_t>(w);
+  }
+  return true;
+}
+
+void sync_dir(const std::string& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+}
+
+}  // namespace
+
+uint32_t crc32c(const void* data, size_t n, uint32_t crc) {
+  const auto* p = static_cast<const unsigned char*>(data);
+#if defined(__x86_64__)
+  static const bool kHw = __builtin_cpu_supports("sse4.2");
+  if (kHw) return crc32c_hw(p, n, crc);
+#endif
+  return crc32c_sw(p, n, crc);
+}
+
+void append_record(std::string& out, const RecordMeta& meta, std::string_view body) {
+  const size_t at = out.size();
+  put32(out, kRecordMagic);
+  put32(out, static_cast<uint32_t>(body.size()));
+  put32(out, 0);  // crc, below
+  put16(out, meta.shard);
+  put16(out, 0);  // flags
+  put32(out, meta.samples);
+  put32(out, meta.histograms);
+  put32(out, meta.exemplars);
+  out.append(body);
+  const uint32_t crc = crc32c(out.data() + at + 12, out.size() - at - 12);
+  std::memcpy(out.data() + at + 8, &crc, 4);
+}
+
+ScanResult scan_records(std::string_view bytes) {
+  ScanResult r;
+  size_t at = 0;
+  bool in_bad = false;
+  while (at < bytes.size()) {
+    RecordMeta meta;
+    const size_t size = record_at(bytes, at, &meta);
+    if (size == 0) {
+      if (!in_bad) ++r.corrupt_regions;
+      in_bad = true;
+      ++at;  // resynchronise on the next magic that starts a record that verifies
+      continue;
+    }
+    in_bad = false;
+    r.records.push_back({at, size, meta});
+    at += size;
+    r.valid_end = at;
+  }
+  return r;
+}
+
+bool parse_segment_header(std::string_view bytes, uint64_t& id) {
+  if (bytes.size() < kSegmentHeaderBytes) return false;
+  if (get32(bytes.data()) != kSegmentMagic || get32(bytes.data() + 4) != kVersion) return false;
+  std::memcpy(&id, bytes.data() + 8, 8);
+  return true;
+}
+
+DiskBuffer::DiskBuffer(DiskBufferOptions options) : options_(std::move(options)) {}
+
+std::unique_ptr<DiskBuffer> DiskBuffer::open(DiskBufferOptions options, std::string& error) {
+  std::unique_ptr<DiskBuffer> b(new DiskBuffer(std::move(options)));
+  if (Status st = b->recover(); !st) {
+    error = st.reason();
+    return nullptr;
+  }
+  if (b->options_.fsync == FsyncMode::kBatch) b->syncer_ = std::thread([p = b.get()] { p->sync_loop(); });
+  return b;
+}
+
+DiskBuffer::~DiskBuffer() {
+  close();
+  if (lock_fd_ >= 0) ::close(lock_fd_);
+}
+
+Status DiskBuffer::recover() {
+  std::error_code ec;
+  fs::create_directories(options_.path, ec);
+  if (ec) return Status::error("cannot create buffer directory " + options_.path + ": " + ec.message());
+  lock_fd_ = ::open((options_.path + "/LOCK").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_fd_ < 0) return Status::error(errno_text("cannot open " + options_.path + "/LOCK"));
+  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    return Status::error("buffer directory " + options_.path +
+                         " is in use by another process (or another sink)");
+  }
+  std::vector<std::pair<uint64_t, std::string>> files;
+  for (const auto& entry : fs::directory_iterator(options_.path, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (!name.ends_with(".seg")) continue;
+    const std::string stem = name.substr(0, name.size() - 4);
+    if (stem.empty() || !std::all_of(stem.begin(), stem.end(), ::isdigit)) continue;
+    files.emplace_back(std::stoull(stem), entry.path().string());
+  }
+  if (ec) return Status::error("cannot list " + options_.path + ": " + ec.message());
+  std::sort(files.begin(), files.end());
+  for (size_t i = 0; i < files.size(); ++i) {
+    const auto& [id, file] = files[i];
+    std::ifstream in(file, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    const std::string bytes = ss.str();
+    uint64_t header_id = 0;
+    if (!parse_segment_header(bytes, header_id) || header_id != id) {
+      ++stats_.corrupt_records;
+      log::error("buffer segment has a bad header; set aside",
+                 {{"file", file}, {"renamed", file + ".corrupt"}});
+      fs::rename(file, file + ".corrupt", ec);
+      continue;
+    }
+    uint64_t size = bytes.size();
+    if (i + 1 == files.size()) {
+      // The newest segment may end in a torn write: cut it at its last good record.
+      const ScanResult scan = scan_records(std::string_view(bytes).substr(kSegmentHeaderBytes));
+      const uint64_t good = kSegmentHeaderBytes + scan.valid_end;
+      if (good < size) {
+        stats_.truncated_bytes += size - good;
+        log::warn("buffer segment ends in a torn write; truncated at its last good record",
+                  {{"file", file}, {"bytes_cut", std::to_string(size - good)}});
+        if (::truncate(file.c_str(), static_cast<off_t>(good)) != 0) {
+          return Status::error(errno_text("cannot truncate " + file));
+        }
+        size = good;
+      }
+    }
+    segments_[id] = Segment{id, file, size};
+  }
+  // Where sending stopped.
+  uint64_t cseg = 0, coff = 0;
+  {
+    std::ifstream in(options_.path + "/cursor");
+    in >> cseg >> coff;
+    if (!in) cseg = coff = 0;
+  }
+  if (!segments_.empty()) {
+    auto it = segments_.find(cseg);
+    if (it == segments_.end() || coff < kSegmentHeaderBytes || coff > it->second.size) {
+      // No cursor, or it names a segment that is gone: from the oldest segment left.
+      it = segments_.lower_bound(cseg);
+      if (it == segments_.end()) it = segments_.begin();
+      coff = kSegmentHeaderBytes;
+    }
+    cursor_segment_ = it->first;
+    cursor_offset_ = coff;
+    while (segments_.begin() != it) {  // wholly delivered already
+      fs::remove(segments_.begin()->second.file, ec);
+      segments_.erase(segments_.begin());
+    }
+    // Count what is to be sent again.
+    for (auto s = segments_.find(cursor_segment_); s != segments_.end(); ++s) {
+      std::ifstream in(s->second.file, std::ios::binary);
+      std::stringstream ss;
+      ss << in.rdbuf();
+      const std::string bytes = ss.str();
+      const uint64_t from = s->first == cursor_segment_ ? cursor_offset_ : kSegmentHeaderBytes;
+      if (from >= bytes.size()) continue;
+      const ScanResult scan = scan_records(std::string_view(bytes).substr(from));
+      stats_.replayed_records += scan.records.size();
+    }
+    undelivered_ = stats_.replayed_records;
+    if (undelivered_ > 0) {
+      log::info("buffer has undelivered records from before; sending them first",
+                {{"path", options_.path}, {"records", std::to_string(undelivered_)}});
+    }
+  }
+  read_segment_ = cursor_segment_;
+  read_offset_ = cursor_offset_;
+  const uint64_t next_id = segments_.empty() ? 1 : segments_.rbegin()->first + 1;
+  std::lock_guard lock(mu_);
+  if (Status st = open_segment_for_append(next_id); !st) return st;
+  if (read_segment_ == 0) {
+    read_segment_ = cursor_segment_ = next_id;
+    read_offset_ = cursor_offset_ = kSegmentHeaderBytes;
+  }
+  return {};
+}
+
+Status DiskBuffer::open_segment_for_append(uint64_t id) {
+  const std::string file = options_.path + "/" + segment_name(id);
+  const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::error(errno_text("cannot create " + file));
+  std::string header;
+  put32(header, kSegmentMagic);
+  put32(header, kVersion);
+  header.append(reinterpret_cast<const char*>(&id), 8);
+  if (!write_all(fd, header.data(), header.size())) {
+    const Status st = Status::error(errno_text("cannot write " + file));
+    ::close(fd);
+    ::unlink(file.c_str());
+    return st;
+  }
+  if (write_fd_ >= 0) {
+    // What the old segment holds is durable before anything goes into the new one.
+    if (options_.fsync != FsyncMode::kNever) ::fdatasync(write_fd_);
+    ::close(write_fd_);
+  }
+  if (options_.fsync != FsyncMode::kNever) sync_dir(options_.path);
+  write_fd_ = fd;
+  segments_[id] = Segment{id, file, kSegmentHeaderBytes};
+  return {};
+}
+
+uint64_t DiskBuffer::bytes() const {
+  std::lock_guard lock(mu_);
+  uint64_t total = 0;
+  for (const auto& [id, s] : segments_) total += s.size;
+  return total;
+}
+
+size_t DiskBuffer::segments() const {
+  std::lock_guard lock(mu_);
+  return segments_.size();
+}
+
+uint64_t DiskBuffer::undelivered() const {
+  std::lock_guard lock(mu_);
+  return undelivered_;
+}
+
+DiskBufferStats DiskBuffer::stats() const {
+  std::lock_guard lock(mu_);
+  return stats_;
+}
+
+bool DiskBuffer::has_room(size_t bytes) {
+  std::lock_guard lock(mu_);
+  if (closed_) return false;
+  auto used = [&] {
+    uint64_t total = 0;
+    for (const auto& [id, s] : segments_) total += s.size - kSegmentHeaderBytes;
+    return total;
+  };
+  uint64_t now = used();
+  if (now == 0 || now + bytes <= options_.max_bytes) return true;
+  if (!options_.drop_oldest) return false;
+  while (now + bytes > options_.max_bytes && now > 0) {
+    drop_oldest_segment();
+    const uint64_t after = used();
+    if (after == now) break;  // nothing left to drop
+    now = after;
+  }
+  return true;
+}
+
+void DiskBuffer::drop_oldest_segment() {
+  if (segments_.size() == 1) {
+    // Only the segment being appended to: start a new one so the old can go.
+    if (!open_segment_for_append(segments_.rbegin()->first + 1)) return;
+  }
+  const Segment old = segments_.begin()->second;
+  std::ifstream in(old.file, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string bytes = ss.str();
+  const uint64_t from = old.id == cursor_segment_ ? cursor_offset_ : kSegmentHeaderBytes;
+  uint64_t records = 0;
+  if (from < bytes.size()) {
+    for (const ScannedRecord& r : scan_records(std::string_view(bytes).substr(from)).records) {
+      stats_.dropped_samples += r.meta.samples + r.meta.histograms;
+      ++records;
+    }
+  }
+  std::error_code ec;
+  fs::remove(old.file, ec);
+  segments_.erase(old.id);
+  ++stats_.dropped_segments;
+  undelivered_ -= std::min(undelivered_, records);
+  const uint64_t next = segments_.begin()->first;
+  if (read_segment_ <= old.id) {
+    read_segment_ = next;
+    read_offset_ = kSegmentHeaderBytes;
+  }
+  if (cursor_segment_ <= old.id) {
+    cursor_segment_ = next;
+    cursor_offset_ = kSegmentHeaderBytes;
+    cursor_dirty_ = true;
+  }
+  log::warn("buffer full; dropped its oldest segment (buffer.on_full: drop_oldest)",
+            {{"path", options_.path}, {"records", std::to_string(records)}});
+}
+
+Status DiskBuffer::append(std::span<const std::pair<RecordMeta, std::string>> records) {
+  std::string buf;
+  size_t total = 0;
+  for (const auto& [meta, body] : records) total += kRecordHeaderBytes + body.size();
+  buf.reserve(total);
+  for (const auto& [meta, body] : records) append_record(buf, meta, body);
+  uint64_t my_gen = 0;
+  {
+    std::lock_guard lock(mu_);
+    if (closed_) return Status::error("buffer is closed");
+    Segment* seg = &segments_.rbegin()->second;
+    if (seg->size > kSegmentHeaderBytes && seg->size + buf.size() > options_.segment_bytes) {
+      if (Status st = open_segment_for_append(seg->id + 1); !st) {
+        ++stats_.append_errors;
+        return st;
+      }
+      seg = &segments_.rbegin()->second;
+    }
+    if (!write_all(write_fd_, buf.data(), buf.size())) {
+      const Status st = Status::error(errno_text("write to buffer " + seg->file));
+      ++stats_.append_errors;
+      // Take back whatever part was written: the file must end on a record.
+      if (::ftruncate(write_fd_, static_cast<off_t>(seg->size)) != 0) {
+        log::error("cannot truncate a failed write; recovery will cut it",
+                   {{"file", seg->file}, {"error", std::strerror(errno)}});
+      }
+      return st;
+    }
+    seg->size += buf.size();
+    undelivered_ += records.size();
+    my_gen = ++written_gen_;
+  }
+  appended_.notify_all();
+  if (options_.fsync != FsyncMode::kAlways) return {};
+  // Group commit: one fdatasync covers every append written before it started.
+  std::unique_lock l(sync_mu_);
+  while (synced_gen_ < my_gen) {
+    if (syncing_) {
+      synced_.wait(l);
+      continue;
+    }
+    syncing_ = true;
+    l.unlock();
+    uint64_t gen;
+    int fd;
+    {
+      std::lock_guard lock(mu_);
+      gen = written_gen_;
+      fd = ::dup(write_fd_);
+      ++stats_.fsyncs;
+    }
+    if (fd >= 0) {
+      ::fdatasync(fd);
+      ::close(fd);
+    }
+    l.lock();
+    synced_gen_ = std::max(synced_gen_, gen);
+    syncing_ = false;
+    synced_.notify_all();
+  }
+  return {};
+}
+
+void DiskBuffer::sync_loop() {
+  std::unique_lock l(sync_mu_);
+  while (!stop_sync_) {
+    synced_.wait_for(l, std::chrono::milliseconds(5));
+    uint64_t gen;
+    int fd = -1;
+    {
+      std::lock_guard lock(mu_);
+      gen = written_gen_;
+      if (gen > synced_gen_ && write_fd_ >= 0) {
+        fd = ::dup(write_fd_);
+        ++stats_.fsyncs;
+      }
+    }
+    if (fd < 0) continue;
+    l.unlock();
+    ::fdatasync(fd);
+    ::close(fd);
+    l.lock();
+    synced_gen_ = std::max(synced_gen_, gen);
+  }
+}
+
+bool DiskBuffer::next(BufferedRecord& out, std::chrono::milliseconds wait) {
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  std::unique_lock lock(mu_);
+  for (;;) {
+    if (closed_) return false;
+    auto seg = segments_.find(read_segment_);
+    if (seg == segments_.end()) {  // dropped under us: the next one
+      seg = segments_.lower_bound(read_segment_);
+      if (seg == segments_.end()) return false;
+      read_segment_ = seg->first;
+      read_offset_ = kSegmentHeaderBytes;
+    }
+    const uint64_t end = seg->second.size;
+    if (read_offset_ >= end) {
+      auto later = std::next(seg);
+      if (later != segments_.end()) {
+        read_segment_ = later->first;
+        read_offset_ = kSegmentHeaderBytes;
+        continue;
+      }
+      if (appended_.wait_until(lock, deadline) == std::cv_status::timeout) return false;
+      continue;
+    }
+    // Read [read_offset_, end) of an append-only file without holding up appenders.
+    const uint64_t segment = read_segment_, at = read_offset_;
+    const std::string file = seg->second.file;
+    lock.unlock();
+    std::string bytes;
+    const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+    bool ok = fd >= 0;
+    char header[kRecordHeaderBytes];
+    size_t len = 0;
+    if (ok) ok = end - at >= kRecordHeaderBytes && pread_all(fd, header, sizeof header, at);
+    if (ok && get32(header) == kRecordMagic) {
+      len = get32(header + 4);
+      ok = len <= end - at - kRecordHeaderBytes;
+    } else {
+      ok = false;
+    }
+    if (ok) {
+      bytes.assign(header, sizeof header);
+      bytes.resize(kRecordHeaderBytes + len);
+      ok = pread_all(fd, bytes.data() + kRecordHeaderBytes, len, at + kRecordHeaderBytes);
+    }
+    RecordMeta meta;
+    const bool valid = ok && record_at(bytes, 0, &meta) == bytes.size();
+    uint64_t skip_to = 0;
+    if (!valid && fd >= 0) {
+      // Resynchronise: the next record in the rest of the segment that verifies.
+      std::string rest(end - at, '\0');
+      if (pread_all(fd, rest.data(), rest.size(), at)) {
+        const ScanResult scan = scan_records(std::string_view(rest).substr(1));
+        skip_to = scan.records.empty() ? end : at + 1 + scan.records.front().offset;
+      } else {
+        skip_to = end;
+      }
+    }
+    if (fd >= 0) ::close(fd);
+    lock.lock();
+    if (read_segment_ != segment || read_offset_ != at) continue;  // moved by a drop
+    if (fd < 0) {  // could not open it (descriptors exhausted?): not the data's fault
+      log::warn("cannot open a buffer segment; retrying", {{"file", file}});
+      if (appended_.wait_until(lock, std::min(deadline, std::chrono::steady_clock::now() +
+                                                            std::chrono::milliseconds(100))) ==
+              std::cv_status::timeout &&
+          std::chrono::steady_clock::now() >= deadline)
+        return false;
+      continue;
+    }
+    if (!valid) {
+      ++stats_.corrupt_records;
+      if (undelivered_ > 0) --undelivered_;
+      log::warn("buffer record does not verify; skipped",
+                {{"file", file}, {"offset", std::to_string(at)},
+                 {"skipped_bytes", std::to_string((skip_to ? skip_to : end) - at)}});
+      read_offset_ = skip_to ? skip_to : end;
+      if (in_flight_.empty()) {
+        cursor_segment_ = read_segment_;
+        cursor_offset_ = read_offset_;
+        cursor_dirty_ = true;
+      }
+      continue;
+    }
+    out.seq = next_seq_++;
+    out.meta = meta;
+    out.body = bytes.substr(kRecordHeaderBytes);
+    read_offset_ = at + bytes.size();
+    in_flight_.push_back(InFlight{out.seq, segment, read_offset_, false});
+    return true;
+  }
+}
+
+void DiskBuffer::done(uint64_t seq) {
+  std::lock_guard lock(mu_);
+  for (InFlight& f : in_flight_) {
+    if (f.seq == seq) {
+      if (!f.done && undelivered_ > 0) --undelivered_;
+      f.done = true;
+      break;
+    }
+  }
+  bool moved = false;
+  while (!in_flight_.empty() && in_flight_.front().done) {
+    const InFlight& f = in_flight_.front();
+    if (segments_.contains(f.segment) &&
+        (f.segment > cursor_segment_ || (f.segment == cursor_segment_ && f.end > cursor_offset_))) {
+      cursor_segment_ = f.segment;
+      cursor_offset_ = f.end;
+    }
+    in_flight_.pop_front();
+    moved = true;
+  }
+  if (in_flight_.empty() && moved) {  // skipped corrupt bytes, if any, are behind us too
+    cursor_segment_ = read_segment_;
+    cursor_offset_ = read_offset_;
+  }
+  if (!moved) return;
+  cursor_dirty_ = true;
+  delete_delivered();
+  if (std::chrono::steady_clock::now() - cursor_written_ >= std::chrono::milliseconds(100)) {
+    write_cursor();
+  }
+}
+
+void DiskBuffer::delete_delivered() {
+  // Segments wholly before the cursor, never the one appended to.
+  while (segments_.size() > 1) {
+    const Segment& s = segments_.begin()->second;
+    const bool behind = s.id < cursor_segment_ || (s.id == cursor_segment_ && cursor_offset_ >= s.size);
+    if (!behind) break;
+    std::error_code ec;
+    fs::remove(s.file, ec);
+    const uint64_t id = s.id;
+    segments_.erase(segments_.begin());
+    if (cursor_segment_ == id) {
+      cursor_segment_ = segments_.begin()->first;
+      cursor_offset_ = kSegmentHeaderBytes;
+    }
+  }
+}
+
+void DiskBuffer::write_cursor() {
+  if (!cursor_dirty_) return;
+  const std::string tmp = options_.path + "/cursor.tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << cursor_segment_ << " " << cursor_offset_ << "\n";
+    if (!out) return;
+  }
+  std::error_code ec;
+  fs::rename(tmp, options_.path + "/cursor", ec);
+  if (!ec) {
+    cursor_dirty_ = false;
+    cursor_written_ = std::chrono::steady_clock::now();
+  }
+}
+
+void DiskBuffer::close() {
+  {
+    std::lock_guard lock(mu_);
+    if (closed_) return;
+    closed_ = true;
+    write_cursor();
+    if (write_fd_ >= 0) {
+      if (options_.fsync != FsyncMode::kNever) ::fdatasync(write_fd_);
+      ::close(write_fd_);
+      write_fd_ = -1;
+    }
+  }
+  appended_.notify_all();
+  {
+    std::lock_guard l(sync_mu_);
+    stop_sync_ = true;
+  }
+  synced_.notify_all();
+  if (syncer_.joinable()) syncer_.join();
+}
+
+}  // namespace rwgate::sinks

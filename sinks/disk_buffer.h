@@ -1,0 +1,195 @@
+// The on-disk buffer of a sink: an append-only log of encoded batches, so that nothing
+// rwgate acknowledged is lost to a store outage, a crash or a restart.
+//
+// Layout under buffer.path:
+//
+//   LOCK                  flock()ed while a process uses the buffer
+//   cursor                "<segment id> <offset>\n": the first record not yet delivered
+//   00000000000000000001.seg, …   segments, appended in order, deleted once delivered
+//
+// A segment starts with a 16-byte header, then records:
+//
+//   segment header   0       4        8                16
+//                    +-------+--------+----------------+
+//                    | RWGS  | ver=1  | segment id u64 |
+//                    +-------+--------+----------------+
+//
+//   record           0       4        8        12       14      16     20     24     28
+//                    +-------+--------+--------+--------+-------+------+------+------+-----//
+//                    | RWGR  | length | crc32c | shard  | flags | smpl | hist | exem | body
+//                    +-------+--------+--------+--------+-------+------+------+------+-----//
+//
+// All integers little-endian. `length` is the body's; the CRC32C covers bytes 12..28 and
+// the body. A body is a remote_write request before snappy, for one shard of the sink: the
+// series of one ingest request that hash to that shard.
+//
+// Recovery: a segment whose header is wrong is set aside (counted, renamed *.corrupt). A
+// record that does not verify is skipped, counted, and reading resumes at the next
+// position holding a record that does (every record starts with its magic); bytes after
+// the last good record of the newest segment are a torn write: truncated, and logged.
+// Nothing here ever loops on bad bytes or crashes on them (tests/fuzz/wal_fuzz.cc).
+//
+// Durability (buffer.fsync): `always` syncs before the append returns, and appends that
+// wait together share one fdatasync (group commit); `batch` syncs at most 5 ms after a
+// write, from a background thread; `never` leaves it to the kernel. A process crash
+// loses nothing in any mode: the data is in the page cache once write() returned. Power
+// loss or a kernel crash may lose: nothing with `always`, the last ~5 ms with `batch`,
+// whatever the kernel had not written with `never`.
+//
+// The cursor is written (temp file + rename) at most every 100 ms and on close; after a
+// crash, records delivered since its last write are delivered again: at least once.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "base/status.h"
+
+namespace rwgate::sinks {
+
+uint32_t crc32c(const void* data, size_t n, uint32_t crc = 0);
+
+enum class FsyncMode : uint8_t { kAlways, kBatch, kNever };
+
+inline constexpr size_t kSegmentHeaderBytes = 16;
+inline constexpr size_t kRecordHeaderBytes = 28;
+
+struct RecordMeta {
+  uint16_t shard = 0;
+  uint32_t samples = 0;
+  uint32_t histograms = 0;
+  uint32_t exemplars = 0;
+};
+
+// Appends one framed record to `out`.
+void append_record(std::string& out, const RecordMeta& meta, std::string_view body);
+
+// The records of a segment's bytes (after its header), verified.
+struct ScannedRecord {
+  size_t offset;  // of the record header, from the start of `bytes`
+  size_t size;    // header + body
+  RecordMeta meta;
+};
+struct ScanResult {
+  std::vector<ScannedRecord> records;
+  uint64_t corrupt_regions = 0;  // runs of bytes that held no valid record, skipped
+  size_t valid_end = 0;          // end of the last valid record
+};
+ScanResult scan_records(std::string_view bytes);
+// Checks a segment header; returns its id, or false.
+bool parse_segment_header(std::string_view bytes, uint64_t& id);
+
+struct DiskBufferOptions {
+  std::string path;
+  uint64_t max_bytes = 1ULL << 30;
+  FsyncMode fsync = FsyncMode::kBatch;
+  bool drop_oldest = false;  // on_full: drop_oldest (else: refuse, which is 503 at ingest)
+  uint64_t segment_bytes = 64ULL << 20;
+};
+
+struct DiskBufferStats {
+  uint64_t corrupt_records = 0;   // skipped regions (startup and reading)
+  uint64_t truncated_bytes = 0;   // torn tail cut at startup
+  uint64_t dropped_segments = 0;  // drop_oldest
+  uint64_t dropped_samples = 0;   // samples and histograms in dropped segments
+  uint64_t replayed_records = 0;  // found undelivered at startup
+  uint64_t fsyncs = 0;
+  uint64_t append_errors = 0;
+};
+
+// One record handed to the sender.
+struct BufferedRecord {
+  uint64_t seq;  // give it back with done(seq)
+  RecordMeta meta;
+  std::string body;
+};
+
+class DiskBuffer {
+ public:
+  // Opens (creating) the buffer, recovers what a previous process left, and starts the
+  // batch syncer. Null with `error` set when the directory cannot be used.
+  static std::unique_ptr<DiskBuffer> open(DiskBufferOptions options, std::string& error);
+  ~DiskBuffer();
+
+  // Ingest side. Whether `bytes` more fit in max_bytes (dropping the oldest segments when
+  // drop_oldest); an empty buffer takes anything.
+  bool has_room(size_t bytes);
+  // Appends records (one write), durable as fsync says when it returns; false and the
+  // reason on an I/O error (disk full: ENOSPC), in which case nothing is acknowledged.
+  Status append(std::span<const std::pair<RecordMeta, std::string>> records);
+
+  // Sender side. The next record not yet handed out, waiting up to `wait`; false when
+  // there is none (or after close()).
+  bool next(BufferedRecord& out, std::chrono::milliseconds wait);
+  // A record handed out was delivered, or given up for good (a non-retryable 4xx).
+  void done(uint64_t seq);
+  // Hands out again every record handed out but not done (a sender that stopped).
+  void rewind();
+
+  uint64_t bytes() const;      // on disk, not yet delivered (whole segments)
+  size_t segments() const;
+  uint64_t undelivered() const;  // records appended or recovered and not done
+  DiskBufferStats stats() const;
+  // Persists the cursor now and stops the syncer; next() returns false after.
+  void close();
+
+ private:
+  explicit DiskBuffer(DiskBufferOptions options);
+  Status recover();
+  Status open_segment_for_append(uint64_t id);  // caller holds mu_
+  void sync_loop();
+  void write_cursor();  // caller holds mu_
+  void delete_delivered();  // caller holds mu_
+  void drop_oldest_segment();  // caller holds mu_
+
+  struct Segment {
+    uint64_t id;
+    std::string file;
+    uint64_t size;  // bytes written (header included)
+  };
+  struct InFlight {
+    uint64_t seq;
+    uint64_t segment;
+    uint64_t end;  // offset after the record
+    bool done;
+  };
+
+  DiskBufferOptions options_;
+  int lock_fd_ = -1;
+
+  mutable std::mutex mu_;  // guards everything below but the sync state
+  std::condition_variable appended_;
+  std::map<uint64_t, Segment> segments_;  // by id; the last is the one appended to
+  int write_fd_ = -1;
+  uint64_t written_gen_ = 0;      // appends so far (for group commit)
+  uint64_t read_segment_ = 0;     // reader position
+  uint64_t read_offset_ = 0;
+  uint64_t cursor_segment_ = 0;   // first undelivered record
+  uint64_t cursor_offset_ = 0;
+  std::deque<InFlight> in_flight_;  // handed out, in log order
+  uint64_t next_seq_ = 1;
+  uint64_t undelivered_ = 0;
+  bool cursor_dirty_ = false;
+  std::chrono::steady_clock::time_point cursor_written_{};
+  DiskBufferStats stats_;
+  bool closed_ = false;
+
+  std::mutex sync_mu_;  // guards synced_gen_, syncing_, stop_sync_
+  std::condition_variable synced_;
+  uint64_t synced_gen_ = 0;
+  bool syncing_ = false;
+  bool stop_sync_ = false;
+  std::thread syncer_;
+};
+
+}  // namespace rwgate::sinks
