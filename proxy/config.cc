@@ -362,7 +362,8 @@ void read_remote_write(Reader& r, const YAML::Node& node, const YAML::Node& wher
     r.string(b, bp, "path", out.buffer.path);
     r.integer<uint64_t>(b, bp, "max_bytes", out.buffer.max_bytes, 1ULL << 20, 1ULL << 50);
     r.string(b, bp, "fsync", out.buffer.fsync);
-    if (out.buffer.fsync != "always" && out.buffer.fsync != "batch" && out.buffer.fsync != "never") {
+    if (out.buffer.fsync != "always" && out.buffer.fsync != "batch" &&
+        out.buffer.fsync != "never") {
       r.error(Reader::join(bp, "fsync"), b["fsync"],
               "must be always, batch or never, not \"" + out.buffer.fsync + "\"");
     }
@@ -374,8 +375,8 @@ void read_remote_write(Reader& r, const YAML::Node& node, const YAML::Node& wher
       r.error(Reader::join(bp, "on_full"), b["on_full"],
               "must be block or drop_oldest, not \"" + on_full + "\"");
     }
-    if (out.buffer.type == "memory" && (b["path"].IsDefined() || b["fsync"].IsDefined() ||
-                                        b["on_full"].IsDefined())) {
+    if (out.buffer.type == "memory" &&
+        (b["path"].IsDefined() || b["fsync"].IsDefined() || b["on_full"].IsDefined())) {
       r.error(bp, b, "path, fsync and on_full are for type: disk");
     }
   }

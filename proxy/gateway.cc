@@ -128,7 +128,8 @@ Status Gateway::apply(const Config& config) {
                  {{"sink", sc.name}, {"error", sink->open_error()}});
     }
     sink->start();
-    log::info("sink started", {{"sink", sc.name}, {"url", sc.remote_write.url.text},
+    log::info("sink started", {{"sink", sc.name},
+                               {"url", sc.remote_write.url.text},
                                {"buffer", sc.remote_write.buffer.type}});
     next.emplace(sc.name, RunningSink{sc.fingerprint, std::move(sink),
                                       sc.remote_write.buffer.type == "disk"});

@@ -15,9 +15,10 @@ namespace http = boost::beast::http;
 
 namespace {
 
-constexpr const char* kReasonNames[] = {
-    "method",   "content_encoding", "content_type", "body_too_large", "snappy", "decoded_too_large",
-    "protobuf", "labels",           "symbols",      "queue_full",     "no_sink", "buffer_error"};
+constexpr const char* kReasonNames[] = {"method",         "content_encoding", "content_type",
+                                        "body_too_large", "snappy",           "decoded_too_large",
+                                        "protobuf",       "labels",           "symbols",
+                                        "queue_full",     "no_sink",          "buffer_error"};
 static_assert(std::size(kReasonNames) == static_cast<size_t>(RejectReason::kCount));
 
 constexpr int kCodes[] = {204, 400, 405, 413, 415, 503};
@@ -349,17 +350,18 @@ void IngestHandler::handle(const HttpRequest& req, HttpResponse& res) {
     const std::string full = snap->sinks[reserved]->name();
     for (size_t i = 0; i < reserved; ++i) snap->sinks[i]->cancel_reservation(estimate);
     res.set(http::field::retry_after, "5");
-    return reject(res, 503, RejectReason::kQueueFull,
-                  "sink \"" + full + "\" queue is full (or its buffer is unavailable); retry later");
+    return reject(
+        res, 503, RejectReason::kQueueFull,
+        "sink \"" + full + "\" queue is full (or its buffer is unavailable); retry later");
   }
   for (size_t s = 0; s < nsinks; ++s) {
     if (Status st = snap->sinks[s]->enqueue(batch, series_for(s), estimate); !st) {
       // Sinks before this one took the data: a retry duplicates it there (at least once).
       for (size_t t = s + 1; t < nsinks; ++t) snap->sinks[t]->cancel_reservation(estimate);
       res.set(http::field::retry_after, "5");
-      return reject(res, 503, RejectReason::kBufferError,
-                    "sink \"" + snap->sinks[s]->name() + "\" cannot buffer the data: " +
-                        st.reason());
+      return reject(
+          res, 503, RejectReason::kBufferError,
+          "sink \"" + snap->sinks[s]->name() + "\" cannot buffer the data: " + st.reason());
     }
   }
 

@@ -197,7 +197,8 @@ std::unique_ptr<DiskBuffer> DiskBuffer::open(DiskBufferOptions options, std::str
     error = st.reason();
     return nullptr;
   }
-  if (b->options_.fsync == FsyncMode::kBatch) b->syncer_ = std::thread([p = b.get()] { p->sync_loop(); });
+  if (b->options_.fsync == FsyncMode::kBatch)
+    b->syncer_ = std::thread([p = b.get()] { p->sync_loop(); });
   return b;
 }
 
@@ -209,7 +210,8 @@ DiskBuffer::~DiskBuffer() {
 Status DiskBuffer::recover() {
   std::error_code ec;
   fs::create_directories(options_.path, ec);
-  if (ec) return Status::error("cannot create buffer directory " + options_.path + ": " + ec.message());
+  if (ec)
+    return Status::error("cannot create buffer directory " + options_.path + ": " + ec.message());
   lock_fd_ = ::open((options_.path + "/LOCK").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (lock_fd_ < 0) return Status::error(errno_text("cannot open " + options_.path + "/LOCK"));
   if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
@@ -570,7 +572,8 @@ bool DiskBuffer::next(BufferedRecord& out, std::chrono::milliseconds wait) {
       ++stats_.corrupt_records;
       if (undelivered_ > 0) --undelivered_;
       log::warn("buffer record does not verify; skipped",
-                {{"file", file}, {"offset", std::to_string(at)},
+                {{"file", file},
+                 {"offset", std::to_string(at)},
                  {"skipped_bytes", std::to_string((skip_to ? skip_to : end) - at)}});
       read_offset_ = skip_to ? skip_to : end;
       if (in_flight_.empty()) {
@@ -625,7 +628,8 @@ void DiskBuffer::delete_delivered() {
   // Segments wholly before the cursor, never the one appended to.
   while (segments_.size() > 1) {
     const Segment& s = segments_.begin()->second;
-    const bool behind = s.id < cursor_segment_ || (s.id == cursor_segment_ && cursor_offset_ >= s.size);
+    const bool behind =
+        s.id < cursor_segment_ || (s.id == cursor_segment_ && cursor_offset_ >= s.size);
     if (!behind) break;
     std::error_code ec;
     fs::remove(s.file, ec);

@@ -136,7 +136,7 @@ class DiskBuffer {
   // Hands out again every record handed out but not done (a sender that stopped).
   void rewind();
 
-  uint64_t bytes() const;      // on disk, not yet delivered (whole segments)
+  uint64_t bytes() const;  // on disk, not yet delivered (whole segments)
   size_t segments() const;
   uint64_t undelivered() const;  // records appended or recovered and not done
   DiskBufferStats stats() const;
@@ -148,8 +148,8 @@ class DiskBuffer {
   Status recover();
   Status open_segment_for_append(uint64_t id);  // caller holds mu_
   void sync_loop();
-  void write_cursor();  // caller holds mu_
-  void delete_delivered();  // caller holds mu_
+  void write_cursor();         // caller holds mu_
+  void delete_delivered();     // caller holds mu_
   void drop_oldest_segment();  // caller holds mu_
 
   struct Segment {
@@ -171,10 +171,10 @@ class DiskBuffer {
   std::condition_variable appended_;
   std::map<uint64_t, Segment> segments_;  // by id; the last is the one appended to
   int write_fd_ = -1;
-  uint64_t written_gen_ = 0;      // appends so far (for group commit)
-  uint64_t read_segment_ = 0;     // reader position
+  uint64_t written_gen_ = 0;   // appends so far (for group commit)
+  uint64_t read_segment_ = 0;  // reader position
   uint64_t read_offset_ = 0;
-  uint64_t cursor_segment_ = 0;   // first undelivered record
+  uint64_t cursor_segment_ = 0;  // first undelivered record
   uint64_t cursor_offset_ = 0;
   std::deque<InFlight> in_flight_;  // handed out, in log order
   uint64_t next_seq_ = 1;

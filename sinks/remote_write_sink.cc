@@ -191,11 +191,11 @@ RemoteWriteSink::RemoteWriteSink(RemoteWriteOptions options, SinkMetricFamilies&
   if (options_.disk) {
     buffer_ = DiskBuffer::open(*options_.disk, open_error_);
     const prometheus::Labels l = {{"sink", options_.name}};
-    buffer_metrics_.emplace(BufferMetrics{
-        families.buffer_segments.Add(l), families.buffer_undelivered.Add(l),
-        families.buffer_corrupt.Add(l), families.buffer_truncated.Add(l),
-        families.buffer_dropped.Add(l), families.buffer_replayed.Add(l),
-        families.buffer_fsyncs.Add(l), families.buffer_append_errors.Add(l)});
+    buffer_metrics_.emplace(
+        BufferMetrics{families.buffer_segments.Add(l), families.buffer_undelivered.Add(l),
+                      families.buffer_corrupt.Add(l), families.buffer_truncated.Add(l),
+                      families.buffer_dropped.Add(l), families.buffer_replayed.Add(l),
+                      families.buffer_fsyncs.Add(l), families.buffer_append_errors.Add(l)});
     if (buffer_) publish_buffer_metrics();
   }
 }
@@ -297,8 +297,8 @@ void RemoteWriteSink::wake(Shard& shard) {
   asio::post(ioc_, [&shard] { shard.wake.cancel(); });
 }
 
-Status RemoteWriteSink::enqueue(const proto::Batch& batch,
-                                std::span<const proto::SeriesOut> series, size_t reserved_bytes) {
+Status RemoteWriteSink::enqueue(const proto::Batch& batch, std::span<const proto::SeriesOut> series,
+                                size_t reserved_bytes) {
   if (options_.disk) {
     if (!buffer_) return Status::error("its buffer could not be opened: " + open_error_);
     return enqueue_to_disk(batch, series);
@@ -629,8 +629,9 @@ void RemoteWriteSink::stop(Clock::time_point deadline) {
     const uint64_t left = buffer_->undelivered();
     buffer_->close();
     if (left > 0) {
-      log::info("sink stopped; undelivered records stay in its buffer for the next start",
-                {{"component", "sink"}, {"sink", options_.name}, {"records", std::to_string(left)}});
+      log::info(
+          "sink stopped; undelivered records stay in its buffer for the next start",
+          {{"component", "sink"}, {"sink", options_.name}, {"records", std::to_string(left)}});
     }
     return;
   }

@@ -254,9 +254,12 @@ sinks:
   - name: c
     remote_write: { url: http://127.0.0.1:1/w, buffer: { type: memory, fsync: always } }
 )");
-  EXPECT_TRUE(has_error(bad, "sinks[0].remote_write.buffer.on_full (line 4): must be block or drop_oldest"));
-  EXPECT_TRUE(has_error(bad, "sinks[1].remote_write.buffer.path (line 5): another sink uses \"/x\""));
-  EXPECT_TRUE(has_error(bad, "sinks[2].remote_write.buffer (line 8): path, fsync and on_full are for type: disk"));
+  EXPECT_TRUE(has_error(
+      bad, "sinks[0].remote_write.buffer.on_full (line 4): must be block or drop_oldest"));
+  EXPECT_TRUE(
+      has_error(bad, "sinks[1].remote_write.buffer.path (line 5): another sink uses \"/x\""));
+  EXPECT_TRUE(has_error(
+      bad, "sinks[2].remote_write.buffer (line 8): path, fsync and on_full are for type: disk"));
 }
 
 TEST(ConfigTest, StalenessSettings) {
