@@ -229,24 +229,10 @@ Status AwsSource::refresh() {
 }
 
 void AwsSource::start() {
-  thread_ = std::thread([this] {
-    std::unique_lock lock(mu_);
-    do {
-      lock.unlock();
-      (void)refresh();
-      lock.lock();
-    } while (!cv_.wait_for(lock, config_.refresh_interval, [this] { return stopping_; }));
-  });
+  // The first refresh on the thread: a slow or unreachable API does not hold up start-up.
+  loop_.start(config_.refresh_interval, [this] { (void)refresh(); }, RefreshLoop::First::kOnThread);
 }
 
-void AwsSource::stop() {
-  {
-    std::lock_guard lock(mu_);
-    if (stopping_) return;
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
+void AwsSource::stop() { loop_.stop(); }
 
 }  // namespace rwgate::discovery

@@ -54,11 +54,8 @@ class AwsSource final : public DiscoverySource {
   aws::QueryClient client_;
   DiscoveryCache& cache_;
   SourceMetrics metrics_;
-  std::string last_error_;  // logged once per change
-  std::mutex mu_;           // guards stopping_
-  std::condition_variable cv_;
-  bool stopping_ = false;
-  std::thread thread_;
+  std::string last_error_;  // logged once per change; the loop's thread only
+  RefreshLoop loop_;
 };
 
 }  // namespace rwgate::discovery

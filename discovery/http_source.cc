@@ -97,25 +97,9 @@ Status HttpSource::refresh() {
 }
 
 void HttpSource::start() {
-  (void)refresh();
-  thread_ = std::thread([this] {
-    std::unique_lock lock(mu_);
-    while (!cv_.wait_for(lock, config_.refresh_interval, [this] { return stopping_; })) {
-      lock.unlock();
-      (void)refresh();
-      lock.lock();
-    }
-  });
+  loop_.start(config_.refresh_interval, [this] { (void)refresh(); }, RefreshLoop::First::kInStart);
 }
 
-void HttpSource::stop() {
-  {
-    std::lock_guard lock(mu_);
-    if (stopping_) return;
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
+void HttpSource::stop() { loop_.stop(); }
 
 }  // namespace rwgate::discovery

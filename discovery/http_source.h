@@ -37,10 +37,7 @@ class HttpSource final : public DiscoverySource {
   HttpSdConfig config_;
   DiscoveryCache& cache_;
   SourceMetrics metrics_;
-  std::mutex mu_;  // guards stopping_
-  std::condition_variable cv_;
-  bool stopping_ = false;
-  std::thread thread_;
+  RefreshLoop loop_;
 };
 
 }  // namespace rwgate::discovery

@@ -47,6 +47,34 @@ SourceMetrics::SourceMetrics(SourceMetricFamilies& families, const std::string& 
       instances(families.instances.Add({{"source", source}})),
       last_success(families.last_success.Add({{"source", source}})) {}
 
+void RefreshLoop::start(std::chrono::milliseconds interval, std::function<void()> refresh,
+                        First first) {
+  if (first == First::kInStart) refresh();
+  thread_ = std::thread([this, interval, refresh = std::move(refresh), first] {
+    std::unique_lock lock(mu_);
+    if (first == First::kOnThread) {
+      lock.unlock();
+      refresh();
+      lock.lock();
+    }
+    while (!cv_.wait_for(lock, interval, [this] { return stopping_; })) {
+      lock.unlock();
+      refresh();
+      lock.lock();
+    }
+  });
+}
+
+void RefreshLoop::stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
 void SourceMetrics::refreshed(std::chrono::steady_clock::time_point started, bool failed,
                               int64_t listed) {
   refreshes.Increment();

@@ -8,6 +8,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -29,6 +31,22 @@ class DiscoverySource {
   virtual const std::string& name() const = 0;
   virtual void start() = 0;
   virtual void stop() = 0;
+};
+
+// Runs a source's refresh every interval on a thread of its own, until stop(). `first`:
+// the first refresh runs in start() itself (the caller waits for it), or on the thread.
+class RefreshLoop {
+ public:
+  enum class First { kInStart, kOnThread };
+  ~RefreshLoop() { stop(); }
+  void start(std::chrono::milliseconds interval, std::function<void()> refresh, First first);
+  void stop();
+
+ private:
+  std::mutex mu_;  // guards stopping_
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::thread thread_;
 };
 
 // Metrics every source reports under its name.

@@ -333,24 +333,15 @@ void Gateway::lb_targets_json(HttpResponse& res) {
   for (const relabel::LbTargetReport& r : lb_detector_->report()) {
     out += first ? "{" : ",{";
     first = false;
-    auto field = [&](const char* name, const std::string& value) {
-      append_json_string(out, name);
-      out += ":";
-      append_json_string(out, value);
-      out += ",";
-    };
-    field("job", r.job);
-    field("instance", r.instance);
-    field("verdict", r.verdict);
-    field("evidence", r.evidence);
-    out += "\"reasons\":[";
-    for (size_t i = 0; i < r.reasons.size(); ++i) {
-      if (i > 0) out += ",";
-      append_json_string(out, r.reasons[i]);
-    }
-    out += "],";
-    field("first_seen", rfc3339(r.first_seen_ms));
-    field("last_seen", rfc3339(r.last_seen_ms));
+    append_json_field(out, "job", r.job);
+    append_json_field(out, "instance", r.instance);
+    append_json_field(out, "verdict", r.verdict);
+    append_json_field(out, "evidence", r.evidence);
+    out += "\"reasons\":";
+    append_json_strings(out, r.reasons);
+    out += ",";
+    append_json_field(out, "first_seen", rfc3339(r.first_seen_ms));
+    append_json_field(out, "last_seen", rfc3339(r.last_seen_ms));
     out += "\"series\":" + std::to_string(r.series) + ",";
     append_json_string(out, "fix");
     out += ":";
@@ -378,33 +369,24 @@ void Gateway::discovery_json(HttpResponse& res) {
     for (const discovery::InstanceRecord& r : snap->records()) {
       out += first ? "{" : ",{";
       first = false;
-      auto field = [&](const char* name, const std::string& value, bool comma = true) {
-        append_json_string(out, name);
-        out += ":";
-        append_json_string(out, value);
-        if (comma) out += ",";
-      };
-      field("instance_id", r.instance_id);
-      field("asg", r.asg_name);
-      field("availability_zone", r.availability_zone);
-      field("availability_zone_id", r.availability_zone_id);
-      field("lifecycle_state", r.lifecycle_state);
-      field("health_status", r.health_status);
-      field("ec2_state", r.ec2_state);
-      field("private_ip", r.private_ip);
-      field("public_ip", r.public_ip);
-      field("private_dns_name", r.private_dns);
-      field("public_dns_name", r.public_dns);
-      field("instance_type", r.instance_type);
-      field("region", r.region);
-      field("protected_from_scale_in", r.protected_from_scale_in);
-      field("source", r.source);
-      out += "\"addresses\":[";
-      for (size_t i = 0; i < r.addresses.size(); ++i) {
-        if (i > 0) out += ",";
-        append_json_string(out, r.addresses[i]);
-      }
-      out += "],\"tags\":{";
+      append_json_field(out, "instance_id", r.instance_id);
+      append_json_field(out, "asg", r.asg_name);
+      append_json_field(out, "availability_zone", r.availability_zone);
+      append_json_field(out, "availability_zone_id", r.availability_zone_id);
+      append_json_field(out, "lifecycle_state", r.lifecycle_state);
+      append_json_field(out, "health_status", r.health_status);
+      append_json_field(out, "ec2_state", r.ec2_state);
+      append_json_field(out, "private_ip", r.private_ip);
+      append_json_field(out, "public_ip", r.public_ip);
+      append_json_field(out, "private_dns_name", r.private_dns);
+      append_json_field(out, "public_dns_name", r.public_dns);
+      append_json_field(out, "instance_type", r.instance_type);
+      append_json_field(out, "region", r.region);
+      append_json_field(out, "protected_from_scale_in", r.protected_from_scale_in);
+      append_json_field(out, "source", r.source);
+      out += "\"addresses\":";
+      append_json_strings(out, r.addresses);
+      out += ",\"tags\":{";
       bool first_tag = true;
       for (const auto& [k, v] : r.tags) {
         if (!first_tag) out += ",";
@@ -423,21 +405,13 @@ void Gateway::discovery_json(HttpResponse& res) {
     for (size_t i = 0; i < snap->load_balancers().size(); ++i) {
       const discovery::LoadBalancerRecord& lb = snap->load_balancers()[i];
       out += i > 0 ? ",{" : "{";
-      for (const auto& [k, v] : {std::pair<const char*, const std::string*>{"name", &lb.name},
-                                 {"dns_name", &lb.dns_name},
-                                 {"type", &lb.type},
-                                 {"region", &lb.region}}) {
-        append_json_string(out, k);
-        out += ":";
-        append_json_string(out, *v);
-        out += ",";
-      }
-      out += "\"asgs\":[";
-      for (size_t j = 0; j < lb.asgs.size(); ++j) {
-        if (j > 0) out += ",";
-        append_json_string(out, lb.asgs[j]);
-      }
-      out += "]}";
+      append_json_field(out, "name", lb.name);
+      append_json_field(out, "dns_name", lb.dns_name);
+      append_json_field(out, "type", lb.type);
+      append_json_field(out, "region", lb.region);
+      out += "\"asgs\":";
+      append_json_strings(out, lb.asgs);
+      out += "}";
     }
   }
   // How fresh each source's contribution is: a failing source keeps its last good list.

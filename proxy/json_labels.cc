@@ -204,3 +204,23 @@ void append_json_string(std::string& out, std::string_view s) {
 }
 
 }  // namespace rwgate::proxy
+
+namespace rwgate::proxy {
+
+void append_json_field(std::string& out, std::string_view name, std::string_view value) {
+  append_json_string(out, name);
+  out += ":";
+  append_json_string(out, value);
+  out += ",";
+}
+
+void append_json_strings(std::string& out, std::span<const std::string> values) {
+  out += "[";
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) out += ",";
+    append_json_string(out, values[i]);
+  }
+  out += "]";
+}
+
+}  // namespace rwgate::proxy

@@ -1,6 +1,7 @@
 // JSON for `rwgate relabel`: one flat object of string values per line, in and out.
 #pragma once
 
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -15,5 +16,9 @@ bool parse_label_object(std::string_view text,
 
 // Appends `s` as a JSON string literal.
 void append_json_string(std::string& out, std::string_view s);
+// Appends `"name":"value",` (the comma included: the caller closes the object).
+void append_json_field(std::string& out, std::string_view name, std::string_view value);
+// Appends `["a","b",…]`.
+void append_json_strings(std::string& out, std::span<const std::string> values);
 
 }  // namespace rwgate::proxy
