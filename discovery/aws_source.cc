@@ -230,7 +230,8 @@ Status AwsSource::refresh() {
 
 void AwsSource::start() {
   // The first refresh on the thread: a slow or unreachable API does not hold up start-up.
-  loop_.start(config_.refresh_interval, [this] { (void)refresh(); }, RefreshLoop::First::kOnThread);
+  loop_.start(
+      config_.refresh_interval, [this] { (void)refresh(); }, RefreshLoop::First::kOnThread);
 }
 
 void AwsSource::stop() { loop_.stop(); }

@@ -97,7 +97,8 @@ Status HttpSource::refresh() {
 }
 
 void HttpSource::start() {
-  loop_.start(config_.refresh_interval, [this] { (void)refresh(); }, RefreshLoop::First::kInStart);
+  loop_.start(
+      config_.refresh_interval, [this] { (void)refresh(); }, RefreshLoop::First::kInStart);
 }
 
 void HttpSource::stop() { loop_.stop(); }

@@ -3,16 +3,19 @@
 //
 // Per tracked series (one output label set of one sink):
 //
-//   key    hash_labels(output labels) mixed with the sink id; the stored label bytes are
+//   key    hash_labels(output labels) mixed with the sink id; the stored labels are
 //          compared on every touch, so a hash collision never mixes two series up (the
 //          second one is not tracked, and counted)
 //   value  last sample timestamp, the discovery generation of the last touch, the
-//          instance, the arrival time in seconds, and the output labels encoded as RW 1.0
-//          Label fields (what the marker is sent with)
+//          instance, the arrival time in seconds, and the output labels
 //
-// Memory: about 100 bytes per series beyond its label bytes (see bench/tracker_bench.cc).
-// Instances keep the keys of their series, so ending one instance costs its own series,
-// not a pass over all of them.
+// Labels are kept interned: each distinct RW 1.0 Label field (name and value, encoded) is
+// stored once in a pool, and a series holds the pool ids of its fields in an arena. The
+// series of one target share most of their labels (job, instance, the fleet labels), so a
+// series costs its ids (4 bytes a label) rather than its label bytes; see
+// bench/relabel_bench.cc for the figure. Arena and pool are compacted when half of them is
+// garbage. Instances keep the keys of their series, so ending one instance costs its own
+// series, not a pass over all of them.
 //
 // One tracker per ingest thread: ingest locks it once per request (uncontended but for
 // the moments the stale marker sender takes series out or forgets idle ones). A series
@@ -74,17 +77,33 @@ class SeriesTracker {
     uint32_t instance;
     uint32_t touched_s;
     uint32_t sink_id;
-    uint32_t labels_len;
-    std::unique_ptr<char[]> labels;
+    uint32_t ids_at;  // into ids_: the pool ids of its label fields, in order
+    uint16_t ids_count;
   };
   struct Instance {
     std::string key;
     std::vector<uint64_t> series;  // may hold keys that moved on or were forgotten
   };
+  // Label fields of `encoded` into fields_ (false: not RW 1.0 Label fields).
+  bool split(std::string_view encoded);
+  bool same_labels(const Series& s, std::string_view encoded) const;
+  void store_labels(Series& s);  // fields_ interned into the arena
+  std::string labels_of(const Series& s) const;
+  uint32_t intern(std::string_view field);
+  void release(const Series& s) { garbage_ids_ += s.ids_count; }
+  void compact();  // arena and pool, when half of them is garbage
   uint32_t instance_index(const discovery::InstanceRecord& rec);
 
   mutable std::mutex mu_;  // guards everything below
   std::unordered_map<uint64_t, Series> series_;
+  std::vector<uint32_t> ids_;  // the arena
+  size_t garbage_ids_ = 0;     // ids of series no longer tracked
+  std::vector<std::unique_ptr<char[]>> pool_blocks_;
+  char* pool_next_ = nullptr;  // free space of the newest block
+  size_t pool_block_left_ = 0;
+  std::vector<std::string_view> pool_;  // id -> encoded Label field, in pool_blocks_
+  std::unordered_map<std::string_view, uint32_t> pool_index_;
+  std::vector<std::string_view> fields_;  // scratch of split()
   std::vector<Instance> instances_;
   struct KeyHash {
     using is_transparent = void;

@@ -11,8 +11,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view bytes(reinterpret_cast<const char*>(data), size);
   uint64_t id = 0;
   const bool header = rwgate::sinks::parse_segment_header(bytes, id);
-  const std::string_view body =
-      header ? bytes.substr(rwgate::sinks::kSegmentHeaderBytes) : bytes;
+  const std::string_view body = header ? bytes.substr(rwgate::sinks::kSegmentHeaderBytes) : bytes;
   const rwgate::sinks::ScanResult r = rwgate::sinks::scan_records(body);
   size_t end = 0;
   for (const auto& rec : r.records) {

@@ -45,7 +45,8 @@ std::unique_ptr<DiskBuffer> open_ok(const DiskBufferOptions& o) {
 void append(DiskBuffer& b, int n, int from = 0, size_t size = 100) {
   for (int i = from; i < from + n; ++i) {
     std::vector<std::pair<RecordMeta, std::string>> r = {
-        {RecordMeta{0, static_cast<uint32_t>(i), 0, 0}, std::string(size, static_cast<char>('a' + i % 26))}};
+        {RecordMeta{0, static_cast<uint32_t>(i), 0, 0},
+         std::string(size, static_cast<char>('a' + i % 26))}};
     ASSERT_TRUE(b.append(r).ok());
   }
 }
@@ -258,8 +259,7 @@ TEST(DiskBufferTest, ConcurrentAppendsWithFsyncAlwaysShareSyncs) {
   o.fsync = FsyncMode::kAlways;
   auto b = open_ok(o);
   std::vector<std::thread> threads;
-  for (int t = 0; t < 4; ++t)
-    threads.emplace_back([&, t] { append(*b, 50, t * 50); });
+  for (int t = 0; t < 4; ++t) threads.emplace_back([&, t] { append(*b, 50, t * 50); });
   for (auto& th : threads) th.join();
   auto got = drain(*b);
   std::sort(got.begin(), got.end());
