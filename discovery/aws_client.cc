@@ -325,11 +325,16 @@ Status QueryClient::call(const std::string& service, const std::string& version,
   auto backoff = options_.min_backoff;
   std::string last;
   for (int attempt = 1; attempt <= options_.max_attempts; ++attempt) {
+    if (cancelled_.load()) return Status::error(action + ": stopping");
     if (attempt > 1) {
       ++retries_;
-      // Full jitter: anywhere up to the current backoff, which doubles each time.
+      // Jitter in the upper half of the current backoff, which doubles each time; slept
+      // in short steps so that a stop does not wait for it.
       std::uniform_int_distribution<int64_t> d(backoff.count() / 2, backoff.count());
-      std::this_thread::sleep_for(std::chrono::milliseconds(d(rng)));
+      const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(d(rng));
+      while (!cancelled_.load() && std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      if (cancelled_.load()) return Status::error(action + ": stopping");
       backoff = std::min(options_.max_backoff, backoff * 2);
     }
     Credentials creds;

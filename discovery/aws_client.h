@@ -13,6 +13,7 @@
 // Secrets are never logged.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -94,11 +95,15 @@ class QueryClient {
 
   const ClientOptions& options() const { return options_; }
   uint64_t retries() const { return retries_; }
+  // Ends waits between retries at once (and every later call): the source is stopping.
+  void cancel() { cancelled_.store(true); }
+  bool cancelled() const { return cancelled_.load(); }
 
  private:
   ClientOptions options_;
   CredentialChain credentials_;
   uint64_t retries_ = 0;
+  std::atomic<bool> cancelled_{false};
 };
 
 // The form body of a Query API call: Action, Version, then params, percent-encoded.

@@ -209,6 +209,7 @@ Status AwsSource::refresh() {
   std::vector<InstanceRecord> records;
   std::vector<LoadBalancerRecord> lbs;
   Status st = fetch(records, lbs);
+  if (!st && client_.cancelled()) return st;  // stopping: not a failure of the API
   if (!st) {
     metrics_.refreshed(t0, true, -1);
     if (st.reason() != last_error_) {
@@ -234,6 +235,9 @@ void AwsSource::start() {
       config_.refresh_interval, [this] { (void)refresh(); }, RefreshLoop::First::kOnThread);
 }
 
-void AwsSource::stop() { loop_.stop(); }
+void AwsSource::stop() {
+  client_.cancel();  // a refresh waiting out a backoff gives up now
+  loop_.stop();
+}
 
 }  // namespace rwgate::discovery

@@ -1,5 +1,6 @@
 #include "proxy/stale_markers.h"
 
+#include <algorithm>
 #include <cstring>
 #include <unordered_map>
 
@@ -14,7 +15,7 @@ namespace {
 
 constexpr auto kGoneKept = std::chrono::hours(1);
 constexpr auto kRelabeledKept = std::chrono::seconds(30);
-constexpr auto kIdleSweepEvery = std::chrono::seconds(10);
+constexpr auto kGaugesEvery = std::chrono::seconds(10);
 constexpr size_t kMaxPending = 1'000'000;
 constexpr size_t kMarkersPerRequest = 2000;
 
@@ -149,6 +150,7 @@ void StaleMarkerSender::sweep() {
   std::vector<std::pair<std::string, uint64_t>> to_take;  // instance, before generation
   StalenessConfig config;
   bool idle_sweep = false;
+  bool gauges = false;
   std::vector<relabel::EndedSeries> ended;
   {
     std::lock_guard lock(mu_);
@@ -176,9 +178,17 @@ void StaleMarkerSender::sweep() {
       for (const auto& [key, since] : gone_) to_take.emplace_back(key, UINT64_MAX);
       for (const auto& [key, gs] : relabeled_) to_take.emplace_back(key, gs.first);
     }
-    if (now - last_idle_sweep_ >= kIdleSweepEvery) {
+    // Forgetting idle series is a pass over every tracked series under its tracker's
+    // lock: a quarter of the idle timeout apart is often enough, and at most a minute.
+    const auto forget_every = std::clamp<std::chrono::steady_clock::duration>(
+        config.series_idle_timeout / 4, std::chrono::seconds(1), std::chrono::seconds(60));
+    if (now - last_idle_sweep_ >= forget_every) {
       idle_sweep = true;
       last_idle_sweep_ = now;
+    }
+    if (now - last_gauges_ >= kGaugesEvery) {
+      gauges = true;
+      last_gauges_ = now;
     }
     ended = std::move(pending_);
     pending_.clear();
@@ -194,15 +204,18 @@ void StaleMarkerSender::sweep() {
     const uint32_t now_s = relabel::tracker_now_s();
     const uint32_t cutoff =
         now_s > idle_s.count() ? now_s - static_cast<uint32_t>(idle_s.count()) : 0;
-    size_t forgotten = 0, series = 0, instances = 0;
+    size_t forgotten = 0;
+    for (relabel::SeriesTracker* t : trackers) forgotten += t->forget_idle(cutoff);
+    forgotten_.Increment(static_cast<double>(forgotten));
+  }
+  if (gauges) {
+    size_t series = 0, instances = 0;
     uint64_t collisions = 0;
     for (relabel::SeriesTracker* t : trackers) {
-      forgotten += t->forget_idle(cutoff);
       series += t->series();
       instances += t->instances();
       collisions += t->collisions();
     }
-    forgotten_.Increment(static_cast<double>(forgotten));
     tracked_series_.Set(static_cast<double>(series));
     tracked_instances_.Set(static_cast<double>(instances));
     if (collisions > collisions_seen_) {

@@ -20,7 +20,8 @@
 // end nothing: the instance is still scraped.
 //
 // One thread: events are queued by the cache's listener and handled by sweeps at least
-// once a second; each sweep also forgets series idle for series_idle_timeout.
+// once a second; every quarter of series_idle_timeout (at most a minute) a sweep also
+// forgets the series idle that long.
 #pragma once
 
 #include <prometheus/counter.h>
@@ -93,7 +94,8 @@ class StaleMarkerSender {
   // Instances whose enrichment labels changed: key -> (generation of the change, since).
   std::map<std::string, std::pair<uint64_t, std::chrono::steady_clock::time_point>> relabeled_;
   std::vector<relabel::EndedSeries> pending_;  // markers a full queue did not take yet
-  std::chrono::steady_clock::time_point last_idle_sweep_{};
+  std::chrono::steady_clock::time_point last_idle_sweep_ = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point last_gauges_{};
   uint64_t collisions_seen_ = 0;
 };
 

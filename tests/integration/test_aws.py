@@ -230,6 +230,14 @@ remote_write:
         self.assertEqual(log.count("aws refresh failed"), 1, log)
         self.assertIn("aws refresh works again", log)
 
+        # Throttled without end: a stop does not wait out the backoff.
+        emu.throttle_next = 10 ** 6
+        calls = emu.count()
+        harness.wait_until(lambda: emu.count() >= calls + 3, timeout=30, what="retries under way")
+        t0 = time.time()
+        self.assertEqual(gw.proc.stop(timeout=20), 0)
+        self.assertLess(time.time() - t0, 15, "shutdown waited for the AWS backoff")
+
     def test_bad_credentials_and_untrusted_certificates_are_refused_clearly(self):
         fleet = aws_emulator.Fleet()
         fleet.add_group("web")
