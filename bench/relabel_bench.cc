@@ -191,16 +191,22 @@ discovery::DiscoverySnapshot fleet_of(const proto::Batch& batch) {
   return discovery::DiscoverySnapshot(1, std::move(records));
 }
 
+// Enrichment with the default mapping and no rules: the direct path.
+relabel::PipelineRules enrich_only() {
+  relabel::PipelineRules r;
+  r.generation = 1;
+  r.enrich.enabled = true;
+  r.per_sink.resize(1);
+  return r;
+}
+
 // Enrichment alone (default mapping, no rules): no cache, the fleet's four labels merged
 // into every series from one discovery lookup. With state.range(0) = 1 the load-balancer
 // check runs too, as it does by default (name patterns, verdicts; no target flagged).
 void BM_EnrichDirect(benchmark::State& state) {
   DecodedWorkload w;
   const discovery::DiscoverySnapshot fleet = fleet_of(w.batch);
-  relabel::PipelineRules r;
-  r.generation = 1;
-  r.enrich.enabled = true;
-  r.per_sink.resize(1);
+  relabel::PipelineRules r = enrich_only();
   if (state.range(0) == 1) {
     r.lb.enabled = true;
     std::string why;
@@ -224,10 +230,7 @@ BENCHMARK(BM_EnrichDirect)->ArgName("lb_check")->Arg(0)->Arg(1);
 void BM_TrackSteadyState(benchmark::State& state) {
   DecodedWorkload w;
   const discovery::DiscoverySnapshot fleet = fleet_of(w.batch);
-  relabel::PipelineRules r;
-  r.generation = 1;
-  r.enrich.enabled = true;
-  r.per_sink.resize(1);
+  relabel::PipelineRules r = enrich_only();
   r.encode_direct = true;  // as the gateway sets it when tracking
   relabel::SeriesCache cache;
   std::vector<std::vector<proto::SeriesOut>> out;

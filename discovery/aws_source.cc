@@ -19,12 +19,6 @@ constexpr size_t kIdsPerDescribe = 200;
 
 using Params = std::vector<std::pair<std::string, std::string>>;
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 // The members of a Query API list: <Name><member>…</member></Name>.
 std::vector<const aws::XmlNode*> members(const aws::XmlNode* list) {
   return list == nullptr ? std::vector<const aws::XmlNode*>{} : list->all("member");
@@ -177,7 +171,7 @@ Status AwsSource::fetch(std::vector<InstanceRecord>& records,
                   if (result == nullptr) return std::string();
                   for (const aws::XmlNode* lb : members(result->child("LoadBalancers"))) {
                     LoadBalancerRecord r{std::string(lb->child_text("LoadBalancerName")),
-                                         lower(lb->child_text("DNSName")),
+                                         discovery::canonical_dns_name(lb->child_text("DNSName")),
                                          std::string(lb->child_text("Type")),
                                          region,
                                          {}};
@@ -196,7 +190,8 @@ Status AwsSource::fetch(std::vector<InstanceRecord>& records,
         if (result == nullptr) return std::string();
         for (const aws::XmlNode* lb : members(result->child("LoadBalancerDescriptions"))) {
           LoadBalancerRecord r{std::string(lb->child_text("LoadBalancerName")),
-                               lower(lb->child_text("DNSName")), "classic", region,
+                               discovery::canonical_dns_name(lb->child_text("DNSName")), "classic",
+                               region,
                                groups_by_classic[std::string(lb->child_text("LoadBalancerName"))]};
           if (!r.dns_name.empty()) lbs.push_back(std::move(r));
         }

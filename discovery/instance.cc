@@ -117,6 +117,13 @@ InstanceRecord record_from_meta_labels(const std::map<std::string, std::string>&
   return r;
 }
 
+std::string canonical_dns_name(std::string_view name) {
+  std::string out(name);
+  while (!out.empty() && out.back() == '.') out.pop_back();
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
 std::string_view host_of(std::string_view address) {
   if (!address.empty() && address.front() == '[') {
     const size_t close = address.find(']');
@@ -162,10 +169,7 @@ DiscoverySnapshot::DiscoverySnapshot(uint64_t generation, std::vector<InstanceRe
 
 const LoadBalancerRecord* DiscoverySnapshot::load_balancer(std::string_view host) const {
   if (load_balancers_.empty()) return nullptr;
-  std::string lower(host);
-  while (!lower.empty() && lower.back() == '.') lower.pop_back();
-  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  auto it = lb_by_name_.find(lower);
+  auto it = lb_by_name_.find(canonical_dns_name(host));
   return it == lb_by_name_.end() ? nullptr : &load_balancers_[it->second];
 }
 

@@ -61,6 +61,9 @@ struct LoadBalancerRecord {
   friend bool operator==(const LoadBalancerRecord&, const LoadBalancerRecord&) = default;
 };
 
+// A DNS name as compared: lower case, without a trailing dot.
+std::string canonical_dns_name(std::string_view name);
+
 // "[v6]:port" -> "v6", "host:port" -> "host", "host" -> "host".
 std::string_view host_of(std::string_view address);
 

@@ -33,10 +33,7 @@ constexpr BuiltIn kBuiltIn[] = {
 };
 
 std::string lower_host(std::string_view instance) {
-  std::string host(discovery::host_of(instance));
-  while (!host.empty() && host.back() == '.') host.pop_back();
-  for (char& c : host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return host;
+  return discovery::canonical_dns_name(discovery::host_of(instance));
 }
 
 bool is_region(std::string_view s) {

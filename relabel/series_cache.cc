@@ -7,6 +7,16 @@
 
 namespace rwgate::relabel {
 
+namespace {
+// A sample of `host` (whose live record, if any, is `rec`) comes after its instance went:
+// the record says it is gone, or the instance left discovery recently.
+bool is_late(const discovery::DiscoverySnapshot& d, const discovery::InstanceRecord* rec,
+             std::string_view host) {
+  if (host.empty()) return false;
+  return rec != nullptr ? rec->is_gone() : d.lookup_gone(host) != nullptr;
+}
+}  // namespace
+
 int64_t SeriesCache::Index::find(uint64_t hash) const {
   if (cells_.empty()) return -1;
   const size_t mask = cells_.size() - 1;
@@ -101,8 +111,7 @@ bool SeriesCache::enrich(const EnrichRules& rules, const discovery::DiscoverySna
   if (!rules.enabled || discovery == nullptr) return true;
   const std::string_view host = discovery::host_of(builder_.get(rules.match_label));
   const discovery::InstanceRecord* rec = host.empty() ? nullptr : discovery->lookup(host);
-  if (rules.drop_late && !host.empty() &&
-      (rec != nullptr ? rec->is_gone() : discovery->lookup_gone(host) != nullptr)) {
+  if (rules.drop_late && is_late(*discovery, rec, host)) {
     e.late = true;
     return false;
   }
@@ -302,8 +311,7 @@ void SeriesCache::run_direct(const PipelineRules& rules,
                                       : std::string_view();
     const discovery::InstanceRecord* rec =
         host.empty() || discovery == nullptr ? nullptr : discovery->lookup(host);
-    if (er.drop_late && !host.empty() && discovery != nullptr &&
-        (rec != nullptr ? rec->is_gone() : discovery->lookup_gone(host) != nullptr)) {
+    if (er.drop_late && discovery != nullptr && is_late(*discovery, rec, host)) {
       ++stats.late_series;
       stats.late_samples += series.samples_count + series.histograms_count;
       direct_spans_.push_back({0, UINT32_MAX});  // not sent anywhere

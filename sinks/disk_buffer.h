@@ -133,8 +133,6 @@ class DiskBuffer {
   bool next(BufferedRecord& out, std::chrono::milliseconds wait);
   // A record handed out was delivered, or given up for good (a non-retryable 4xx).
   void done(uint64_t seq);
-  // Hands out again every record handed out but not done (a sender that stopped).
-  void rewind();
 
   uint64_t bytes() const;  // on disk, not yet delivered (whole segments)
   size_t segments() const;
