@@ -113,8 +113,11 @@ sinks:
         gw = self.ws.rwgate(self.config(vm.url))
         w = Writer(gw)
         w.start()
-        time.sleep(2)
+        time.sleep(1)
+        around_stop = w.ts  # requests from here on may be in flight when the store stops
+        time.sleep(1)
         vm.proc.stop()  # the store goes away under load
+        after_stop = w.ts
         time.sleep(4)
         during = len(w.acked)
         vm = self.vm_at(port, name="vm-again")
@@ -126,8 +129,15 @@ sinks:
                            timeout=10, what="the buffer empty")
         got = stored(vm)
         self.assertGreater(len(w.acked), during)
-        self.assertEqual(set(got), set(w.acked))
-        self.assertEqual(set(got.values()), {SERIES}, "a sample stored twice, or missing")
+        self.assertEqual(set(got), set(w.acked))  # nothing lost
+        self.assertEqual(min(got.values()), SERIES)
+        # A request the store took but could not answer as it shut down is sent again, as
+        # any remote_write sender would: only those may be stored twice, nothing else.
+        twice = sorted(t for t, n in got.items() if n > SERIES)
+        print(f"\n{len(w.acked)} requests acknowledged, all stored; {len(twice)} stored twice "
+              f"(in flight when the store stopped)")
+        self.assertTrue(all(around_stop <= t <= after_stop for t in twice), twice)
+        self.assertTrue(all(n <= 2 * SERIES for n in got.values()))
         self.assertGreater(gw.metric('rwgate_send_retries_total{sink="store"}'), 0)
 
     def crash_and_count(self, fsync):
