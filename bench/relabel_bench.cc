@@ -7,10 +7,11 @@
 #include <string>
 #include <vector>
 
+#include "pipeline/label_pipeline.h"
 #include "proto/decode.h"
 #include "proto/encode.h"
-#include "relabel/series_cache.h"
-#include "relabel/series_tracker.h"
+#include "proto/hash.h"
+#include "staleness/series_tracker.h"
 
 namespace {
 
@@ -89,9 +90,9 @@ struct Workload {
   }
 };
 
-relabel::PipelineRules rules(size_t cache_entries) {
+pipeline::PipelineRules rules(size_t cache_entries) {
   std::vector<std::string> errors;
-  relabel::PipelineRules r;
+  pipeline::PipelineRules r;
   r.generation = 1;
   r.global = relabel::parse_rules(YAML::Load(kRules), "rules", errors);
   r.per_sink.resize(1);
@@ -131,9 +132,9 @@ struct DecodedWorkload {
 void BM_RelabelCached(benchmark::State& state) {
   DecodedWorkload w;
   const auto r = rules(100000);
-  relabel::SeriesCache cache;
+  pipeline::LabelPipeline cache;
   std::vector<std::vector<proto::SeriesOut>> out;
-  relabel::PipelineStats stats;
+  pipeline::PipelineStats stats;
   cache.run(r, nullptr, w.batch, out, stats);  // warm: every series cached
   for (auto _ : state) {
     cache.run(r, nullptr, w.batch, out, stats);
@@ -147,9 +148,9 @@ void BM_RelabelCachedFlattenedKey(benchmark::State& state) {
   // Series without raw label bytes (RW 2.0, or re-sorted RW 1.0): the key is built first.
   Workload w(2000);
   const auto r = rules(100000);
-  relabel::SeriesCache cache;
+  pipeline::LabelPipeline cache;
   std::vector<std::vector<proto::SeriesOut>> out;
-  relabel::PipelineStats stats;
+  pipeline::PipelineStats stats;
   cache.run(r, nullptr, w.batch, out, stats);
   for (auto _ : state) {
     cache.run(r, nullptr, w.batch, out, stats);
@@ -163,9 +164,9 @@ void BM_RelabelCacheMissPath(benchmark::State& state) {
   // Every request bumps the generation: the cost of a miss, including filling the entry.
   Workload w(2000);
   auto r = rules(100000);
-  relabel::SeriesCache cache;
+  pipeline::LabelPipeline cache;
   std::vector<std::vector<proto::SeriesOut>> out;
-  relabel::PipelineStats stats;
+  pipeline::PipelineStats stats;
   for (auto _ : state) {
     ++r.generation;
     cache.run(r, nullptr, w.batch, out, stats);
@@ -192,8 +193,8 @@ discovery::DiscoverySnapshot fleet_of(const proto::Batch& batch) {
 }
 
 // Enrichment with the default mapping and no rules: the direct path.
-relabel::PipelineRules enrich_only() {
-  relabel::PipelineRules r;
+pipeline::PipelineRules enrich_only() {
+  pipeline::PipelineRules r;
   r.generation = 1;
   r.enrich.enabled = true;
   r.per_sink.resize(1);
@@ -206,16 +207,16 @@ relabel::PipelineRules enrich_only() {
 void BM_EnrichDirect(benchmark::State& state) {
   DecodedWorkload w;
   const discovery::DiscoverySnapshot fleet = fleet_of(w.batch);
-  relabel::PipelineRules r = enrich_only();
+  pipeline::PipelineRules r = enrich_only();
   if (state.range(0) == 1) {
     r.lb.enabled = true;
     std::string why;
-    r.lb.names = relabel::LbNamePatterns::build({}, why);
+    r.lb.names = lb::LbNamePatterns::build({}, why);
   }
-  const relabel::LbVerdicts verdicts;
-  relabel::SeriesCache cache;
+  const lb::LbVerdicts verdicts;
+  pipeline::LabelPipeline cache;
   std::vector<std::vector<proto::SeriesOut>> out;
-  relabel::PipelineStats stats;
+  pipeline::PipelineStats stats;
   for (auto _ : state) {
     cache.run(r, &fleet, w.batch, out, stats, &verdicts);
     benchmark::DoNotOptimize(out[0].data());
@@ -230,13 +231,13 @@ BENCHMARK(BM_EnrichDirect)->ArgName("lb_check")->Arg(0)->Arg(1);
 void BM_TrackSteadyState(benchmark::State& state) {
   DecodedWorkload w;
   const discovery::DiscoverySnapshot fleet = fleet_of(w.batch);
-  relabel::PipelineRules r = enrich_only();
+  pipeline::PipelineRules r = enrich_only();
   r.encode_direct = true;  // as the gateway sets it when tracking
-  relabel::SeriesCache cache;
+  pipeline::LabelPipeline cache;
   std::vector<std::vector<proto::SeriesOut>> out;
-  relabel::PipelineStats stats;
+  pipeline::PipelineStats stats;
   cache.run(r, &fleet, w.batch, out, stats);
-  relabel::SeriesTracker tracker;
+  staleness::SeriesTracker tracker;
   const std::vector<uint32_t> ids = {0};
   for (auto _ : state) {
     tracker.track({w.batch, out, ids, stats.records, 1, 100});
@@ -295,7 +296,7 @@ void BM_TrackerMemory(benchmark::State& state) {
     const std::vector<uint32_t> ids = {0};
     const size_t before = mallinfo2().uordblks;
     {
-      relabel::SeriesTracker tracker;
+      staleness::SeriesTracker tracker;
       for (size_t b = 0; b < batches.size(); ++b)
         tracker.track({batches[b], outs[b], ids, recs[b], 1, 100});
       const size_t after = mallinfo2().uordblks;

@@ -24,7 +24,7 @@ constexpr std::string_view kMetricName = "__name__";
 std::string where(size_t series_index) { return "series " + std::to_string(series_index) + ": "; }
 
 Status wire_error(std::string_view what) {
-  return Status::error("invalid protobuf: " + std::string(what));
+  return Status::error(DecodeError::kProtobuf, "invalid protobuf: " + std::string(what));
 }
 
 bool expect(WireType got, WireType want) { return got == want; }
@@ -235,7 +235,8 @@ Status Decoder::decode_v1(std::string_view body, Batch& out) {
       bool reordered = false;
       Status st =
           normalize_series_labels(out.labels.data() + s.labels_begin, s.labels_count, &reordered);
-      if (!st) return Status::error("invalid labels: " + where(index) + st.reason());
+      if (!st)
+        return Status::error(DecodeError::kLabels, "invalid labels: " + where(index) + st.reason());
       out.labels.resize(s.labels_begin + s.labels_count);
       if (raw_ok && raw_begin != nullptr && !reordered && s.labels_count == received) {
         s.raw_labels = std::string_view(raw_begin, static_cast<size_t>(raw_end - raw_begin));
@@ -380,7 +381,7 @@ Status Decoder::decode_v2(std::string_view body, Batch& out) {
         }
         std::string why;
         if (!resolve(refs_mark, out.exemplar_labels, why)) {
-          return Status::error(where(index) + "exemplar: " + why);
+          return Status::error(DecodeError::kSymbols, where(index) + "exemplar: " + why);
         }
         refs_.resize(refs_mark);  // keep only the series' own refs
         e.labels_count = static_cast<uint32_t>(out.exemplar_labels.size()) - e.labels_begin;
@@ -399,8 +400,9 @@ Status Decoder::decode_v2(std::string_view body, Batch& out) {
             if (good && mf == 1) {
               s.metadata.type = v <= 7 ? static_cast<MetricType>(v) : MetricType::kUnknown;
             } else if (good && !symbol(v, mf == 3 ? s.metadata.help : s.metadata.unit)) {
-              return Status::error(where(index) + "metadata symbol ref " + std::to_string(v) +
-                                   " out of range (" + std::to_string(nsym) + " symbols)");
+              return Status::error(DecodeError::kSymbols,
+                                   where(index) + "metadata symbol ref " + std::to_string(v) +
+                                       " out of range (" + std::to_string(nsym) + " symbols)");
             }
           } else {
             good = mr.skip(mt);
@@ -410,13 +412,15 @@ Status Decoder::decode_v2(std::string_view body, Batch& out) {
       }
     }
     std::string why;
-    if (!resolve(0, out.labels, why)) return Status::error(where(index) + why);
+    if (!resolve(0, out.labels, why))
+      return Status::error(DecodeError::kSymbols, where(index) + why);
     s.labels_count = static_cast<uint32_t>(out.labels.size()) - s.labels_begin;
     s.samples_count = static_cast<uint32_t>(out.samples.size()) - s.samples_begin;
     s.histograms_count = static_cast<uint32_t>(out.histograms.size()) - s.histograms_begin;
     s.exemplars_count = static_cast<uint32_t>(out.exemplars.size()) - s.exemplars_begin;
     Status st = normalize_series_labels(out.labels.data() + s.labels_begin, s.labels_count);
-    if (!st) return Status::error("invalid labels: " + where(index) + st.reason());
+    if (!st)
+      return Status::error(DecodeError::kLabels, "invalid labels: " + where(index) + st.reason());
     out.labels.resize(s.labels_begin + s.labels_count);
     out.series.push_back(s);
   }

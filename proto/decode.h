@@ -12,12 +12,19 @@ namespace rwgate::proto {
 
 enum class Protocol : uint8_t { kV1, kV2 };
 
+// What kind of input a decode error refused (Status::code<DecodeError>()).
+enum class DecodeError : uint8_t {
+  kProtobuf = 1,  // not a well-formed message
+  kLabels,        // a series' labels are invalid
+  kSymbols,       // RW 2.0: a symbol reference out of range, or a bad exemplar/metadata ref
+};
+
 // Reused per connection: holds the scratch space RW 2.0 needs (the symbol table and the
 // series views, since protobuf allows `symbols` to follow the series that use them).
 class Decoder {
  public:
   // Decodes into `out` (cleared first). On error `out` is unspecified and the Status
-  // carries a one-line reason naming the series and what was wrong.
+  // carries a DecodeError and a one-line reason naming the series and what was wrong.
   Status decode(Protocol protocol, std::string_view body, Batch& out);
   Status decode_v1(std::string_view body, Batch& out);
   Status decode_v2(std::string_view body, Batch& out);

@@ -585,14 +585,14 @@ void read_enrich(Reader& r, const YAML::Node& node, EnrichConfig& out) {
   }
 }
 
-std::optional<relabel::LbAction> lb_action_of(std::string_view s) {
-  if (s == "annotate") return relabel::LbAction::kAnnotate;
-  if (s == "drop") return relabel::LbAction::kDrop;
-  if (s == "pass") return relabel::LbAction::kPass;
+std::optional<lb::LbAction> lb_action_of(std::string_view s) {
+  if (s == "annotate") return lb::LbAction::kAnnotate;
+  if (s == "drop") return lb::LbAction::kDrop;
+  if (s == "pass") return lb::LbAction::kPass;
   return std::nullopt;
 }
 
-void read_load_balancer_detection(Reader& r, const YAML::Node& node, relabel::LbRules& out) {
+void read_load_balancer_detection(Reader& r, const YAML::Node& node, lb::LbRules& out) {
   const std::string path = "load_balancer_detection";
   if (!r.map(node, path,
              {"action", "label", "host_patterns", "identity_metrics", "counter_metrics", "jobs"}))
@@ -614,12 +614,12 @@ void read_load_balancer_detection(Reader& r, const YAML::Node& node, relabel::Lb
   read_string_list(r, node, path, "host_patterns", patterns);
   for (size_t i = 0; i < patterns.size(); ++i) {
     std::string why;
-    if (!relabel::LbNamePatterns::build({patterns[i]}, why)) {
+    if (!lb::LbNamePatterns::build({patterns[i]}, why)) {
       r.error(path + ".host_patterns[" + std::to_string(i) + "]", node["host_patterns"][i], why);
     }
   }
   std::string why;
-  out.names = relabel::LbNamePatterns::build(patterns, why);
+  out.names = lb::LbNamePatterns::build(patterns, why);
   for (const char* key : {"identity_metrics", "counter_metrics"}) {
     std::vector<std::string>& list =
         std::string_view(key) == "identity_metrics" ? out.identity_metrics : out.counter_metrics;
@@ -653,7 +653,7 @@ void read_load_balancer_detection(Reader& r, const YAML::Node& node, relabel::Lb
   }
 }
 
-void read_staleness(Reader& r, const YAML::Node& node, StalenessConfig& out) {
+void read_staleness(Reader& r, const YAML::Node& node, staleness::StalenessConfig& out) {
   const std::string path = "staleness";
   if (!r.map(node, path, {"on_terminate", "drop_late_samples", "series_idle_timeout"})) return;
   r.boolean(node, path, "on_terminate", out.on_terminate);
@@ -771,11 +771,11 @@ ConfigResult load_config_file(const std::string& path) {
   return result;
 }
 
-relabel::LbRules default_lb_rules() {
-  relabel::LbRules rules;
+lb::LbRules default_lb_rules() {
+  lb::LbRules rules;
   rules.enabled = true;
   std::string why;
-  rules.names = relabel::LbNamePatterns::build({}, why);
+  rules.names = lb::LbNamePatterns::build({}, why);
   return rules;
 }
 

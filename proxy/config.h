@@ -12,10 +12,11 @@
 #include <utility>
 #include <vector>
 
-#include "discovery/sources.h"
+#include "discovery/discovery.h"
+#include "lb/detector.h"
 #include "proto/decode.h"
-#include "relabel/lb_detector.h"
 #include "relabel/rule.h"
+#include "staleness/config.h"
 
 namespace rwgate::proxy {
 
@@ -82,14 +83,8 @@ struct EnrichConfig {
   bool annotate_miss = false;                  // on_miss: annotate
 };
 
-struct StalenessConfig {
-  bool on_terminate = true;       // end the series of instances that go away
-  bool drop_late_samples = true;  // drop samples that arrive for them afterwards
-  Duration series_idle_timeout = std::chrono::minutes(15);
-};
-
 // Detection on, action annotate, the built-in name patterns.
-relabel::LbRules default_lb_rules();
+lb::LbRules default_lb_rules();
 
 struct Config {
   ServerConfig server;
@@ -97,8 +92,8 @@ struct Config {
   std::string discovery_fingerprint;  // the discovery section as loaded; equal = unchanged
   EnrichConfig enrich;
   // load_balancer_detection; `names` holds the built-in and host_patterns regexes.
-  relabel::LbRules load_balancer_detection = default_lb_rules();
-  StalenessConfig staleness;
+  lb::LbRules load_balancer_detection = default_lb_rules();
+  staleness::StalenessConfig staleness;
   std::vector<relabel::Rule> relabel_configs;  // global, applied to every series first
   size_t relabel_cache_max_entries = 100000;   // relabel.cache_max_entries
   std::vector<SinkConfig> sinks;

@@ -91,10 +91,15 @@ Gateway::Gateway(Config initial, std::string config_path, std::chrono::milliseco
                       .Help("Targets judged to be load balancers, by job, verdict (suspected, "
                             "confirmed) and evidence (name, behaviour).")
                       .Register(registry_)) {
-  stale_markers_ = std::make_unique<StaleMarkerSender>(ingest_, registry_);
   worker_threads_ = config_.server.worker_threads > 0
                         ? static_cast<size_t>(config_.server.worker_threads)
                         : std::max(1u, std::thread::hardware_concurrency());
+  std::vector<staleness::SeriesTracker*> trackers;
+  for (size_t i = 0; i < worker_threads_; ++i) {
+    workers_.push_back(std::make_unique<pipeline::WorkerContext>());
+    trackers.push_back(&workers_.back()->tracker);
+  }
+  stale_markers_ = std::make_unique<staleness::StaleMarkerSender>(std::move(trackers), registry_);
   last_reload_success_.Set(1);
 }
 
@@ -154,7 +159,6 @@ Status Gateway::apply(const Config& config) {
   snapshot->rules.enrich.drop_late = config.staleness.drop_late_samples;
   snapshot->track_series = discovery_ != nullptr && config.staleness.on_terminate;
   snapshot->rules.encode_direct = snapshot->track_series;
-  stale_markers_->configure(discovery_, config.staleness, !config.enrich.relabel_configs.empty());
   snapshot->rules.generation = ++generation_;
   snapshot->rules.global = config.relabel_configs;
   snapshot->rules.lb = config.load_balancer_detection;
@@ -168,6 +172,16 @@ Status Gateway::apply(const Config& config) {
     snapshot->rules.per_sink.push_back(sc.remote_write.write_relabel_configs);
     snapshot->relabel_dropped.push_back(&relabel_dropped_.Add({{"sink", sc.name}}));
   }
+  std::vector<staleness::MarkerSink> marker_sinks;
+  for (size_t s = 0; s < snapshot->sinks.size(); ++s)
+    marker_sinks.push_back({snapshot->sink_ids[s], snapshot->sinks[s]});
+  stale_markers_->configure(
+      discovery_, config.staleness,
+      [rules = snapshot->rules.enrich](const discovery::InstanceRecord& a,
+                                       const discovery::InstanceRecord& b) {
+        return pipeline::enrichment_differs(rules, a, b);
+      },
+      std::move(marker_sinks));
   ingest_.set_snapshot(std::move(snapshot));
   // What is left in sinks_ was removed or changed: drain it without holding up ingest.
   for (auto& [name, old] : sinks_) {
@@ -210,8 +224,9 @@ Status Gateway::start() {
   options.worker_threads = static_cast<int>(worker_threads_);
   options.max_body_bytes = config_.server.max_request_bytes;
   options.on_body_too_large = [this] { ingest_.count_rejected(RejectReason::kBodyTooLarge, 413); };
-  server_ = std::make_unique<HttpServer>(
-      options, [this](const HttpRequest& req, HttpResponse& res) { route(req, res); });
+  server_ =
+      std::make_unique<HttpServer>(options, [this](const HttpRequest& req, HttpResponse& res,
+                                                   size_t worker) { route(req, res, worker); });
   if (Status st = server_->start(); !st) return st;
   stale_markers_->start();
   ready_.store(true);
@@ -253,10 +268,10 @@ Status Gateway::reload() {
   return {};
 }
 
-void Gateway::route(const HttpRequest& req, HttpResponse& res) {
+void Gateway::route(const HttpRequest& req, HttpResponse& res, size_t worker) {
   const std::string_view target = req.target();
   const std::string_view path = target.substr(0, target.find('?'));
-  if (path == "/api/v1/write") return ingest_.handle(req, res);
+  if (path == "/api/v1/write") return ingest_.handle(req, res, *workers_[worker]);
   const bool get = req.method() == http::verb::get || req.method() == http::verb::head;
   if (path == "/metrics" && get) {
     refresh_discovery_gauges();
@@ -303,7 +318,7 @@ void Gateway::refresh_discovery_gauges() {
 
 void Gateway::refresh_lb_gauges() {
   std::map<std::vector<std::string>, int> counts;
-  for (const relabel::LbTargetReport& r : lb_detector_->report())
+  for (const lb::LbTargetReport& r : lb_detector_->report())
     ++counts[{r.job, r.verdict, r.evidence}];
   std::lock_guard lock(lb_gauges_mu_);
   for (const auto& labels : lb_gauge_labels_) counts.try_emplace(labels, 0);
@@ -330,7 +345,7 @@ std::string rfc3339(int64_t ms) {
 void Gateway::lb_targets_json(HttpResponse& res) {
   std::string out = "{\"targets\":[";
   bool first = true;
-  for (const relabel::LbTargetReport& r : lb_detector_->report()) {
+  for (const lb::LbTargetReport& r : lb_detector_->report()) {
     out += first ? "{" : ",{";
     first = false;
     append_json_field(out, "job", r.job);

@@ -18,11 +18,12 @@
 #include <thread>
 #include <vector>
 
+#include "pipeline/worker_context.h"
 #include "proxy/config.h"
 #include "proxy/http_server.h"
 #include "proxy/ingest.h"
-#include "proxy/stale_markers.h"
 #include "sinks/remote_write_sink.h"
+#include "staleness/stale_marker_sender.h"
 
 namespace rwgate::proxy {
 
@@ -39,7 +40,7 @@ class Gateway {
   void shutdown();
 
  private:
-  void route(const HttpRequest& req, HttpResponse& res);
+  void route(const HttpRequest& req, HttpResponse& res, size_t worker);
   void discovery_json(HttpResponse& res);
   void refresh_discovery_gauges();
   void aws_events(const HttpRequest& req, HttpResponse& res);
@@ -60,6 +61,9 @@ class Gateway {
   IngestHandler ingest_;
   prometheus::Family<prometheus::Counter>& relabel_dropped_;
   size_t worker_threads_ = 1;
+  // One per HTTP worker, indexed as the server numbers them; they outlive the server and
+  // the stale-marker sender, which reads their trackers.
+  std::vector<std::unique_ptr<pipeline::WorkerContext>> workers_;
   uint64_t generation_ = 0;  // of the label pipeline; bumped on every apply()
   std::unique_ptr<HttpServer> server_;
   std::atomic<bool> ready_{false};
@@ -78,12 +82,12 @@ class Gateway {
   std::shared_ptr<discovery::Discovery> discovery_;
   std::string discovery_fingerprint_;
   // Load-balancer verdicts outlive reloads: a target's evidence is not config.
-  std::shared_ptr<relabel::LbDetector> lb_detector_ = std::make_shared<relabel::LbDetector>();
+  std::shared_ptr<lb::LbDetector> lb_detector_ = std::make_shared<lb::LbDetector>();
   prometheus::Family<prometheus::Gauge>& lb_targets_;
   std::mutex lb_gauges_mu_;                             // guards lb_gauge_labels_
   std::set<std::vector<std::string>> lb_gauge_labels_;  // (job, verdict, evidence) ever set
   std::map<std::string, uint32_t> sink_ids_;            // by sink name, for the series trackers
-  std::unique_ptr<StaleMarkerSender> stale_markers_;
+  std::unique_ptr<staleness::StaleMarkerSender> stale_markers_;
   struct Retiring {
     std::thread thread;
     std::shared_ptr<std::atomic<bool>> done;

@@ -17,6 +17,7 @@ namespace http = beast::http;
 using asio::ip::tcp;
 
 struct HttpServer::Worker {
+  size_t index = 0;
   asio::io_context ioc{1};
   asio::executor_work_guard<asio::io_context::executor_type> guard = asio::make_work_guard(ioc);
   std::thread thread;
@@ -39,7 +40,10 @@ Status HttpServer::start() {
   const std::string port = addr.substr(colon + 1);
 
   const int nworkers = std::max(1, options_.worker_threads);
-  for (int i = 0; i < nworkers; ++i) workers_.push_back(std::make_unique<Worker>());
+  for (int i = 0; i < nworkers; ++i) {
+    workers_.push_back(std::make_unique<Worker>());
+    workers_.back()->index = static_cast<size_t>(i);
+  }
 
   boost::system::error_code ec;
   tcp::resolver resolver(workers_[0]->ioc);
@@ -71,13 +75,13 @@ void HttpServer::accept_next() {
           log::warn("accept failed", {{"component", "http"}, {"error", ec.message()}});
         } else {
           socket.set_option(tcp::no_delay(true), ec);
-          asio::co_spawn(target.ioc, serve(this, std::move(socket)), asio::detached);
+          asio::co_spawn(target.ioc, serve(this, target.index, std::move(socket)), asio::detached);
         }
         if (!closing_.load()) accept_next();
       });
 }
 
-asio::awaitable<void> HttpServer::serve(HttpServer* server, tcp::socket socket) {
+asio::awaitable<void> HttpServer::serve(HttpServer* server, size_t worker, tcp::socket socket) {
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
   boost::system::error_code ec;
@@ -117,7 +121,7 @@ asio::awaitable<void> HttpServer::serve(HttpServer* server, tcp::socket socket) 
       } else {
         server->in_flight_.fetch_add(1);
         HttpRequest req = parser.release();
-        server->handler_(req, res);
+        server->handler_(req, res, worker);
         res.keep_alive(req.keep_alive());
         server->in_flight_.fetch_sub(1);
       }

@@ -1,9 +1,9 @@
 // HTTP/1.1 server on Asio + Beast.
 //
 // One io_context per worker thread. A single acceptor hands each new connection to the
-// next worker in turn; from then on the connection lives on that worker's thread, so the
-// handler needs no locks for per-thread scratch space. Each connection is a coroutine that
-// reads requests (keep-alive) and writes the handler's responses.
+// next worker in turn; from then on the connection lives on that worker's thread, and the
+// handler is told which worker it runs on, so per-worker state needs no locks. Each connection is a
+// coroutine that reads requests (keep-alive) and writes the handler's responses.
 #pragma once
 
 #include <atomic>
@@ -26,7 +26,9 @@ namespace rwgate::proxy {
 
 using HttpRequest = boost::beast::http::request<boost::beast::http::string_body>;
 using HttpResponse = boost::beast::http::response<boost::beast::http::string_body>;
-using HttpHandler = std::function<void(const HttpRequest&, HttpResponse&)>;
+// `worker`: the index of the worker thread the request runs on (0 .. worker_threads-1);
+// per-worker state is looked up by it, without locks.
+using HttpHandler = std::function<void(const HttpRequest&, HttpResponse&, size_t worker)>;
 
 struct HttpServerOptions {
   std::string listen_address;  // HOST:PORT; port 0 picks a free one
@@ -54,7 +56,7 @@ class HttpServer {
  private:
   struct Worker;
   void accept_next();
-  static boost::asio::awaitable<void> serve(HttpServer* server,
+  static boost::asio::awaitable<void> serve(HttpServer* server, size_t worker,
                                             boost::asio::ip::tcp::socket socket);
 
   HttpServerOptions options_;

@@ -1,9 +1,18 @@
 // POST /api/v1/write: the remote_write ingest handler.
 //
-// Checks the request (method, encoding, content type, sizes), decompresses and decodes it
-// into a Batch in per-thread scratch space, hands it to every sink, and answers as the
-// remote_write specs and Prometheus expect (see the table in docs/configuration.md).
-// Never throws: every refusal is a status, a one-line reason and a counter.
+// A request goes through these stages, each a function below, in this order:
+//
+//   check       method, Content-Encoding, Content-Type -> the protocol (RW 1.0 or 2.0)
+//   decompress  snappy, refused before allocating when the header claims too much
+//   decode      into a Batch of views into the decompressed bytes
+//   labels      the label pipeline (enrich, lb, relabel; cached), or the series as received
+//   hand off    every sink takes the batch, or none does (reserve everywhere first)
+//   account     counters, load-balancer evidence, the series tracker: accepted requests only
+//
+// The answers are those the remote_write specs and Prometheus expect (the table in
+// docs/configuration.md). Never throws: every refusal is a status, a one-line reason and
+// a counter, chosen by a RejectReason code. The per-request state lives in the worker's
+// WorkerContext, which the caller hands in.
 #pragma once
 
 #include <prometheus/counter.h>
@@ -14,13 +23,14 @@
 #include <array>
 #include <atomic>
 #include <memory>
-#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
 #include <vector>
 
-#include "discovery/sources.h"
+#include "discovery/discovery.h"
+#include "pipeline/worker_context.h"
 #include "proxy/http_server.h"
-#include "relabel/series_cache.h"
-#include "relabel/series_tracker.h"
 #include "sinks/sink.h"
 
 namespace rwgate::proxy {
@@ -29,10 +39,10 @@ namespace rwgate::proxy {
 struct IngestSnapshot {
   uint64_t max_decoded_bytes = 128ULL << 20;
   std::vector<std::shared_ptr<sinks::Sink>> sinks;
-  relabel::PipelineRules rules;  // per_sink has one entry per sink, in the same order
+  pipeline::PipelineRules rules;  // per_sink has one entry per sink, in the same order
   std::shared_ptr<const discovery::Discovery> discovery;  // null: no source configured
   std::vector<prometheus::Counter*> relabel_dropped;      // by sink
-  std::shared_ptr<relabel::LbDetector> lb;                // load-balancer detection; never null
+  std::shared_ptr<lb::LbDetector> lb;                     // load-balancer detection; never null
   std::vector<uint32_t> sink_ids;  // by sink: stable across reloads (interned sink names)
   bool track_series = false;       // staleness.on_terminate with discovery on
 };
@@ -53,6 +63,28 @@ enum class RejectReason : uint8_t {
   kCount,
 };
 
+// A refusal: what to answer and which counter to bump.
+struct Rejection {
+  int status;
+  RejectReason reason;
+  std::string message;           // one line
+  std::string_view retry_after;  // empty: no Retry-After header
+  std::string_view allow;        // 405: the Allow header
+};
+
+// The stages, exposed for tests. Each returns the refusal, or nothing when the request
+// goes on.
+std::optional<Rejection> check_request(const HttpRequest& req, proto::Protocol& protocol);
+std::optional<Rejection> decompress(std::string_view body, uint64_t max_decoded_bytes,
+                                    std::string& decoded);
+std::optional<Rejection> decode(proto::Protocol protocol, pipeline::WorkerContext& ctx);
+// Hands the batch to every sink, or to none: all reserve first, and a sink that refuses
+// releases the others' reservations. `series_for(s)`: what sink s gets.
+std::optional<Rejection> hand_off(std::span<const std::shared_ptr<sinks::Sink>> sinks,
+                                  const proto::Batch& batch, size_t estimate,
+                                  std::span<const std::vector<proto::SeriesOut>> per_sink,
+                                  std::span<const proto::SeriesOut> as_received);
+
 class IngestHandler {
  public:
   explicit IngestHandler(prometheus::Registry& registry);
@@ -62,23 +94,23 @@ class IngestHandler {
   }
   std::shared_ptr<const IngestSnapshot> snapshot() const { return snapshot_.load(); }
 
-  void handle(const HttpRequest& req, HttpResponse& res);
+  // `ctx`: the state of the worker the request runs on.
+  void handle(const HttpRequest& req, HttpResponse& res, pipeline::WorkerContext& ctx);
   // Counts a request refused before it reached handle() (413 from the HTTP layer).
   void count_rejected(RejectReason reason, int status);
 
-  // Every ingest thread's series tracker (for the stale marker sender).
-  std::vector<relabel::SeriesTracker*> trackers();
-
  private:
-  void reject(HttpResponse& res, int status, RejectReason reason, std::string message);
+  void reject(HttpResponse& res, Rejection r);
+  void run_labels(const IngestSnapshot& snap, const discovery::DiscoverySnapshot* fleet,
+                  const lb::LbVerdicts* verdicts, pipeline::WorkerContext& ctx);
+  void account(const IngestSnapshot& snap, const discovery::DiscoverySnapshot* fleet,
+               pipeline::WorkerContext& ctx);
+  void answer(proto::Protocol protocol, const proto::Batch& batch, HttpResponse& res);
   prometheus::Counter& requests_by_code(int status);
-  void observe_load_balancers(const IngestSnapshot& snap, const proto::Batch& batch,
-                              const discovery::DiscoverySnapshot* fleet,
-                              std::span<const relabel::LbFlag> flagged);
 
   std::atomic<std::shared_ptr<const IngestSnapshot>> snapshot_;
 
-  prometheus::Family<prometheus::Counter>& requests_family_;
+  // Metric handles, resolved once.
   std::array<prometheus::Counter*, 7> requests_;  // 204 400 405 413 415 503 other
   std::array<prometheus::Counter*, static_cast<size_t>(RejectReason::kCount)> rejected_;
   prometheus::Counter& samples_received_;
@@ -94,10 +126,6 @@ class IngestHandler {
   prometheus::Gauge& cache_entries_;
   std::array<prometheus::Counter*, 3> lb_series_;  // by LbAction: annotated, dropped, passed
   prometheus::Counter& late_samples_;
-
-  relabel::SeriesTracker& tracker();  // this thread's
-  std::mutex trackers_mu_;            // guards trackers_
-  std::vector<std::unique_ptr<relabel::SeriesTracker>> trackers_;
 };
 
 }  // namespace rwgate::proxy

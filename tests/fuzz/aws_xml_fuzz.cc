@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "discovery/aws_xml.h"
+#include "discovery/sources/aws_xml.h"
 
 namespace {
 size_t depth(const rwgate::discovery::aws::XmlNode& n) {

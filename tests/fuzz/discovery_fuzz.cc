@@ -6,7 +6,7 @@
 #include <string>
 
 #include "discovery/cache.h"
-#include "discovery/source.h"
+#include "discovery/sources/source.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;

@@ -7,7 +7,7 @@
 #include <iostream>
 #include <string>
 
-#include "discovery/aws_sigv4.h"
+#include "discovery/sources/aws_sigv4.h"
 
 int main() {
   using namespace rwgate::discovery::aws;

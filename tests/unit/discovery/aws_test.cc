@@ -4,9 +4,9 @@
 
 #include <chrono>
 
-#include "discovery/aws_client.h"
-#include "discovery/aws_sigv4.h"
-#include "discovery/aws_xml.h"
+#include "discovery/sources/aws_client.h"
+#include "discovery/sources/aws_sigv4.h"
+#include "discovery/sources/aws_xml.h"
 
 namespace rwgate::discovery::aws {
 namespace {

@@ -2,7 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "discovery/cache.h"
-#include "discovery/source.h"
+#include "discovery/sources/source.h"
 
 namespace rwgate::discovery {
 namespace {

@@ -130,9 +130,9 @@ TEST(ConfigTest, LoadBalancerDetectionDefaultsAndOverrides) {
   const std::string sinks = "sinks: [{name: a, remote_write: {url: 'http://127.0.0.1:1/w'}}]\n";
   ConfigResult d = parse_config(sinks);
   ASSERT_TRUE(d.config) << d.errors[0];
-  const relabel::LbRules& lb = d.config->load_balancer_detection;
+  const lb::LbRules& lb = d.config->load_balancer_detection;
   EXPECT_TRUE(lb.enabled);
-  EXPECT_EQ(lb.action, relabel::LbAction::kAnnotate);
+  EXPECT_EQ(lb.action, lb::LbAction::kAnnotate);
   EXPECT_EQ(lb.label, "scrape_via");
   ASSERT_NE(lb.names, nullptr);
   EXPECT_GE(lb.names->match("x-1.us-east-1.elb.amazonaws.com"), 0);
@@ -148,11 +148,11 @@ load_balancer_detection:
   jobs: { api: pass, web: annotate }
 )");
   ASSERT_TRUE(c.config) << c.errors[0];
-  const relabel::LbRules& o = c.config->load_balancer_detection;
-  EXPECT_EQ(o.action, relabel::LbAction::kDrop);
-  EXPECT_EQ(o.action_for("api"), relabel::LbAction::kPass);
-  EXPECT_EQ(o.action_for("web"), relabel::LbAction::kAnnotate);
-  EXPECT_EQ(o.action_for("other"), relabel::LbAction::kDrop);
+  const lb::LbRules& o = c.config->load_balancer_detection;
+  EXPECT_EQ(o.action, lb::LbAction::kDrop);
+  EXPECT_EQ(o.action_for("api"), lb::LbAction::kPass);
+  EXPECT_EQ(o.action_for("web"), lb::LbAction::kAnnotate);
+  EXPECT_EQ(o.action_for("other"), lb::LbAction::kDrop);
   EXPECT_EQ(o.label, "via");
   EXPECT_GE(o.names->match("haproxy-12:80"), 0);
   EXPECT_EQ(o.counter_metrics, std::vector<std::string>{"app:requests_total"});

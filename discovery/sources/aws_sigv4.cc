@@ -1,0 +1,211 @@
+#include "discovery/sources/aws_sigv4.h"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/sha.h>
+
+#include <algorithm>
+#include <cctype>
+#include <ctime>
+
+namespace rwgate::discovery::aws {
+
+namespace {
+
+std::string hex(const unsigned char* p, size_t n) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out(2 * n, '0');
+  for (size_t i = 0; i < n; ++i) {
+    out[2 * i] = kDigits[p[i] >> 4];
+    out[2 * i + 1] = kDigits[p[i] & 15];
+  }
+  return out;
+}
+
+std::string hmac(std::string_view key, std::string_view data) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &len);
+  return std::string(reinterpret_cast<const char*>(out), len);
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// Header values: leading and trailing spaces trimmed, inner runs of spaces made one.
+std::string trim_value(std::string_view v) {
+  std::string out;
+  bool space = false;
+  for (char c : v) {
+    if (c == ' ' || c == '\t') {
+      space = !out.empty();
+      continue;
+    }
+    if (space) out.push_back(' ');
+    space = false;
+    out.push_back(c);
+  }
+  return out;
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Decodes a query component (%XX and '+' as space, as form encoding writes them).
+std::string query_decode(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '+') {
+      out.push_back(' ');
+    } else if (s[i] == '%' && i + 2 < s.size() && hex_value(s[i + 1]) >= 0 &&
+               hex_value(s[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+std::string canonical_query(std::string_view query) {
+  std::vector<std::pair<std::string, std::string>> params;
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    const std::string_view part = query.substr(0, amp);
+    if (!part.empty()) {
+      const size_t eq = part.find('=');
+      params.emplace_back(
+          uri_encode(query_decode(part.substr(0, eq))),
+          eq == std::string_view::npos ? "" : uri_encode(query_decode(part.substr(eq + 1))));
+    }
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  std::sort(params.begin(), params.end());
+  std::string out;
+  for (const auto& [k, v] : params) {
+    if (!out.empty()) out.push_back('&');
+    out += k;
+    out.push_back('=');
+    out += v;
+  }
+  return out;
+}
+
+}  // namespace
+
+bool parse_url(std::string_view text, Url& out, std::string& why) {
+  const size_t sep = text.find("://");
+  if (sep == std::string_view::npos) {
+    why = "must be an absolute URL like https://host[:port]";
+    return false;
+  }
+  out.scheme = std::string(text.substr(0, sep));
+  if (out.scheme != "http" && out.scheme != "https") {
+    why = "scheme \"" + out.scheme + "\" is not supported (use https, or http for tests)";
+    return false;
+  }
+  std::string_view rest = text.substr(sep + 3);
+  const size_t slash = rest.find('/');
+  std::string_view authority = rest.substr(0, slash);
+  out.path = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
+  std::string_view port;
+  if (!authority.empty() && authority.front() == '[') {
+    const size_t close = authority.find(']');
+    if (close == std::string_view::npos) {
+      why = "unterminated IPv6 address";
+      return false;
+    }
+    out.host = std::string(authority.substr(1, close - 1));
+    if (close + 1 < authority.size() && authority[close + 1] == ':')
+      port = authority.substr(close + 2);
+  } else {
+    const size_t colon = authority.rfind(':');
+    out.host = std::string(authority.substr(0, colon));
+    if (colon != std::string_view::npos) port = authority.substr(colon + 1);
+  }
+  if (out.host.empty()) {
+    why = "has no host";
+    return false;
+  }
+  out.port = port.empty() ? (out.scheme == "https" ? "443" : "80") : std::string(port);
+  return true;
+}
+
+std::string sha256_hex(std::string_view data) {
+  unsigned char out[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), out);
+  return hex(out, sizeof out);
+}
+
+std::string uri_encode(std::string_view s, bool keep_slash) {
+  static constexpr char kDigits[] = "0123456789ABCDEF";
+  std::string out;
+  for (const char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (std::isalnum(u) || c == '-' || c == '_' || c == '.' || c == '~' ||
+        (keep_slash && c == '/')) {
+      out.push_back(c);
+    } else {
+      out.push_back('%');
+      out.push_back(kDigits[u >> 4]);
+      out.push_back(kDigits[u & 15]);
+    }
+  }
+  return out;
+}
+
+SignOutput sign_v4(const Credentials& credentials, std::string_view region,
+                   std::string_view service, const SignInput& in,
+                   std::chrono::system_clock::time_point now) {
+  SignOutput out;
+  const std::time_t t = std::chrono::system_clock::to_time_t(now);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+  out.amz_date = stamp;
+  const std::string date = out.amz_date.substr(0, 8);
+
+  std::vector<std::pair<std::string, std::string>> headers;
+  headers.emplace_back("host", trim_value(in.host));
+  headers.emplace_back("x-amz-date", out.amz_date);
+  if (!credentials.session_token.empty())
+    headers.emplace_back("x-amz-security-token", credentials.session_token);
+  for (const auto& [k, v] : in.headers) headers.emplace_back(lower(k), trim_value(v));
+  std::sort(headers.begin(), headers.end());
+  std::string canonical_headers, signed_headers;
+  for (const auto& [k, v] : headers) {
+    canonical_headers += k + ":" + v + "\n";
+    if (!signed_headers.empty()) signed_headers.push_back(';');
+    signed_headers += k;
+  }
+  // Every service but S3 signs the path as sent (already percent-encoded) encoded again.
+  const std::string path = uri_encode(in.path.empty() ? "/" : in.path, true);
+  out.canonical_request = in.method + "\n" + path + "\n" + canonical_query(in.query) + "\n" +
+                          canonical_headers + "\n" + signed_headers + "\n" + sha256_hex(in.body);
+  const std::string scope =
+      date + "/" + std::string(region) + "/" + std::string(service) + "/aws4_request";
+  out.string_to_sign =
+      "AWS4-HMAC-SHA256\n" + out.amz_date + "\n" + scope + "\n" + sha256_hex(out.canonical_request);
+  std::string key = hmac("AWS4" + credentials.secret_access_key, date);
+  key = hmac(key, region);
+  key = hmac(key, service);
+  key = hmac(key, "aws4_request");
+  const std::string sig = hmac(key, out.string_to_sign);
+  out.authorization = "AWS4-HMAC-SHA256 Credential=" + credentials.access_key_id + "/" + scope +
+                      ", SignedHeaders=" + signed_headers + ", Signature=" +
+                      hex(reinterpret_cast<const unsigned char*>(sig.data()), sig.size());
+  return out;
+}
+
+}  // namespace rwgate::discovery::aws

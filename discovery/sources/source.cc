@@ -1,0 +1,302 @@
+#include "discovery/sources/source.h"
+
+#include <glob.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+#include <yaml-cpp/yaml.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "base/log.h"
+
+namespace rwgate::discovery {
+
+SourceMetricFamilies::SourceMetricFamilies(prometheus::Registry& registry)
+    : refreshes(prometheus::BuildCounter()
+                    .Name("rwgate_discovery_refreshes_total")
+                    .Help("Refreshes of a discovery source.")
+                    .Register(registry)),
+      refresh_errors(
+          prometheus::BuildCounter()
+              .Name("rwgate_discovery_refresh_errors_total")
+              .Help("Refreshes of a discovery source that failed (the last good list is kept).")
+              .Register(registry)),
+      refresh_duration(prometheus::BuildHistogram()
+                           .Name("rwgate_discovery_refresh_duration_seconds")
+                           .Help("Time a discovery source took to refresh.")
+                           .Register(registry)),
+      instances(prometheus::BuildGauge()
+                    .Name("rwgate_discovery_instances")
+                    .Help("Instances a discovery source currently lists.")
+                    .Register(registry)),
+      last_success(prometheus::BuildGauge()
+                       .Name("rwgate_discovery_last_success_timestamp_seconds")
+                       .Help("When a discovery source last refreshed successfully (Unix time): "
+                             "how old the data it contributes is.")
+                       .Register(registry)) {}
+
+SourceMetrics::SourceMetrics(SourceMetricFamilies& families, const std::string& source)
+    : refreshes(families.refreshes.Add({{"source", source}})),
+      errors(families.refresh_errors.Add({{"source", source}})),
+      duration(families.refresh_duration.Add(
+          {{"source", source}}, prometheus::Histogram::BucketBoundaries{0.001, 0.01, 0.1, 1, 10})),
+      instances(families.instances.Add({{"source", source}})),
+      last_success(families.last_success.Add({{"source", source}})) {}
+
+void RefreshLoop::start(std::chrono::milliseconds interval, std::function<void()> refresh,
+                        First first) {
+  if (first == First::kInStart) refresh();
+  thread_ = std::thread([this, interval, refresh = std::move(refresh), first] {
+    std::unique_lock lock(mu_);
+    if (first == First::kOnThread) {
+      lock.unlock();
+      refresh();
+      lock.lock();
+    }
+    while (!cv_.wait_for(lock, interval, [this] { return stopping_; })) {
+      lock.unlock();
+      refresh();
+      lock.lock();
+    }
+  });
+}
+
+void RefreshLoop::stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void SourceMetrics::refreshed(std::chrono::steady_clock::time_point started, bool failed,
+                              int64_t listed) {
+  refreshes.Increment();
+  if (failed) errors.Increment();
+  if (!failed) {
+    last_success.Set(
+        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
+  }
+  if (listed >= 0) instances.Set(static_cast<double>(listed));
+  duration.Observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+}
+
+Status parse_sd_targets(const std::string& text, std::vector<InstanceRecord>& out) {
+  out.clear();
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    return Status::error("line " + std::to_string(e.mark.line + 1) + ": " + e.msg);
+  }
+  if (root.IsNull()) return {};
+  if (!root.IsSequence()) return Status::error("want a list of target groups ({targets, labels})");
+  try {
+    for (size_t g = 0; g < root.size(); ++g) {
+      const YAML::Node group = root[g];
+      const std::string where = "group " + std::to_string(g) + ": ";
+      if (!group.IsMap()) return Status::error(where + "must be an object");
+      std::map<std::string, std::string> labels;
+      if (const YAML::Node l = group["labels"]; l.IsDefined() && !l.IsNull()) {
+        if (!l.IsMap()) return Status::error(where + "labels must be an object");
+        for (const auto& kv : l) {
+          if (!kv.second.IsScalar()) return Status::error(where + "label values must be strings");
+          labels[kv.first.Scalar()] = kv.second.Scalar();
+        }
+      }
+      const YAML::Node targets = group["targets"];
+      if (!targets.IsDefined() || !targets.IsSequence())
+        return Status::error(where + "targets must be a list");
+      for (const auto& t : targets) {
+        if (!t.IsScalar()) return Status::error(where + "targets must be strings");
+        InstanceRecord r = record_from_meta_labels(labels);
+        r.addresses.emplace_back(host_of(t.Scalar()));
+        out.push_back(std::move(r));
+      }
+    }
+  } catch (const YAML::Exception& e) {
+    return Status::error(e.msg);
+  }
+  return {};
+}
+
+FileSource::FileSource(std::string name, std::vector<std::string> patterns,
+                       std::chrono::milliseconds refresh_interval, DiscoveryCache& cache,
+                       SourceMetricFamilies& metrics)
+    : name_(std::move(name)),
+      patterns_(std::move(patterns)),
+      refresh_interval_(refresh_interval),
+      cache_(cache),
+      metrics_(metrics, name_) {}
+
+FileSource::~FileSource() { stop(); }
+
+void FileSource::refresh() {
+  const auto t0 = std::chrono::steady_clock::now();
+  std::set<std::string> files;
+  for (const std::string& pattern : patterns_) {
+    glob_t g{};
+    if (::glob(pattern.c_str(), 0, nullptr, &g) == 0) {
+      for (size_t i = 0; i < g.gl_pathc; ++i) files.insert(g.gl_pathv[i]);
+    }
+    globfree(&g);
+  }
+  std::erase_if(last_good_, [&](const auto& kv) { return !files.contains(kv.first); });
+  bool failed = false;
+  for (const std::string& file : files) {
+    std::ifstream in(file, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    std::vector<InstanceRecord> records;
+    Status st = in ? parse_sd_targets(ss.str(), records) : Status::error("cannot read the file");
+    if (!st) {
+      failed = true;
+      log::warn("discovery file is invalid; keeping its last good content",
+                {{"source", name_}, {"file", file}, {"error", st.reason()}});
+      continue;
+    }
+    last_good_[file] = std::move(records);
+  }
+  std::vector<InstanceRecord> all;
+  for (const auto& [file, records] : last_good_)
+    all.insert(all.end(), records.begin(), records.end());
+  cache_.replace_source(name_, all);
+  metrics_.refreshed(t0, failed, static_cast<int64_t>(all.size()));
+}
+
+void FileSource::start() {
+  refresh();
+  stop_fd_ = ::eventfd(0, EFD_CLOEXEC);
+  thread_ = std::thread([this] { run(); });
+}
+
+void FileSource::run() {
+  const int ino = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+  std::set<std::string> dirs;
+  for (const std::string& p : patterns_) {
+    const size_t slash = p.rfind('/');
+    dirs.insert(slash == std::string::npos ? "." : p.substr(0, std::max<size_t>(slash, 1)));
+  }
+  for (const std::string& d : dirs) {
+    if (ino >= 0)
+      ::inotify_add_watch(ino, d.c_str(), IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE | IN_CREATE);
+  }
+  auto next = std::chrono::steady_clock::now() + refresh_interval_;
+  for (;;) {
+    pollfd fds[2] = {{stop_fd_, POLLIN, 0}, {ino, POLLIN, 0}};
+    const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
+        next - std::chrono::steady_clock::now());
+    const int n =
+        ::poll(fds, ino >= 0 ? 2 : 1, static_cast<int>(std::max<int64_t>(0, wait.count())));
+    if (n > 0 && (fds[0].revents & POLLIN)) break;
+    bool changed = false;
+    if (n > 0 && ino >= 0 && (fds[1].revents & POLLIN)) {
+      char buf[4096];
+      while (::read(ino, buf, sizeof buf) > 0) {
+      }
+      changed = true;
+    }
+    if (changed || std::chrono::steady_clock::now() >= next) {
+      refresh();
+      next = std::chrono::steady_clock::now() + refresh_interval_;
+    }
+  }
+  if (ino >= 0) ::close(ino);
+}
+
+void FileSource::stop() {
+  if (stop_fd_ < 0) return;
+  const uint64_t one = 1;
+  (void)!::write(stop_fd_, &one, sizeof one);
+  if (thread_.joinable()) thread_.join();
+  ::close(stop_fd_);
+  stop_fd_ = -1;
+}
+
+// ---------------------------------------------------------------------------------------
+// EventBridge. The events arrive as EventBridge delivers them to an API destination: the
+// whole event envelope, {"detail-type", "source", "time", "region", "detail": {...}}.
+
+namespace {
+
+std::string str(const YAML::Node& n, const char* key) {
+  const YAML::Node v = n[key];
+  return v.IsDefined() && v.IsScalar() ? v.Scalar() : std::string();
+}
+
+}  // namespace
+
+EventResult apply_eventbridge_event(const std::string& body, DiscoveryCache& cache) {
+  EventResult result;
+  YAML::Node ev;
+  try {
+    ev = YAML::Load(body);
+  } catch (const YAML::Exception& e) {
+    result.status = 400;
+    result.message = "malformed JSON: " + e.msg;
+    return result;
+  }
+  if (!ev.IsMap()) {
+    result.status = 400;
+    result.message = "malformed event: want a JSON object";
+    return result;
+  }
+  try {
+    result.event_type = str(ev, "detail-type");
+    const std::string source = str(ev, "source");
+    const YAML::Node detail = ev["detail"];
+    if (result.event_type.empty() || source.empty() || !detail.IsMap()) {
+      result.status = 400;
+      result.message = "malformed event: detail-type, source and detail are required";
+      return result;
+    }
+    InstanceRecord r;
+    r.region = str(ev, "region");
+    if (source == "aws.autoscaling") {
+      r.instance_id = str(detail, "EC2InstanceId");
+      r.asg_name = str(detail, "AutoScalingGroupName");
+      if (result.event_type == "EC2 Instance-launch Lifecycle Action") {
+        r.lifecycle_state = "Pending:Wait";
+      } else if (result.event_type == "EC2 Instance-terminate Lifecycle Action") {
+        r.lifecycle_state = "Terminating:Wait";
+      } else if (result.event_type == "EC2 Instance Launch Successful") {
+        r.lifecycle_state = "InService";
+        if (const YAML::Node d = detail["Details"]; d.IsMap())
+          r.availability_zone = str(d, "Availability Zone");
+      } else if (result.event_type == "EC2 Instance Terminate Successful") {
+        r.lifecycle_state = "Terminated";
+      } else {
+        result.message = "event type not used; ignored";
+        return result;
+      }
+    } else if (source == "aws.ec2" &&
+               result.event_type == "EC2 Instance State-change Notification") {
+      r.instance_id = str(detail, "instance-id");
+      r.ec2_state = str(detail, "state");
+    } else {
+      result.message = "event type not used; ignored";
+      return result;
+    }
+    if (r.instance_id.empty()) {
+      result.status = 400;
+      result.message = "malformed event: no instance id in detail";
+      return result;
+    }
+    cache.upsert("eventbridge", r, /*event=*/true);
+    result.applied = true;
+    result.message = "applied";
+  } catch (const YAML::Exception& e) {
+    result.status = 400;
+    result.message = "malformed event: " + e.msg;
+  }
+  return result;
+}
+
+}  // namespace rwgate::discovery

@@ -1,0 +1,137 @@
+// The per-series result cache of the label pipeline.
+//
+//   key    the input labels (compared byte for byte, so a hash collision can never hand
+//          one series another's labels): the raw RW 1.0 label bytes when the decoder kept
+//          them (no copy), else the labels flattened as name 0xff value 0xff ...; the form
+//          is part of the key and seeds the hash, so a raw key never equals a flat one
+//   value  for each sink: dropped, or the output labels, owned by the entry, ready to encode
+//   valid  while the entry's CacheGeneration equals the current one: a reload, a discovery
+//          change or a new load-balancer verdict changes it, which turns every older entry
+//          into a miss that is recomputed in place
+//
+// Capacity is a number of entries, evicted by CLOCK (second chance). Entries used by the
+// request in progress are pinned: the spans handed to the sinks stay valid until the
+// request is enqueued; a miss that finds every candidate pinned goes to an overflow entry
+// that lives until the next request.
+//
+// The lookups are memory-bound (index cell, entry, entry bytes: three likely cache misses
+// per series), so find() runs in passes over the whole batch: each pass issues its loads
+// for every series before any result is needed, and the misses overlap.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "discovery/instance.h"
+#include "lb/detector.h"
+#include "pipeline/enrich.h"
+#include "proto/batch.h"
+
+namespace rwgate::pipeline {
+
+// What a cached result was computed from.
+struct CacheGeneration {
+  uint64_t config = 0;     // PipelineRules::generation
+  uint64_t discovery = 0;  // the snapshot's, with enrichment on
+  uint64_t verdicts = 0;   // the load-balancer verdicts', with detection on
+  bool operator==(const CacheGeneration&) const = default;
+};
+
+enum class KeyForm : uint8_t { kRaw = 1, kFlat = 2 };
+
+// One series' result.
+struct CacheEntry {
+  uint64_t hash = 0;
+  CacheGeneration generation;
+  uint64_t pinned_by = 0;  // request number that last used it
+  bool referenced = false;
+  KeyForm key_form = KeyForm::kRaw;
+  EnrichOutcome enriched = EnrichOutcome::kOff;
+  bool late = false;                                // dropped: the instance is gone
+  const discovery::InstanceRecord* live = nullptr;  // live match, of the generation
+  bool lb_flagged = false;                          // lb_action was applied
+  lb::LbAction lb_action = lb::LbAction::kPass;
+  int16_t lb_name_pattern = -1;
+  uint32_t key_len = 0;  // the key is the first key_len bytes of `storage`
+  // The key, then each distinct output label set encoded as RW 1.0 Label fields; the
+  // views in `labels` point into those encodings.
+  std::string storage;
+  std::vector<proto::Label> labels;
+  struct Out {
+    uint32_t begin = 0;  // into labels
+    uint32_t count = 0;
+    uint32_t encoded_at = 0;  // into storage
+    uint32_t encoded_len = 0;
+    uint64_t hash = 0;  // hash_labels of the output: the sink's shard key
+    bool dropped = false;
+  };
+  std::vector<Out> outs;  // by sink
+
+  // Dropped as load-balanced or late: counted as such, not as dropped by rules.
+  bool dropped_before_rules() const {
+    return late || (lb_flagged && lb_action == lb::LbAction::kDrop);
+  }
+};
+
+class ResultCache {
+ public:
+  using HashFn = uint64_t (*)(std::string_view key);
+  // Tests pass a weak hash to force collisions.
+  explicit ResultCache(HashFn hash = nullptr) : hash_(hash) {}
+
+  // Starts a request: entries pinned by the previous one are free again.
+  void begin_request();
+  // Computes every series' key and hash and looks them up (the passes above).
+  void find(const proto::Batch& batch);
+  // Series i's valid entry (pinned for this request), or null: a miss.
+  CacheEntry* hit(size_t i, const CacheGeneration& generation);
+  // An entry to compute series i's result into, keyed and pinned (maybe an overflow
+  // entry). `capacity`: the most entries to keep.
+  CacheEntry* claim(size_t i, const CacheGeneration& generation, size_t capacity,
+                    uint64_t& evictions);
+
+  size_t size() const { return index_.size(); }
+
+ private:
+  // Open addressing (linear probing) from a key hash to a slot; erase shifts back.
+  class Index {
+   public:
+    size_t size() const { return size_; }
+    int64_t find(uint64_t hash) const;
+    void prefetch(uint64_t hash) const;
+    void insert(uint64_t hash, uint32_t slot);
+    void erase(uint64_t hash);
+
+   private:
+    struct Cell {
+      uint64_t hash;
+      uint32_t slot;  // UINT32_MAX = empty
+    };
+    void grow();
+    std::vector<Cell> cells_;
+    size_t size_ = 0;
+  };
+  struct Key {
+    KeyForm form;
+    std::string_view bytes;
+  };
+  CacheEntry* slot_for(uint64_t hash, size_t capacity, uint64_t& evictions);
+
+  HashFn hash_;
+  std::vector<std::unique_ptr<CacheEntry>> slots_;
+  Index index_;
+  size_t hand_ = 0;
+  uint64_t request_ = 0;
+  std::vector<std::unique_ptr<CacheEntry>> overflow_;  // results of this request that did not fit
+  // Per-request scratch of find().
+  std::vector<Key> keys_;
+  std::vector<uint64_t> hashes_;
+  std::vector<CacheEntry*> found_;
+  std::string flat_keys_;
+  std::vector<std::pair<size_t, size_t>> flat_spans_;
+};
+
+}  // namespace rwgate::pipeline

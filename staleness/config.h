@@ -1,0 +1,15 @@
+// The `staleness` section of the config file: what happens to the series of an instance
+// that goes away.
+#pragma once
+
+#include <chrono>
+
+namespace rwgate::staleness {
+
+struct StalenessConfig {
+  bool on_terminate = true;       // end the series of instances that go away
+  bool drop_late_samples = true;  // drop samples that arrive for them afterwards
+  std::chrono::milliseconds series_idle_timeout = std::chrono::minutes(15);
+};
+
+}  // namespace rwgate::staleness

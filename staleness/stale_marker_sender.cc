@@ -1,0 +1,313 @@
+#include "staleness/stale_marker_sender.h"
+
+#include <algorithm>
+#include <cstring>
+#include <unordered_map>
+
+#include "base/log.h"
+#include "proto/encode.h"
+#include "proto/hash.h"
+
+namespace rwgate::staleness {
+
+namespace {
+
+constexpr auto kGoneKept = std::chrono::hours(1);
+constexpr auto kRelabeledKept = std::chrono::seconds(30);
+constexpr auto kGaugesEvery = std::chrono::seconds(10);
+constexpr size_t kMaxPending = 1'000'000;
+constexpr size_t kMarkersPerRequest = 2000;
+
+}  // namespace
+
+StaleMarkerSender::StaleMarkerSender(std::vector<SeriesTracker*> trackers,
+                                     prometheus::Registry& registry)
+    : trackers_(std::move(trackers)),
+      markers_(prometheus::BuildCounter()
+                   .Name("rwgate_staleness_markers_total")
+                   .Help("Staleness markers queued to sinks for series of instances that went "
+                         "away or whose enrichment labels changed.")
+                   .Register(registry)
+                   .Add({})),
+      markers_dropped_(prometheus::BuildCounter()
+                           .Name("rwgate_staleness_markers_dropped_total")
+                           .Help("Staleness markers given up: their sink is gone after a reload, "
+                                 "or more than 1M were waiting for full queues.")
+                           .Register(registry)
+                           .Add({})),
+      forgotten_(prometheus::BuildCounter()
+                     .Name("rwgate_staleness_forgotten_series_total")
+                     .Help("Tracked series forgotten after series_idle_timeout without a sample.")
+                     .Register(registry)
+                     .Add({})),
+      collisions_(prometheus::BuildCounter()
+                      .Name("rwgate_staleness_hash_collisions_total")
+                      .Help("Series not tracked because another series had the same hash.")
+                      .Register(registry)
+                      .Add({})),
+      tracked_series_(prometheus::BuildGauge()
+                          .Name("rwgate_staleness_tracked_series")
+                          .Help("Series tracked for stale-target cleanup (per sink, all ingest "
+                                "threads; a series seen by two threads counts twice).")
+                          .Register(registry)
+                          .Add({})),
+      tracked_instances_(prometheus::BuildGauge()
+                             .Name("rwgate_staleness_tracked_instances")
+                             .Help("Instances with tracked series (summed over ingest threads).")
+                             .Register(registry)
+                             .Add({})),
+      ending_instances_(prometheus::BuildGauge()
+                            .Name("rwgate_staleness_gone_instances")
+                            .Help("Instances that went away in the last hour, whose late series "
+                                  "are ended (and dropped with drop_late_samples).")
+                            .Register(registry)
+                            .Add({})) {}
+
+StaleMarkerSender::~StaleMarkerSender() { stop(); }
+
+void StaleMarkerSender::configure(std::shared_ptr<discovery::Discovery> discovery,
+                                  const StalenessConfig& config,
+                                  EnrichmentDiffers enrichment_differs,
+                                  std::vector<MarkerSink> sinks) {
+  std::lock_guard lock(mu_);
+  config_ = config;
+  enrichment_differs_ = std::move(enrichment_differs);
+  sinks_ = std::move(sinks);
+  if (discovery == discovery_) return;
+  if (discovery_) discovery_->cache().unsubscribe(subscription_);
+  discovery_ = std::move(discovery);
+  subscription_ = 0;
+  if (discovery_) {
+    subscription_ = discovery_->cache().subscribe(
+        [this](const std::vector<discovery::ChangeEvent>& events, uint64_t generation) {
+          on_events(events, generation);
+        });
+  }
+}
+
+void StaleMarkerSender::on_events(const std::vector<discovery::ChangeEvent>& events,
+                                  uint64_t generation) {
+  // Under the cache's lock: queue and return.
+  std::lock_guard lock(mu_);
+  for (const discovery::ChangeEvent& e : events) {
+    using K = discovery::ChangeEvent::Kind;
+    const discovery::InstanceRecord& rec = e.kind == K::kGone ? e.before : e.after;
+    const std::string key = rec.key();
+    if (e.kind == K::kGone) {
+      if (!e.before.is_gone()) queued_.push_back({Event::Kind::kGone, key, generation});
+    } else if (e.kind == K::kAdded) {
+      queued_.push_back({rec.is_gone() ? Event::Kind::kGone : Event::Kind::kBack, key, generation});
+    } else if (e.after.is_gone() && !e.before.is_gone()) {
+      queued_.push_back({Event::Kind::kGone, key, generation});
+    } else if (!e.after.is_gone() && e.before.is_gone()) {
+      queued_.push_back({Event::Kind::kBack, key, generation});
+    } else if (!e.after.is_gone() && enrichment_differs_ &&
+               enrichment_differs_(e.before, e.after)) {
+      queued_.push_back({Event::Kind::kRelabeled, key, generation});
+    }
+  }
+  if (!queued_.empty()) cv_.notify_one();
+}
+
+void StaleMarkerSender::start() {
+  std::lock_guard lock(mu_);
+  if (thread_.joinable()) return;
+  stopping_ = false;
+  thread_ = std::thread([this] { run(); });
+}
+
+void StaleMarkerSender::stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (!thread_.joinable()) return;
+    stopping_ = true;
+    cv_.notify_one();
+  }
+  thread_.join();
+  sweep();  // what the last events asked for, before the sinks drain
+  std::lock_guard lock(mu_);
+  if (discovery_) discovery_->cache().unsubscribe(subscription_);
+  discovery_.reset();
+}
+
+void StaleMarkerSender::run() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stopping_ || !queued_.empty(); });
+    if (stopping_) break;
+    lock.unlock();
+    sweep();
+    lock.lock();
+  }
+}
+
+void StaleMarkerSender::sweep() {
+  const auto now = std::chrono::steady_clock::now();
+  std::vector<std::pair<std::string, uint64_t>> to_take;  // instance, before generation
+  StalenessConfig config;
+  bool idle_sweep = false;
+  bool gauges = false;
+  std::vector<EndedSeries> ended;
+  {
+    std::lock_guard lock(mu_);
+    for (Event& e : queued_) {
+      switch (e.kind) {
+        case Event::Kind::kGone:
+          gone_[e.instance] = now;
+          relabeled_.erase(e.instance);
+          log::info("instance gone: ending its series", {{"instance", e.instance}});
+          break;
+        case Event::Kind::kBack:
+          gone_.erase(e.instance);
+          break;
+        case Event::Kind::kRelabeled:
+          relabeled_[e.instance] = {e.generation, now};
+          break;
+      }
+    }
+    queued_.clear();
+    std::erase_if(gone_, [&](const auto& kv) { return now - kv.second > kGoneKept; });
+    std::erase_if(relabeled_,
+                  [&](const auto& kv) { return now - kv.second.second > kRelabeledKept; });
+    config = config_;
+    if (config.on_terminate) {
+      for (const auto& [key, since] : gone_) to_take.emplace_back(key, UINT64_MAX);
+      for (const auto& [key, gs] : relabeled_) to_take.emplace_back(key, gs.first);
+    }
+    // Forgetting idle series is a pass over every tracked series under its tracker's
+    // lock: a quarter of the idle timeout apart is often enough, and at most a minute.
+    const auto forget_every = std::clamp<std::chrono::steady_clock::duration>(
+        config.series_idle_timeout / 4, std::chrono::seconds(1), std::chrono::seconds(60));
+    if (now - last_idle_sweep_ >= forget_every) {
+      idle_sweep = true;
+      last_idle_sweep_ = now;
+    }
+    if (now - last_gauges_ >= kGaugesEvery) {
+      gauges = true;
+      last_gauges_ = now;
+    }
+    ended = std::move(pending_);
+    pending_.clear();
+    ending_instances_.Set(static_cast<double>(gone_.size()));
+  }
+  const std::vector<SeriesTracker*>& trackers = trackers_;
+  for (SeriesTracker* t : trackers) {
+    for (const auto& [key, before] : to_take) t->take(key, before, ended);
+  }
+  if (idle_sweep) {
+    const auto idle_s =
+        std::chrono::duration_cast<std::chrono::seconds>(config.series_idle_timeout);
+    const uint32_t now_s = tracker_now_s();
+    const uint32_t cutoff =
+        now_s > idle_s.count() ? now_s - static_cast<uint32_t>(idle_s.count()) : 0;
+    size_t forgotten = 0;
+    for (SeriesTracker* t : trackers) forgotten += t->forget_idle(cutoff);
+    forgotten_.Increment(static_cast<double>(forgotten));
+  }
+  if (gauges) {
+    size_t series = 0, instances = 0;
+    uint64_t collisions = 0;
+    for (SeriesTracker* t : trackers) {
+      series += t->series();
+      instances += t->instances();
+      collisions += t->collisions();
+    }
+    tracked_series_.Set(static_cast<double>(series));
+    tracked_instances_.Set(static_cast<double>(instances));
+    if (collisions > collisions_seen_) {
+      collisions_.Increment(static_cast<double>(collisions - collisions_seen_));
+      collisions_seen_ = collisions;
+    }
+  }
+  if (!ended.empty()) send(std::move(ended));
+}
+
+void StaleMarkerSender::send(std::vector<EndedSeries> ended) {
+  // A series two threads tracked is ended once, after the later of its timestamps.
+  std::unordered_map<std::string, size_t> first;  // sink id + labels -> index in `ended`
+  std::vector<EndedSeries> unique;
+  for (EndedSeries& e : ended) {
+    std::string id(reinterpret_cast<const char*>(&e.sink_id), sizeof e.sink_id);
+    id += e.labels;
+    auto [it, added] = first.emplace(std::move(id), unique.size());
+    if (added) {
+      unique.push_back(std::move(e));
+    } else if (e.last_timestamp_ms > unique[it->second].last_timestamp_ms) {
+      unique[it->second].last_timestamp_ms = e.last_timestamp_ms;
+    }
+  }
+  std::vector<MarkerSink> sinks;
+  {
+    std::lock_guard lock(mu_);
+    sinks = sinks_;
+  }
+  std::map<uint32_t, std::vector<size_t>> by_sink;
+  for (size_t i = 0; i < unique.size(); ++i) by_sink[unique[i].sink_id].push_back(i);
+  std::vector<EndedSeries> retry;
+  uint64_t sent = 0, dropped = 0;
+  std::vector<proto::Label> decoded;
+  for (const auto& [sink_id, indexes] : by_sink) {
+    sinks::Sink* sink = nullptr;
+    for (const MarkerSink& s : sinks) {
+      if (s.id == sink_id) sink = s.sink.get();
+    }
+    if (sink == nullptr) {
+      dropped += indexes.size();
+      continue;
+    }
+    for (size_t from = 0; from < indexes.size(); from += kMarkersPerRequest) {
+      const size_t to = std::min(indexes.size(), from + kMarkersPerRequest);
+      proto::Batch batch;
+      std::vector<size_t> included;  // into `unique`, by marker series
+      size_t bytes = 0;
+      for (size_t k = from; k < to; ++k) {
+        const EndedSeries& e = unique[indexes[k]];
+        if (!proto::read_labels_v1(e.labels, decoded)) {
+          ++dropped;  // cannot happen: the tracker wrote them
+          continue;
+        }
+        proto::Series s;
+        s.labels_begin = static_cast<uint32_t>(batch.labels.size());
+        s.labels_count = static_cast<uint32_t>(decoded.size());
+        s.samples_begin = static_cast<uint32_t>(batch.samples.size());
+        s.samples_count = 1;
+        batch.labels.insert(batch.labels.end(), decoded.begin(), decoded.end());
+        double stale;
+        std::memcpy(&stale, &proto::kStaleNaNBits, sizeof stale);
+        batch.samples.push_back({stale, e.last_timestamp_ms + 1});
+        batch.series.push_back(s);
+        included.push_back(indexes[k]);
+        bytes += e.labels.size() + 32;
+      }
+      // The labels are views into `unique`'s strings, which outlive the enqueue.
+      std::vector<proto::SeriesOut> outs;
+      for (uint32_t i = 0; i < batch.series.size(); ++i) {
+        const auto labels = batch.labels_of(batch.series[i]);
+        outs.push_back({i, labels, proto::hash_labels(labels), unique[included[i]].labels});
+      }
+      if (!sink->try_reserve(bytes)) {
+        for (const size_t j : included) retry.push_back(std::move(unique[j]));
+        continue;
+      }
+      if (!sink->enqueue(batch, outs, bytes)) {
+        for (const size_t j : included) retry.push_back(std::move(unique[j]));
+        continue;
+      }
+      sent += outs.size();
+    }
+  }
+  markers_.Increment(static_cast<double>(sent));
+  if (!retry.empty()) {
+    std::lock_guard lock(mu_);
+    for (EndedSeries& e : retry) {
+      if (pending_.size() >= kMaxPending) {
+        ++dropped;
+        continue;
+      }
+      pending_.push_back(std::move(e));
+    }
+  }
+  if (dropped > 0) markers_dropped_.Increment(static_cast<double>(dropped));
+}
+
+}  // namespace rwgate::staleness

@@ -1,0 +1,368 @@
+// The per-series result cache: same answers as computing afresh, hits in the steady
+// state, invalidation by generation, a bound on entries, and no mix-ups on collisions.
+#include "pipeline/label_pipeline.h"
+
+#include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
+
+#include <map>
+#include <string>
+
+#include "proto/encode.h"
+#include "proto/hash.h"
+
+namespace rwgate::pipeline {
+namespace {
+
+std::vector<relabel::Rule> rules_of(const std::string& yaml) {
+  std::vector<std::string> errors;
+  auto rules = relabel::parse_rules(YAML::Load(yaml), "rules", errors);
+  EXPECT_TRUE(errors.empty());
+  return rules;
+}
+
+// A batch of n series named m, with label i=<k> for k in [from, from+n).
+struct Fixture {
+  std::vector<std::string> values;
+  proto::Batch batch;
+  Fixture(int from, int n) {
+    values.reserve(n);
+    for (int k = from; k < from + n; ++k) values.push_back(std::to_string(k));
+    for (int k = 0; k < n; ++k) {
+      proto::Series s;
+      s.labels_begin = static_cast<uint32_t>(batch.labels.size());
+      batch.labels.push_back({"__name__", "m"});
+      batch.labels.push_back({"i", values[k]});
+      s.labels_count = 2;
+      batch.series.push_back(s);
+    }
+  }
+};
+
+PipelineRules make_rules(uint64_t generation, size_t capacity) {
+  PipelineRules r;
+  r.generation = generation;
+  r.cache_entries_per_thread = capacity;
+  // Global: copy i into j. Sink 0: nothing more. Sink 1: drop odd i, add sink="b".
+  r.global = rules_of("[{source_labels: [i], target_label: j}]");
+  r.per_sink.push_back({});
+  r.per_sink.push_back(
+      rules_of("[{source_labels: [i], regex: '.*[13579]', action: drop},"
+               " {target_label: sink, replacement: b}]"));
+  return r;
+}
+
+void expect_correct(const Fixture& f, const std::vector<std::vector<SeriesOut>>& out, int from) {
+  ASSERT_EQ(out.size(), 2u);
+  ASSERT_EQ(out[0].size(), f.batch.series.size());
+  for (const SeriesOut& so : out[0]) {
+    const std::string i(proto::label_value(so.labels, "i"));
+    EXPECT_EQ(i, std::to_string(from + static_cast<int>(so.index)));
+    EXPECT_EQ(proto::label_value(so.labels, "j"), i);
+    EXPECT_EQ(so.labels.size(), 3u);
+  }
+  for (const SeriesOut& so : out[1]) {
+    const int i = std::stoi(std::string(proto::label_value(so.labels, "i")));
+    EXPECT_EQ(i % 2, 0);
+    EXPECT_EQ(i, from + static_cast<int>(so.index));
+    EXPECT_EQ(proto::label_value(so.labels, "sink"), "b");
+  }
+}
+
+TEST(SeriesCacheTest, SecondPassIsAllHitsWithTheSameResults) {
+  Fixture f(0, 100);
+  LabelPipeline cache;
+  PipelineRules rules = make_rules(1, 1000);
+  std::vector<std::vector<SeriesOut>> out;
+  PipelineStats stats;
+  cache.run(rules, nullptr, f.batch, out, stats);
+  EXPECT_EQ(stats.misses, 100u);
+  expect_correct(f, out, 0);
+  EXPECT_EQ(stats.dropped_per_sink, (std::vector<uint64_t>{0, 50}));
+  PipelineStats again;
+  cache.run(rules, nullptr, f.batch, out, again);
+  EXPECT_EQ(again.hits, 100u);
+  EXPECT_EQ(again.misses, 0u);
+  expect_correct(f, out, 0);
+}
+
+TEST(SeriesCacheTest, NewGenerationRecomputes) {
+  Fixture f(0, 10);
+  LabelPipeline cache;
+  std::vector<std::vector<SeriesOut>> out;
+  PipelineStats stats;
+  cache.run(make_rules(1, 100), nullptr, f.batch, out, stats);
+  PipelineRules changed = make_rules(2, 100);
+  changed.per_sink[0] = rules_of("[{target_label: sink, replacement: a}]");
+  PipelineStats after;
+  cache.run(changed, nullptr, f.batch, out, after);
+  EXPECT_EQ(after.misses, 10u);
+  for (const SeriesOut& so : out[0]) EXPECT_EQ(proto::label_value(so.labels, "sink"), "a");
+}
+
+TEST(SeriesCacheTest, StaysWithinItsBoundAndEvicts) {
+  LabelPipeline cache;
+  std::vector<std::vector<SeriesOut>> out;
+  PipelineRules rules = make_rules(1, 16);
+  uint64_t evictions = 0;
+  for (int round = 0; round < 20; ++round) {
+    Fixture f(round * 10, 10);
+    PipelineStats stats;
+    cache.run(rules, nullptr, f.batch, out, stats);
+    expect_correct(f, out, round * 10);
+    evictions += stats.evictions;
+    EXPECT_LE(cache.size(), 16u);
+  }
+  EXPECT_GT(evictions, 0u);
+}
+
+TEST(SeriesCacheTest, ARequestLargerThanTheCacheIsStillCorrect) {
+  // Entries used by the request in progress are pinned; what does not fit overflows.
+  Fixture f(0, 50);
+  LabelPipeline cache;
+  std::vector<std::vector<SeriesOut>> out;
+  PipelineStats stats;
+  cache.run(make_rules(1, 8), nullptr, f.batch, out, stats);
+  expect_correct(f, out, 0);
+  EXPECT_LE(cache.size(), 8u);
+}
+
+uint64_t constant_hash(std::string_view) { return 42; }
+
+TEST(SeriesCacheTest, HashCollisionsNeverMixUpSeries) {
+  // Every series hashes to the same value: results must still be each series' own.
+  LabelPipeline cache(constant_hash);
+  std::vector<std::vector<SeriesOut>> out;
+  PipelineRules rules = make_rules(1, 100);
+  for (int round = 0; round < 3; ++round) {
+    Fixture f(0, 20);
+    PipelineStats stats;
+    cache.run(rules, nullptr, f.batch, out, stats);
+    expect_correct(f, out, 0);
+  }
+  Fixture g(5, 1);
+  PipelineStats stats;
+  cache.run(rules, nullptr, g.batch, out, stats);
+  expect_correct(g, out, 5);
+}
+
+TEST(SeriesCacheTest, HashDependsOnLabelBoundaries) {
+  const std::vector<proto::Label> a = {{"ab", "c"}};
+  const std::vector<proto::Label> b = {{"a", "bc"}};
+  EXPECT_NE(proto::hash_labels(a), proto::hash_labels(b));
+}
+
+}  // namespace
+}  // namespace rwgate::pipeline
+
+namespace rwgate::pipeline {
+namespace {
+
+struct OneSeries {
+  std::vector<std::string> keep;
+  proto::Batch batch;
+  explicit OneSeries(std::vector<proto::Label> labels) {
+    for (auto& l : labels) {
+      keep.emplace_back(l.name);
+      keep.emplace_back(l.value);
+    }
+    proto::Series s;
+    s.labels_count = static_cast<uint32_t>(labels.size());
+    for (size_t i = 0; i < labels.size(); ++i)
+      batch.labels.push_back({keep[2 * i], keep[2 * i + 1]});
+    batch.series.push_back(s);
+  }
+};
+
+std::map<std::string, std::string> as_map(std::span<const proto::Label> labels) {
+  std::map<std::string, std::string> m;
+  for (const auto& l : labels) m[std::string(l.name)] = std::string(l.value);
+  return m;
+}
+
+discovery::InstanceRecord fleet_record(const std::string& state) {
+  discovery::InstanceRecord r;
+  r.instance_id = "i-0abc";
+  r.asg_name = "web";
+  r.availability_zone = "us-east-1a";
+  r.lifecycle_state = state;
+  r.private_ip = "10.0.0.1";
+  r.tags["Team"] = "pay";
+  return r;
+}
+
+TEST(EnrichTest, DefaultMappingAddsFleetLabelsButKeepsTheSenders) {
+  PipelineRules rules;
+  rules.generation = 1;
+  rules.enrich.enabled = true;
+  rules.per_sink.resize(1);
+  discovery::DiscoverySnapshot fleet(1, {fleet_record("InService")});
+  OneSeries in(
+      {{"__name__", "up"}, {"availability_zone", "sender-says"}, {"instance", "10.0.0.1:9100"}});
+  LabelPipeline cache;
+  std::vector<std::vector<SeriesOut>> out;
+  PipelineStats stats;
+  cache.run(rules, &fleet, in.batch, out, stats);
+  EXPECT_EQ(as_map(out[0][0].labels),
+            (std::map<std::string, std::string>{{"__name__", "up"},
+                                                {"asg", "web"},
+                                                {"availability_zone", "sender-says"},
+                                                {"instance", "10.0.0.1:9100"},
+                                                {"instance_id", "i-0abc"},
+                                                {"lifecycle_state", "InService"}}));
+  EXPECT_EQ(stats.enrich_hits, 1u);
+  // A new discovery snapshot invalidates the cached result.
+  discovery::DiscoverySnapshot later(2, {fleet_record("Terminating:Wait")});
+  cache.run(rules, &later, in.batch, out, stats);
+  EXPECT_EQ(as_map(out[0][0].labels).at("lifecycle_state"), "Terminating:Wait");
+}
+
+// drop_late_samples: a gone instance's series are dropped (not as relabel drops), also
+// once it left the snapshot; when it comes back, they flow again. Cached and direct.
+TEST(EnrichTest, LateSamplesOfGoneInstancesAreDroppedUntilTheyComeBack) {
+  for (const bool with_rules : {false, true}) {
+    PipelineRules rules;
+    rules.generation = 1;
+    rules.enrich.enabled = true;
+    rules.enrich.drop_late = true;
+    rules.per_sink.resize(1);
+    if (with_rules) {
+      std::vector<std::string> errors;
+      rules.global =
+          relabel::parse_rules(YAML::Load("[{target_label: x, replacement: y}]"), "r", errors);
+    }
+    OneSeries in({{"__name__", "up"}, {"instance", "10.0.0.1:9100"}});
+    LabelPipeline cache;
+    std::vector<std::vector<SeriesOut>> out;
+    PipelineStats stats;
+    discovery::DiscoverySnapshot live(1, {fleet_record("InService")});
+    cache.run(rules, &live, in.batch, out, stats);
+    ASSERT_EQ(out[0].size(), 1u);
+    EXPECT_EQ(stats.records[0], &live.records()[0]);
+    discovery::DiscoverySnapshot terminated(2, {fleet_record("Terminated")});
+    cache.run(rules, &terminated, in.batch, out, stats);
+    EXPECT_TRUE(out[0].empty()) << with_rules;
+    EXPECT_EQ(stats.late_series, 1u);
+    EXPECT_EQ(stats.dropped_per_sink[0], 0u);
+    EXPECT_EQ(stats.records[0], nullptr);
+    discovery::DiscoverySnapshot expired(3, {}, {fleet_record("InService")});
+    cache.run(rules, &expired, in.batch, out, stats);
+    EXPECT_TRUE(out[0].empty());
+    EXPECT_EQ(stats.late_series, 1u);
+    discovery::DiscoverySnapshot back(4, {fleet_record("InService")});
+    cache.run(rules, &back, in.batch, out, stats);
+    ASSERT_EQ(out[0].size(), 1u);
+    EXPECT_EQ(stats.late_series, 0u);
+    rules.enrich.drop_late = false;
+    rules.generation = 2;
+    cache.run(rules, &terminated, in.batch, out, stats);
+    ASSERT_EQ(out[0].size(), 1u);
+    EXPECT_EQ(as_map(out[0][0].labels).at("lifecycle_state"), "Terminated");
+  }
+}
+
+TEST(EnrichTest, CustomRulesSeeMetaLabelsWhichAreDroppedAfterwards) {
+  PipelineRules rules;
+  rules.generation = 1;
+  rules.enrich.enabled = true;
+  rules.enrich.match_label = "host";
+  std::vector<std::string> errors;
+  rules.enrich.rules =
+      relabel::parse_rules(YAML::Load("[{source_labels: [__meta_ec2_tag_Team], target_label: team},"
+                                      " {source_labels: [__meta_asg_name], target_label: job}]"),
+                           "r", errors);
+  ASSERT_TRUE(errors.empty());
+  rules.per_sink.resize(1);
+  discovery::DiscoverySnapshot fleet(1, {fleet_record("InService")});
+  OneSeries in({{"__name__", "up"}, {"host", "[10.0.0.1]:1"}, {"job", "node"}});
+  LabelPipeline cache;
+  std::vector<std::vector<SeriesOut>> out;
+  PipelineStats stats;
+  cache.run(rules, &fleet, in.batch, out, stats);
+  // An explicit rule overwrites the sender's job; no __meta_* label survives.
+  EXPECT_EQ(as_map(out[0][0].labels),
+            (std::map<std::string, std::string>{
+                {"__name__", "up"}, {"host", "[10.0.0.1]:1"}, {"job", "web"}, {"team", "pay"}}));
+}
+
+TEST(EnrichTest, MissPassesOrAnnotates) {
+  PipelineRules rules;
+  rules.generation = 1;
+  rules.enrich.enabled = true;
+  rules.per_sink.resize(1);
+  discovery::DiscoverySnapshot fleet(1, {fleet_record("InService")});
+  OneSeries in({{"__name__", "up"}, {"instance", "10.9.9.9:9100"}});
+  LabelPipeline cache;
+  std::vector<std::vector<SeriesOut>> out;
+  PipelineStats stats;
+  cache.run(rules, &fleet, in.batch, out, stats);
+  EXPECT_EQ(out[0][0].labels.size(), 2u);
+  EXPECT_EQ(stats.enrich_misses, 1u);
+  rules.generation = 2;
+  rules.enrich.annotate_miss = true;
+  cache.run(rules, &fleet, in.batch, out, stats);
+  EXPECT_EQ(as_map(out[0][0].labels).at("enrichment"), "miss");
+  OneSeries own({{"__name__", "up"}, {"enrichment", "sender"}, {"instance", "10.9.9.9:1"}});
+  cache.run(rules, &fleet, own.batch, out, stats);
+  EXPECT_EQ(as_map(out[0][0].labels).at("enrichment"), "sender");  // not overwritten
+}
+
+// Enrichment with no rules runs without the cache (PipelineRules::direct). Its output
+// must be what the cached path computes for the same series: labels, their encoding and
+// the shard hash, for hits, misses, sender labels that win and series with no instance.
+TEST(EnrichTest, DirectPathMatchesTheCachedPath) {
+  discovery::InstanceRecord partial = fleet_record("InService");
+  partial.instance_id = "i-0def";
+  partial.private_ip = "10.0.0.2";
+  partial.asg_name.clear();  // not in an ASG: no asg label
+  discovery::DiscoverySnapshot fleet(1, {fleet_record("Pending"), partial});
+  const std::vector<std::vector<proto::Label>> inputs = {
+      {{"__name__", "up"}, {"instance", "10.0.0.1:9100"}, {"job", "node"}},
+      {{"__name__", "up"}, {"instance", "10.0.0.2:9100"}},
+      {{"__name__", "up"}, {"instance", "10.0.0.9:9100"}},
+      {{"__name__", "up"}, {"job", "no-instance"}},
+      {{"__name__", "a"}, {"asg", "mine"}, {"instance", "10.0.0.1:1"}, {"zzz", "last"}},
+      {{"__name__", "b"}, {"enrichment", "sender"}, {"instance", "10.0.0.7"}},
+  };
+  for (const bool annotate : {false, true}) {
+    PipelineRules direct;
+    direct.generation = 1;
+    direct.enrich.enabled = true;
+    direct.enrich.annotate_miss = annotate;
+    direct.per_sink.resize(2);
+    ASSERT_TRUE(direct.direct());
+    PipelineRules cached = direct;
+    cached.global = rules_of("[{action: labeldrop, regex: not_a_label_anyone_has}]");
+    ASSERT_FALSE(cached.direct());
+    for (const auto& labels : inputs) {
+      OneSeries in(labels);
+      LabelPipeline a, b;
+      std::vector<std::vector<SeriesOut>> out_a, out_b;
+      PipelineStats stats_a, stats_b;
+      a.run(direct, &fleet, in.batch, out_a, stats_a);
+      b.run(cached, &fleet, in.batch, out_b, stats_b);
+      ASSERT_EQ(out_a.size(), 2u);
+      for (size_t s = 0; s < 2; ++s) {
+        ASSERT_EQ(out_a[s].size(), 1u);
+        ASSERT_EQ(out_b[s].size(), 1u);
+        const SeriesOut& x = out_a[s][0];
+        const SeriesOut& y = out_b[s][0];
+        EXPECT_EQ(std::vector<proto::Label>(x.labels.begin(), x.labels.end()),
+                  std::vector<proto::Label>(y.labels.begin(), y.labels.end()))
+            << labels[1].value;
+        EXPECT_EQ(x.hash, proto::hash_labels(x.labels));
+        EXPECT_EQ(x.hash, y.hash);
+        std::string want;
+        proto::append_labels_v1(want, x.labels);
+        EXPECT_TRUE(x.encoded_labels.empty());  // the sink encodes the views
+        EXPECT_EQ(y.encoded_labels, want);
+      }
+      EXPECT_EQ(stats_a.enrich_hits, stats_b.enrich_hits);
+      EXPECT_EQ(stats_a.enrich_misses, stats_b.enrich_misses);
+      EXPECT_EQ(stats_a.hits + stats_a.misses, 0u);  // the cache was not used
+    }
+  }
+}
+
+}  // namespace
+}  // namespace rwgate::pipeline

@@ -1,0 +1,165 @@
+// The series tracker: what it keeps per instance and sink, the timestamps markers get,
+// generations for label changes, idle forgetting, collisions, and series the sender ended.
+#include "staleness/series_tracker.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "proto/encode.h"
+#include "proto/hash.h"
+
+namespace rwgate::staleness {
+namespace {
+
+discovery::InstanceRecord instance(const std::string& id) {
+  discovery::InstanceRecord r;
+  r.instance_id = id;
+  return r;
+}
+
+// One request: series named m with label i=<k>, one sample each at `ts`.
+struct Request {
+  std::vector<std::string> values;
+  proto::Batch batch;
+  std::vector<std::vector<proto::SeriesOut>> per_sink;
+  std::vector<const discovery::InstanceRecord*> records;
+  Request(int n, int64_t ts, const discovery::InstanceRecord* rec, double value = 1.0) {
+    for (int k = 0; k < n; ++k) values.push_back(std::to_string(k));
+    for (int k = 0; k < n; ++k) {
+      proto::Series s;
+      s.labels_begin = static_cast<uint32_t>(batch.labels.size());
+      s.labels_count = 2;
+      s.samples_begin = static_cast<uint32_t>(batch.samples.size());
+      s.samples_count = 1;
+      batch.labels.push_back({"__name__", "m"});
+      batch.labels.push_back({"i", values[k]});
+      batch.samples.push_back({value, ts});
+      batch.series.push_back(s);
+      records.push_back(rec);
+    }
+    per_sink.resize(1);
+    for (uint32_t k = 0; k < batch.series.size(); ++k) {
+      const auto labels = batch.labels_of(batch.series[k]);
+      per_sink[0].push_back({k, labels, proto::hash_labels(labels), {}});
+    }
+  }
+  void track(SeriesTracker& t, uint64_t generation, uint32_t now_s = 100) const {
+    const std::vector<uint32_t> ids = {7};
+    t.track({batch, per_sink, ids, records, generation, now_s});
+  }
+};
+
+std::string label_i(const EndedSeries& e) {
+  std::vector<proto::Label> labels;
+  EXPECT_TRUE(proto::read_labels_v1(e.labels, labels));
+  return std::string(proto::label_value(labels, "i"));
+}
+
+TEST(SeriesTrackerTest, TakesTheSeriesOfAnInstanceWithTheirLastTimestamps) {
+  const auto a = instance("i-a"), b = instance("i-b");
+  SeriesTracker t;
+  Request(3, 1000, &a).track(t, 1);
+  Request(3, 2000, &a).track(t, 1);
+  Request(2, 1500, &b).track(t, 2);       // a new snapshot: i=0,1 now at another instance
+  Request(1, 1800, nullptr).track(t, 2);  // not matched: not tracked
+  // The label sets i=0 and i=1 moved to b (same labels); a keeps i=2.
+  std::vector<EndedSeries> ended;
+  t.take("i-a", UINT64_MAX, ended);
+  ASSERT_EQ(ended.size(), 1u);
+  EXPECT_EQ(label_i(ended[0]), "2");
+  EXPECT_EQ(ended[0].last_timestamp_ms, 2000);
+  EXPECT_EQ(ended[0].sink_id, 7u);
+  ended.clear();
+  t.take("i-b", UINT64_MAX, ended);
+  ASSERT_EQ(ended.size(), 2u);
+  for (const EndedSeries& e : ended) EXPECT_EQ(e.last_timestamp_ms, 2000);  // never before
+  EXPECT_EQ(t.series(), 0u);
+  ended.clear();
+  t.take("i-b", UINT64_MAX, ended);  // taken out: nothing twice
+  EXPECT_TRUE(ended.empty());
+}
+
+TEST(SeriesTrackerTest, OlderSamplesDoNotMoveTheTimestampBack) {
+  const auto a = instance("i-a");
+  SeriesTracker t;
+  Request(1, 5000, &a).track(t, 1);
+  Request(1, 4000, &a).track(t, 1);
+  std::vector<EndedSeries> ended;
+  t.take("i-a", UINT64_MAX, ended);
+  ASSERT_EQ(ended.size(), 1u);
+  EXPECT_EQ(ended[0].last_timestamp_ms, 5000);
+}
+
+TEST(SeriesTrackerTest, ALabelChangeTakesOnlySeriesLastSeenBeforeIt) {
+  const auto a = instance("i-a");
+  SeriesTracker t;
+  Request(2, 1000, &a).track(t, 4);  // i=0, i=1: last seen before the change (generation 5)
+  Request after(3, 2000, &a);
+  after.per_sink[0].erase(after.per_sink[0].begin(), after.per_sink[0].begin() + 2);
+  after.track(t, 5);  // i=2: seen after it
+  std::vector<EndedSeries> ended;
+  t.take("i-a", 5, ended);
+  ASSERT_EQ(ended.size(), 2u);
+  EXPECT_EQ(t.series(), 1u);  // i=2 stays
+}
+
+TEST(SeriesTrackerTest, ForgetsIdleSeriesAndEmptyInstances) {
+  const auto a = instance("i-a"), b = instance("i-b");
+  SeriesTracker t;
+  Request(2, 1000, &a).track(t, 1, /*now_s=*/100);
+  Request r(1, 1000, &b);
+  r.values[0] = "x";  // its own label set
+  r.batch.labels[1].value = r.values[0];
+  r.per_sink[0][0].hash = proto::hash_labels(r.batch.labels_of(r.batch.series[0]));
+  r.track(t, 1, /*now_s=*/200);
+  EXPECT_EQ(t.instances(), 2u);
+  EXPECT_EQ(t.forget_idle(150), 2u);
+  EXPECT_EQ(t.series(), 1u);
+  EXPECT_EQ(t.instances(), 1u);
+  std::vector<EndedSeries> ended;
+  t.take("i-a", UINT64_MAX, ended);
+  EXPECT_TRUE(ended.empty());
+  t.take("i-b", UINT64_MAX, ended);
+  EXPECT_EQ(ended.size(), 1u);
+}
+
+TEST(SeriesTrackerTest, ASeriesTheSenderEndedIsForgotten) {
+  const auto a = instance("i-a");
+  SeriesTracker t;
+  Request(1, 1000, &a).track(t, 1);
+  double stale;
+  std::memcpy(&stale, &proto::kStaleNaNBits, sizeof stale);
+  Request(1, 2000, &a, stale).track(t, 1);
+  EXPECT_EQ(t.series(), 0u);
+}
+
+TEST(SeriesTrackerTest, HashCollisionsNeverMixSeries) {
+  const auto a = instance("i-a");
+  SeriesTracker t;
+  Request r(2, 1000, &a);
+  r.per_sink[0][1].hash = r.per_sink[0][0].hash;  // forced collision
+  r.track(t, 1);
+  EXPECT_EQ(t.series(), 1u);
+  EXPECT_EQ(t.collisions(), 1u);
+  std::vector<EndedSeries> ended;
+  t.take("i-a", UINT64_MAX, ended);
+  ASSERT_EQ(ended.size(), 1u);
+  EXPECT_EQ(label_i(ended[0]), "0");
+}
+
+TEST(SeriesTrackerTest, ComparesLabelsWithTheirEncoding) {
+  std::vector<proto::Label> labels = {{"__name__", "up"}, {"job", "node"}};
+  std::string enc;
+  proto::append_labels_v1(enc, labels);
+  EXPECT_TRUE(proto::labels_equal_v1(labels, enc));
+  labels[1].value = "nodf";
+  EXPECT_FALSE(proto::labels_equal_v1(labels, enc));
+  labels.pop_back();
+  EXPECT_FALSE(proto::labels_equal_v1(labels, enc));
+}
+
+}  // namespace
+}  // namespace rwgate::staleness
