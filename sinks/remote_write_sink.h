@@ -13,10 +13,15 @@
 // samples of one series reach the store in order even across retries.
 // Each shard's open request is guarded by a mutex, taken once per (request, shard) by an
 // ingest thread and once per send by the sink thread; it is never held across I/O. This
-// is the one lock on the ingest path: per-thread open requests would need a merge step
-// that reorders a series' samples.
+// is the one lock on the ingest path that is held for real work: per-thread open requests
+// would need a merge step that reorders a series' samples. (enqueue() also leases its
+// scratch from a pool: a pop and a push under a mutex, see EnqueueScratchPool.)
 // The queue is bounded in bytes (buffer.max_bytes): reserved at ingest, released when a
 // request is delivered or dropped.
+// A shard's sender, per request: take_next → deliver, which compresses the body once into
+// the shard's prepared HttpRequest and repeats send_once → classify → Backoff until the
+// request is delivered, refused for good, or the drain deadline passes. The answer rules
+// and the backoff are in send_outcome.h, request building in remote_write_request.h.
 #pragma once
 
 #include <prometheus/counter.h>
@@ -41,6 +46,8 @@
 
 #include "proto/encode.h"
 #include "sinks/disk_buffer.h"
+#include "sinks/remote_write_request.h"
+#include "sinks/send_outcome.h"
 #include "sinks/sink.h"
 
 namespace rwgate::sinks {
@@ -102,6 +109,7 @@ class RemoteWriteSink final : public Sink {
 
  private:
   struct Shard;
+  // Handles resolved once in the constructor: the send path looks nothing up by label.
   struct Metrics {
     prometheus::Counter& forwarded_samples;
     prometheus::Counter& forwarded_histograms;
@@ -110,18 +118,43 @@ class RemoteWriteSink final : public Sink {
     prometheus::Counter& dropped_shutdown;
     prometheus::Counter& retries;
     prometheus::Gauge& queue_bytes;
-    prometheus::Family<prometheus::Counter>& sends;
+    SendCounters sends;  // sink thread only
   };
+  // What a shard's sender does next.
+  enum class Next { kSend, kWait, kStop };
 
   void add_bytes(int64_t delta);
   void wake(Shard& shard);
   void seal_open(Shard& shard);  // caller holds shard.mu
-  boost::asio::awaitable<void> run_shard(Shard* shard);
+
+  // Memory mode: appends the series of shard `si` (`indexes` into `series`) to its open
+  // request, sealing it at max_samples_per_send. Returns the bytes newly charged.
+  int64_t append_to_shard(size_t si, const proto::Batch& batch,
+                          std::span<const proto::SeriesOut> series,
+                          std::span<const uint32_t> indexes, FamiliesSeen& families_seen);
   // Disk mode: encodes the series per shard and appends them to the buffer.
-  Status enqueue_to_disk(const proto::Batch& batch, std::span<const proto::SeriesOut> series);
+  Status enqueue_to_disk(const proto::Batch& batch, std::span<const proto::SeriesOut> series,
+                         EnqueueScratch& scratch);
   // Disk mode: moves buffered records into the shards' send queues, bounded in memory.
   void feed_loop();
   void publish_buffer_metrics();
+
+  // The sender of one shard, on the sink thread: take_next, deliver, repeat.
+  boost::asio::awaitable<void> run_shard(Shard* shard);
+  // Pops the next request into `req` (sealing the open one when it is due), or arms the
+  // shard's wake timer (kWait), or says the shard is done (kStop).
+  Next take_next(Shard& shard, PendingRequest& req);
+  // Sends `req` until it is delivered, refused for good, or the drain deadline passes.
+  boost::asio::awaitable<void> deliver(Shard* shard, PendingRequest* req);
+  // One HTTP exchange of the shard's prepared request, connecting first if needed.
+  boost::asio::awaitable<SendOutcome> send_once(Shard* shard);
+  boost::asio::awaitable<boost::system::error_code> connect(Shard* shard);
+  bool past_stop_deadline() const;
+  void count_delivered(const PendingRequest& req);
+  void drop_rejected(const PendingRequest& req, const SendOutcome& outcome);
+  void log_retry(const SendOutcome& outcome, int attempt);
+  // Gives back what a finished request held of the queue.
+  void release(Shard& shard, const PendingRequest& req);
 
   RemoteWriteOptions options_;
   SinkMetricFamilies& families_;
@@ -133,6 +166,7 @@ class RemoteWriteSink final : public Sink {
   std::vector<std::unique_ptr<Shard>> shards_;
   std::thread thread_;
   bool started_ = false;
+  EnqueueScratchPool scratch_;  // enqueue()'s per-call state
 
   std::unique_ptr<DiskBuffer> buffer_;  // disk mode
   std::string open_error_;
