@@ -5,15 +5,15 @@
 
 namespace rwgate::discovery {
 
-DiscoveryCache::DiscoveryCache(std::chrono::milliseconds missing_after, NowFn now)
-    : missing_after_(missing_after), now_(std::move(now)) {
+DiscoveryCache::DiscoveryCache(std::chrono::milliseconds missing_after, const Clock& clock)
+    : missing_after_(missing_after), clock_(clock) {
   snapshot_.store(std::make_shared<const DiscoverySnapshot>(0, std::vector<InstanceRecord>{}));
 }
 
 void DiscoveryCache::replace_source(const std::string& source,
                                     const std::vector<InstanceRecord>& records) {
   std::lock_guard lock(mu_);
-  const auto now = now_();
+  const auto now = clock_.wall();
   last_report_[source] = now;
   auto& mine = by_source_[source];
   // One target group may list an instance under several hosts (or twice): merge them.
@@ -63,7 +63,7 @@ void DiscoveryCache::upsert(const std::string& source, const InstanceRecord& rec
   const std::string key = record.key();
   if (key.empty()) return;
   std::lock_guard lock(mu_);
-  const auto now = now_();
+  const auto now = clock_.wall();
   last_report_[source] = now;
   auto& mine = by_source_[source];
   InstanceRecord rec = record;
@@ -88,13 +88,13 @@ void DiscoveryCache::remove(const std::string& source, const std::string& key) {
   auto it = sit->second.find(key);
   if (it == sit->second.end() || !it->second.listed) return;
   it->second.listed = false;
-  it->second.dropped_at = now_();
+  it->second.dropped_at = clock_.wall();
   rebuild();
 }
 
 void DiscoveryCache::expire() {
   std::lock_guard lock(mu_);
-  const auto cutoff = now_() - missing_after_;
+  const auto cutoff = clock_.wall() - missing_after_;
   // Keys some list-keeping source (not an event source) lists right now.
   std::set<std::string> listed;
   for (const auto& [source, mine] : by_source_) {
@@ -113,7 +113,7 @@ void DiscoveryCache::expire() {
              return false;
            }) > 0;
   }
-  const auto gone_cutoff = now_() - kGoneRetention;
+  const auto gone_cutoff = clock_.wall() - kGoneRetention;
   const bool pruned =
       std::erase_if(gone_, [&](const auto& kv) { return kv.second.at <= gone_cutoff; }) > 0;
   if (any || pruned) rebuild(pruned);
@@ -146,7 +146,7 @@ void DiscoveryCache::rebuild(bool force) {
       if (!(a == b)) events.push_back({ChangeEvent::Kind::kChanged, it->second, rec});
     }
   }
-  const auto now = now_();
+  const auto now = clock_.wall();
   for (const auto& [key, rec] : merged_) {
     if (merged.contains(key)) continue;
     events.push_back({ChangeEvent::Kind::kGone, rec, {}});
@@ -186,7 +186,7 @@ void DiscoveryCache::unsubscribe(uint64_t id) {
   listeners_.erase(id);
 }
 
-std::map<std::string, Clock::time_point> DiscoveryCache::last_report_per_source() const {
+std::map<std::string, Clock::WallTime> DiscoveryCache::last_report_per_source() const {
   std::lock_guard lock(mu_);
   return last_report_;
 }

@@ -39,9 +39,9 @@ class DiscoveryCache {
   static constexpr std::chrono::hours kGoneRetention{1};
   static constexpr size_t kMaxGone = 10000;
 
-  using NowFn = std::function<Clock::time_point()>;
-  explicit DiscoveryCache(
-      std::chrono::milliseconds missing_after, NowFn now = [] { return Clock::now(); });
+  // `clock`: where "now" comes from (tests pass a ManualClock); it outlives the cache.
+  explicit DiscoveryCache(std::chrono::milliseconds missing_after,
+                          const Clock& clock = Clock::system());
 
   // A source's complete current list; what it listed before and does not list now starts
   // its missing_after countdown.
@@ -66,14 +66,14 @@ class DiscoveryCache {
   // Instances per source that are currently listed.
   std::map<std::string, size_t> listed_per_source() const;
   // When each source last reported successfully (a full list, or one record).
-  std::map<std::string, Clock::time_point> last_report_per_source() const;
+  std::map<std::string, Clock::WallTime> last_report_per_source() const;
 
  private:
   struct Reported {
     InstanceRecord record;
-    Clock::time_point changed_at;  // orders the overlay: later wins
-    bool listed = true;            // false: dropped by its source at `dropped_at`
-    Clock::time_point dropped_at{};
+    Clock::WallTime changed_at;  // orders the overlay: later wins
+    bool listed = true;          // false: dropped by its source at `dropped_at`
+    Clock::WallTime dropped_at{};
     bool event = false;  // from an event source: see upsert()
   };
   // Caller holds mu_. `force`: publish a new snapshot even without a change of records
@@ -81,7 +81,7 @@ class DiscoveryCache {
   void rebuild(bool force = false);
 
   const std::chrono::milliseconds missing_after_;
-  const NowFn now_;
+  const Clock& clock_;
   mutable std::mutex mu_;  // guards everything below but snapshot_
   std::map<std::string, std::map<std::string, Reported>> by_source_;  // source -> key -> record
   std::map<std::string, InstanceRecord> merged_;                      // key -> merged record
@@ -89,11 +89,11 @@ class DiscoveryCache {
   // theirs are recognised; at most kMaxGone, the oldest leave first.
   struct Gone {
     InstanceRecord record;
-    Clock::time_point at;
+    Clock::WallTime at;
   };
   std::map<std::string, Gone> gone_;
   std::map<std::string, std::vector<LoadBalancerRecord>> load_balancers_;  // by source
-  std::map<std::string, Clock::time_point> last_report_;                   // by source
+  std::map<std::string, Clock::WallTime> last_report_;                     // by source
   std::map<uint64_t, Listener> listeners_;
   uint64_t next_listener_ = 1;
   uint64_t generation_ = 0;

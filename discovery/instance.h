@@ -10,9 +10,9 @@
 #include <unordered_map>
 #include <vector>
 
-namespace rwgate::discovery {
+#include "base/clock.h"
 
-using Clock = std::chrono::system_clock;
+namespace rwgate::discovery {
 
 // One instance as the sources describe it. Empty strings are "not known". Field names
 // follow the AWS APIs; meta_labels() turns them into Prometheus EC2 SD names.
@@ -34,7 +34,7 @@ struct InstanceRecord {
   std::map<std::string, std::string> tags;
   std::vector<std::string> addresses;  // other hosts it answers on (a file_sd target's host)
   std::string source;                  // the source that reported it last
-  Clock::time_point last_reported{};
+  Clock::WallTime last_reported{};
 
   // The identity used to merge reports: the instance id, else the first address.
   std::string key() const;

@@ -73,12 +73,6 @@ WindowStats window_stats(const double* v, size_t n) {
   return w;
 }
 
-int64_t system_now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace
 
 void collect_lb_observations(const LbRules& rules, const proto::Batch& batch,
@@ -184,7 +178,7 @@ std::string LbNamePatterns::aws_region_of(std::string_view instance) {
   return "";
 }
 
-LbDetector::LbDetector(WallClock clock) : clock_(clock != nullptr ? clock : &system_now_ms) {
+LbDetector::LbDetector(const Clock& clock) : clock_(clock) {
   verdicts_.store(std::make_shared<const LbVerdicts>());
 }
 
@@ -279,7 +273,7 @@ void LbDetector::expire(int64_t now) {
 void LbDetector::observe(std::span<const LbObservation> observations,
                          std::span<const LbFlaggedSeries> flagged) {
   if (observations.empty() && flagged.empty()) return;
-  const int64_t now = clock_();
+  const int64_t now = clock_.wall_ms();
   std::lock_guard lock(mu_);
   for (const LbObservation& o : observations) {
     if (std::isnan(o.value)) continue;  // staleness markers end a series; they say nothing

@@ -52,6 +52,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "base/clock.h"
 #include "proto/batch.h"
 
 namespace rwgate::lb {
@@ -154,8 +155,8 @@ class LbDetector {
   static constexpr size_t kMaxSeriesPerTarget = 100000;
   static constexpr std::chrono::minutes kForgetAfter{15};
 
-  using WallClock = int64_t (*)();  // ms since the epoch; tests inject their own
-  explicit LbDetector(WallClock clock = nullptr);
+  // `clock`: first/last seen and idle expiry (tests pass a ManualClock); outlives this.
+  explicit LbDetector(const Clock& clock = Clock::system());
 
   // Applies one request's observations and flagged series; publishes new verdicts when
   // one changed.
@@ -196,7 +197,7 @@ class LbDetector {
   void expire(int64_t now);
   std::string fix_for(const Target& t) const;
 
-  WallClock clock_;
+  const Clock& clock_;
 
   mutable std::mutex mu_;  // guards targets_, next_generation_, verdicts_changed_
   std::unordered_map<std::string, Target> targets_;  // by target_key

@@ -6,6 +6,7 @@
 #include <boost/beast/http.hpp>
 
 #include "base/log.h"
+#include "discovery/sources/eventbridge.h"
 #include "proxy/json_labels.h"
 
 #include <ctime>
@@ -476,11 +477,7 @@ void Gateway::aws_events(const HttpRequest& req, HttpResponse& res) {
     return text(res, http::status::unauthorized, "missing or wrong X-Api-Key\n");
   }
   const discovery::EventResult r = discovery::apply_eventbridge_event(req.body(), d->cache());
-  static const std::set<std::string> kKnown = {
-      "EC2 Instance-launch Lifecycle Action", "EC2 Instance-terminate Lifecycle Action",
-      "EC2 Instance Launch Successful", "EC2 Instance Terminate Successful",
-      "EC2 Instance State-change Notification"};
-  const std::string type = kKnown.contains(r.event_type) ? r.event_type : "other";
+  const std::string type(r.counted_type);
   const char* result = r.status == 400 ? "malformed" : (r.applied ? "applied" : "ignored");
   events_.Add({{"type", type}, {"result", result}}).Increment();
   text(res, r.status == 400 ? http::status::bad_request : http::status::ok, r.message + "\n");

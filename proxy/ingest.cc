@@ -153,8 +153,9 @@ std::optional<Rejection> hand_off(std::span<const std::shared_ptr<sinks::Sink>> 
   return std::nullopt;
 }
 
-IngestHandler::IngestHandler(prometheus::Registry& registry)
-    : samples_received_(
+IngestHandler::IngestHandler(prometheus::Registry& registry, const Clock& clock)
+    : clock_(clock),
+      samples_received_(
           counter(registry, "rwgate_received_samples_total", "Float samples accepted at ingest.")),
       histograms_received_(counter(registry, "rwgate_received_histograms_total",
                                    "Native histogram samples accepted at ingest.")),
@@ -286,7 +287,7 @@ void IngestHandler::account(const IngestSnapshot& snap, const discovery::Discove
       // After the enqueue: a marker taken from the tracker then always follows the sample.
       if (snap.track_series) {
         ctx.tracker.track({batch, ctx.per_sink, snap.sink_ids, stats.records, fleet->generation(),
-                           staleness::tracker_now_s()});
+                           clock_.steady_seconds()});
       }
     }
   }

@@ -28,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "base/clock.h"
 #include "discovery/discovery.h"
 #include "pipeline/worker_context.h"
 #include "proxy/http_server.h"
@@ -87,7 +88,8 @@ std::optional<Rejection> hand_off(std::span<const std::shared_ptr<sinks::Sink>> 
 
 class IngestHandler {
  public:
-  explicit IngestHandler(prometheus::Registry& registry);
+  // `clock`: arrival times for the series trackers (the stale-marker sender's clock).
+  explicit IngestHandler(prometheus::Registry& registry, const Clock& clock = Clock::system());
 
   void set_snapshot(std::shared_ptr<const IngestSnapshot> snapshot) {
     snapshot_.store(std::move(snapshot));
@@ -109,6 +111,7 @@ class IngestHandler {
   prometheus::Counter& requests_by_code(int status);
 
   std::atomic<std::shared_ptr<const IngestSnapshot>> snapshot_;
+  const Clock& clock_;
 
   // Metric handles, resolved once.
   std::array<prometheus::Counter*, 7> requests_;  // 204 400 405 413 415 503 other

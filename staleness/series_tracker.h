@@ -55,7 +55,7 @@ class SeriesTracker {
     // By input series index: the live instance enrichment matched, or null (not tracked).
     std::span<const discovery::InstanceRecord* const> records;
     uint64_t discovery_generation;
-    uint32_t now_s;  // arrival time, seconds on any steady scale
+    uint32_t now_s;  // arrival time: Clock::steady_seconds()
   };
   void track(const Request& r);
 
@@ -115,12 +115,5 @@ class SeriesTracker {
   const discovery::InstanceRecord* last_rec_ = nullptr;
   uint32_t last_index_ = 0;
 };
-
-// The clock of Request::now_s and forget_idle(): whole seconds of the steady clock.
-inline uint32_t tracker_now_s() {
-  return static_cast<uint32_t>(std::chrono::duration_cast<std::chrono::seconds>(
-                                   std::chrono::steady_clock::now().time_since_epoch())
-                                   .count());
-}
 
 }  // namespace rwgate::staleness

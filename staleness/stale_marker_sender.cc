@@ -21,8 +21,9 @@ constexpr size_t kMarkersPerRequest = 2000;
 }  // namespace
 
 StaleMarkerSender::StaleMarkerSender(std::vector<SeriesTracker*> trackers,
-                                     prometheus::Registry& registry)
+                                     prometheus::Registry& registry, const Clock& clock)
     : trackers_(std::move(trackers)),
+      clock_(clock),
       markers_(prometheus::BuildCounter()
                    .Name("rwgate_staleness_markers_total")
                    .Help("Staleness markers queued to sinks for series of instances that went "
@@ -61,7 +62,8 @@ StaleMarkerSender::StaleMarkerSender(std::vector<SeriesTracker*> trackers,
                             .Help("Instances that went away in the last hour, whose late series "
                                   "are ended (and dropped with drop_late_samples).")
                             .Register(registry)
-                            .Add({})) {}
+                            .Add({})),
+      last_idle_sweep_(clock_.steady()) {}
 
 StaleMarkerSender::~StaleMarkerSender() { stop(); }
 
@@ -142,7 +144,7 @@ void StaleMarkerSender::run() {
 }
 
 void StaleMarkerSender::sweep() {
-  const auto now = std::chrono::steady_clock::now();
+  const Clock::SteadyTime now = clock_.steady();
   std::vector<std::pair<std::string, uint64_t>> to_take;  // instance, before generation
   StalenessConfig config;
   bool idle_sweep = false;
@@ -176,7 +178,7 @@ void StaleMarkerSender::sweep() {
     }
     // Forgetting idle series is a pass over every tracked series under its tracker's
     // lock: a quarter of the idle timeout apart is often enough, and at most a minute.
-    const auto forget_every = std::clamp<std::chrono::steady_clock::duration>(
+    const auto forget_every = std::clamp<Clock::SteadyTime::duration>(
         config.series_idle_timeout / 4, std::chrono::seconds(1), std::chrono::seconds(60));
     if (now - last_idle_sweep_ >= forget_every) {
       idle_sweep = true;
@@ -197,7 +199,7 @@ void StaleMarkerSender::sweep() {
   if (idle_sweep) {
     const auto idle_s =
         std::chrono::duration_cast<std::chrono::seconds>(config.series_idle_timeout);
-    const uint32_t now_s = tracker_now_s();
+    const uint32_t now_s = clock_.steady_seconds();
     const uint32_t cutoff =
         now_s > idle_s.count() ? now_s - static_cast<uint32_t>(idle_s.count()) : 0;
     size_t forgotten = 0;

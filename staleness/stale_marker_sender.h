@@ -38,6 +38,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/clock.h"
 #include "discovery/discovery.h"
 #include "sinks/sink.h"
 #include "staleness/config.h"
@@ -59,7 +60,9 @@ using EnrichmentDiffers =
 class StaleMarkerSender {
  public:
   // `trackers`: every ingest worker's tracker; they outlive the sender.
-  StaleMarkerSender(std::vector<SeriesTracker*> trackers, prometheus::Registry& registry);
+  // `clock`: the trackers' clock too (their series' arrival times); outlives this.
+  StaleMarkerSender(std::vector<SeriesTracker*> trackers, prometheus::Registry& registry,
+                    const Clock& clock = Clock::system());
   ~StaleMarkerSender();
 
   // Called on every config apply. `discovery` may be null (no source: nothing to end).
@@ -78,6 +81,7 @@ class StaleMarkerSender {
   void send(std::vector<EndedSeries> ended);
 
   const std::vector<SeriesTracker*> trackers_;
+  const Clock& clock_;
   prometheus::Counter& markers_;
   prometheus::Counter& markers_dropped_;
   prometheus::Counter& forgotten_;
@@ -103,12 +107,12 @@ class StaleMarkerSender {
   std::vector<Event> queued_;
   // Instances gone, by key: ended now and again at every sweep (late samples that still
   // got through, e.g. with drop_late_samples off) until they come back or an hour passes.
-  std::map<std::string, std::chrono::steady_clock::time_point> gone_;
+  std::map<std::string, Clock::SteadyTime> gone_;
   // Instances whose enrichment labels changed: key -> (generation of the change, since).
-  std::map<std::string, std::pair<uint64_t, std::chrono::steady_clock::time_point>> relabeled_;
+  std::map<std::string, std::pair<uint64_t, Clock::SteadyTime>> relabeled_;
   std::vector<EndedSeries> pending_;  // markers a full queue did not take yet
-  std::chrono::steady_clock::time_point last_idle_sweep_ = std::chrono::steady_clock::now();
-  std::chrono::steady_clock::time_point last_gauges_{};
+  Clock::SteadyTime last_idle_sweep_;
+  Clock::SteadyTime last_gauges_{};
   uint64_t collisions_seen_ = 0;
 };
 

@@ -1,4 +1,4 @@
-// The DiscoverySource seam, and the sources that need no cloud: file_sd and EventBridge.
+// The DiscoverySource seam, its refresh loop and metrics, and the file_sd source.
 #pragma once
 
 #include <prometheus/counter.h>
@@ -101,14 +101,5 @@ class FileSource final : public DiscoverySource {
   int stop_fd_ = -1;
   std::thread thread_;
 };
-
-// EventBridge: turns Auto Scaling and EC2 events into record updates.
-struct EventResult {
-  int status = 200;        // 200 applied or ignored, 400 malformed
-  std::string message;     // one line
-  std::string event_type;  // detail-type, for counting
-  bool applied = false;
-};
-EventResult apply_eventbridge_event(const std::string& body, DiscoveryCache& cache);
 
 }  // namespace rwgate::discovery

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "discovery/cache.h"
+#include "discovery/sources/eventbridge.h"
 #include "discovery/sources/source.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

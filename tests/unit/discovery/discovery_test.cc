@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "discovery/cache.h"
+#include "discovery/sources/eventbridge.h"
 #include "discovery/sources/source.h"
 
 namespace rwgate::discovery {
@@ -12,13 +13,6 @@ InstanceRecord rec_with_id(const std::string& id) {
   r.instance_id = id;
   return r;
 }
-
-struct FakeClock {
-  Clock::time_point t = Clock::time_point(std::chrono::seconds(1'700'000'000));
-  DiscoveryCache::NowFn fn() {
-    return [this] { return t; };
-  }
-};
 
 InstanceRecord rec(std::string id, std::string ip, std::string state = "InService") {
   InstanceRecord r;
@@ -54,12 +48,12 @@ TEST(DiscoverySnapshotTest, LooksUpByEveryName) {
 }
 
 TEST(DiscoveryCacheTest, MergesSourcesLaterReportsWinFieldByField) {
-  FakeClock clock;
-  DiscoveryCache cache(std::chrono::minutes(2), clock.fn());
+  ManualClock clock;
+  DiscoveryCache cache(std::chrono::minutes(2), clock);
   InstanceRecord from_file = rec("i-1", "10.0.0.1");
   from_file.availability_zone = "us-east-1a";
   cache.replace_source("file", {from_file});
-  clock.t += std::chrono::seconds(10);
+  clock.advance(std::chrono::seconds(10));
   InstanceRecord event;
   event.instance_id = "i-1";
   event.lifecycle_state = "Terminating:Wait";
@@ -70,11 +64,11 @@ TEST(DiscoveryCacheTest, MergesSourcesLaterReportsWinFieldByField) {
   EXPECT_EQ(r->lifecycle_state, "Terminating:Wait");  // the later report
   EXPECT_EQ(r->availability_zone, "us-east-1a");      // kept from the file
   // The same file list again changes nothing: the event stays the latest word.
-  clock.t += std::chrono::seconds(10);
+  clock.advance(std::chrono::seconds(10));
   cache.replace_source("file", {from_file});
   EXPECT_EQ(cache.snapshot()->lookup("i-1")->lifecycle_state, "Terminating:Wait");
   // A changed file entry is newer than the event.
-  clock.t += std::chrono::seconds(10);
+  clock.advance(std::chrono::seconds(10));
   from_file.lifecycle_state = "InService";
   from_file.instance_type = "m5.large";
   cache.replace_source("file", {from_file});
@@ -82,8 +76,8 @@ TEST(DiscoveryCacheTest, MergesSourcesLaterReportsWinFieldByField) {
 }
 
 TEST(DiscoveryCacheTest, InstanceNoSourceListsIsGoneAfterMissingAfter) {
-  FakeClock clock;
-  DiscoveryCache cache(std::chrono::minutes(2), clock.fn());
+  ManualClock clock;
+  DiscoveryCache cache(std::chrono::minutes(2), clock);
   std::vector<ChangeEvent> seen;
   cache.subscribe([&](const std::vector<ChangeEvent>& ev, uint64_t) {
     seen.insert(seen.end(), ev.begin(), ev.end());
@@ -95,10 +89,10 @@ TEST(DiscoveryCacheTest, InstanceNoSourceListsIsGoneAfterMissingAfter) {
   cache.replace_source("file", {rec("i-1", "10.0.0.1")});  // i-2 no longer listed
   cache.expire();
   EXPECT_NE(cache.snapshot()->lookup("i-2"), nullptr);  // not yet
-  clock.t += std::chrono::seconds(119);
+  clock.advance(std::chrono::seconds(119));
   cache.expire();
   EXPECT_NE(cache.snapshot()->lookup("i-2"), nullptr);
-  clock.t += std::chrono::seconds(1);
+  clock.advance(std::chrono::seconds(1));
   cache.expire();
   EXPECT_EQ(cache.snapshot()->lookup("i-2"), nullptr);
   ASSERT_EQ(seen.size(), 1u);
@@ -107,14 +101,14 @@ TEST(DiscoveryCacheTest, InstanceNoSourceListsIsGoneAfterMissingAfter) {
   // Listed by another source: not gone while that one lists it.
   cache.upsert("grpc", rec("i-1", "10.0.0.1"));
   cache.replace_source("file", {});
-  clock.t += std::chrono::minutes(10);
+  clock.advance(std::chrono::minutes(10));
   cache.expire();
   EXPECT_NE(cache.snapshot()->lookup("i-1"), nullptr);
 }
 
 TEST(DiscoveryCacheTest, ChangesProduceEventsAndNewGenerations) {
-  FakeClock clock;
-  DiscoveryCache cache(std::chrono::minutes(2), clock.fn());
+  ManualClock clock;
+  DiscoveryCache cache(std::chrono::minutes(2), clock);
   std::vector<ChangeEvent> seen;
   cache.subscribe([&](const std::vector<ChangeEvent>& ev, uint64_t) {
     seen.insert(seen.end(), ev.begin(), ev.end());
@@ -123,7 +117,7 @@ TEST(DiscoveryCacheTest, ChangesProduceEventsAndNewGenerations) {
   const uint64_t g1 = cache.snapshot()->generation();
   cache.replace_source("file", {rec("i-1", "10.0.0.1")});
   EXPECT_EQ(cache.snapshot()->generation(), g1);  // nothing changed
-  clock.t += std::chrono::seconds(1);
+  clock.advance(std::chrono::seconds(1));
   cache.replace_source("file", {rec("i-1", "10.0.0.1", "Terminating:Wait")});
   EXPECT_GT(cache.snapshot()->generation(), g1);
   ASSERT_EQ(seen.size(), 2u);
@@ -198,8 +192,8 @@ std::string event(const std::string& type, const std::string& source, const std:
 }
 
 TEST(EventBridgeTest, LifecycleAndStateEventsUpdateTheInstance) {
-  FakeClock clock;
-  DiscoveryCache cache(std::chrono::minutes(2), clock.fn());
+  ManualClock clock;
+  DiscoveryCache cache(std::chrono::minutes(2), clock);
   struct Case {
     std::string type, source, detail, lifecycle, ec2_state;
   };
@@ -220,7 +214,7 @@ TEST(EventBridgeTest, LifecycleAndStateEventsUpdateTheInstance) {
        "Terminated", "shutting-down"},
   };
   for (const Case& c : cases) {
-    clock.t += std::chrono::seconds(1);
+    clock.advance(std::chrono::seconds(1));
     const EventResult r = apply_eventbridge_event(event(c.type, c.source, c.detail), cache);
     EXPECT_EQ(r.status, 200) << c.type << ": " << r.message;
     EXPECT_TRUE(r.applied) << c.type;
@@ -271,10 +265,10 @@ TEST(DiscoveryCacheTest, AnInstanceListedUnderSeveralHostsIsFoundByEach) {
 }
 
 TEST(DiscoveryCacheTest, EventReportsLastWhileListedElsewhereThenExpire) {
-  FakeClock clock;
-  DiscoveryCache cache(std::chrono::minutes(2), clock.fn());
+  ManualClock clock;
+  DiscoveryCache cache(std::chrono::minutes(2), clock);
   cache.replace_source("file", {rec("i-1", "10.0.0.1")});
-  clock.t += std::chrono::seconds(1);
+  clock.advance(std::chrono::seconds(1));
   InstanceRecord ev;
   ev.instance_id = "i-1";
   ev.lifecycle_state = "Terminating:Wait";
@@ -283,13 +277,13 @@ TEST(DiscoveryCacheTest, EventReportsLastWhileListedElsewhereThenExpire) {
   lone.instance_id = "i-2";
   lone.lifecycle_state = "Terminated";
   cache.upsert("eventbridge", lone, /*event=*/true);  // an instance no list knows
-  clock.t += std::chrono::minutes(3);
+  clock.advance(std::chrono::minutes(3));
   cache.expire();
   EXPECT_EQ(cache.snapshot()->lookup("i-1")->lifecycle_state,
             "Terminating:Wait");                        // file still lists i-1
   EXPECT_EQ(cache.snapshot()->lookup("i-2"), nullptr);  // expired
   cache.replace_source("file", {});
-  clock.t += std::chrono::minutes(3);
+  clock.advance(std::chrono::minutes(3));
   cache.expire();
   EXPECT_EQ(cache.snapshot()->lookup("i-1"), nullptr);
   EXPECT_TRUE(cache.snapshot()->records().empty());
@@ -306,13 +300,13 @@ TEST(DiscoverySnapshotTest, AnInstanceWinsOverABareAddressWithTheSameName) {
 // Recently gone instances stay findable, so their late samples are recognised; an
 // instance that comes back is live again.
 TEST(DiscoveryGoneTest, GoneInstancesAreKeptForLateSamplesUntilTheyComeBack) {
-  auto now = Clock::now();
-  DiscoveryCache cache(std::chrono::seconds(60), [&] { return now; });
+  ManualClock clock;
+  DiscoveryCache cache(std::chrono::seconds(60), clock);
   InstanceRecord r = rec_with_id("i-a");
   r.private_ip = "10.0.0.1";
   cache.replace_source("file", {r});
   cache.replace_source("file", {});
-  now += std::chrono::seconds(61);
+  clock.advance(std::chrono::seconds(61));
   cache.expire();
   auto snap = cache.snapshot();
   EXPECT_EQ(snap->lookup("10.0.0.1"), nullptr);
@@ -330,10 +324,10 @@ TEST(DiscoveryGoneTest, GoneInstancesAreKeptForLateSamplesUntilTheyComeBack) {
   EXPECT_TRUE(cache.snapshot()->gone().empty());
   // And after an hour gone, it is forgotten.
   cache.replace_source("file", {});
-  now += std::chrono::seconds(61);
+  clock.advance(std::chrono::seconds(61));
   cache.expire();
   EXPECT_EQ(cache.snapshot()->gone().size(), 2u);
-  now += DiscoveryCache::kGoneRetention;
+  clock.advance(DiscoveryCache::kGoneRetention);
   cache.expire();
   EXPECT_TRUE(cache.snapshot()->gone().empty());
 }

@@ -71,8 +71,7 @@ TEST(LbNamePatternsTest, ReadsTheRegionOutOfAwsNames) {
   EXPECT_EQ(LbNamePatterns::aws_region_of("127.0.0.1:9100"), "");
 }
 
-int64_t fake_now_ms = 1'000'000;
-int64_t fake_clock() { return fake_now_ms; }
+ManualClock fake_clock;
 
 // Feeds one identity value (and optionally a counter value) per scrape for one target.
 struct Feeder {
@@ -86,7 +85,7 @@ struct Feeder {
     if (counter >= 0)
       obs.push_back({job, instance, 2, "process_cpu_seconds_total", false, counter, ts});
     ts += 1000;
-    fake_now_ms += 1000;
+    fake_clock.advance(std::chrono::seconds(1));
     d.observe(obs, {});
   }
   std::string verdict() const {
@@ -202,7 +201,7 @@ TEST(LbDetectorTest, IdleTargetsAreForgotten) {
   Feeder f{d};
   for (double v : {1.0, 2.0, 1.0, 2.0}) f.scrape(v);
   ASSERT_EQ(f.verdict(), "confirmed");
-  fake_now_ms += std::chrono::milliseconds(LbDetector::kForgetAfter).count() + 20000;
+  fake_clock.advance(LbDetector::kForgetAfter + std::chrono::seconds(20));
   Feeder other{d};
   other.instance = "other:80";
   other.scrape(5);
