@@ -147,6 +147,129 @@ Status Decoder::decode(Protocol protocol, std::string_view body, Batch& out) {
 // ---------------------------------------------------------------------------------------
 // RW 1.0: WriteRequest { repeated TimeSeries timeseries = 1; repeated MetricMetadata = 3; }
 
+namespace {
+
+// Exemplar { repeated Label labels = 1; double value = 2; int64 timestamp = 3; }
+bool read_exemplar_v1(std::string_view part, Batch& out) {
+  Exemplar e{static_cast<uint32_t>(out.exemplar_labels.size()), 0, 0.0, 0};
+  WireReader er(part);
+  while (!er.done()) {
+    uint32_t ef = 0;
+    WireType et{};
+    if (!er.read_tag(ef, et)) return false;
+    bool good = true;
+    if (ef == 1) {
+      std::string_view lb;
+      Label l;
+      good = et == WireType::kLengthDelimited && er.read_bytes(lb) && read_label_v1(lb, l);
+      if (good) out.exemplar_labels.push_back(l);
+    } else if (ef == 2) {
+      good = et == WireType::kFixed64 && er.read_double(e.value);
+    } else if (ef == 3) {
+      uint64_t ts = 0;
+      good = et == WireType::kVarint && er.read_varint(ts);
+      e.timestamp = static_cast<int64_t>(ts);
+    } else {
+      good = er.skip(et);
+    }
+    if (!good) return false;
+  }
+  e.labels_count = static_cast<uint32_t>(out.exemplar_labels.size()) - e.labels_begin;
+  out.exemplars.push_back(e);
+  return true;
+}
+
+// MetricMetadata { type = 1; metric_family_name = 2; help = 4; unit = 5; }
+bool read_metadata_v1(std::string_view md_bytes, FamilyMetadata& md) {
+  WireReader r(md_bytes);
+  while (!r.done()) {
+    uint32_t f = 0;
+    WireType t{};
+    if (!r.read_tag(f, t)) return false;
+    bool good = true;
+    if (f == 1) {
+      uint64_t v = 0;
+      good = t == WireType::kVarint && r.read_varint(v);
+      md.type = v <= 7 ? static_cast<MetricType>(v) : MetricType::kUnknown;
+    } else if (f == 2 || f == 4 || f == 5) {
+      std::string_view& dst = f == 2 ? md.family_name : (f == 4 ? md.help : md.unit);
+      good = t == WireType::kLengthDelimited && r.read_bytes(dst);
+    } else {
+      good = r.skip(t);
+    }
+    if (!good) return false;
+  }
+  return true;
+}
+
+// TimeSeries { repeated Label labels = 1; repeated Sample samples = 2;
+//              repeated Exemplar exemplars = 3; repeated Histogram histograms = 4; }
+// Appends series number `index` to `out`. Its labels keep their raw bytes
+// (Series::raw_labels) when they came as one run, already sorted and all non-empty.
+Status decode_series_v1(std::string_view ts_bytes, size_t index, Batch& out) {
+  Series s;
+  s.labels_begin = static_cast<uint32_t>(out.labels.size());
+  s.samples_begin = static_cast<uint32_t>(out.samples.size());
+  s.histograms_begin = static_cast<uint32_t>(out.histograms.size());
+  s.exemplars_begin = static_cast<uint32_t>(out.exemplars.size());
+  WireReader r(ts_bytes);
+  const char* raw_begin = nullptr;  // the contiguous run of Label fields, if any
+  const char* raw_end = nullptr;
+  bool raw_ok = true;
+  while (!r.done()) {
+    const char* field_start = r.position();
+    uint32_t f = 0;
+    WireType t{};
+    if (!r.read_tag(f, t)) return wire_error(where(index) + "bad field key");
+    if (f < 1 || f > 4) {
+      if (!r.skip(t)) return wire_error(where(index) + "bad unknown field");
+      continue;
+    }
+    std::string_view part;
+    if (t != WireType::kLengthDelimited) return wire_error(where(index) + "wrong wire type");
+    if (!r.read_bytes(part)) return wire_error(where(index) + "length past the end");
+    if (f == 1) {
+      Label l;
+      if (!read_label_v1(part, l)) return wire_error(where(index) + "bad label");
+      out.labels.push_back(l);
+      if (raw_begin == nullptr) {
+        raw_begin = field_start;
+      } else if (raw_end != field_start) {
+        raw_ok = false;  // another field came between two labels
+      }
+      raw_end = r.position();
+    } else if (f == 2) {
+      Sample smp;
+      if (!read_sample(part, smp)) return wire_error(where(index) + "bad sample");
+      out.samples.push_back(smp);
+    } else if (f == 3) {
+      if (!read_exemplar_v1(part, out)) return wire_error(where(index) + "bad exemplar");
+    } else {
+      Histogram h;
+      if (!scan_histogram(part, h)) return wire_error(where(index) + "bad histogram");
+      out.histograms.push_back(h);
+    }
+  }
+  s.labels_count = static_cast<uint32_t>(out.labels.size()) - s.labels_begin;
+  s.samples_count = static_cast<uint32_t>(out.samples.size()) - s.samples_begin;
+  s.histograms_count = static_cast<uint32_t>(out.histograms.size()) - s.histograms_begin;
+  s.exemplars_count = static_cast<uint32_t>(out.exemplars.size()) - s.exemplars_begin;
+  const uint32_t received = s.labels_count;
+  bool reordered = false;
+  Status st =
+      normalize_series_labels(out.labels.data() + s.labels_begin, s.labels_count, &reordered);
+  if (!st)
+    return Status::error(DecodeError::kLabels, "invalid labels: " + where(index) + st.reason());
+  out.labels.resize(s.labels_begin + s.labels_count);
+  if (raw_ok && raw_begin != nullptr && !reordered && s.labels_count == received) {
+    s.raw_labels = std::string_view(raw_begin, static_cast<size_t>(raw_end - raw_begin));
+  }
+  out.series.push_back(s);
+  return {};
+}
+
+}  // namespace
+
 Status Decoder::decode_v1(std::string_view body, Batch& out) {
   out.clear();
   WireReader req(body);
@@ -158,113 +281,13 @@ Status Decoder::decode_v1(std::string_view body, Batch& out) {
       std::string_view ts_bytes;
       if (type != WireType::kLengthDelimited) return wire_error("wrong wire type for timeseries");
       if (!req.read_bytes(ts_bytes)) return wire_error("timeseries length past the end");
-      const size_t index = out.series.size();
-      Series s;
-      s.labels_begin = static_cast<uint32_t>(out.labels.size());
-      s.samples_begin = static_cast<uint32_t>(out.samples.size());
-      s.histograms_begin = static_cast<uint32_t>(out.histograms.size());
-      s.exemplars_begin = static_cast<uint32_t>(out.exemplars.size());
-      WireReader r(ts_bytes);
-      const char* raw_begin = nullptr;  // the contiguous run of Label fields, if any
-      const char* raw_end = nullptr;
-      bool raw_ok = true;
-      while (!r.done()) {
-        const char* field_start = r.position();
-        uint32_t f = 0;
-        WireType t{};
-        if (!r.read_tag(f, t)) return wire_error(where(index) + "bad field key");
-        if (f >= 1 && f <= 4) {
-          std::string_view part;
-          if (t != WireType::kLengthDelimited) return wire_error(where(index) + "wrong wire type");
-          if (!r.read_bytes(part)) return wire_error(where(index) + "length past the end");
-          if (f == 1) {
-            Label l;
-            if (!read_label_v1(part, l)) return wire_error(where(index) + "bad label");
-            out.labels.push_back(l);
-            if (raw_begin == nullptr) {
-              raw_begin = field_start;
-            } else if (raw_end != field_start) {
-              raw_ok = false;  // another field came between two labels
-            }
-            raw_end = r.position();
-          } else if (f == 2) {
-            Sample smp;
-            if (!read_sample(part, smp)) return wire_error(where(index) + "bad sample");
-            out.samples.push_back(smp);
-          } else if (f == 3) {
-            Exemplar e{static_cast<uint32_t>(out.exemplar_labels.size()), 0, 0.0, 0};
-            WireReader er(part);
-            while (!er.done()) {
-              uint32_t ef = 0;
-              WireType et{};
-              if (!er.read_tag(ef, et)) return wire_error(where(index) + "bad exemplar");
-              bool good = true;
-              if (ef == 1) {
-                std::string_view lb;
-                Label l;
-                good =
-                    et == WireType::kLengthDelimited && er.read_bytes(lb) && read_label_v1(lb, l);
-                if (good) out.exemplar_labels.push_back(l);
-              } else if (ef == 2) {
-                good = et == WireType::kFixed64 && er.read_double(e.value);
-              } else if (ef == 3) {
-                uint64_t ts = 0;
-                good = et == WireType::kVarint && er.read_varint(ts);
-                e.timestamp = static_cast<int64_t>(ts);
-              } else {
-                good = er.skip(et);
-              }
-              if (!good) return wire_error(where(index) + "bad exemplar");
-            }
-            e.labels_count = static_cast<uint32_t>(out.exemplar_labels.size()) - e.labels_begin;
-            out.exemplars.push_back(e);
-          } else {
-            Histogram h;
-            if (!scan_histogram(part, h)) return wire_error(where(index) + "bad histogram");
-            out.histograms.push_back(h);
-          }
-        } else if (!r.skip(t)) {
-          return wire_error(where(index) + "bad unknown field");
-        }
-      }
-      s.labels_count = static_cast<uint32_t>(out.labels.size()) - s.labels_begin;
-      s.samples_count = static_cast<uint32_t>(out.samples.size()) - s.samples_begin;
-      s.histograms_count = static_cast<uint32_t>(out.histograms.size()) - s.histograms_begin;
-      s.exemplars_count = static_cast<uint32_t>(out.exemplars.size()) - s.exemplars_begin;
-      const uint32_t received = s.labels_count;
-      bool reordered = false;
-      Status st =
-          normalize_series_labels(out.labels.data() + s.labels_begin, s.labels_count, &reordered);
-      if (!st)
-        return Status::error(DecodeError::kLabels, "invalid labels: " + where(index) + st.reason());
-      out.labels.resize(s.labels_begin + s.labels_count);
-      if (raw_ok && raw_begin != nullptr && !reordered && s.labels_count == received) {
-        s.raw_labels = std::string_view(raw_begin, static_cast<size_t>(raw_end - raw_begin));
-      }
-      out.series.push_back(s);
+      if (Status st = decode_series_v1(ts_bytes, out.series.size(), out); !st) return st;
     } else if (field == 3) {
       std::string_view md_bytes;
       if (type != WireType::kLengthDelimited) return wire_error("wrong wire type for metadata");
       if (!req.read_bytes(md_bytes)) return wire_error("metadata length past the end");
       FamilyMetadata md;
-      WireReader r(md_bytes);
-      while (!r.done()) {
-        uint32_t f = 0;
-        WireType t{};
-        if (!r.read_tag(f, t)) return wire_error("bad metadata");
-        bool good = true;
-        if (f == 1) {
-          uint64_t v = 0;
-          good = t == WireType::kVarint && r.read_varint(v);
-          md.type = v <= 7 ? static_cast<MetricType>(v) : MetricType::kUnknown;
-        } else if (f == 2 || f == 4 || f == 5) {
-          std::string_view& dst = f == 2 ? md.family_name : (f == 4 ? md.help : md.unit);
-          good = t == WireType::kLengthDelimited && r.read_bytes(dst);
-        } else {
-          good = r.skip(t);
-        }
-        if (!good) return wire_error("bad metadata");
-      }
+      if (!read_metadata_v1(md_bytes, md)) return wire_error("bad metadata");
       out.metadata.push_back(md);
     } else if (!req.skip(type)) {
       return wire_error("bad unknown field in WriteRequest");
@@ -276,10 +299,154 @@ Status Decoder::decode_v1(std::string_view body, Batch& out) {
 // ---------------------------------------------------------------------------------------
 // RW 2.0: Request { repeated string symbols = 4; repeated TimeSeries timeseries = 5; }
 
+// Resolves refs_[from..] pairs into `dst`; false on an odd count or a ref out of range.
+bool Decoder::resolve_refs(size_t from, std::vector<Label>& dst, std::string& why) const {
+  const auto nsym = static_cast<uint32_t>(symbols_.size());
+  const size_t n = refs_.size() - from;
+  if (n % 2 != 0) {
+    why = "odd labels_refs length " + std::to_string(n);
+    return false;
+  }
+  for (size_t i = from; i < refs_.size(); i += 2) {
+    if (refs_[i] >= nsym || refs_[i + 1] >= nsym) {
+      why = "symbol ref " + std::to_string(std::max(refs_[i], refs_[i + 1])) + " out of range (" +
+            std::to_string(nsym) + " symbols)";
+      return false;
+    }
+    dst.push_back(Label{symbols_[refs_[i]], symbols_[refs_[i + 1]]});
+  }
+  return true;
+}
+
+// Exemplar { repeated uint32 labels_refs = 1; double value = 2; int64 timestamp = 3; }
+Status Decoder::read_exemplar_v2(std::string_view part, size_t index, Batch& out) {
+  Exemplar e{static_cast<uint32_t>(out.exemplar_labels.size()), 0, 0.0, 0};
+  const size_t refs_mark = refs_.size();
+  WireReader er(part);
+  while (!er.done()) {
+    uint32_t ef = 0;
+    WireType et{};
+    if (!er.read_tag(ef, et)) return wire_error(where(index) + "bad exemplar");
+    bool good = true;
+    if (ef == 1) {
+      good = read_refs(er, et, refs_);
+    } else if (ef == 2) {
+      good = et == WireType::kFixed64 && er.read_double(e.value);
+    } else if (ef == 3) {
+      uint64_t ts = 0;
+      good = et == WireType::kVarint && er.read_varint(ts);
+      e.timestamp = static_cast<int64_t>(ts);
+    } else {
+      good = er.skip(et);
+    }
+    if (!good) return wire_error(where(index) + "bad exemplar");
+  }
+  std::string why;
+  if (!resolve_refs(refs_mark, out.exemplar_labels, why))
+    return Status::error(DecodeError::kSymbols, where(index) + "exemplar: " + why);
+  refs_.resize(refs_mark);  // keep only the series' own refs
+  e.labels_count = static_cast<uint32_t>(out.exemplar_labels.size()) - e.labels_begin;
+  out.exemplars.push_back(e);
+  return {};
+}
+
+// Metadata { MetricType type = 1; uint32 help_ref = 3; uint32 unit_ref = 4; }
+Status Decoder::read_metadata_v2(std::string_view part, size_t index, Series& s) const {
+  s.metadata.present = true;
+  WireReader mr(part);
+  while (!mr.done()) {
+    uint32_t mf = 0;
+    WireType mt{};
+    if (!mr.read_tag(mf, mt)) return wire_error(where(index) + "bad metadata");
+    uint64_t v = 0;
+    bool good = true;
+    if (mf == 1 || mf == 3 || mf == 4) {
+      good = mt == WireType::kVarint && mr.read_varint(v);
+      if (good && mf == 1) {
+        s.metadata.type = v <= 7 ? static_cast<MetricType>(v) : MetricType::kUnknown;
+      } else if (good) {
+        if (v >= symbols_.size()) {
+          return Status::error(DecodeError::kSymbols, where(index) + "metadata symbol ref " +
+                                                          std::to_string(v) + " out of range (" +
+                                                          std::to_string(symbols_.size()) +
+                                                          " symbols)");
+        }
+        (mf == 3 ? s.metadata.help : s.metadata.unit) = symbols_[v];
+      }
+    } else {
+      good = mr.skip(mt);
+    }
+    if (!good) return wire_error(where(index) + "bad metadata");
+  }
+  return {};
+}
+
+// TimeSeries { repeated uint32 labels_refs = 1; samples = 2; histograms = 3;
+//              exemplars = 4; Metadata metadata = 5; int64 created_timestamp = 6; }
+Status Decoder::decode_series_v2(size_t index, Batch& out) {
+  Series s;
+  s.labels_begin = static_cast<uint32_t>(out.labels.size());
+  s.samples_begin = static_cast<uint32_t>(out.samples.size());
+  s.histograms_begin = static_cast<uint32_t>(out.histograms.size());
+  s.exemplars_begin = static_cast<uint32_t>(out.exemplars.size());
+  refs_.clear();
+  WireReader r(series_bytes_[index]);
+  while (!r.done()) {
+    uint32_t f = 0;
+    WireType t{};
+    if (!r.read_tag(f, t)) return wire_error(where(index) + "bad field key");
+    if (f == 1) {
+      if (!read_refs(r, t, refs_)) return wire_error(where(index) + "bad labels_refs");
+      continue;
+    }
+    if (f == 6) {
+      uint64_t v = 0;
+      if (t != WireType::kVarint || !r.read_varint(v))
+        return wire_error(where(index) + "bad created_timestamp");
+      s.created_timestamp = static_cast<int64_t>(v);
+      continue;
+    }
+    if (f < 2 || f > 5) {
+      if (!r.skip(t)) return wire_error(where(index) + "bad unknown field");
+      continue;
+    }
+    std::string_view part;
+    if (t != WireType::kLengthDelimited) return wire_error(where(index) + "wrong wire type");
+    if (!r.read_bytes(part)) return wire_error(where(index) + "length past the end");
+    if (f == 2) {
+      Sample smp;
+      if (!read_sample(part, smp)) return wire_error(where(index) + "bad sample");
+      out.samples.push_back(smp);
+    } else if (f == 3) {
+      Histogram h;
+      if (!scan_histogram(part, h)) return wire_error(where(index) + "bad histogram");
+      out.histograms.push_back(h);
+    } else if (f == 4) {
+      if (Status st = read_exemplar_v2(part, index, out); !st) return st;
+    } else if (Status st = read_metadata_v2(part, index, s); !st) {
+      return st;
+    }
+  }
+  std::string why;
+  if (!resolve_refs(0, out.labels, why))
+    return Status::error(DecodeError::kSymbols, where(index) + why);
+  s.labels_count = static_cast<uint32_t>(out.labels.size()) - s.labels_begin;
+  s.samples_count = static_cast<uint32_t>(out.samples.size()) - s.samples_begin;
+  s.histograms_count = static_cast<uint32_t>(out.histograms.size()) - s.histograms_begin;
+  s.exemplars_count = static_cast<uint32_t>(out.exemplars.size()) - s.exemplars_begin;
+  Status st = normalize_series_labels(out.labels.data() + s.labels_begin, s.labels_count);
+  if (!st)
+    return Status::error(DecodeError::kLabels, "invalid labels: " + where(index) + st.reason());
+  out.labels.resize(s.labels_begin + s.labels_count);
+  out.series.push_back(s);
+  return {};
+}
+
 Status Decoder::decode_v2(std::string_view body, Batch& out) {
   out.clear();
   symbols_.clear();
   series_bytes_.clear();
+  // Symbols may follow the series that use them: collect both, then resolve.
   WireReader req(body);
   while (!req.done()) {
     uint32_t field = 0;
@@ -294,135 +461,8 @@ Status Decoder::decode_v2(std::string_view body, Batch& out) {
       return wire_error("bad unknown field in Request");
     }
   }
-
-  const auto nsym = static_cast<uint32_t>(symbols_.size());
-  // Resolves refs_[from..] pairs into `dst`; false on an odd count or a ref out of range.
-  auto resolve = [&](size_t from, std::vector<Label>& dst, std::string& why) {
-    const size_t n = refs_.size() - from;
-    if (n % 2 != 0) {
-      why = "odd labels_refs length " + std::to_string(n);
-      return false;
-    }
-    for (size_t i = from; i < refs_.size(); i += 2) {
-      if (refs_[i] >= nsym || refs_[i + 1] >= nsym) {
-        why = "symbol ref " + std::to_string(std::max(refs_[i], refs_[i + 1])) + " out of range (" +
-              std::to_string(nsym) + " symbols)";
-        return false;
-      }
-      dst.push_back(Label{symbols_[refs_[i]], symbols_[refs_[i + 1]]});
-    }
-    return true;
-  };
-  auto symbol = [&](uint64_t ref, std::string_view& dst) {
-    if (ref >= nsym) return false;
-    dst = symbols_[ref];
-    return true;
-  };
-
   for (size_t index = 0; index < series_bytes_.size(); ++index) {
-    Series s;
-    s.labels_begin = static_cast<uint32_t>(out.labels.size());
-    s.samples_begin = static_cast<uint32_t>(out.samples.size());
-    s.histograms_begin = static_cast<uint32_t>(out.histograms.size());
-    s.exemplars_begin = static_cast<uint32_t>(out.exemplars.size());
-    refs_.clear();
-    WireReader r(series_bytes_[index]);
-    while (!r.done()) {
-      uint32_t f = 0;
-      WireType t{};
-      if (!r.read_tag(f, t)) return wire_error(where(index) + "bad field key");
-      if (f == 1) {
-        if (!read_refs(r, t, refs_)) return wire_error(where(index) + "bad labels_refs");
-        continue;
-      }
-      if (f == 6) {
-        uint64_t v = 0;
-        if (t != WireType::kVarint || !r.read_varint(v))
-          return wire_error(where(index) + "bad created_timestamp");
-        s.created_timestamp = static_cast<int64_t>(v);
-        continue;
-      }
-      if (f < 2 || f > 5) {
-        if (!r.skip(t)) return wire_error(where(index) + "bad unknown field");
-        continue;
-      }
-      std::string_view part;
-      if (t != WireType::kLengthDelimited) return wire_error(where(index) + "wrong wire type");
-      if (!r.read_bytes(part)) return wire_error(where(index) + "length past the end");
-      if (f == 2) {
-        Sample smp;
-        if (!read_sample(part, smp)) return wire_error(where(index) + "bad sample");
-        out.samples.push_back(smp);
-      } else if (f == 3) {
-        Histogram h;
-        if (!scan_histogram(part, h)) return wire_error(where(index) + "bad histogram");
-        out.histograms.push_back(h);
-      } else if (f == 4) {
-        Exemplar e{static_cast<uint32_t>(out.exemplar_labels.size()), 0, 0.0, 0};
-        const size_t refs_mark = refs_.size();
-        WireReader er(part);
-        while (!er.done()) {
-          uint32_t ef = 0;
-          WireType et{};
-          if (!er.read_tag(ef, et)) return wire_error(where(index) + "bad exemplar");
-          bool good = true;
-          if (ef == 1) {
-            good = read_refs(er, et, refs_);
-          } else if (ef == 2) {
-            good = et == WireType::kFixed64 && er.read_double(e.value);
-          } else if (ef == 3) {
-            uint64_t ts = 0;
-            good = et == WireType::kVarint && er.read_varint(ts);
-            e.timestamp = static_cast<int64_t>(ts);
-          } else {
-            good = er.skip(et);
-          }
-          if (!good) return wire_error(where(index) + "bad exemplar");
-        }
-        std::string why;
-        if (!resolve(refs_mark, out.exemplar_labels, why)) {
-          return Status::error(DecodeError::kSymbols, where(index) + "exemplar: " + why);
-        }
-        refs_.resize(refs_mark);  // keep only the series' own refs
-        e.labels_count = static_cast<uint32_t>(out.exemplar_labels.size()) - e.labels_begin;
-        out.exemplars.push_back(e);
-      } else {  // f == 5, metadata
-        s.metadata.present = true;
-        WireReader mr(part);
-        while (!mr.done()) {
-          uint32_t mf = 0;
-          WireType mt{};
-          if (!mr.read_tag(mf, mt)) return wire_error(where(index) + "bad metadata");
-          uint64_t v = 0;
-          bool good = true;
-          if (mf == 1 || mf == 3 || mf == 4) {
-            good = mt == WireType::kVarint && mr.read_varint(v);
-            if (good && mf == 1) {
-              s.metadata.type = v <= 7 ? static_cast<MetricType>(v) : MetricType::kUnknown;
-            } else if (good && !symbol(v, mf == 3 ? s.metadata.help : s.metadata.unit)) {
-              return Status::error(DecodeError::kSymbols,
-                                   where(index) + "metadata symbol ref " + std::to_string(v) +
-                                       " out of range (" + std::to_string(nsym) + " symbols)");
-            }
-          } else {
-            good = mr.skip(mt);
-          }
-          if (!good) return wire_error(where(index) + "bad metadata");
-        }
-      }
-    }
-    std::string why;
-    if (!resolve(0, out.labels, why))
-      return Status::error(DecodeError::kSymbols, where(index) + why);
-    s.labels_count = static_cast<uint32_t>(out.labels.size()) - s.labels_begin;
-    s.samples_count = static_cast<uint32_t>(out.samples.size()) - s.samples_begin;
-    s.histograms_count = static_cast<uint32_t>(out.histograms.size()) - s.histograms_begin;
-    s.exemplars_count = static_cast<uint32_t>(out.exemplars.size()) - s.exemplars_begin;
-    Status st = normalize_series_labels(out.labels.data() + s.labels_begin, s.labels_count);
-    if (!st)
-      return Status::error(DecodeError::kLabels, "invalid labels: " + where(index) + st.reason());
-    out.labels.resize(s.labels_begin + s.labels_count);
-    out.series.push_back(s);
+    if (Status st = decode_series_v2(index, out); !st) return st;
   }
   return {};
 }

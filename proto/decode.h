@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -30,6 +31,11 @@ class Decoder {
   Status decode_v2(std::string_view body, Batch& out);
 
  private:
+  Status decode_series_v2(size_t index, Batch& out);
+  Status read_exemplar_v2(std::string_view part, size_t index, Batch& out);
+  Status read_metadata_v2(std::string_view part, size_t index, Series& s) const;
+  bool resolve_refs(size_t from, std::vector<Label>& dst, std::string& why) const;
+
   std::vector<std::string_view> symbols_;
   std::vector<std::string_view> series_bytes_;
   std::vector<uint32_t> refs_;
