@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "base/log.h"
+#include "sinks/segment_format.h"
 
 namespace rwgate::sinks {
 
@@ -21,100 +22,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr uint32_t kSegmentMagic = 0x53475752;  // "RWGS" little-endian
-constexpr uint32_t kRecordMagic = 0x52475752;   // "RWGR"
-constexpr uint32_t kVersion = 1;
-constexpr uint32_t kMaxRecordBody = 1u << 30;
-
-std::array<uint32_t, 256> make_table() {
-  std::array<uint32_t, 256> t{};
-  for (uint32_t i = 0; i < 256; ++i) {
-    uint32_t c = i;
-    for (int k = 0; k < 8; ++k) c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
-    t[i] = c;
-  }
-  return t;
-}
-
-uint32_t crc32c_sw(const unsigned char* p, size_t n, uint32_t crc) {
-  static const std::array<uint32_t, 256> kTable = make_table();
-  crc = ~crc;
-  for (size_t i = 0; i < n; ++i) crc = kTable[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
-  return ~crc;
-}
-
-#if defined(__x86_64__)
-__attribute__((target("sse4.2"))) uint32_t crc32c_hw(const unsigned char* p, size_t n,
-                                                     uint32_t crc) {
-  uint64_t c = ~crc & 0xffffffffu;
-  for (; n >= 8; n -= 8, p += 8) {
-    uint64_t v;
-    std::memcpy(&v, p, 8);
-    c = __builtin_ia32_crc32di(c, v);
-  }
-  auto c32 = static_cast<uint32_t>(c);
-  for (; n > 0; --n, ++p) c32 = __builtin_ia32_crc32qi(c32, *p);
-  return ~c32;
-}
-#endif
-
-void put32(std::string& out, uint32_t v) {
-  char b[4];
-  std::memcpy(b, &v, 4);  // x86-64 and aarch64 Linux are little-endian
-  out.append(b, 4);
-}
-void put16(std::string& out, uint16_t v) {
-  char b[2];
-  std::memcpy(b, &v, 2);
-  out.append(b, 2);
-}
-uint32_t get32(const char* p) {
-  uint32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-uint16_t get16(const char* p) {
-  uint16_t v;
-  std::memcpy(&v, p, 2);
-  return v;
-}
-
-// A record at `at` of `bytes` that verifies; its total size, or 0.
-size_t record_at(std::string_view bytes, size_t at, RecordMeta* meta) {
-  if (bytes.size() - at < kRecordHeaderBytes) return 0;
-  const char* p = bytes.data() + at;
-  if (get32(p) != kRecordMagic) return 0;
-  const uint32_t len = get32(p + 4);
-  if (len > kMaxRecordBody || bytes.size() - at - kRecordHeaderBytes < len) return 0;
-  if (crc32c(p + 12, kRecordHeaderBytes - 12 + len) != get32(p + 8)) return 0;
-  if (meta != nullptr) {
-    meta->shard = get16(p + 12);
-    meta->samples = get32(p + 16);
-    meta->histograms = get32(p + 20);
-    meta->exemplars = get32(p + 24);
-  }
-  return kRecordHeaderBytes + len;
-}
-
-std::string segment_name(uint64_t id) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%020llu.seg", static_cast<unsigned long long>(id));
-  return buf;
-}
-
 std::string errno_text(const std::string& what) { return what + ": " + std::strerror(errno); }
-
-bool pread_all(int fd, char* out, size_t n, uint64_t offset) {
-  while (n > 0) {
-    const ssize_t r = ::pread(fd, out, n, static_cast<off_t>(offset));
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) return false;
-    out += r;
-    n -= static_cast<size_t>(r);
-    offset += static_cast<uint64_t>(r);
-  }
-  return true;
-}
 
 bool write_all(int fd, const char* p, size_t n) {
   while (n > 0) {
@@ -137,58 +45,6 @@ void sync_dir(const std::string& dir) {
 
 }  // namespace
 
-uint32_t crc32c(const void* data, size_t n, uint32_t crc) {
-  const auto* p = static_cast<const unsigned char*>(data);
-#if defined(__x86_64__)
-  static const bool kHw = __builtin_cpu_supports("sse4.2");
-  if (kHw) return crc32c_hw(p, n, crc);
-#endif
-  return crc32c_sw(p, n, crc);
-}
-
-void append_record(std::string& out, const RecordMeta& meta, std::string_view body) {
-  const size_t at = out.size();
-  put32(out, kRecordMagic);
-  put32(out, static_cast<uint32_t>(body.size()));
-  put32(out, 0);  // crc, below
-  put16(out, meta.shard);
-  put16(out, 0);  // flags
-  put32(out, meta.samples);
-  put32(out, meta.histograms);
-  put32(out, meta.exemplars);
-  out.append(body);
-  const uint32_t crc = crc32c(out.data() + at + 12, out.size() - at - 12);
-  std::memcpy(out.data() + at + 8, &crc, 4);
-}
-
-ScanResult scan_records(std::string_view bytes) {
-  ScanResult r;
-  size_t at = 0;
-  bool in_bad = false;
-  while (at < bytes.size()) {
-    RecordMeta meta;
-    const size_t size = record_at(bytes, at, &meta);
-    if (size == 0) {
-      if (!in_bad) ++r.corrupt_regions;
-      in_bad = true;
-      ++at;  // resynchronise on the next magic that starts a record that verifies
-      continue;
-    }
-    in_bad = false;
-    r.records.push_back({at, size, meta});
-    at += size;
-    r.valid_end = at;
-  }
-  return r;
-}
-
-bool parse_segment_header(std::string_view bytes, uint64_t& id) {
-  if (bytes.size() < kSegmentHeaderBytes) return false;
-  if (get32(bytes.data()) != kSegmentMagic || get32(bytes.data() + 4) != kVersion) return false;
-  std::memcpy(&id, bytes.data() + 8, 8);
-  return true;
-}
-
 DiskBuffer::DiskBuffer(DiskBufferOptions options) : options_(std::move(options)) {}
 
 std::unique_ptr<DiskBuffer> DiskBuffer::open(DiskBufferOptions options, std::string& error) {
@@ -208,6 +64,22 @@ DiskBuffer::~DiskBuffer() {
 }
 
 Status DiskBuffer::recover() {
+  if (Status st = lock_directory(); !st) return st;
+  if (Status st = load_segments(); !st) return st;
+  restore_cursor();
+  read_segment_ = cursor_segment_;
+  read_offset_ = cursor_offset_;
+  const uint64_t next_id = segments_.empty() ? 1 : segments_.rbegin()->first + 1;
+  std::lock_guard lock(mu_);
+  if (Status st = open_segment_for_append(next_id); !st) return st;
+  if (read_segment_ == 0) {
+    read_segment_ = cursor_segment_ = next_id;
+    read_offset_ = cursor_offset_ = kSegmentHeaderBytes;
+  }
+  return {};
+}
+
+Status DiskBuffer::lock_directory() {
   std::error_code ec;
   fs::create_directories(options_.path, ec);
   if (ec)
@@ -218,6 +90,13 @@ Status DiskBuffer::recover() {
     return Status::error("buffer directory " + options_.path +
                          " is in use by another process (or another sink)");
   }
+  return {};
+}
+
+// Every segment left by a previous process, in id order: bad headers set aside, the
+// newest one's torn tail cut.
+Status DiskBuffer::load_segments() {
+  std::error_code ec;
   std::vector<std::pair<uint64_t, std::string>> files;
   for (const auto& entry : fs::directory_iterator(options_.path, ec)) {
     const std::string name = entry.path().filename().string();
@@ -259,7 +138,13 @@ Status DiskBuffer::recover() {
     }
     segments_[id] = Segment{id, file, size};
   }
-  // Where sending stopped.
+  return {};
+}
+
+// Where sending stopped: the cursor file, checked against the segments; segments wholly
+// before it are deleted, and what follows it is counted as to be sent again.
+void DiskBuffer::restore_cursor() {
+  std::error_code ec;
   uint64_t cseg = 0, coff = 0;
   {
     std::ifstream in(options_.path + "/cursor");
@@ -297,26 +182,13 @@ Status DiskBuffer::recover() {
                 {{"path", options_.path}, {"records", std::to_string(undelivered_)}});
     }
   }
-  read_segment_ = cursor_segment_;
-  read_offset_ = cursor_offset_;
-  const uint64_t next_id = segments_.empty() ? 1 : segments_.rbegin()->first + 1;
-  std::lock_guard lock(mu_);
-  if (Status st = open_segment_for_append(next_id); !st) return st;
-  if (read_segment_ == 0) {
-    read_segment_ = cursor_segment_ = next_id;
-    read_offset_ = cursor_offset_ = kSegmentHeaderBytes;
-  }
-  return {};
 }
 
 Status DiskBuffer::open_segment_for_append(uint64_t id) {
   const std::string file = options_.path + "/" + segment_name(id);
   const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) return Status::error(errno_text("cannot create " + file));
-  std::string header;
-  put32(header, kSegmentMagic);
-  put32(header, kVersion);
-  header.append(reinterpret_cast<const char*>(&id), 8);
+  const std::string header = segment_header(id);
   if (!write_all(fd, header.data(), header.size())) {
     const Status st = Status::error(errno_text("cannot write " + file));
     ::close(fd);
@@ -526,36 +398,9 @@ bool DiskBuffer::next(BufferedRecord& out, std::chrono::milliseconds wait) {
     const uint64_t segment = read_segment_, at = read_offset_;
     const std::string file = seg->second.file;
     lock.unlock();
-    std::string bytes;
     const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-    bool ok = fd >= 0;
-    char header[kRecordHeaderBytes];
-    size_t len = 0;
-    if (ok) ok = end - at >= kRecordHeaderBytes && pread_all(fd, header, sizeof header, at);
-    if (ok && get32(header) == kRecordMagic) {
-      len = get32(header + 4);
-      ok = len <= end - at - kRecordHeaderBytes;
-    } else {
-      ok = false;
-    }
-    if (ok) {
-      bytes.assign(header, sizeof header);
-      bytes.resize(kRecordHeaderBytes + len);
-      ok = pread_all(fd, bytes.data() + kRecordHeaderBytes, len, at + kRecordHeaderBytes);
-    }
-    RecordMeta meta;
-    const bool valid = ok && record_at(bytes, 0, &meta) == bytes.size();
-    uint64_t skip_to = 0;
-    if (!valid && fd >= 0) {
-      // Resynchronise: the next record in the rest of the segment that verifies.
-      std::string rest(end - at, '\0');
-      if (pread_all(fd, rest.data(), rest.size(), at)) {
-        const ScanResult scan = scan_records(std::string_view(rest).substr(1));
-        skip_to = scan.records.empty() ? end : at + 1 + scan.records.front().offset;
-      } else {
-        skip_to = end;
-      }
-    }
+    RecordRead rec;
+    if (fd >= 0) rec = read_record(fd, at, end);
     if (fd >= 0) ::close(fd);
     lock.lock();
     if (read_segment_ != segment || read_offset_ != at) continue;  // moved by a drop
@@ -568,7 +413,8 @@ bool DiskBuffer::next(BufferedRecord& out, std::chrono::milliseconds wait) {
         return false;
       continue;
     }
-    if (!valid) {
+    if (!rec.valid) {
+      const uint64_t skip_to = rec.skip_to;
       ++stats_.corrupt_records;
       if (undelivered_ > 0) --undelivered_;
       log::warn("buffer record does not verify; skipped",
@@ -584,9 +430,9 @@ bool DiskBuffer::next(BufferedRecord& out, std::chrono::milliseconds wait) {
       continue;
     }
     out.seq = next_seq_++;
-    out.meta = meta;
-    out.body = bytes.substr(kRecordHeaderBytes);
-    read_offset_ = at + bytes.size();
+    out.meta = rec.meta;
+    out.body = rec.bytes.substr(kRecordHeaderBytes);
+    read_offset_ = at + rec.bytes.size();
     in_flight_.push_back(InFlight{out.seq, segment, read_offset_, false});
     return true;
   }

@@ -36,6 +36,8 @@
 // loss or a kernel crash may lose: nothing with `always`, the last ~5 ms with `batch`,
 // whatever the kernel had not written with `never`.
 //
+// The framing (records, headers, CRC32C, scanning) is sinks/segment_format.h.
+//
 // The cursor is written (temp file + rename) at most every 100 ms and on close; after a
 // crash, records delivered since its last write are delivered again: at least once.
 #pragma once
@@ -54,40 +56,11 @@
 #include <vector>
 
 #include "base/status.h"
+#include "sinks/segment_format.h"
 
 namespace rwgate::sinks {
 
-uint32_t crc32c(const void* data, size_t n, uint32_t crc = 0);
-
 enum class FsyncMode : uint8_t { kAlways, kBatch, kNever };
-
-inline constexpr size_t kSegmentHeaderBytes = 16;
-inline constexpr size_t kRecordHeaderBytes = 28;
-
-struct RecordMeta {
-  uint16_t shard = 0;
-  uint32_t samples = 0;
-  uint32_t histograms = 0;
-  uint32_t exemplars = 0;
-};
-
-// Appends one framed record to `out`.
-void append_record(std::string& out, const RecordMeta& meta, std::string_view body);
-
-// The records of a segment's bytes (after its header), verified.
-struct ScannedRecord {
-  size_t offset;  // of the record header, from the start of `bytes`
-  size_t size;    // header + body
-  RecordMeta meta;
-};
-struct ScanResult {
-  std::vector<ScannedRecord> records;
-  uint64_t corrupt_regions = 0;  // runs of bytes that held no valid record, skipped
-  size_t valid_end = 0;          // end of the last valid record
-};
-ScanResult scan_records(std::string_view bytes);
-// Checks a segment header; returns its id, or false.
-bool parse_segment_header(std::string_view bytes, uint64_t& id);
 
 struct DiskBufferOptions {
   std::string path;
@@ -144,6 +117,9 @@ class DiskBuffer {
  private:
   explicit DiskBuffer(DiskBufferOptions options);
   Status recover();
+  Status lock_directory();
+  Status load_segments();
+  void restore_cursor();
   Status open_segment_for_append(uint64_t id);  // caller holds mu_
   void sync_loop();
   void write_cursor();         // caller holds mu_
