@@ -10,6 +10,9 @@
 #include <set>
 #include <sstream>
 
+#include "base/net.h"
+#include "base/secret_file.h"
+
 namespace rwgate::proxy {
 
 std::optional<Duration> parse_duration(std::string_view text) {
@@ -71,61 +74,6 @@ std::string format_duration(Duration d) {
     }
   }
   return out;
-}
-
-std::optional<Url> parse_url(std::string_view text, std::string& why) {
-  Url url;
-  url.text = std::string(text);
-  const size_t scheme_end = text.find("://");
-  if (scheme_end == std::string_view::npos) {
-    why = "must be an absolute URL like http://host:port/path";
-    return std::nullopt;
-  }
-  url.scheme = std::string(text.substr(0, scheme_end));
-  if (url.scheme != "http") {
-    why = "scheme \"" + url.scheme + "\" is not supported (use http)";
-    return std::nullopt;
-  }
-  std::string_view rest = text.substr(scheme_end + 3);
-  const size_t path_start = rest.find('/');
-  std::string_view authority = rest.substr(0, path_start);
-  url.target = path_start == std::string_view::npos ? "/" : std::string(rest.substr(path_start));
-  if (authority.find('@') != std::string_view::npos) {
-    why = "credentials in the URL are not supported; use headers";
-    return std::nullopt;
-  }
-  if (!authority.empty() && authority.front() == '[') {  // [v6]:port
-    const size_t close = authority.find(']');
-    if (close == std::string_view::npos) {
-      why = "unterminated IPv6 address";
-      return std::nullopt;
-    }
-    url.host = std::string(authority.substr(1, close - 1));
-    authority.remove_prefix(close + 1);
-    if (!authority.empty() && authority.front() == ':') url.port = std::string(authority.substr(1));
-  } else {
-    const size_t colon = authority.rfind(':');
-    url.host = std::string(authority.substr(0, colon));
-    if (colon != std::string_view::npos) url.port = std::string(authority.substr(colon + 1));
-  }
-  if (url.host.empty()) {
-    why = "has no host";
-    return std::nullopt;
-  }
-  if (url.port.empty()) {
-    if (authority.ends_with(":")) {
-      why = "empty port";
-      return std::nullopt;
-    }
-    url.port = "80";
-  }
-  int port = 0;
-  auto [p, ec] = std::from_chars(url.port.data(), url.port.data() + url.port.size(), port);
-  if (ec != std::errc() || p != url.port.data() + url.port.size() || port < 1 || port > 65535) {
-    why = "bad port \"" + url.port + "\"";
-    return std::nullopt;
-  }
-  return url;
 }
 
 namespace {
@@ -259,12 +207,11 @@ void read_server(Reader& r, const YAML::Node& node, ServerConfig& out) {
              {"listen_address", "max_request_bytes", "max_decoded_bytes", "worker_threads"}))
     return;
   r.string(node, path, "listen_address", out.listen_address);
-  const size_t colon = out.listen_address.rfind(':');
+  const net::HostPort hp = net::split_host_port(out.listen_address);
   int port = -1;
-  if (colon != std::string::npos) {
-    const std::string p = out.listen_address.substr(colon + 1);
-    auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), port);
-    if (ec != std::errc() || end != p.data() + p.size()) port = -1;
+  if (hp.ok && hp.has_port) {
+    auto [end, ec] = std::from_chars(hp.port.data(), hp.port.data() + hp.port.size(), port);
+    if (ec != std::errc() || end != hp.port.data() + hp.port.size()) port = -1;
   }
   if (port < 0 || port > 65535) {
     r.error("server.listen_address", node["listen_address"],
@@ -290,7 +237,7 @@ void read_remote_write(Reader& r, const YAML::Node& node, const YAML::Node& wher
     r.error(Reader::join(path, "url"), node["url"], "missing");
   } else {
     std::string why;
-    if (auto u = parse_url(url, why)) {
+    if (auto u = net::parse_url(url, why)) {
       out.url = *u;
     } else {
       r.error(Reader::join(path, "url"), node["url"], why);
@@ -451,7 +398,7 @@ void read_discovery(Reader& r, const YAML::Node& node, discovery::DiscoveryConfi
             std::string why;
             if (url.empty()) {
               r.error(hp + ".url", body, "missing");
-            } else if (auto u = parse_url(url, why)) {
+            } else if (auto u = net::parse_url(url, why)) {
               h.url = u->text;
               h.host = u->host;
               h.port = u->port;
@@ -478,7 +425,7 @@ void read_discovery(Reader& r, const YAML::Node& node, discovery::DiscoveryConfi
     }
   }
   r.string(node, path, "grpc_listen_address", out.grpc_listen_address);
-  if (!out.grpc_listen_address.empty() && out.grpc_listen_address.rfind(':') == std::string::npos) {
+  if (!out.grpc_listen_address.empty() && !net::split_host_port(out.grpc_listen_address).has_port) {
     r.error("discovery.grpc_listen_address", node["grpc_listen_address"], "must be HOST:PORT");
   }
   const YAML::Node eb = node["eventbridge"];
@@ -486,18 +433,9 @@ void read_discovery(Reader& r, const YAML::Node& node, discovery::DiscoveryConfi
     r.boolean(eb, "discovery.eventbridge", "enabled", out.eventbridge_enabled);
     std::string key_file;
     r.string(eb, "discovery.eventbridge", "api_key_file", key_file);
-    if (!key_file.empty()) {
-      std::ifstream in(key_file, std::ios::binary);
-      std::stringstream ss;
-      ss << in.rdbuf();
-      std::string key = ss.str();
-      while (!key.empty() && (key.back() == '\n' || key.back() == '\r' || key.back() == ' '))
-        key.pop_back();
-      if (!in || key.empty()) {
-        r.error("discovery.eventbridge.api_key_file", eb["api_key_file"],
-                "cannot read a key from \"" + key_file + "\"");
-      }
-      out.eventbridge_api_key = key;
+    if (!key_file.empty() && !read_secret_file(key_file, out.eventbridge_api_key)) {
+      r.error("discovery.eventbridge.api_key_file", eb["api_key_file"],
+              "cannot read a key from \"" + key_file + "\"");
     }
   }
   Duration missing = out.missing_after;
@@ -531,9 +469,8 @@ discovery::AwsSdConfig read_aws_source(Reader& r, const YAML::Node& body, const 
   for (const char* k : {"endpoint", "imds_endpoint"}) {
     std::string& v = std::string_view(k) == "endpoint" ? c.endpoint : c.imds_endpoint;
     r.string(body, path, k, v);
-    discovery::aws::Url url;
     std::string why;
-    if (!v.empty() && !discovery::aws::parse_url(v, url, why))
+    if (!v.empty() && !net::parse_url(v, why, net::Schemes::kHttpOrHttps))
       r.error(path + "." + k, body[k], why);
   }
   read_string_list(r, body, path, "auto_scaling_groups", a.auto_scaling_groups);
@@ -546,18 +483,9 @@ discovery::AwsSdConfig read_aws_source(Reader& r, const YAML::Node& body, const 
   r.string(body, path, "ca_file", c.ca_file);
   std::string secret_file;
   r.string(body, path, "secret_access_key_file", secret_file);
-  if (!secret_file.empty()) {
-    std::ifstream in(secret_file, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    std::string secret = ss.str();
-    while (!secret.empty() && std::isspace(static_cast<unsigned char>(secret.back())))
-      secret.pop_back();
-    if (!in || secret.empty()) {
-      r.error(path + ".secret_access_key_file", body["secret_access_key_file"],
-              "cannot read a key from \"" + secret_file + "\"");
-    }
-    c.secret_access_key = std::move(secret);
+  if (!secret_file.empty() && !read_secret_file(secret_file, c.secret_access_key)) {
+    r.error(path + ".secret_access_key_file", body["secret_access_key_file"],
+            "cannot read a key from \"" + secret_file + "\"");
   }
   if (c.access_key_id.empty() != secret_file.empty()) {
     r.error(path + (c.access_key_id.empty() ? ".access_key_id" : ".secret_access_key_file"), body,
@@ -785,7 +713,7 @@ Config default_config(const std::string& sink_url) {
     SinkConfig sink;
     sink.name = "default";
     std::string why;
-    if (auto u = parse_url(sink_url, why)) sink.remote_write.url = *u;
+    if (auto u = net::parse_url(sink_url, why)) sink.remote_write.url = *u;
     sink.fingerprint = "default " + sink_url;
     config.sinks.push_back(std::move(sink));
   }

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/net.h"
 #include "discovery/discovery.h"
 #include "lb/detector.h"
 #include "proto/decode.h"
@@ -26,15 +27,9 @@ using Duration = std::chrono::milliseconds;
 std::optional<Duration> parse_duration(std::string_view text);
 std::string format_duration(Duration d);
 
-struct Url {
-  std::string scheme;  // http
-  std::string host;
-  std::string port;    // always set; default from scheme
-  std::string target;  // path and query, "/" at least
-  std::string text;    // as written
-};
-// Parses an http:// URL; nullopt with `why` set on error.
-std::optional<Url> parse_url(std::string_view text, std::string& why);
+// The one URL parser (base/net.h), under the names this header always had.
+using net::parse_url;
+using net::Url;
 
 struct ServerConfig {
   std::string listen_address = "127.0.0.1:9201";

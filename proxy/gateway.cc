@@ -5,8 +5,8 @@
 
 #include <boost/beast/http.hpp>
 
+#include "base/json.h"
 #include "base/log.h"
-#include "proxy/json_labels.h"
 
 #include <ctime>
 #include <set>
