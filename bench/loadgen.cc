@@ -44,6 +44,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "base/net.h"
 #include "proto/decode.h"
 #include "proto/encode.h"
 #include "proto/hash.h"
@@ -223,9 +224,9 @@ Url parse_url(const std::string& url) {
   const std::string rest = url.substr(prefix.size());
   const size_t slash = rest.find('/');
   const std::string hostport = rest.substr(0, slash);
-  const size_t colon = hostport.rfind(':');
-  if (colon == std::string::npos) usage("--url needs a port");
-  return {hostport.substr(0, colon), hostport.substr(colon + 1),
+  const rwgate::net::HostPort hp = rwgate::net::split_host_port(hostport);
+  if (!hp.has_port) usage("--url needs a port");
+  return {std::string(hp.host), std::string(hp.port),
           slash == std::string::npos ? "/" : rest.substr(slash)};
 }
 
@@ -488,11 +489,11 @@ void serve_connection(tcp::socket socket, ReceiverCounts& counts) {
 int cmd_receive(const Flags& f) {
   f.only({"listen"});
   const std::string listen = f.get("listen", "127.0.0.1:9301");
-  const size_t colon = listen.rfind(':');
-  if (colon == std::string::npos) usage("--listen is HOST:PORT");
+  const rwgate::net::HostPort hp = rwgate::net::split_host_port(listen);
+  if (!hp.has_port) usage("--listen is HOST:PORT");
   asio::io_context ioc;
-  tcp::acceptor acceptor(ioc, {asio::ip::make_address(listen.substr(0, colon)),
-                               static_cast<uint16_t>(std::stoi(listen.substr(colon + 1)))});
+  tcp::acceptor acceptor(ioc, {asio::ip::make_address(std::string(hp.host)),
+                               static_cast<uint16_t>(std::stoi(std::string(hp.port)))});
   std::cerr << "rwgate-loadgen: receiving on " << listen << "\n";
   ReceiverCounts counts;
   for (;;) {

@@ -11,31 +11,12 @@
 #include <vector>
 
 #include "discovery/cache.h"
+#include "discovery/config.h"
 #include "discovery/sources/aws_source.h"
 #include "discovery/sources/http_source.h"
 #include "discovery/sources/source.h"
 
 namespace rwgate::discovery {
-
-struct FileSdConfig {
-  std::vector<std::string> files;  // glob patterns
-  std::chrono::milliseconds refresh_interval = std::chrono::minutes(5);
-};
-
-struct DiscoveryConfig {
-  std::vector<FileSdConfig> file;
-  std::vector<HttpSdConfig> http;
-  std::vector<AwsSdConfig> aws;
-  bool eventbridge_enabled = false;
-  std::string eventbridge_api_key;  // read from api_key_file; empty: no key required
-  std::chrono::milliseconds missing_after = std::chrono::minutes(2);
-  std::string grpc_listen_address;  // empty: the push API is off
-
-  bool any() const {
-    return !file.empty() || !http.empty() || !aws.empty() || eventbridge_enabled ||
-           !grpc_listen_address.empty();
-  }
-};
 
 // The cache, its sources and the expiry loop, for one configuration.
 class Discovery {

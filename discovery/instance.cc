@@ -117,24 +117,6 @@ InstanceRecord record_from_meta_labels(const std::map<std::string, std::string>&
   return r;
 }
 
-std::string canonical_dns_name(std::string_view name) {
-  std::string out(name);
-  while (!out.empty() && out.back() == '.') out.pop_back();
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-std::string_view host_of(std::string_view address) {
-  if (!address.empty() && address.front() == '[') {
-    const size_t close = address.find(']');
-    return close == std::string_view::npos ? address : address.substr(1, close - 1);
-  }
-  const size_t colon = address.rfind(':');
-  // More than one colon without brackets: a bare IPv6 address, no port.
-  if (colon == std::string_view::npos || address.find(':') != colon) return address;
-  return address.substr(0, colon);
-}
-
 namespace {
 // Records with an instance id first: when a bare address record and a real instance
 // share a name, the lookup finds the instance.
@@ -169,7 +151,7 @@ DiscoverySnapshot::DiscoverySnapshot(uint64_t generation, std::vector<InstanceRe
 
 const LoadBalancerRecord* DiscoverySnapshot::load_balancer(std::string_view host) const {
   if (load_balancers_.empty()) return nullptr;
-  auto it = lb_by_name_.find(canonical_dns_name(host));
+  auto it = lb_by_name_.find(net::canonical_dns_name(host));
   return it == lb_by_name_.end() ? nullptr : &load_balancers_[it->second];
 }
 

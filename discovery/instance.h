@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "base/net.h"
 
 namespace rwgate::discovery {
 
@@ -61,11 +62,9 @@ struct LoadBalancerRecord {
   friend bool operator==(const LoadBalancerRecord&, const LoadBalancerRecord&) = default;
 };
 
-// A DNS name as compared: lower case, without a trailing dot.
-std::string canonical_dns_name(std::string_view name);
-
-// "[v6]:port" -> "v6", "host:port" -> "host", "host" -> "host".
-std::string_view host_of(std::string_view address);
+// Kept under their old names for callers not yet moved to base/net.h.
+using net::canonical_dns_name;
+using net::host_of;
 
 // An immutable view of every known instance, with lookup by any of its names, and of the
 // instances that went away recently (no source reported them for missing_after), so that

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "base/net.h"
 #include "discovery/instance.h"
 #include "proto/hash.h"
 
@@ -33,7 +34,7 @@ constexpr BuiltIn kBuiltIn[] = {
 };
 
 std::string lower_host(std::string_view instance) {
-  return discovery::canonical_dns_name(discovery::host_of(instance));
+  return net::canonical_dns_name(net::host_of(instance));
 }
 
 bool is_region(std::string_view s) {
@@ -42,11 +43,7 @@ bool is_region(std::string_view s) {
 }
 
 std::string port_of(std::string_view instance) {
-  const size_t colon = instance.rfind(':');
-  if (colon == std::string_view::npos) return "";
-  const size_t bracket = instance.rfind(']');
-  if (bracket != std::string_view::npos && bracket > colon) return "";
-  return std::string(instance.substr(colon + 1));
+  return std::string(net::split_host_port(instance).port);
 }
 
 struct WindowStats {
@@ -363,7 +360,7 @@ std::vector<LbTargetReport> LbDetector::report() const {
     r.verdict = by_name || t.confirmed ? "confirmed" : "suspected";
     r.evidence = by_name ? "name" : "behaviour";
     if (by_name) {
-      r.reasons.push_back("host " + std::string(discovery::host_of(t.instance)) + " matches " +
+      r.reasons.push_back("host " + std::string(net::host_of(t.instance)) + " matches " +
                           t.name_reason);
     }
     if (!t.reason.empty()) r.reasons.push_back(t.reason);

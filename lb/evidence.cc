@@ -1,5 +1,6 @@
 #include "lb/evidence.h"
 
+#include "base/net.h"
 #include "proto/hash.h"
 
 namespace rwgate::lb {
@@ -21,7 +22,7 @@ void LbEvidence::collect(const LbRules& rules, const proto::Batch& batch,
     if (f.name_pattern >= 0) {
       reason = rules.names->description(f.name_pattern);
     } else if (f.name_pattern == kLbDiscovered && fleet != nullptr) {
-      if (const auto* lb = fleet->load_balancer(discovery::host_of(instance))) {
+      if (const auto* lb = fleet->load_balancer(net::host_of(instance))) {
         reasons_.push_back("the DNS name of " + lb->type + " load balancer " + lb->name +
                            ", which the aws discovery source lists");
         reason = reasons_.back();

@@ -1,5 +1,6 @@
 #include "lb/target_check.h"
 
+#include "base/net.h"
 #include "lb/evidence.h"
 #include "proto/hash.h"
 
@@ -34,7 +35,7 @@ const TargetCheck::Memo& TargetCheck::memo_for(const LbRules& rules, std::string
   }
   Memo fresh;
   fresh.key = target_key(job, instance);
-  if (discovery_ != nullptr && discovery_->load_balancer(discovery::host_of(instance)) != nullptr) {
+  if (discovery_ != nullptr && discovery_->load_balancer(net::host_of(instance)) != nullptr) {
     fresh.name_pattern = kLbDiscovered;
   } else if (rules.names != nullptr) {
     fresh.name_pattern = static_cast<int16_t>(rules.names->match(instance));

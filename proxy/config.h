@@ -3,38 +3,46 @@
 // Loading never stops at the first problem: every error is collected with its YAML path
 // and line ("sinks[0].remote_write.queue.shards (line 14): must be at least 1"), so a user
 // fixes a file in one pass. Unknown keys are errors, as in Prometheus.
+//
+// Each section is read by the folder that owns what it configures, with the shared reader
+// of base/yaml_reader.h:
+//   server, relabel_configs, relabel      here
+//   discovery                             discovery/config.h
+//   enrich                                pipeline/config.h
+//   load_balancer_detection               lb/config.h
+//   staleness                             staleness/config.h
+//   sinks                                 sinks/config.h
 #pragma once
 
-#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
-#include <utility>
 #include <vector>
 
-#include "discovery/discovery.h"
-#include "lb/detector.h"
-#include "proto/decode.h"
+#include "base/duration.h"
+#include "base/net.h"
+#include "discovery/config.h"
+#include "discovery/discovery.h"  // includers of this header have relied on it
+#include "lb/config.h"
+#include "pipeline/config.h"
 #include "relabel/rule.h"
+#include "sinks/config.h"
 #include "staleness/config.h"
 
 namespace rwgate::proxy {
 
-using Duration = std::chrono::milliseconds;
-
-// Parses a Prometheus duration: "1h30m", "5m", "30s", "250ms", "0". Units y w d h m s ms.
-std::optional<Duration> parse_duration(std::string_view text);
-std::string format_duration(Duration d);
-
-struct Url {
-  std::string scheme;  // http
-  std::string host;
-  std::string port;    // always set; default from scheme
-  std::string target;  // path and query, "/" at least
-  std::string text;    // as written
-};
-// Parses an http:// URL; nullopt with `why` set on error.
-std::optional<Url> parse_url(std::string_view text, std::string& why);
+// The names this header always had, now declared where they belong.
+using lb::default_lb_rules;
+using net::parse_url;
+using net::Url;
+using pipeline::EnrichConfig;
+using rwgate::Duration;
+using rwgate::format_duration;
+using rwgate::parse_duration;
+using sinks::BufferConfig;
+using sinks::QueueConfig;
+using sinks::RemoteWriteConfig;
+using sinks::SinkConfig;
 
 struct ServerConfig {
   std::string listen_address = "127.0.0.1:9201";
@@ -42,49 +50,6 @@ struct ServerConfig {
   uint64_t max_decoded_bytes = 128ULL << 20;
   int worker_threads = 0;  // 0 = one per core
 };
-
-struct QueueConfig {
-  int max_samples_per_send = 2000;
-  Duration batch_send_deadline = std::chrono::seconds(5);
-  int shards = 4;
-  Duration min_backoff = Duration(30);
-  Duration max_backoff = std::chrono::seconds(5);
-  bool retry_on_http_429 = true;
-};
-
-struct BufferConfig {
-  std::string type = "memory";  // memory | disk
-  std::string path;             // disk: default data/<sink name>
-  uint64_t max_bytes = 1ULL << 30;
-  std::string fsync = "batch";  // always | batch | never
-  bool drop_oldest = false;     // on_full: drop_oldest (default: block, i.e. 503)
-};
-
-struct RemoteWriteConfig {
-  Url url;
-  proto::Protocol protocol = proto::Protocol::kV1;
-  std::vector<std::pair<std::string, std::string>> headers;
-  Duration timeout = std::chrono::seconds(30);
-  std::vector<relabel::Rule> write_relabel_configs;
-  QueueConfig queue;
-  BufferConfig buffer;
-};
-
-struct SinkConfig {
-  std::string name;
-  RemoteWriteConfig remote_write;
-  // The sink's YAML as loaded, re-emitted: equal text means an unchanged sink on reload.
-  std::string fingerprint;
-};
-
-struct EnrichConfig {
-  std::string match_label = "instance";
-  std::vector<relabel::Rule> relabel_configs;  // empty: the default mapping
-  bool annotate_miss = false;                  // on_miss: annotate
-};
-
-// Detection on, action annotate, the built-in name patterns.
-lb::LbRules default_lb_rules();
 
 struct Config {
   ServerConfig server;

@@ -5,9 +5,9 @@
 
 #include <boost/beast/http.hpp>
 
+#include "base/json.h"
 #include "base/log.h"
 #include "discovery/sources/eventbridge.h"
-#include "proxy/json_labels.h"
 
 #include <ctime>
 #include <set>
@@ -35,13 +35,11 @@ sinks::RemoteWriteOptions sink_options(const SinkConfig& c) {
   o.max_backoff = rw.queue.max_backoff;
   o.retry_on_http_429 = rw.queue.retry_on_http_429;
   o.max_bytes = rw.buffer.max_bytes;
-  if (rw.buffer.type == "disk") {
+  if (rw.buffer.type == sinks::BufferType::kDisk) {
     sinks::DiskBufferOptions d;
     d.path = rw.buffer.path;
     d.max_bytes = rw.buffer.max_bytes;
-    d.fsync = rw.buffer.fsync == "always"  ? sinks::FsyncMode::kAlways
-              : rw.buffer.fsync == "never" ? sinks::FsyncMode::kNever
-                                           : sinks::FsyncMode::kBatch;
+    d.fsync = rw.buffer.fsync;
     d.drop_oldest = rw.buffer.drop_oldest;
     // Segments small enough that a delivered one is given back soon, large enough to
     // keep the file count low.
@@ -136,9 +134,9 @@ Status Gateway::apply(const Config& config) {
     sink->start();
     log::info("sink started", {{"sink", sc.name},
                                {"url", sc.remote_write.url.text},
-                               {"buffer", sc.remote_write.buffer.type}});
+                               {"buffer", sinks::buffer_type_name(sc.remote_write.buffer.type)}});
     next.emplace(sc.name, RunningSink{sc.fingerprint, std::move(sink),
-                                      sc.remote_write.buffer.type == "disk"});
+                                      sc.remote_write.buffer.type == sinks::BufferType::kDisk});
   }
   if (!discovery_ || config.discovery_fingerprint != discovery_fingerprint_) {
     if (discovery_) discovery_->stop();

@@ -8,6 +8,7 @@
 #include <boost/beast/core.hpp>
 
 #include "base/log.h"
+#include "base/net.h"
 
 namespace rwgate::proxy {
 
@@ -30,14 +31,11 @@ HttpServer::~HttpServer() { stop(); }
 
 Status HttpServer::start() {
   const std::string& addr = options_.listen_address;
-  const size_t colon = addr.rfind(':');
-  if (colon == std::string::npos)
+  const net::HostPort split = net::split_host_port(addr);
+  if (!split.ok || !split.has_port)
     return Status::error("listen address \"" + addr + "\" is not HOST:PORT");
-  std::string host = addr.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
-    host = host.substr(1, host.size() - 2);
-  if (host.empty()) host = "0.0.0.0";
-  const std::string port = addr.substr(colon + 1);
+  const std::string host = split.host.empty() ? "0.0.0.0" : std::string(split.host);
+  const std::string port(split.port);
 
   const int nworkers = std::max(1, options_.worker_threads);
   for (int i = 0; i < nworkers; ++i) {

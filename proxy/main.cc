@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "base/log.h"
+#include "base/net.h"
 #include "proxy/config.h"
 #include "proxy/gateway.h"
 #include "proxy/relabel_command.h"
@@ -129,7 +130,7 @@ int main(int argc, char** argv) {
       errors.push_back("--sink.url: use it without --config.file, or add a sink to the file");
   } else {
     std::string why;
-    if (!flags.sink_url.empty() && !proxy::parse_url(flags.sink_url, why))
+    if (!flags.sink_url.empty() && !net::parse_url(flags.sink_url, why))
       errors.push_back("--sink.url: " + why);
     config = proxy::default_config(flags.sink_url);
   }

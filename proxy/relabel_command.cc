@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <vector>
 
-#include "proxy/json_labels.h"
+#include "base/json.h"
 #include "relabel/rule.h"
 
 namespace rwgate::proxy {

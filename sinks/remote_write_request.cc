@@ -6,6 +6,7 @@
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/verb.hpp>
 
+#include "base/net.h"
 #include "sinks/remote_write_sink.h"
 
 namespace rwgate::sinks {
@@ -72,8 +73,7 @@ void EnqueueScratchPool::give_back(std::unique_ptr<EnqueueScratch> scratch) {
 
 HttpRequest make_http_request(const RemoteWriteOptions& options) {
   HttpRequest req{http::verb::post, options.target, 11};
-  const bool v6 = options.host.find(':') != std::string::npos;
-  req.set(http::field::host, (v6 ? "[" + options.host + "]" : options.host) + ":" + options.port);
+  req.set(http::field::host, net::join_host_port(options.host, options.port));
   req.set(http::field::user_agent, "rwgate/0.1");
   req.set(http::field::content_encoding, "snappy");
   if (options.protocol == proto::Protocol::kV1) {

@@ -4,6 +4,13 @@
 
 #include <chrono>
 
+namespace YAML {
+class Node;
+}
+namespace rwgate::yaml {
+class Reader;
+}
+
 namespace rwgate::staleness {
 
 struct StalenessConfig {
@@ -11,5 +18,7 @@ struct StalenessConfig {
   bool drop_late_samples = true;  // drop samples that arrive for them afterwards
   std::chrono::milliseconds series_idle_timeout = std::chrono::minutes(15);
 };
+
+void read_staleness(yaml::Reader& r, const YAML::Node& node, StalenessConfig& out);
 
 }  // namespace rwgate::staleness

@@ -30,16 +30,14 @@ namespace ssl = asio::ssl;
 
 namespace {
 
-std::string host_header(const Url& url) {
+std::string host_header(const net::Url& url) {
   const bool default_port =
       (url.scheme == "https" && url.port == "443") || (url.scheme == "http" && url.port == "80");
-  const std::string host =
-      url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host;
-  return default_port ? host : host + ":" + url.port;
+  return net::join_host_port(url.host, default_port ? "" : url.port);
 }
 
 template <typename Stream>
-asio::awaitable<void> talk(Stream& stream, const Url& url, const HttpRequest& request,
+asio::awaitable<void> talk(Stream& stream, const net::Url& url, const HttpRequest& request,
                            HttpResult* out, boost::system::error_code& ec) {
   http::request<http::string_body> req{http::string_to_verb(request.method), request.target, 11};
   req.set(http::field::host, host_header(url));
@@ -58,7 +56,7 @@ asio::awaitable<void> talk(Stream& stream, const Url& url, const HttpRequest& re
   out->body = std::move(parser.get().body());
 }
 
-asio::awaitable<void> exchange(Url url, HttpRequest request, std::chrono::milliseconds timeout,
+asio::awaitable<void> exchange(net::Url url, HttpRequest request, std::chrono::milliseconds timeout,
                                std::string ca_file, HttpResult* out) {
   auto ex = co_await asio::this_coro::executor;
   boost::system::error_code ec;
@@ -154,7 +152,7 @@ std::chrono::system_clock::time_point parse_iso8601(const std::string& s) {
 
 }  // namespace
 
-HttpResult http_exchange(const Url& url, const HttpRequest& request,
+HttpResult http_exchange(const net::Url& url, const HttpRequest& request,
                          std::chrono::milliseconds timeout, const std::string& ca_file) {
   HttpResult out;
   asio::io_context ioc(1);
@@ -232,9 +230,10 @@ Status CredentialChain::from_imds(Credentials& out) {
   std::string endpoint = options_.imds_endpoint;
   if (endpoint.empty()) endpoint = env("AWS_EC2_METADATA_SERVICE_ENDPOINT");
   if (endpoint.empty()) endpoint = "http://169.254.169.254";
-  Url url;
   std::string why;
-  if (!parse_url(endpoint, url, why)) return Status::error("IMDS endpoint " + endpoint + " " + why);
+  const std::optional<net::Url> parsed = net::parse_url(endpoint, why, net::Schemes::kHttpOrHttps);
+  if (!parsed) return Status::error("IMDS endpoint " + endpoint + " " + why);
+  const net::Url& url = *parsed;
   const auto timeout = std::chrono::seconds(2);
   HttpRequest put{
       "PUT", "/latest/api/token", {{"X-aws-ec2-metadata-token-ttl-seconds", "21600"}}, ""};
@@ -317,9 +316,10 @@ Status QueryClient::call(const std::string& service, const std::string& version,
     endpoint =
         "https://" + service + "." + options_.region + ".amazonaws.com" + (china ? ".cn" : "");
   }
-  Url url;
   std::string why;
-  if (!parse_url(endpoint, url, why)) return Status::error("endpoint " + endpoint + " " + why);
+  const std::optional<net::Url> parsed = net::parse_url(endpoint, why, net::Schemes::kHttpOrHttps);
+  if (!parsed) return Status::error("endpoint " + endpoint + " " + why);
+  const net::Url& url = *parsed;
   const std::string body = form_body(action, version, params);
   thread_local std::mt19937_64 rng{std::random_device{}()};
   auto backoff = options_.min_backoff;
@@ -345,12 +345,12 @@ Status QueryClient::call(const std::string& service, const std::string& version,
     SignInput in;
     in.method = "POST";
     in.host = host_header(url);
-    in.path = url.path;
+    in.path = url.target;
     in.headers = {{"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"}};
     in.body = body;
     const SignOutput sig =
         sign_v4(creds, options_.region, service, in, std::chrono::system_clock::now());
-    HttpRequest req{"POST", url.path, in.headers, body};
+    HttpRequest req{"POST", url.target, in.headers, body};
     req.headers.emplace_back("X-Amz-Date", sig.amz_date);
     req.headers.emplace_back("Authorization", sig.authorization);
     if (!creds.session_token.empty())

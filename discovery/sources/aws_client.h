@@ -22,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/net.h"
 #include "base/status.h"
 #include "discovery/sources/aws_sigv4.h"
 #include "discovery/sources/aws_xml.h"
@@ -43,7 +44,7 @@ struct HttpRequest {
 
 // One exchange with a deadline over all of it. https verifies the server's certificate
 // chain (the system's CAs, or `ca_file`) and its name.
-HttpResult http_exchange(const Url& url, const HttpRequest& request,
+HttpResult http_exchange(const net::Url& url, const HttpRequest& request,
                          std::chrono::milliseconds timeout, const std::string& ca_file);
 
 struct ClientOptions {

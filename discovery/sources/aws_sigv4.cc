@@ -103,44 +103,6 @@ std::string canonical_query(std::string_view query) {
 
 }  // namespace
 
-bool parse_url(std::string_view text, Url& out, std::string& why) {
-  const size_t sep = text.find("://");
-  if (sep == std::string_view::npos) {
-    why = "must be an absolute URL like https://host[:port]";
-    return false;
-  }
-  out.scheme = std::string(text.substr(0, sep));
-  if (out.scheme != "http" && out.scheme != "https") {
-    why = "scheme \"" + out.scheme + "\" is not supported (use https, or http for tests)";
-    return false;
-  }
-  std::string_view rest = text.substr(sep + 3);
-  const size_t slash = rest.find('/');
-  std::string_view authority = rest.substr(0, slash);
-  out.path = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
-  std::string_view port;
-  if (!authority.empty() && authority.front() == '[') {
-    const size_t close = authority.find(']');
-    if (close == std::string_view::npos) {
-      why = "unterminated IPv6 address";
-      return false;
-    }
-    out.host = std::string(authority.substr(1, close - 1));
-    if (close + 1 < authority.size() && authority[close + 1] == ':')
-      port = authority.substr(close + 2);
-  } else {
-    const size_t colon = authority.rfind(':');
-    out.host = std::string(authority.substr(0, colon));
-    if (colon != std::string_view::npos) port = authority.substr(colon + 1);
-  }
-  if (out.host.empty()) {
-    why = "has no host";
-    return false;
-  }
-  out.port = port.empty() ? (out.scheme == "https" ? "443" : "80") : std::string(port);
-  return true;
-}
-
 std::string sha256_hex(std::string_view data) {
   unsigned char out[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), out);

@@ -21,15 +21,6 @@
 
 namespace rwgate::discovery::aws {
 
-struct Url {
-  std::string scheme;  // http | https
-  std::string host;
-  std::string port;
-  std::string path;  // "/" at least
-};
-// Parses http(s)://host[:port][/path]; false with `why` set when it cannot.
-bool parse_url(std::string_view text, Url& out, std::string& why);
-
 struct Credentials {
   std::string access_key_id;
   std::string secret_access_key;

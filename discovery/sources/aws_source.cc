@@ -6,6 +6,7 @@
 #include <set>
 
 #include "base/log.h"
+#include "base/net.h"
 
 namespace rwgate::discovery {
 
@@ -171,7 +172,7 @@ Status AwsSource::fetch(std::vector<InstanceRecord>& records,
                   if (result == nullptr) return std::string();
                   for (const aws::XmlNode* lb : members(result->child("LoadBalancers"))) {
                     LoadBalancerRecord r{std::string(lb->child_text("LoadBalancerName")),
-                                         discovery::canonical_dns_name(lb->child_text("DNSName")),
+                                         net::canonical_dns_name(lb->child_text("DNSName")),
                                          std::string(lb->child_text("Type")),
                                          region,
                                          {}};
@@ -190,7 +191,7 @@ Status AwsSource::fetch(std::vector<InstanceRecord>& records,
         if (result == nullptr) return std::string();
         for (const aws::XmlNode* lb : members(result->child("LoadBalancerDescriptions"))) {
           LoadBalancerRecord r{std::string(lb->child_text("LoadBalancerName")),
-                               discovery::canonical_dns_name(lb->child_text("DNSName")), "classic",
+                               net::canonical_dns_name(lb->child_text("DNSName")), "classic",
                                region,
                                groups_by_classic[std::string(lb->child_text("LoadBalancerName"))]};
           if (!r.dns_name.empty()) lbs.push_back(std::move(r));

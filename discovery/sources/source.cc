@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "base/log.h"
+#include "base/net.h"
 
 namespace rwgate::discovery {
 
@@ -117,7 +118,7 @@ Status parse_sd_targets(const std::string& text, std::vector<InstanceRecord>& ou
       for (const auto& t : targets) {
         if (!t.IsScalar()) return Status::error(where + "targets must be strings");
         InstanceRecord r = record_from_meta_labels(labels);
-        r.addresses.emplace_back(host_of(t.Scalar()));
+        r.addresses.emplace_back(net::host_of(t.Scalar()));
         out.push_back(std::move(r));
       }
     }

@@ -241,10 +241,10 @@ sinks:
   ASSERT_TRUE(c.config) << c.errors[0];
   const BufferConfig& a = c.config->sinks[0].remote_write.buffer;
   EXPECT_EQ(a.path, "data/a");
-  EXPECT_EQ(a.fsync, "always");
+  EXPECT_EQ(a.fsync, sinks::FsyncMode::kAlways);
   EXPECT_TRUE(a.drop_oldest);
   EXPECT_EQ(c.config->sinks[1].remote_write.buffer.path, "/var/lib/rwgate/b");
-  EXPECT_EQ(c.config->sinks[1].remote_write.buffer.fsync, "batch");
+  EXPECT_EQ(c.config->sinks[1].remote_write.buffer.fsync, sinks::FsyncMode::kBatch);
   ConfigResult bad = parse_config(R"(
 sinks:
   - name: a

@@ -1,13 +1,13 @@
-#include "proxy/json_labels.h"
+#include "base/json.h"
 
 #include <gtest/gtest.h>
 
-namespace rwgate::proxy {
+namespace rwgate {
 namespace {
 
 using Pairs = std::vector<std::pair<std::string, std::string>>;
 
-TEST(JsonLabelsTest, ParsesAFlatObjectOfStrings) {
+TEST(JsonTest, ParsesAFlatObjectOfStrings) {
   Pairs out;
   std::string why;
   ASSERT_TRUE(
@@ -18,7 +18,7 @@ TEST(JsonLabelsTest, ParsesAFlatObjectOfStrings) {
   EXPECT_TRUE(out.empty());
 }
 
-TEST(JsonLabelsTest, RefusesWhatIsNotALabelObject) {
+TEST(JsonTest, RefusesWhatIsNotALabelObject) {
   Pairs out;
   std::string why;
   for (const char* bad : {"", "[]", "{\"a\":1}", "{\"a\":\"1\",}", "{\"a\":\"1\"} x",
@@ -29,11 +29,11 @@ TEST(JsonLabelsTest, RefusesWhatIsNotALabelObject) {
   }
 }
 
-TEST(JsonLabelsTest, WritesEscapedStrings) {
+TEST(JsonTest, WritesEscapedStrings) {
   std::string out;
   append_json_string(out, "a\"b\\c\n\x01\xc3\xa9");
   EXPECT_EQ(out, "\"a\\\"b\\\\c\\n\\u0001\xc3\xa9\"");
 }
 
 }  // namespace
-}  // namespace rwgate::proxy
+}  // namespace rwgate

@@ -1,4 +1,6 @@
-// JSON for `rwgate relabel`: one flat object of string values per line, in and out.
+// JSON, written and read by hand where a library would be overkill: string literals and
+// fields for the admin endpoints, and the flat label objects of `rwgate relabel` (one object
+// of string values per line). In namespace rwgate: the names already say json.
 #pragma once
 
 #include <span>
@@ -7,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-namespace rwgate::proxy {
+namespace rwgate {
 
 // Parses `{"name": "value", ...}` (strings only, standard escapes including \uXXXX and
 // surrogate pairs). Returns false with `why` set on any syntax error or a repeated name.
@@ -21,4 +23,4 @@ void append_json_field(std::string& out, std::string_view name, std::string_view
 // Appends `["a","b",…]`.
 void append_json_strings(std::string& out, std::span<const std::string> values);
 
-}  // namespace rwgate::proxy
+}  // namespace rwgate

@@ -1,11 +1,11 @@
-#include "proxy/json_labels.h"
+#include "base/json.h"
 
 #include <algorithm>
 #include <cstdio>
 
 #include "base/utf8.h"
 
-namespace rwgate::proxy {
+namespace rwgate {
 
 namespace {
 
@@ -203,9 +203,9 @@ void append_json_string(std::string& out, std::string_view s) {
   out.push_back('"');
 }
 
-}  // namespace rwgate::proxy
+}  // namespace rwgate
 
-namespace rwgate::proxy {
+namespace rwgate {
 
 void append_json_field(std::string& out, std::string_view name, std::string_view value) {
   append_json_string(out, name);
@@ -223,4 +223,4 @@ void append_json_strings(std::string& out, std::span<const std::string> values) 
   out += "]";
 }
 
-}  // namespace rwgate::proxy
+}  // namespace rwgate

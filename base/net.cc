@@ -1,0 +1,122 @@
+#include "base/net.h"
+
+#include <cctype>
+#include <charconv>
+
+namespace rwgate::net {
+
+HostPort split_host_port(std::string_view address) {
+  HostPort out;
+  if (!address.empty() && address.front() == '[') {
+    const size_t close = address.find(']');
+    if (close == std::string_view::npos) {
+      out.host = address;
+      out.ok = false;
+      return out;
+    }
+    out.host = address.substr(1, close - 1);
+    const std::string_view rest = address.substr(close + 1);
+    if (rest.empty()) return out;
+    if (rest.front() != ':') {
+      out.ok = false;
+      return out;
+    }
+    out.has_port = true;
+    out.port = rest.substr(1);
+    return out;
+  }
+  const size_t colon = address.rfind(':');
+  // More than one colon without brackets: a bare IPv6 address, no port.
+  if (colon == std::string_view::npos || address.find(':') != colon) {
+    out.host = address;
+    return out;
+  }
+  out.host = address.substr(0, colon);
+  out.port = address.substr(colon + 1);
+  out.has_port = true;
+  return out;
+}
+
+std::string_view host_of(std::string_view address) { return split_host_port(address).host; }
+
+std::string join_host_port(std::string_view host, std::string_view port) {
+  std::string out;
+  if (host.find(':') != std::string_view::npos) {
+    out.append("[").append(host).append("]");
+  } else {
+    out.append(host);
+  }
+  if (!port.empty()) out.append(":").append(port);
+  return out;
+}
+
+std::string canonical_dns_name(std::string_view name) {
+  std::string out(name);
+  while (!out.empty() && out.back() == '.') out.pop_back();
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+namespace {
+
+bool valid_port(std::string_view port) {
+  int n = 0;
+  auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), n);
+  return ec == std::errc() && p == port.data() + port.size() && n >= 1 && n <= 65535;
+}
+
+// The scheme part; false with `why` set when it is missing or not one the caller speaks.
+bool read_scheme(std::string_view text, Schemes schemes, Url& url, std::string& why) {
+  const bool https_ok = schemes == Schemes::kHttpOrHttps;
+  const size_t end = text.find("://");
+  if (end == std::string_view::npos) {
+    why = https_ok ? "must be an absolute URL like https://host[:port]"
+                   : "must be an absolute URL like http://host:port/path";
+    return false;
+  }
+  url.scheme = std::string(text.substr(0, end));
+  if (url.scheme == "http" || (https_ok && url.scheme == "https")) return true;
+  why = "scheme \"" + url.scheme + "\" is not supported " +
+        (https_ok ? "(use https, or http for tests)" : "(use http)");
+  return false;
+}
+
+}  // namespace
+
+std::optional<Url> parse_url(std::string_view text, std::string& why, Schemes schemes) {
+  Url url;
+  url.text = std::string(text);
+  if (!read_scheme(text, schemes, url, why)) return std::nullopt;
+  const std::string_view rest = text.substr(url.scheme.size() + 3);
+  const size_t path_start = rest.find('/');
+  const std::string_view authority = rest.substr(0, path_start);
+  url.target = path_start == std::string_view::npos ? "/" : std::string(rest.substr(path_start));
+  if (authority.find('@') != std::string_view::npos) {
+    why = "credentials in the URL are not supported; use headers";
+    return std::nullopt;
+  }
+  const HostPort hp = split_host_port(authority);
+  if (!hp.ok) {
+    why = hp.host.size() == authority.size()
+              ? "unterminated IPv6 address"
+              : "bad port \"" + std::string(authority.substr(hp.host.size() + 2)) + "\"";
+    return std::nullopt;
+  }
+  url.host = std::string(hp.host);
+  if (url.host.empty()) {
+    why = "has no host";
+    return std::nullopt;
+  }
+  if (hp.has_port && hp.port.empty()) {
+    why = "empty port";
+    return std::nullopt;
+  }
+  url.port = hp.has_port ? std::string(hp.port) : url.scheme == "https" ? "443" : "80";
+  if (!valid_port(url.port)) {
+    why = "bad port \"" + url.port + "\"";
+    return std::nullopt;
+  }
+  return url;
+}
+
+}  // namespace rwgate::net
