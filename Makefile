@@ -2,6 +2,7 @@
 #   make demo   install what is missing, build, run the main job end to end
 #   make test   install what is missing, build, run every test (unit, ASan+UBSan unit, integration)
 #   make bench  install, build (Release), run the benchmarks
+#   make bench-against BASE=REV  the same benchmarks on REV and on this tree: before/after
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 BENCH_BUILD ?= build-bench
@@ -11,7 +12,7 @@ JOBS       ?= $(shell nproc)
 CMAKE_FLAGS ?=
 export DEMO_SECONDS
 
-.PHONY: all deps build build-asan test test-unit test-asan test-integration fuzz demo bench format check-format clean
+.PHONY: all deps build build-asan test test-unit test-asan test-integration fuzz demo bench bench-against format check-format clean
 
 all: build
 
@@ -56,6 +57,9 @@ bench: deps
 	cmake -S . -B $(BENCH_BUILD) -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF $(CMAKE_FLAGS) >/dev/null
 	cmake --build $(BENCH_BUILD) -j $(JOBS)
 	scripts/bench $(BENCH_BUILD)
+
+bench-against: deps
+	scripts/bench-against $(BASE) $(BENCH_BUILD)
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')

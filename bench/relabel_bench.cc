@@ -105,11 +105,12 @@ void BM_RelabelUncached(benchmark::State& state) {
   Workload w(2000);
   const auto r = rules(0);
   relabel::LabelBuilder b;
+  relabel::RelabelScratch scratch;
   std::vector<proto::Label> out;
   for (auto _ : state) {
     for (const proto::Series& s : w.batch.series) {
       b.reset(w.batch.labels_of(s));
-      if (relabel::process(r.global, b)) b.labels(out);
+      if (relabel::process(r.global, b, scratch)) b.labels(out);
       benchmark::DoNotOptimize(out.data());
     }
   }

@@ -26,7 +26,7 @@ size_t default_enrichment(const discovery::InstanceRecord& rec, proto::Label* ou
 }
 
 bool Enricher::apply(const EnrichRules& rules, const InstanceMatch& m,
-                     relabel::LabelBuilder& builder) {
+                     relabel::LabelBuilder& builder, relabel::RelabelScratch& scratch) {
   if (m.outcome == EnrichOutcome::kOff) return true;
   if (m.record == nullptr) {
     if (rules.annotate_miss && builder.get(kMissLabel).empty()) builder.set(kMissLabel, kMissValue);
@@ -40,7 +40,7 @@ bool Enricher::apply(const EnrichRules& rules, const InstanceMatch& m,
   }
   // Custom rules see the record as meta labels, then every __meta_* label goes.
   for (const auto& [name, value] : m.record->meta_labels()) builder.set(name, value);
-  if (!relabel::process(rules.rules, builder)) return false;
+  if (!relabel::process(rules.rules, builder, scratch)) return false;
   builder.visible(visible_);
   meta_names_.clear();
   for (const proto::Label& l : visible_) {

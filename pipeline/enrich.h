@@ -76,7 +76,8 @@ size_t default_enrichment(const discovery::InstanceRecord& rec, proto::Label* ou
 // enrich rules dropped the series. Keeps scratch space between calls.
 class Enricher {
  public:
-  bool apply(const EnrichRules& rules, const InstanceMatch& m, relabel::LabelBuilder& builder);
+  bool apply(const EnrichRules& rules, const InstanceMatch& m, relabel::LabelBuilder& builder,
+             relabel::RelabelScratch& scratch);
 
  private:
   std::vector<proto::Label> visible_;

@@ -103,14 +103,14 @@ bool LabelPipeline::run_global(const PipelineRules& rules,
   e.late = m.late;
   e.live = m.late ? nullptr : m.live();
   e.enriched = m.late ? EnrichOutcome::kOff : m.outcome;
-  if (m.late || !enricher_.apply(rules.enrich, m, builder_)) return false;
+  if (m.late || !enricher_.apply(rules.enrich, m, builder_, relabel_scratch_)) return false;
   if (lb.flagged) {
     if (lb.action == lb::LbAction::kDrop) return false;
     // The sender's own label wins here too.
     if (lb.action == lb::LbAction::kAnnotate && builder_.get(rules.lb.label).empty())
       builder_.set(rules.lb.label, lb::kLbLabelValue);
   }
-  return relabel::process(rules.global, builder_);
+  return relabel::process(rules.global, builder_, relabel_scratch_);
 }
 
 void LabelPipeline::compute(const PipelineRules& rules,
@@ -153,7 +153,7 @@ void LabelPipeline::run_per_sink(const PipelineRules& rules, CacheEntry& e) {
       continue;
     }
     builder_.reset(global_labels_);
-    if (!relabel::process(rules.per_sink[s], builder_)) {
+    if (!relabel::process(rules.per_sink[s], builder_, relabel_scratch_)) {
       e.outs[s].dropped = true;
       continue;
     }

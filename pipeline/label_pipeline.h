@@ -120,6 +120,7 @@ class LabelPipeline {
   lb::TargetCheck lb_;
   Enricher enricher_;
   relabel::LabelBuilder builder_;
+  relabel::RelabelScratch relabel_scratch_;
   // compute()'s scratch.
   std::vector<proto::Label> scratch_;
   std::string global_bytes_;

@@ -140,20 +140,6 @@ void ResultCache::find(const proto::Batch& batch) {
   }
 }
 
-CacheEntry* ResultCache::hit(size_t i, const CacheGeneration& generation) {
-  const Key key = keys_[i];
-  CacheEntry* e = found_[i];
-  // An entry found by find() may have been reused by a miss since; the compare catches it.
-  if (e == nullptr || e->hash != hashes_[i] || e->generation != generation ||
-      e->key_form != key.form || e->key_len != key.bytes.size() ||
-      std::memcmp(e->storage.data(), key.bytes.data(), key.bytes.size()) != 0) {
-    return nullptr;
-  }
-  e->referenced = true;
-  e->pinned_by = request_;
-  return e;
-}
-
 CacheEntry* ResultCache::claim(size_t i, const CacheGeneration& generation, size_t capacity,
                                uint64_t& evictions) {
   CacheEntry* e = slot_for(hashes_[i], std::max<size_t>(1, capacity), evictions);

@@ -20,6 +20,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -86,8 +87,21 @@ class ResultCache {
   void begin_request();
   // Computes every series' key and hash and looks them up (the passes above).
   void find(const proto::Batch& batch);
-  // Series i's valid entry (pinned for this request), or null: a miss.
-  CacheEntry* hit(size_t i, const CacheGeneration& generation);
+  // Series i's valid entry (pinned for this request), or null: a miss. Inline: it is the
+  // steady state, once per series.
+  CacheEntry* hit(size_t i, const CacheGeneration& generation) {
+    const Key key = keys_[i];
+    CacheEntry* e = found_[i];
+    // An entry found by find() may have been reused by a miss since; the compare catches it.
+    if (e == nullptr || e->hash != hashes_[i] || e->generation != generation ||
+        e->key_form != key.form || e->key_len != key.bytes.size() ||
+        std::memcmp(e->storage.data(), key.bytes.data(), key.bytes.size()) != 0) {
+      return nullptr;
+    }
+    e->referenced = true;
+    e->pinned_by = request_;
+    return e;
+  }
   // An entry to compute series i's result into, keyed and pinned (maybe an overflow
   // entry). `capacity`: the most entries to keep.
   CacheEntry* claim(size_t i, const CacheGeneration& generation, size_t capacity,

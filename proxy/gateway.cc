@@ -7,9 +7,10 @@
 
 #include "base/json.h"
 #include "base/log.h"
+#include "discovery/discovery_json.h"
 #include "discovery/sources/eventbridge.h"
+#include "lb/report_json.h"
 
-#include <ctime>
 #include <set>
 
 namespace rwgate::proxy {
@@ -104,12 +105,12 @@ Gateway::Gateway(Config initial, std::string config_path, std::chrono::milliseco
 
 Gateway::~Gateway() { shutdown(); }
 
-Status Gateway::apply(const Config& config) {
-  // Caller holds reload_mu_.
+// Sinks whose YAML is unchanged are kept with their queues; changed and new ones start.
+// Returns the running set for `config`; what stays in sinks_ is to be retired. Adds the
+// errors of sinks whose disk buffer cannot open (they refuse data, 503, until fixed).
+std::map<std::string, Gateway::RunningSink> Gateway::start_sinks(const Config& config,
+                                                                 std::string& errors) {
   std::map<std::string, RunningSink> next;
-  auto snapshot = std::make_shared<IngestSnapshot>();
-  snapshot->max_decoded_bytes = config.server.max_decoded_bytes;
-  std::string errors;
   for (const SinkConfig& sc : config.sinks) {
     auto it = sinks_.find(sc.name);
     if (it != sinks_.end() && it->second.fingerprint == sc.fingerprint) {
@@ -138,39 +139,60 @@ Status Gateway::apply(const Config& config) {
     next.emplace(sc.name, RunningSink{sc.fingerprint, std::move(sink),
                                       sc.remote_write.buffer.type == sinks::BufferType::kDisk});
   }
-  if (!discovery_ || config.discovery_fingerprint != discovery_fingerprint_) {
-    if (discovery_) discovery_->stop();
-    discovery_.reset();
-    if (config.discovery.any()) {
-      discovery_ = std::make_shared<discovery::Discovery>(config.discovery, source_metrics_);
-      discovery_->start();
-      log::info("discovery started",
-                {{"file_sources", std::to_string(config.discovery.file.size())},
-                 {"eventbridge", config.discovery.eventbridge_enabled ? "on" : "off"}});
-    }
-    discovery_fingerprint_ = config.discovery_fingerprint;
+  return next;
+}
+
+// A new discovery only when its section changed: sources keep their state otherwise.
+void Gateway::restart_discovery_if_changed(const Config& config) {
+  if (discovery_ && config.discovery_fingerprint == discovery_fingerprint_) return;
+  if (discovery_) discovery_->stop();
+  discovery_.reset();
+  if (config.discovery.any()) {
+    discovery_ = std::make_shared<discovery::Discovery>(config.discovery, source_metrics_);
+    discovery_->start();
+    log::info("discovery started",
+              {{"file_sources", std::to_string(config.discovery.file.size())},
+               {"eventbridge", config.discovery.eventbridge_enabled ? "on" : "off"}});
   }
+  discovery_fingerprint_ = config.discovery_fingerprint;
+}
+
+// What ingest runs on for `config`, with the running sinks `next`.
+std::shared_ptr<IngestSnapshot> Gateway::ingest_snapshot(
+    const Config& config, const std::map<std::string, RunningSink>& next) {
+  auto snapshot = std::make_shared<IngestSnapshot>();
+  snapshot->max_decoded_bytes = config.server.max_decoded_bytes;
   snapshot->discovery = discovery_;
-  snapshot->rules.enrich.enabled = discovery_ != nullptr;
-  snapshot->rules.enrich.match_label = config.enrich.match_label;
-  snapshot->rules.enrich.rules = config.enrich.relabel_configs;
-  snapshot->rules.enrich.annotate_miss = config.enrich.annotate_miss;
-  snapshot->rules.enrich.drop_late = config.staleness.drop_late_samples;
+  pipeline::PipelineRules& rules = snapshot->rules;
+  rules.enrich.enabled = discovery_ != nullptr;
+  rules.enrich.match_label = config.enrich.match_label;
+  rules.enrich.rules = config.enrich.relabel_configs;
+  rules.enrich.annotate_miss = config.enrich.annotate_miss;
+  rules.enrich.drop_late = config.staleness.drop_late_samples;
   snapshot->track_series = discovery_ != nullptr && config.staleness.on_terminate;
-  snapshot->rules.encode_direct = snapshot->track_series;
-  snapshot->rules.generation = ++generation_;
-  snapshot->rules.global = config.relabel_configs;
-  snapshot->rules.lb = config.load_balancer_detection;
+  rules.encode_direct = snapshot->track_series;
+  rules.generation = ++generation_;
+  rules.global = config.relabel_configs;
+  rules.lb = config.load_balancer_detection;
   snapshot->lb = lb_detector_;
-  const size_t threads = std::max<size_t>(1, worker_threads_);
-  snapshot->rules.cache_entries_per_thread = config.relabel_cache_max_entries / threads;
+  rules.cache_entries_per_thread =
+      config.relabel_cache_max_entries / std::max<size_t>(1, worker_threads_);
   for (const SinkConfig& sc : config.sinks) {
     snapshot->sinks.push_back(next.at(sc.name).sink);
     snapshot->sink_ids.push_back(
         sink_ids_.try_emplace(sc.name, static_cast<uint32_t>(sink_ids_.size())).first->second);
-    snapshot->rules.per_sink.push_back(sc.remote_write.write_relabel_configs);
+    rules.per_sink.push_back(sc.remote_write.write_relabel_configs);
     snapshot->relabel_dropped.push_back(&relabel_dropped_.Add({{"sink", sc.name}}));
   }
+  return snapshot;
+}
+
+Status Gateway::apply(const Config& config) {
+  // Caller holds reload_mu_.
+  std::string errors;
+  std::map<std::string, RunningSink> next = start_sinks(config, errors);
+  restart_discovery_if_changed(config);
+  std::shared_ptr<IngestSnapshot> snapshot = ingest_snapshot(config, next);
   std::vector<staleness::MarkerSink> marker_sinks;
   for (size_t s = 0; s < snapshot->sinks.size(); ++s)
     marker_sinks.push_back({snapshot->sink_ids[s], snapshot->sinks[s]});
@@ -238,7 +260,7 @@ Status Gateway::reload() {
   if (config_path_.empty()) return Status::error("no --config.file was given; nothing to reload");
   ConfigResult loaded = load_config_file(config_path_);
   if (!loaded.config) {
-    reloads_.Add({{"result", "failure"}}).Increment();
+    reload_counter(false).Increment();
     last_reload_success_.Set(0);
     std::string all;
     for (const std::string& e : loaded.errors) {
@@ -257,11 +279,11 @@ Status Gateway::reload() {
   const Status applied = apply(*loaded.config);
   config_ = std::move(*loaded.config);
   if (!applied) {
-    reloads_.Add({{"result", "failure"}}).Increment();
+    reload_counter(false).Increment();
     last_reload_success_.Set(0);
     return applied;
   }
-  reloads_.Add({{"result", "success"}}).Increment();
+  reload_counter(true).Increment();
   last_reload_success_.Set(1);
   log::info("config reloaded", {{"file", config_path_}});
   return {};
@@ -327,45 +349,10 @@ void Gateway::refresh_lb_gauges() {
   }
 }
 
-namespace {
-// RFC 3339 in UTC with milliseconds, as Prometheus's API writes times.
-std::string rfc3339(int64_t ms) {
-  const std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[96];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(ms % 1000));
-  return buf;
-}
-}  // namespace
-
 void Gateway::lb_targets_json(HttpResponse& res) {
-  std::string out = "{\"targets\":[";
-  bool first = true;
-  for (const lb::LbTargetReport& r : lb_detector_->report()) {
-    out += first ? "{" : ",{";
-    first = false;
-    append_json_field(out, "job", r.job);
-    append_json_field(out, "instance", r.instance);
-    append_json_field(out, "verdict", r.verdict);
-    append_json_field(out, "evidence", r.evidence);
-    out += "\"reasons\":";
-    append_json_strings(out, r.reasons);
-    out += ",";
-    append_json_field(out, "first_seen", rfc3339(r.first_seen_ms));
-    append_json_field(out, "last_seen", rfc3339(r.last_seen_ms));
-    out += "\"series\":" + std::to_string(r.series) + ",";
-    append_json_string(out, "fix");
-    out += ":";
-    append_json_string(out, r.fix);
-    out += "}";
-  }
-  out += "]}\n";
   res.result(http::status::ok);
   res.set(http::field::content_type, "application/json");
-  res.body() = std::move(out);
+  res.body() = lb::lb_targets_json(lb_detector_->report());
 }
 
 void Gateway::discovery_json(HttpResponse& res) {
@@ -374,81 +361,35 @@ void Gateway::discovery_json(HttpResponse& res) {
     std::lock_guard lock(reload_mu_);
     d = discovery_;
   }
-  std::string out = "{\"enabled\":";
-  out += d ? "true" : "false";
-  const auto snap = d ? d->cache().snapshot() : nullptr;
-  out += ",\"generation\":" + std::to_string(snap ? snap->generation() : 0) + ",\"instances\":[";
-  if (snap) {
-    bool first = true;
-    for (const discovery::InstanceRecord& r : snap->records()) {
-      out += first ? "{" : ",{";
-      first = false;
-      append_json_field(out, "instance_id", r.instance_id);
-      append_json_field(out, "asg", r.asg_name);
-      append_json_field(out, "availability_zone", r.availability_zone);
-      append_json_field(out, "availability_zone_id", r.availability_zone_id);
-      append_json_field(out, "lifecycle_state", r.lifecycle_state);
-      append_json_field(out, "health_status", r.health_status);
-      append_json_field(out, "ec2_state", r.ec2_state);
-      append_json_field(out, "private_ip", r.private_ip);
-      append_json_field(out, "public_ip", r.public_ip);
-      append_json_field(out, "private_dns_name", r.private_dns);
-      append_json_field(out, "public_dns_name", r.public_dns);
-      append_json_field(out, "instance_type", r.instance_type);
-      append_json_field(out, "region", r.region);
-      append_json_field(out, "protected_from_scale_in", r.protected_from_scale_in);
-      append_json_field(out, "source", r.source);
-      out += "\"addresses\":";
-      append_json_strings(out, r.addresses);
-      out += ",\"tags\":{";
-      bool first_tag = true;
-      for (const auto& [k, v] : r.tags) {
-        if (!first_tag) out += ",";
-        first_tag = false;
-        append_json_string(out, k);
-        out += ":";
-        append_json_string(out, v);
-      }
-      out += "},\"gone\":";
-      out += r.is_gone() ? "true" : "false";
-      out += "}";
-    }
-  }
-  out += "],\"load_balancers\":[";
-  if (snap) {
-    for (size_t i = 0; i < snap->load_balancers().size(); ++i) {
-      const discovery::LoadBalancerRecord& lb = snap->load_balancers()[i];
-      out += i > 0 ? ",{" : "{";
-      append_json_field(out, "name", lb.name);
-      append_json_field(out, "dns_name", lb.dns_name);
-      append_json_field(out, "type", lb.type);
-      append_json_field(out, "region", lb.region);
-      out += "\"asgs\":";
-      append_json_strings(out, lb.asgs);
-      out += "}";
-    }
-  }
-  // How fresh each source's contribution is: a failing source keeps its last good list.
-  out += "],\"sources\":[";
-  if (d) {
-    bool first_source = true;
-    for (const auto& [name, at] : d->cache().last_report_per_source()) {
-      out += first_source ? "{" : ",{";
-      first_source = false;
-      append_json_string(out, "name");
-      out += ":";
-      append_json_string(out, name);
-      out += ",\"last_success\":";
-      append_json_string(
-          out, rfc3339(std::chrono::duration_cast<std::chrono::milliseconds>(at.time_since_epoch())
-                           .count()));
-      out += "}";
-    }
-  }
-  out += "]}\n";
   res.result(http::status::ok);
   res.set(http::field::content_type, "application/json");
-  res.body() = std::move(out);
+  res.body() = discovery::discovery_json(d.get());
+}
+
+prometheus::Counter& Gateway::reload_counter(bool success) {
+  // Resolved on first use, so the series appears with the first reload, as before.
+  std::call_once(reload_counters_once_, [this] {
+    reload_counters_[0] = &reloads_.Add({{"result", "failure"}});
+    reload_counters_[1] = &reloads_.Add({{"result", "success"}});
+  });
+  return *reload_counters_[success ? 1 : 0];
+}
+
+prometheus::Counter& Gateway::event_counter(std::string_view type, EventOutcome outcome) {
+  static constexpr const char* kOutcomes[] = {"applied", "ignored", "malformed", "unauthorized"};
+  const auto types = discovery::counted_event_types();
+  size_t t = types.size() - 1;  // "other"
+  for (size_t i = 0; i < types.size(); ++i) {
+    if (types[i] == type) t = i;
+  }
+  std::lock_guard lock(events_mu_);
+  if (event_counters_.empty()) event_counters_.resize(types.size(), {});
+  prometheus::Counter*& c = event_counters_[t][static_cast<size_t>(outcome)];
+  if (c == nullptr) {
+    c = &events_.Add(
+        {{"type", std::string(types[t])}, {"result", kOutcomes[static_cast<size_t>(outcome)]}});
+  }
+  return *c;
 }
 
 void Gateway::aws_events(const HttpRequest& req, HttpResponse& res) {
@@ -471,13 +412,14 @@ void Gateway::aws_events(const HttpRequest& req, HttpResponse& res) {
   // Constant-time compare: the key must not leak through response timing.
   if (!key.empty() &&
       (given.size() != key.size() || CRYPTO_memcmp(given.data(), key.data(), key.size()) != 0)) {
-    events_.Add({{"type", "other"}, {"result", "unauthorized"}}).Increment();
+    event_counter("other", EventOutcome::kUnauthorized).Increment();
     return text(res, http::status::unauthorized, "missing or wrong X-Api-Key\n");
   }
   const discovery::EventResult r = discovery::apply_eventbridge_event(req.body(), d->cache());
-  const std::string type(r.counted_type);
-  const char* result = r.status == 400 ? "malformed" : (r.applied ? "applied" : "ignored");
-  events_.Add({{"type", type}, {"result", result}}).Increment();
+  const EventOutcome outcome = r.status == 400 ? EventOutcome::kMalformed
+                               : r.applied     ? EventOutcome::kApplied
+                                               : EventOutcome::kIgnored;
+  event_counter(r.counted_type, outcome).Increment();
   text(res, r.status == 400 ? http::status::bad_request : http::status::ok, r.message + "\n");
 }
 

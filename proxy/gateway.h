@@ -8,6 +8,7 @@
 
 #include <prometheus/registry.h>
 
+#include <array>
 #include <atomic>
 #include <functional>
 #include <map>
@@ -49,6 +50,11 @@ class Gateway {
   // Applies `config`; the errors of sinks whose disk buffer could not be opened (those
   // sinks refuse data, 503, until a config that works is applied).
   Status apply(const Config& config);
+  struct RunningSink;
+  std::map<std::string, RunningSink> start_sinks(const Config& config, std::string& errors);
+  void restart_discovery_if_changed(const Config& config);
+  std::shared_ptr<IngestSnapshot> ingest_snapshot(const Config& config,
+                                                  const std::map<std::string, RunningSink>& next);
 
   std::string config_path_;
   std::chrono::milliseconds drain_timeout_;
@@ -57,6 +63,9 @@ class Gateway {
   prometheus::Registry registry_;
   sinks::SinkMetricFamilies sink_metrics_;
   prometheus::Family<prometheus::Counter>& reloads_;
+  prometheus::Counter& reload_counter(bool success);
+  std::once_flag reload_counters_once_;
+  std::array<prometheus::Counter*, 2> reload_counters_{};  // failure, success
   prometheus::Gauge& last_reload_success_;
   IngestHandler ingest_;
   prometheus::Family<prometheus::Counter>& relabel_dropped_;
@@ -76,7 +85,13 @@ class Gateway {
   };
   std::map<std::string, RunningSink> sinks_;
   discovery::SourceMetricFamilies source_metrics_;
+  // rwgate_eventbridge_events_total by (counted type, result), resolved on first use.
+  enum class EventOutcome : uint8_t { kApplied, kIgnored, kMalformed, kUnauthorized, kCount };
+  prometheus::Counter& event_counter(std::string_view type, EventOutcome outcome);
   prometheus::Family<prometheus::Counter>& events_;
+  std::mutex events_mu_;  // guards event_counters_
+  std::vector<std::array<prometheus::Counter*, static_cast<size_t>(EventOutcome::kCount)>>
+      event_counters_;  // by index in discovery::counted_event_types()
   // The running discovery; replaced when its config section changes. Ingest holds it
   // through its snapshot, so an old one lives until the last request using it is done.
   std::shared_ptr<discovery::Discovery> discovery_;

@@ -10,6 +10,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -63,39 +64,29 @@ int check_config(const std::string& file) {
   return 0;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  // 1. Subcommands that do not run the proxy.
-  if (argc >= 2 && std::string_view(argv[1]) == "check") {
-    if (argc != 4 || std::string_view(argv[2]) != "config") {
-      std::cerr << kUsage;
+// `rwgate relabel --rules FILE`.
+int relabel_main(int argc, char** argv) {
+  std::string rules;
+  for (int i = 2; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    if (a == "--rules" && i + 1 < argc) {
+      rules = argv[++i];
+    } else if (!take(a, "--rules", rules)) {
+      std::cerr << "rwgate relabel: unknown argument \"" << a << "\"\n" << kUsage;
       return kExitConfigError;
     }
-    return check_config(argv[3]);
   }
-
-  if (argc >= 2 && std::string_view(argv[1]) == "relabel") {
-    std::string rules;
-    for (int i = 2; i < argc; ++i) {
-      const std::string_view a = argv[i];
-      if (a == "--rules" && i + 1 < argc) {
-        rules = argv[++i];
-      } else if (!take(a, "--rules", rules)) {
-        std::cerr << "rwgate relabel: unknown argument \"" << a << "\"\n" << kUsage;
-        return kExitConfigError;
-      }
-    }
-    if (rules.empty()) {
-      std::cerr << "rwgate relabel: --rules FILE is required\n" << kUsage;
-      return kExitConfigError;
-    }
-    return proxy::run_relabel_command(rules, std::cin, std::cout, std::cerr);
+  if (rules.empty()) {
+    std::cerr << "rwgate relabel: --rules FILE is required\n" << kUsage;
+    return kExitConfigError;
   }
+  return proxy::run_relabel_command(rules, std::cin, std::cout, std::cerr);
+}
 
-  // 2. Flags: every problem is reported, then exit 2.
-  Flags flags;
-  std::vector<std::string> errors;
+// Reads the flags; a problem goes to `errors`. Returns an exit code when the process is
+// done already (--help, --version).
+std::optional<int> parse_flags(int argc, char** argv, Flags& flags,
+                               std::vector<std::string>& errors) {
   for (int i = 1; i < argc; ++i) {
     const std::string_view a = argv[i];
     if (a == "--help" || a == "-h") {
@@ -117,10 +108,13 @@ int main(int argc, char** argv) {
   if (!log::parse_level(flags.log_level, level))
     errors.push_back("--log.level: must be debug, info, warn or error");
   log::set_level(level);
-  const auto shutdown_timeout = proxy::parse_duration(flags.shutdown_timeout);
-  if (!shutdown_timeout) errors.push_back("--shutdown.timeout: not a valid duration");
+  if (!parse_duration(flags.shutdown_timeout))
+    errors.push_back("--shutdown.timeout: not a valid duration");
+  return std::nullopt;
+}
 
-  // 3. Configuration: the file, or the built-in default; flags override the file.
+// The file, or the built-in default; flags override the file.
+proxy::Config load_config(const Flags& flags, std::vector<std::string>& errors) {
   proxy::Config config;
   if (!flags.config_file.empty()) {
     proxy::ConfigResult r = proxy::load_config_file(flags.config_file);
@@ -135,6 +129,27 @@ int main(int argc, char** argv) {
     config = proxy::default_config(flags.sink_url);
   }
   if (!flags.listen_address.empty()) config.server.listen_address = flags.listen_address;
+  return config;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // 1. Subcommands that do not run the proxy.
+  if (argc >= 2 && std::string_view(argv[1]) == "check") {
+    if (argc != 4 || std::string_view(argv[2]) != "config") {
+      std::cerr << kUsage;
+      return kExitConfigError;
+    }
+    return check_config(argv[3]);
+  }
+  if (argc >= 2 && std::string_view(argv[1]) == "relabel") return relabel_main(argc, argv);
+
+  // 2. Flags, then 3. the configuration: every problem is reported, then exit 2.
+  Flags flags;
+  std::vector<std::string> errors;
+  if (const std::optional<int> done = parse_flags(argc, argv, flags, errors)) return *done;
+  proxy::Config config = load_config(flags, errors);
   if (!errors.empty()) {
     for (const std::string& e : errors) std::cerr << e << "\n";
     return kExitConfigError;
@@ -146,7 +161,8 @@ int main(int argc, char** argv) {
   boost::asio::signal_set signals(signals_ioc, SIGINT, SIGTERM, SIGHUP);
 
   // 5. Start: sinks first, then the listener; readiness turns on when both are up.
-  proxy::Gateway gateway(std::move(config), flags.config_file, *shutdown_timeout);
+  proxy::Gateway gateway(std::move(config), flags.config_file,
+                         *parse_duration(flags.shutdown_timeout));
   if (Status st = gateway.start(); !st) {
     log::error("cannot start", {{"error", st.reason()}});
     return 1;

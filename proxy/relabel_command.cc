@@ -39,6 +39,7 @@ int run_relabel_command(const std::string& rules_file, std::istream& in, std::os
   std::vector<proto::Label> labels;
   std::vector<proto::Label> result;
   relabel::LabelBuilder builder;
+  relabel::RelabelScratch scratch;
   std::string text;
   for (size_t n = 1; std::getline(in, line); ++n) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
@@ -54,7 +55,7 @@ int run_relabel_command(const std::string& rules_file, std::istream& in, std::os
     std::sort(labels.begin(), labels.end(),
               [](const auto& a, const auto& b) { return a.name < b.name; });
     builder.reset(labels);
-    if (!relabel::process(rules, builder)) {
+    if (!relabel::process(rules, builder, scratch)) {
       out << "null\n";
       continue;
     }

@@ -179,17 +179,15 @@ std::string replace_all(const RE2& re, std::string_view text, std::string_view t
   return out;
 }
 
-uint64_t md5_tail(std::string_view s) {
-  // One fetched MD5 and one context per thread: EVP_md5() would look the algorithm up
-  // (under a lock) on every call.
+uint64_t md5_tail(std::string_view s, EVP_MD_CTX* ctx) {
+  // One fetched MD5 for the process and one context per scratch: EVP_md5() would look the
+  // algorithm up (under a lock) on every call.
   static EVP_MD* const md5 = EVP_MD_fetch(nullptr, "MD5", nullptr);
-  thread_local std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(),
-                                                                           EVP_MD_CTX_free);
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  EVP_DigestInit_ex(ctx.get(), md5, nullptr);
-  EVP_DigestUpdate(ctx.get(), s.data(), s.size());
-  EVP_DigestFinal_ex(ctx.get(), digest, &len);
+  EVP_DigestInit_ex(ctx, md5, nullptr);
+  EVP_DigestUpdate(ctx, s.data(), s.size());
+  EVP_DigestFinal_ex(ctx, digest, &len);
   uint64_t v = 0;
   for (int i = 8; i < 16; ++i) v = (v << 8) | digest[i];  // big-endian, last 8 bytes
   return v;
@@ -448,13 +446,21 @@ std::vector<Rule> parse_rules(const YAML::Node& list, const std::string& path,
   return rules;
 }
 
+RelabelScratch::RelabelScratch() : md5(EVP_MD_CTX_new()) {}
+RelabelScratch::~RelabelScratch() { EVP_MD_CTX_free(md5); }
+
 bool process(std::span<const Rule> rules, LabelBuilder& lb) {
-  thread_local std::string val;
-  thread_local std::string target;
-  thread_local std::string res;
-  thread_local std::vector<re2::StringPiece> groups;
-  thread_local std::vector<proto::Label> visible;
-  thread_local std::vector<std::pair<std::string, std::string>> changes;
+  RelabelScratch scratch;
+  return process(rules, lb, scratch);
+}
+
+bool process(std::span<const Rule> rules, LabelBuilder& lb, RelabelScratch& scratch) {
+  std::string& val = scratch.val;
+  std::string& target = scratch.target;
+  std::string& res = scratch.res;
+  std::vector<re2::StringPiece>& groups = scratch.groups;
+  std::vector<proto::Label>& visible = scratch.visible;
+  std::vector<std::pair<std::string, std::string>>& changes = scratch.changes;
   for (const Rule& rule : rules) {
     val.clear();
     for (size_t i = 0; i < rule.source_labels.size(); ++i) {
@@ -495,7 +501,7 @@ bool process(std::span<const Rule> rules, LabelBuilder& lb) {
         lb.set(rule.target_label, change_case(val, true));
         break;
       case Action::kHashMod:
-        lb.set(rule.target_label, std::to_string(md5_tail(val) % rule.modulus));
+        lb.set(rule.target_label, std::to_string(md5_tail(val, scratch.md5) % rule.modulus));
         break;
       case Action::kLabelMap:
       case Action::kLabelDrop:

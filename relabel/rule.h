@@ -20,6 +20,8 @@
 
 #include "relabel/label_builder.h"
 
+struct evp_md_ctx_st;  // OpenSSL's EVP_MD_CTX
+
 namespace YAML {
 class Node;
 }
@@ -77,6 +79,22 @@ std::vector<Rule> parse_rules(const YAML::Node& list, const std::string& path,
                               std::vector<std::string>& errors);
 
 // Applies the rules in order; false means the label set was dropped.
+// Working space of process(), reused across calls by its owner (one per ingest worker, in
+// the label pipeline), so applying rules allocates nothing in the steady state.
+struct RelabelScratch {
+  RelabelScratch();
+  ~RelabelScratch();
+  RelabelScratch(const RelabelScratch&) = delete;
+  RelabelScratch& operator=(const RelabelScratch&) = delete;
+  std::string val, target, res;
+  std::vector<re2::StringPiece> groups;
+  std::vector<proto::Label> visible;
+  std::vector<std::pair<std::string, std::string>> changes;
+  ::evp_md_ctx_st* md5 = nullptr;  // hashmod's MD5 context
+};
+
+bool process(std::span<const Rule> rules, LabelBuilder& labels, RelabelScratch& scratch);
+// The same with scratch space of its own (tools and tests).
 bool process(std::span<const Rule> rules, LabelBuilder& labels);
 
 bool is_valid_label_name(std::string_view name);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <span>
 #include <unordered_map>
 
 #include "base/log.h"
@@ -224,9 +225,12 @@ void StaleMarkerSender::sweep() {
   if (!ended.empty()) send(std::move(ended));
 }
 
-void StaleMarkerSender::send(std::vector<EndedSeries> ended) {
-  // A series two threads tracked is ended once, after the later of its timestamps.
-  std::unordered_map<std::string, size_t> first;  // sink id + labels -> index in `ended`
+namespace {
+
+// A series two trackers held (a sender that reconnected to another worker) is ended once,
+// after the later of its timestamps.
+std::vector<EndedSeries> unique_series(std::vector<EndedSeries> ended) {
+  std::unordered_map<std::string, size_t> first;  // sink id + labels -> index in `unique`
   std::vector<EndedSeries> unique;
   for (EndedSeries& e : ended) {
     std::string id(reinterpret_cast<const char*>(&e.sink_id), sizeof e.sink_id);
@@ -238,68 +242,80 @@ void StaleMarkerSender::send(std::vector<EndedSeries> ended) {
       unique[it->second].last_timestamp_ms = e.last_timestamp_ms;
     }
   }
+  return unique;
+}
+
+// One request of markers: a series per ended series, one staleness NaN each, 1 ms after its
+// last sample. The labels are views into `series`' strings, which outlive the enqueue.
+struct MarkerBatch {
+  proto::Batch batch;
+  std::vector<proto::SeriesOut> outs;
+  std::vector<EndedSeries*> included;  // by marker series
+  size_t bytes = 0;
+  uint64_t unreadable = 0;  // cannot happen: the tracker wrote the labels
+
+  explicit MarkerBatch(std::span<EndedSeries* const> series) {
+    std::vector<proto::Label> decoded;
+    double stale;
+    std::memcpy(&stale, &proto::kStaleNaNBits, sizeof stale);
+    for (EndedSeries* e : series) {
+      if (!proto::read_labels_v1(e->labels, decoded)) {
+        ++unreadable;
+        continue;
+      }
+      proto::Series s;
+      s.labels_begin = static_cast<uint32_t>(batch.labels.size());
+      s.labels_count = static_cast<uint32_t>(decoded.size());
+      s.samples_begin = static_cast<uint32_t>(batch.samples.size());
+      s.samples_count = 1;
+      batch.labels.insert(batch.labels.end(), decoded.begin(), decoded.end());
+      batch.samples.push_back({stale, e->last_timestamp_ms + 1});
+      batch.series.push_back(s);
+      included.push_back(e);
+      bytes += e->labels.size() + 32;
+    }
+    for (uint32_t i = 0; i < batch.series.size(); ++i) {
+      const auto labels = batch.labels_of(batch.series[i]);
+      outs.push_back({i, labels, proto::hash_labels(labels), included[i]->labels});
+    }
+  }
+};
+
+}  // namespace
+
+void StaleMarkerSender::send(std::vector<EndedSeries> ended) {
+  std::vector<EndedSeries> unique = unique_series(std::move(ended));
   std::vector<MarkerSink> sinks;
   {
     std::lock_guard lock(mu_);
     sinks = sinks_;
   }
-  std::map<uint32_t, std::vector<size_t>> by_sink;
-  for (size_t i = 0; i < unique.size(); ++i) by_sink[unique[i].sink_id].push_back(i);
-  std::vector<EndedSeries> retry;
+  std::map<uint32_t, std::vector<EndedSeries*>> by_sink;
+  for (EndedSeries& e : unique) by_sink[e.sink_id].push_back(&e);
+  std::vector<EndedSeries> retry;  // a full queue did not take them
   uint64_t sent = 0, dropped = 0;
-  std::vector<proto::Label> decoded;
-  for (const auto& [sink_id, indexes] : by_sink) {
+  for (const auto& [sink_id, series] : by_sink) {
     sinks::Sink* sink = nullptr;
     for (const MarkerSink& s : sinks) {
       if (s.id == sink_id) sink = s.sink.get();
     }
-    if (sink == nullptr) {
-      dropped += indexes.size();
+    if (sink == nullptr) {  // removed by a reload
+      dropped += series.size();
       continue;
     }
-    for (size_t from = 0; from < indexes.size(); from += kMarkersPerRequest) {
-      const size_t to = std::min(indexes.size(), from + kMarkersPerRequest);
-      proto::Batch batch;
-      std::vector<size_t> included;  // into `unique`, by marker series
-      size_t bytes = 0;
-      for (size_t k = from; k < to; ++k) {
-        const EndedSeries& e = unique[indexes[k]];
-        if (!proto::read_labels_v1(e.labels, decoded)) {
-          ++dropped;  // cannot happen: the tracker wrote them
-          continue;
-        }
-        proto::Series s;
-        s.labels_begin = static_cast<uint32_t>(batch.labels.size());
-        s.labels_count = static_cast<uint32_t>(decoded.size());
-        s.samples_begin = static_cast<uint32_t>(batch.samples.size());
-        s.samples_count = 1;
-        batch.labels.insert(batch.labels.end(), decoded.begin(), decoded.end());
-        double stale;
-        std::memcpy(&stale, &proto::kStaleNaNBits, sizeof stale);
-        batch.samples.push_back({stale, e.last_timestamp_ms + 1});
-        batch.series.push_back(s);
-        included.push_back(indexes[k]);
-        bytes += e.labels.size() + 32;
-      }
-      // The labels are views into `unique`'s strings, which outlive the enqueue.
-      std::vector<proto::SeriesOut> outs;
-      for (uint32_t i = 0; i < batch.series.size(); ++i) {
-        const auto labels = batch.labels_of(batch.series[i]);
-        outs.push_back({i, labels, proto::hash_labels(labels), unique[included[i]].labels});
-      }
-      if (!sink->try_reserve(bytes)) {
-        for (const size_t j : included) retry.push_back(std::move(unique[j]));
+    for (size_t from = 0; from < series.size(); from += kMarkersPerRequest) {
+      const size_t n = std::min(series.size() - from, kMarkersPerRequest);
+      const MarkerBatch m(std::span<EndedSeries* const>(series).subspan(from, n));
+      dropped += m.unreadable;
+      if (!sink->try_reserve(m.bytes) || !sink->enqueue(m.batch, m.outs, m.bytes)) {
+        for (EndedSeries* e : m.included) retry.push_back(std::move(*e));
         continue;
       }
-      if (!sink->enqueue(batch, outs, bytes)) {
-        for (const size_t j : included) retry.push_back(std::move(unique[j]));
-        continue;
-      }
-      sent += outs.size();
+      sent += m.outs.size();
     }
   }
   markers_.Increment(static_cast<double>(sent));
-  if (!retry.empty()) {
+  {
     std::lock_guard lock(mu_);
     for (EndedSeries& e : retry) {
       if (pending_.size() >= kMaxPending) {

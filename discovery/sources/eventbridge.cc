@@ -23,6 +23,11 @@ constexpr EventType kEventTypes[] = {
     {"aws.ec2", "EC2 Instance State-change Notification", ""},
 };
 
+constexpr std::string_view kCountedTypes[] = {
+    kEventTypes[0].detail_type, kEventTypes[1].detail_type, kEventTypes[2].detail_type,
+    kEventTypes[3].detail_type, kEventTypes[4].detail_type, "other"};
+static_assert(std::size(kCountedTypes) == std::size(kEventTypes) + 1);
+
 std::string str(const YAML::Node& n, const char* key) {
   const YAML::Node v = n[key];
   return v.IsDefined() && v.IsScalar() ? v.Scalar() : std::string();
@@ -98,5 +103,7 @@ EventResult apply_eventbridge_event(const std::string& body, DiscoveryCache& cac
   }
   return result;
 }
+
+std::span<const std::string_view> counted_event_types() { return kCountedTypes; }
 
 }  // namespace rwgate::discovery

@@ -6,6 +6,7 @@
 // any other event is acknowledged and ignored.
 #pragma once
 
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -22,5 +23,8 @@ struct EventResult {
   std::string_view counted_type = "other";
 };
 EventResult apply_eventbridge_event(const std::string& body, DiscoveryCache& cache);
+
+// Every value EventResult::counted_type takes: the types used, then "other".
+std::span<const std::string_view> counted_event_types();
 
 }  // namespace rwgate::discovery
