@@ -55,15 +55,15 @@ void LabelPipeline::run_cached(const PipelineRules& rules,
                                const discovery::DiscoverySnapshot* discovery,
                                const proto::Batch& batch, const CacheGeneration& generation,
                                std::vector<std::vector<SeriesOut>>& out, PipelineStats& stats) {
-  cache_.begin_request();
+  cache_.begin_request(generation);
   cache_.find(batch);
   for (size_t i = 0; i < batch.series.size(); ++i) {
-    CacheEntry* e = cache_.hit(i, generation);
+    CacheEntry* e = cache_.hit(i);
     if (e != nullptr) {
       ++stats.hits;
     } else {
       ++stats.misses;
-      e = cache_.claim(i, generation, rules.cache_entries_per_thread, stats.evictions);
+      e = cache_.claim(i, rules.cache_entries_per_thread, stats.evictions);
       compute(rules, discovery, batch.labels_of(batch.series[i]), *e);
     }
     if (e->enriched == EnrichOutcome::kMatched) ++stats.enrich_hits;

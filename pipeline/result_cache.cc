@@ -92,9 +92,13 @@ CacheEntry* ResultCache::slot_for(uint64_t hash, size_t capacity, uint64_t& evic
   return nullptr;
 }
 
-void ResultCache::begin_request() {
+void ResultCache::begin_request(const CacheGeneration& generation) {
   ++request_;
   overflow_.clear();
+  if (epoch_ == 0 || generation != generation_) {
+    generation_ = generation;
+    ++epoch_;
+  }
 }
 
 void ResultCache::find(const proto::Batch& batch) {
@@ -140,8 +144,7 @@ void ResultCache::find(const proto::Batch& batch) {
   }
 }
 
-CacheEntry* ResultCache::claim(size_t i, const CacheGeneration& generation, size_t capacity,
-                               uint64_t& evictions) {
+CacheEntry* ResultCache::claim(size_t i, size_t capacity, uint64_t& evictions) {
   CacheEntry* e = slot_for(hashes_[i], std::max<size_t>(1, capacity), evictions);
   if (e == nullptr) {
     overflow_.push_back(std::make_unique<CacheEntry>());
@@ -149,7 +152,7 @@ CacheEntry* ResultCache::claim(size_t i, const CacheGeneration& generation, size
   }
   const Key key = keys_[i];
   e->hash = hashes_[i];
-  e->generation = generation;
+  e->epoch = epoch_;
   e->key_form = key.form;
   e->key_len = static_cast<uint32_t>(key.bytes.size());
   e->storage.assign(key.bytes.data(), key.bytes.size());

@@ -5,9 +5,11 @@
 //          them (no copy), else the labels flattened as name 0xff value 0xff ...; the form
 //          is part of the key and seeds the hash, so a raw key never equals a flat one
 //   value  for each sink: dropped, or the output labels, owned by the entry, ready to encode
-//   valid  while the entry's CacheGeneration equals the current one: a reload, a discovery
-//          change or a new load-balancer verdict changes it, which turns every older entry
-//          into a miss that is recomputed in place
+//   valid  while the entry was computed under the current CacheGeneration: a reload, a
+//          discovery change or a new load-balancer verdict changes it, which turns every
+//          older entry into a miss that is recomputed in place. The cache numbers the
+//          generations it has seen (an epoch, bumped whenever the generation differs from
+//          the previous request's), so an entry holds one number and a hit compares one.
 //
 // Capacity is a number of entries, evicted by CLOCK (second chance). Entries used by the
 // request in progress are pinned: the spans handed to the sinks stay valid until the
@@ -46,7 +48,7 @@ enum class KeyForm : uint8_t { kRaw = 1, kFlat = 2 };
 // One series' result.
 struct CacheEntry {
   uint64_t hash = 0;
-  CacheGeneration generation;
+  uint64_t epoch = 0;      // ResultCache's number of the generation it was computed under
   uint64_t pinned_by = 0;  // request number that last used it
   bool referenced = false;
   KeyForm key_form = KeyForm::kRaw;
@@ -83,18 +85,19 @@ class ResultCache {
   // Tests pass a weak hash to force collisions.
   explicit ResultCache(HashFn hash = nullptr) : hash_(hash) {}
 
-  // Starts a request: entries pinned by the previous one are free again.
-  void begin_request();
+  // Starts a request under `generation`: entries pinned by the previous one are free
+  // again, and entries of another generation are misses.
+  void begin_request(const CacheGeneration& generation);
   // Computes every series' key and hash and looks them up (the passes above).
   void find(const proto::Batch& batch);
   // Series i's valid entry (pinned for this request), or null: a miss. Inline: it is the
   // steady state, once per series.
-  CacheEntry* hit(size_t i, const CacheGeneration& generation) {
+  CacheEntry* hit(size_t i) {
     const Key key = keys_[i];
     CacheEntry* e = found_[i];
     // An entry found by find() may have been reused by a miss since; the compare catches it.
-    if (e == nullptr || e->hash != hashes_[i] || e->generation != generation ||
-        e->key_form != key.form || e->key_len != key.bytes.size() ||
+    if (e == nullptr || e->hash != hashes_[i] || e->epoch != epoch_ || e->key_form != key.form ||
+        e->key_len != key.bytes.size() ||
         std::memcmp(e->storage.data(), key.bytes.data(), key.bytes.size()) != 0) {
       return nullptr;
     }
@@ -104,8 +107,7 @@ class ResultCache {
   }
   // An entry to compute series i's result into, keyed and pinned (maybe an overflow
   // entry). `capacity`: the most entries to keep.
-  CacheEntry* claim(size_t i, const CacheGeneration& generation, size_t capacity,
-                    uint64_t& evictions);
+  CacheEntry* claim(size_t i, size_t capacity, uint64_t& evictions);
 
   size_t size() const { return index_.size(); }
 
@@ -139,6 +141,8 @@ class ResultCache {
   Index index_;
   size_t hand_ = 0;
   uint64_t request_ = 0;
+  CacheGeneration generation_;  // of the request in progress
+  uint64_t epoch_ = 0;          // its number; entries start at 0, so none is valid at first
   std::vector<std::unique_ptr<CacheEntry>> overflow_;  // results of this request that did not fit
   // Per-request scratch of find().
   std::vector<Key> keys_;

@@ -106,6 +106,24 @@ bool read_refs(WireReader& r, WireType type, std::vector<uint32_t>& refs) {
   return true;
 }
 
+// A new series of `out`: where its parts start.
+Series begin_series(const Batch& out) {
+  Series s;
+  s.labels_begin = static_cast<uint32_t>(out.labels.size());
+  s.samples_begin = static_cast<uint32_t>(out.samples.size());
+  s.histograms_begin = static_cast<uint32_t>(out.histograms.size());
+  s.exemplars_begin = static_cast<uint32_t>(out.exemplars.size());
+  return s;
+}
+
+// Its counts: what was appended to `out` since begin_series().
+void end_series(const Batch& out, Series& s) {
+  s.labels_count = static_cast<uint32_t>(out.labels.size()) - s.labels_begin;
+  s.samples_count = static_cast<uint32_t>(out.samples.size()) - s.samples_begin;
+  s.histograms_count = static_cast<uint32_t>(out.histograms.size()) - s.histograms_begin;
+  s.exemplars_count = static_cast<uint32_t>(out.exemplars.size()) - s.exemplars_begin;
+}
+
 bool is_sorted_by_name(const Label* labels, uint32_t count) {
   for (uint32_t i = 1; i < count; ++i) {
     if (labels[i - 1].name > labels[i].name) return false;
@@ -207,11 +225,7 @@ bool read_metadata_v1(std::string_view md_bytes, FamilyMetadata& md) {
 // Appends series number `index` to `out`. Its labels keep their raw bytes
 // (Series::raw_labels) when they came as one run, already sorted and all non-empty.
 Status decode_series_v1(std::string_view ts_bytes, size_t index, Batch& out) {
-  Series s;
-  s.labels_begin = static_cast<uint32_t>(out.labels.size());
-  s.samples_begin = static_cast<uint32_t>(out.samples.size());
-  s.histograms_begin = static_cast<uint32_t>(out.histograms.size());
-  s.exemplars_begin = static_cast<uint32_t>(out.exemplars.size());
+  Series s = begin_series(out);
   WireReader r(ts_bytes);
   const char* raw_begin = nullptr;  // the contiguous run of Label fields, if any
   const char* raw_end = nullptr;
@@ -250,10 +264,7 @@ Status decode_series_v1(std::string_view ts_bytes, size_t index, Batch& out) {
       out.histograms.push_back(h);
     }
   }
-  s.labels_count = static_cast<uint32_t>(out.labels.size()) - s.labels_begin;
-  s.samples_count = static_cast<uint32_t>(out.samples.size()) - s.samples_begin;
-  s.histograms_count = static_cast<uint32_t>(out.histograms.size()) - s.histograms_begin;
-  s.exemplars_count = static_cast<uint32_t>(out.exemplars.size()) - s.exemplars_begin;
+  end_series(out, s);
   const uint32_t received = s.labels_count;
   bool reordered = false;
   Status st =
@@ -384,11 +395,7 @@ Status Decoder::read_metadata_v2(std::string_view part, size_t index, Series& s)
 // TimeSeries { repeated uint32 labels_refs = 1; samples = 2; histograms = 3;
 //              exemplars = 4; Metadata metadata = 5; int64 created_timestamp = 6; }
 Status Decoder::decode_series_v2(size_t index, Batch& out) {
-  Series s;
-  s.labels_begin = static_cast<uint32_t>(out.labels.size());
-  s.samples_begin = static_cast<uint32_t>(out.samples.size());
-  s.histograms_begin = static_cast<uint32_t>(out.histograms.size());
-  s.exemplars_begin = static_cast<uint32_t>(out.exemplars.size());
+  Series s = begin_series(out);
   refs_.clear();
   WireReader r(series_bytes_[index]);
   while (!r.done()) {
@@ -430,10 +437,7 @@ Status Decoder::decode_series_v2(size_t index, Batch& out) {
   std::string why;
   if (!resolve_refs(0, out.labels, why))
     return Status::error(DecodeError::kSymbols, where(index) + why);
-  s.labels_count = static_cast<uint32_t>(out.labels.size()) - s.labels_begin;
-  s.samples_count = static_cast<uint32_t>(out.samples.size()) - s.samples_begin;
-  s.histograms_count = static_cast<uint32_t>(out.histograms.size()) - s.histograms_begin;
-  s.exemplars_count = static_cast<uint32_t>(out.exemplars.size()) - s.exemplars_begin;
+  end_series(out, s);
   Status st = normalize_series_labels(out.labels.data() + s.labels_begin, s.labels_count);
   if (!st)
     return Status::error(DecodeError::kLabels, "invalid labels: " + where(index) + st.reason());

@@ -257,4 +257,13 @@ lines += ["", "Wall-clock figures on this shared 2-core VM move by up to ~30% be
           "Below 1.00 means rwgate is faster than the peer. rwgate's decoder does not copy label",
           "strings (views into the request buffer) and reuses its vectors between requests;",
           "libprotobuf allocates a string per label on first parse and reuses them after.", ""]
+# Before/after records of past changes (make bench-against) are history, not this run's
+# figures: kept as they are, from their heading to the end of the file.
+KEPT = "## Before and after"
+try:
+    old = open(out_path).read()
+    if KEPT in old:
+        lines += [old[old.index(KEPT):].rstrip("\n"), ""]
+except OSError:
+    pass
 open(out_path, "w").write("\n".join(lines))

@@ -10,6 +10,7 @@
 
 #include "proto/encode.h"
 #include "proto/hash.h"
+#include "tracked_request.h"
 
 namespace rwgate::staleness {
 namespace {
@@ -20,35 +21,11 @@ discovery::InstanceRecord instance(const std::string& id) {
   return r;
 }
 
-// One request: series named m with label i=<k>, one sample each at `ts`.
-struct Request {
-  std::vector<std::string> values;
-  proto::Batch batch;
-  std::vector<std::vector<proto::SeriesOut>> per_sink;
-  std::vector<const discovery::InstanceRecord*> records;
-  Request(int n, int64_t ts, const discovery::InstanceRecord* rec, double value = 1.0) {
-    for (int k = 0; k < n; ++k) values.push_back(std::to_string(k));
-    for (int k = 0; k < n; ++k) {
-      proto::Series s;
-      s.labels_begin = static_cast<uint32_t>(batch.labels.size());
-      s.labels_count = 2;
-      s.samples_begin = static_cast<uint32_t>(batch.samples.size());
-      s.samples_count = 1;
-      batch.labels.push_back({"__name__", "m"});
-      batch.labels.push_back({"i", values[k]});
-      batch.samples.push_back({value, ts});
-      batch.series.push_back(s);
-      records.push_back(rec);
-    }
-    per_sink.resize(1);
-    for (uint32_t k = 0; k < batch.series.size(); ++k) {
-      const auto labels = batch.labels_of(batch.series[k]);
-      per_sink[0].push_back({k, labels, proto::hash_labels(labels), {}});
-    }
-  }
+// One request of series m{i="<k>"} on sink 7.
+struct Request : TrackedRequest {
+  using TrackedRequest::TrackedRequest;
   void track(SeriesTracker& t, uint64_t generation, uint32_t now_s = 100) const {
-    const std::vector<uint32_t> ids = {7};
-    t.track({batch, per_sink, ids, records, generation, now_s});
+    TrackedRequest::track(t, 7, generation, now_s);
   }
 };
 

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "../fake_sink.h"
-#include "proto/hash.h"
+#include "tracked_request.h"
 
 namespace rwgate::staleness {
 namespace {
@@ -28,33 +28,10 @@ discovery::InstanceRecord record(const std::string& lifecycle) {
   return r;
 }
 
-// n series m{i="<k>", lifecycle="<state>"} of one instance, one sample each at `ts`.
-struct Request {
-  std::vector<std::string> values;
-  proto::Batch batch;
-  std::vector<std::vector<proto::SeriesOut>> per_sink;
-  std::vector<const discovery::InstanceRecord*> records;
-  Request(int n, int64_t ts, const discovery::InstanceRecord* rec) {
-    for (int k = 0; k < n; ++k) values.push_back(std::to_string(k));
-    for (int k = 0; k < n; ++k) {
-      proto::Series s;
-      s.labels_begin = static_cast<uint32_t>(batch.labels.size());
-      s.labels_count = 3;
-      s.samples_begin = static_cast<uint32_t>(batch.samples.size());
-      s.samples_count = 1;
-      batch.labels.push_back({"__name__", "m"});
-      batch.labels.push_back({"i", values[k]});
-      batch.labels.push_back({"lifecycle_state", rec->lifecycle_state});
-      batch.samples.push_back({1.0, ts});
-      batch.series.push_back(s);
-      records.push_back(rec);
-    }
-    per_sink.resize(1);
-    for (uint32_t k = 0; k < batch.series.size(); ++k) {
-      const auto labels = batch.labels_of(batch.series[k]);
-      per_sink[0].push_back({k, labels, proto::hash_labels(labels), {}});
-    }
-  }
+// n series m{i="<k>", lifecycle_state="<its state>"} of one instance, at `ts`.
+struct Request : TrackedRequest {
+  Request(int n, int64_t ts, const discovery::InstanceRecord* rec)
+      : TrackedRequest(n, ts, rec, 1.0, {{"lifecycle_state", rec->lifecycle_state}}) {}
 };
 
 struct Fixture {
@@ -79,10 +56,13 @@ struct Fixture {
         std::move(sinks));
   }
   // Reports the instance as the only one of a file source.
+  // The snapshots are kept, so the records (and the label views into them) stay valid.
   const discovery::InstanceRecord* report(const std::string& lifecycle) {
     discovery->cache().replace_source("file", {record(lifecycle)});
-    return discovery->cache().snapshot()->lookup("10.0.0.1");
+    snapshots.push_back(discovery->cache().snapshot());
+    return snapshots.back()->lookup("10.0.0.1");
   }
+  std::vector<std::shared_ptr<const discovery::DiscoverySnapshot>> snapshots;
   void track(const Request& r) {
     const std::vector<uint32_t> ids = {kSinkId};
     tracker.track({r.batch, r.per_sink, ids, r.records, discovery->cache().snapshot()->generation(),
