@@ -1,29 +1,6 @@
 #include "pipeline/enrich.h"
 
-#include "staleness/late_samples.h"
-
 namespace rwgate::pipeline {
-
-InstanceMatch match_instance(const EnrichRules& rules,
-                             const discovery::DiscoverySnapshot* discovery,
-                             std::string_view match_label_value) {
-  InstanceMatch m;
-  if (!rules.enabled || discovery == nullptr) return m;
-  const std::string_view host = discovery::host_of(match_label_value);
-  m.record = host.empty() ? nullptr : discovery->lookup(host);
-  m.late = rules.drop_late && staleness::is_late(*discovery, m.record, host);
-  m.outcome = m.record != nullptr ? EnrichOutcome::kMatched : EnrichOutcome::kMissed;
-  return m;
-}
-
-size_t default_enrichment(const discovery::InstanceRecord& rec, proto::Label* out) {
-  size_t n = 0;
-  for (const DefaultEnrichmentLabel& d : kDefaultEnrichment) {
-    const std::string& value = rec.*d.field;
-    if (!value.empty()) out[n++] = proto::Label{d.label, value};
-  }
-  return n;
-}
 
 bool Enricher::apply(const EnrichRules& rules, const InstanceMatch& m,
                      relabel::LabelBuilder& builder, relabel::RelabelScratch& scratch) {

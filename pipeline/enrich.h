@@ -18,6 +18,7 @@
 #include "proto/batch.h"
 #include "relabel/label_builder.h"
 #include "relabel/rule.h"
+#include "staleness/late_samples.h"
 
 namespace rwgate::pipeline {
 
@@ -64,13 +65,29 @@ struct InstanceMatch {
     return record != nullptr && !record->is_gone() ? record : nullptr;
   }
 };
-InstanceMatch match_instance(const EnrichRules& rules,
-                             const discovery::DiscoverySnapshot* discovery,
-                             std::string_view match_label_value);
+// Inline, as is default_enrichment(): the direct path calls both for every series.
+inline InstanceMatch match_instance(const EnrichRules& rules,
+                                    const discovery::DiscoverySnapshot* discovery,
+                                    std::string_view match_label_value) {
+  InstanceMatch m;
+  if (!rules.enabled || discovery == nullptr) return m;
+  const std::string_view host = discovery::host_of(match_label_value);
+  m.record = host.empty() ? nullptr : discovery->lookup(host);
+  m.late = rules.drop_late && staleness::is_late(*discovery, m.record, host);
+  m.outcome = m.record != nullptr ? EnrichOutcome::kMatched : EnrichOutcome::kMissed;
+  return m;
+}
 
 // The default mapping's labels for `rec`, in name order, skipping empty values; returns
 // how many were written to `out` (at most kMaxDefaultLabels).
-size_t default_enrichment(const discovery::InstanceRecord& rec, proto::Label* out);
+inline size_t default_enrichment(const discovery::InstanceRecord& rec, proto::Label* out) {
+  size_t n = 0;
+  for (const DefaultEnrichmentLabel& d : kDefaultEnrichment) {
+    const std::string& value = rec.*d.field;
+    if (!value.empty()) out[n++] = proto::Label{d.label, value};
+  }
+  return n;
+}
 
 // The rules path: adds the fleet context of `m` to `builder`. Returns false when the
 // enrich rules dropped the series. Keeps scratch space between calls.

@@ -57,6 +57,7 @@ void LabelPipeline::run_cached(const PipelineRules& rules,
                                std::vector<std::vector<SeriesOut>>& out, PipelineStats& stats) {
   cache_.begin_request(generation);
   cache_.find(batch);
+  const size_t nsinks = out.size();
   for (size_t i = 0; i < batch.series.size(); ++i) {
     CacheEntry* e = cache_.hit(i);
     if (e != nullptr) {
@@ -75,10 +76,11 @@ void LabelPipeline::run_cached(const PipelineRules& rules,
     }
     if (e->lb_flagged)
       stats.lb_flagged.push_back({static_cast<uint32_t>(i), e->lb_name_pattern, e->lb_action});
-    for (size_t s = 0; s < out.size(); ++s) {
+    const bool dropped_before_rules = e->dropped_before_rules();
+    for (size_t s = 0; s < nsinks; ++s) {
       const CacheEntry::Out& o = e->outs[s];
       if (o.dropped) {
-        if (!e->dropped_before_rules()) ++stats.dropped_per_sink[s];
+        if (!dropped_before_rules) ++stats.dropped_per_sink[s];
         continue;
       }
       out[s].push_back(

@@ -31,10 +31,10 @@ class Decoder {
   Status decode_v2(std::string_view body, Batch& out);
 
  private:
-  Status decode_series_v2(size_t index, Batch& out);
-  Status read_exemplar_v2(std::string_view part, size_t index, Batch& out);
-  Status read_metadata_v2(std::string_view part, size_t index, Series& s) const;
-  bool resolve_refs(size_t from, std::vector<Label>& dst, std::string& why) const;
+  Status collect_v2(std::string_view body);
+  // false with `error` set on bad input (errors are rare: no Status on the good path).
+  bool read_exemplar_v2(std::string_view part, size_t index, Batch& out, Status& error);
+  bool read_metadata_v2(std::string_view part, size_t index, Series& s, Status& error) const;
 
   std::vector<std::string_view> symbols_;
   std::vector<std::string_view> series_bytes_;
