@@ -69,5 +69,8 @@ print(f"| measure | before ({base_rev}) | after ({new_rev}) | after / before |")
 print("|---|---:|---:|---:|")
 print("\n".join(rows))
 print()
-print(f"The fixed rate is half of each run's own max rate: {fixed[0]:,} samples/s before,"
-      f" {fixed[1]:,} after.")
+if fixed[0] == fixed[1]:
+    print(f"Both fixed-rate phases ran at {fixed[0]:,} samples/s (half the max rate before).")
+else:
+    print(f"The fixed-rate phases ran at {fixed[0]:,} samples/s before and {fixed[1]:,} after:"
+          " their CPU and latency figures are not comparable.")

@@ -69,7 +69,7 @@ void expect_correct(const Fixture& f, const std::vector<std::vector<SeriesOut>>&
   }
 }
 
-TEST(SeriesCacheTest, SecondPassIsAllHitsWithTheSameResults) {
+TEST(ResultCacheTest, SecondPassIsAllHitsWithTheSameResults) {
   Fixture f(0, 100);
   LabelPipeline cache;
   PipelineRules rules = make_rules(1, 1000);
@@ -86,7 +86,7 @@ TEST(SeriesCacheTest, SecondPassIsAllHitsWithTheSameResults) {
   expect_correct(f, out, 0);
 }
 
-TEST(SeriesCacheTest, NewGenerationRecomputes) {
+TEST(ResultCacheTest, NewGenerationRecomputes) {
   Fixture f(0, 10);
   LabelPipeline cache;
   std::vector<std::vector<SeriesOut>> out;
@@ -100,7 +100,7 @@ TEST(SeriesCacheTest, NewGenerationRecomputes) {
   for (const SeriesOut& so : out[0]) EXPECT_EQ(proto::label_value(so.labels, "sink"), "a");
 }
 
-TEST(SeriesCacheTest, StaysWithinItsBoundAndEvicts) {
+TEST(ResultCacheTest, StaysWithinItsBoundAndEvicts) {
   LabelPipeline cache;
   std::vector<std::vector<SeriesOut>> out;
   PipelineRules rules = make_rules(1, 16);
@@ -116,7 +116,7 @@ TEST(SeriesCacheTest, StaysWithinItsBoundAndEvicts) {
   EXPECT_GT(evictions, 0u);
 }
 
-TEST(SeriesCacheTest, ARequestLargerThanTheCacheIsStillCorrect) {
+TEST(ResultCacheTest, ARequestLargerThanTheCacheIsStillCorrect) {
   // Entries used by the request in progress are pinned; what does not fit overflows.
   Fixture f(0, 50);
   LabelPipeline cache;
@@ -129,7 +129,7 @@ TEST(SeriesCacheTest, ARequestLargerThanTheCacheIsStillCorrect) {
 
 uint64_t constant_hash(std::string_view) { return 42; }
 
-TEST(SeriesCacheTest, HashCollisionsNeverMixUpSeries) {
+TEST(ResultCacheTest, HashCollisionsNeverMixUpSeries) {
   // Every series hashes to the same value: results must still be each series' own.
   LabelPipeline cache(constant_hash);
   std::vector<std::vector<SeriesOut>> out;
@@ -146,7 +146,7 @@ TEST(SeriesCacheTest, HashCollisionsNeverMixUpSeries) {
   expect_correct(g, out, 5);
 }
 
-TEST(SeriesCacheTest, HashDependsOnLabelBoundaries) {
+TEST(ResultCacheTest, HashDependsOnLabelBoundaries) {
   const std::vector<proto::Label> a = {{"ab", "c"}};
   const std::vector<proto::Label> b = {{"a", "bc"}};
   EXPECT_NE(proto::hash_labels(a), proto::hash_labels(b));
