@@ -1,14 +1,31 @@
 #include "base/yaml_reader.h"
 
+#include <cstdio>
+
 #include <algorithm>
 
 namespace rwgate::yaml {
+
+std::string one_line(std::string_view text) {
+  std::string line;
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", u);
+      line += buf;
+    } else {
+      line.push_back(c);
+    }
+  }
+  return line;
+}
 
 void Reader::error(const std::string& path, const YAML::Node& node, const std::string& why) {
   std::string where = path.empty() ? "(top level)" : path;
   if (node.IsDefined() && node.Mark().line >= 0)
     where += " (line " + std::to_string(node.Mark().line + 1) + ")";
-  errors_.push_back(where + ": " + why);
+  errors_.push_back(one_line(where + ": " + why));
 }
 
 bool Reader::map(const YAML::Node& node, const std::string& path,

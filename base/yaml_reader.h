@@ -19,6 +19,10 @@
 
 namespace rwgate::yaml {
 
+// `text` with control bytes escaped (\x0a): keys, values and parser messages from a file
+// may hold them, and every error is one line.
+std::string one_line(std::string_view text);
+
 class Reader {
  public:
   explicit Reader(std::vector<std::string>& errors) : errors_(errors) {}

@@ -21,6 +21,8 @@
 namespace rwgate::pipeline {
 
 struct WorkerContext {
+  // Who sent the request in progress: the basic-auth user (empty: no authentication).
+  std::string identity;
   // Decode: the request's decompressed bytes and the batch of views into them.
   std::string decoded;
   proto::Decoder decoder;

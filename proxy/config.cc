@@ -60,7 +60,7 @@ void read_sections(Reader& r, const YAML::Node& root, Config& config) {
 }
 
 std::string yaml_error(const YAML::Exception& e) {
-  return "(line " + std::to_string(e.mark.line + 1) + "): " + e.msg;
+  return yaml::one_line("(line " + std::to_string(e.mark.line + 1) + "): " + e.msg);
 }
 
 }  // namespace

@@ -100,6 +100,14 @@ Gateway::Gateway(Config initial, std::string config_path, std::chrono::milliseco
     trackers.push_back(&workers_.back()->tracker);
   }
   stale_markers_ = std::make_unique<staleness::StaleMarkerSender>(std::move(trackers), registry_);
+  auto& auth = prometheus::BuildCounter()
+                   .Name("rwgate_http_auth_failures_total")
+                   .Help(
+                       "Requests refused by --web.config.file basic auth, by reason (missing, "
+                       "malformed, unknown_user, wrong_password).")
+                   .Register(registry_);
+  for (size_t i = 1; i < auth_failures_.size(); ++i)
+    auth_failures_[i] = &auth.Add({{"reason", auth_outcome_name(static_cast<AuthOutcome>(i))}});
   last_reload_success_.Set(1);
 }
 
@@ -289,9 +297,33 @@ Status Gateway::reload() {
   return {};
 }
 
+void Gateway::set_web_config(std::string path, WebConfig initial) {
+  web_config_ = std::make_unique<WebConfigFile>(
+      std::move(path), std::make_shared<const WebConfig>(std::move(initial)));
+}
+
+bool Gateway::authenticate(const HttpRequest& req, HttpResponse& res,
+                           pipeline::WorkerContext& ctx) {
+  ctx.identity.clear();
+  if (!web_config_) return true;
+  const std::shared_ptr<const WebConfig> wc = web_config_->current();
+  for (const auto& [name, value] : wc->headers) res.set(name, value);
+  if (wc->users.empty()) return true;
+  const AuthOutcome outcome = basic_auth_.check(*wc, req[http::field::authorization], ctx.identity);
+  if (outcome == AuthOutcome::kOk) return true;
+  auth_failures_[static_cast<size_t>(outcome)]->Increment();
+  res.set(http::field::www_authenticate, "Basic");
+  text(res, http::status::unauthorized, "Unauthorized\n");
+  return false;
+}
+
 void Gateway::route(const HttpRequest& req, HttpResponse& res, size_t worker) {
   const std::string_view target = req.target();
   const std::string_view path = target.substr(0, target.find('?'));
+  if (!authenticate(req, res, *workers_[worker])) {
+    if (path == "/api/v1/write") ingest_.count_rejected(RejectReason::kUnauthorized, 401);
+    return;
+  }
   if (path == "/api/v1/write") return ingest_.handle(req, res, *workers_[worker]);
   const bool get = req.method() == http::verb::get || req.method() == http::verb::head;
   if (path == "/metrics" && get) {

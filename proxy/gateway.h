@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "pipeline/worker_context.h"
+#include "proxy/basic_auth.h"
 #include "proxy/config.h"
 #include "proxy/http_server.h"
 #include "proxy/ingest.h"
@@ -34,6 +35,9 @@ class Gateway {
   Gateway(Config initial, std::string config_path, std::chrono::milliseconds drain_timeout);
   ~Gateway();
 
+  // --web.config.file: basic auth and response headers for every endpoint. Before start().
+  void set_web_config(std::string path, WebConfig initial);
+
   Status start();
   // Re-reads the config file; on any error keeps the running config and returns them all.
   Status reload();
@@ -42,6 +46,8 @@ class Gateway {
 
  private:
   void route(const HttpRequest& req, HttpResponse& res, size_t worker);
+  // The web config's headers on `res`; false when the request is refused (401 set).
+  bool authenticate(const HttpRequest& req, HttpResponse& res, pipeline::WorkerContext& ctx);
   void discovery_json(HttpResponse& res);
   void refresh_discovery_gauges();
   void aws_events(const HttpRequest& req, HttpResponse& res);
@@ -75,6 +81,9 @@ class Gateway {
   std::vector<std::unique_ptr<pipeline::WorkerContext>> workers_;
   uint64_t generation_ = 0;  // of the label pipeline; bumped on every apply()
   std::unique_ptr<HttpServer> server_;
+  std::unique_ptr<WebConfigFile> web_config_;  // null: no --web.config.file
+  BasicAuth basic_auth_;
+  std::array<prometheus::Counter*, static_cast<size_t>(AuthOutcome::kCount)> auth_failures_{};
   std::atomic<bool> ready_{false};
 
   std::mutex reload_mu_;  // guards sinks_ and retiring_, and serializes reloads

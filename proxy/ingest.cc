@@ -17,10 +17,11 @@ namespace {
 constexpr const char* kReasonNames[] = {"method",         "content_encoding", "content_type",
                                         "body_too_large", "snappy",           "decoded_too_large",
                                         "protobuf",       "labels",           "symbols",
-                                        "queue_full",     "no_sink",          "buffer_error"};
+                                        "queue_full",     "no_sink",          "buffer_error",
+                                        "unauthorized"};
 static_assert(std::size(kReasonNames) == static_cast<size_t>(RejectReason::kCount));
 
-constexpr int kCodes[] = {204, 400, 405, 413, 415, 503};
+constexpr int kCodes[] = {204, 400, 401, 405, 413, 415, 503};
 
 std::string lower(std::string_view s) {
   std::string out(s);
@@ -194,7 +195,7 @@ IngestHandler::IngestHandler(prometheus::Registry& registry, const Clock& clock)
                        .Register(registry);
   for (size_t i = 0; i < std::size(kCodes); ++i)
     requests_[i] = &requests.Add({{"code", std::to_string(kCodes[i])}});
-  requests_[6] = &requests.Add({{"code", "other"}});
+  requests_[std::size(kCodes)] = &requests.Add({{"code", "other"}});
   auto& lb_series = prometheus::BuildCounter()
                         .Name("rwgate_lb_series_total")
                         .Help(
@@ -217,7 +218,7 @@ prometheus::Counter& IngestHandler::requests_by_code(int status) {
   for (size_t i = 0; i < std::size(kCodes); ++i) {
     if (kCodes[i] == status) return *requests_[i];
   }
-  return *requests_[6];
+  return *requests_[std::size(kCodes)];
 }
 
 void IngestHandler::count_rejected(RejectReason reason, int status) {

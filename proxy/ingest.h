@@ -61,6 +61,7 @@ enum class RejectReason : uint8_t {
   kQueueFull,
   kNoSink,
   kBufferError,
+  kUnauthorized,  // --web.config.file basic_auth_users: missing or wrong credentials
   kCount,
 };
 
@@ -114,7 +115,7 @@ class IngestHandler {
   const Clock& clock_;
 
   // Metric handles, resolved once.
-  std::array<prometheus::Counter*, 7> requests_;  // 204 400 405 413 415 503 other
+  std::array<prometheus::Counter*, 8> requests_;  // 204 400 401 405 413 415 503 other
   std::array<prometheus::Counter*, static_cast<size_t>(RejectReason::kCount)> rejected_;
   prometheus::Counter& samples_received_;
   prometheus::Counter& histograms_received_;

@@ -19,6 +19,7 @@
 #include "proxy/config.h"
 #include "proxy/gateway.h"
 #include "proxy/relabel_command.h"
+#include "proxy/web_config.h"
 
 namespace {
 
@@ -29,12 +30,14 @@ constexpr int kExitConfigError = 2;
 constexpr const char* kUsage = R"(usage:
   rwgate [flags]                  run the proxy
   rwgate check config FILE        validate FILE; print every error with its YAML path; exit 2 on errors
+  rwgate check web-config FILE    validate a --web.config.file the same way
   rwgate relabel --rules FILE     apply the relabel_config list in FILE to label sets read from
                                   stdin (one JSON object a line); print each result or null
 
 flags:
   --config.file=FILE              configuration file (YAML); without it, a built-in default
   --web.listen-address=HOST:PORT  overrides server.listen_address (default 127.0.0.1:9201)
+  --web.config.file=FILE          Prometheus web config: basic_auth_users, http_server_config
   --sink.url=URL                  with no --config.file: forward everything to this remote_write URL
   --log.level=LEVEL               debug | info | warn | error (default info)
   --shutdown.timeout=DURATION     how long SIGTERM waits for queues to drain (default 30s)
@@ -44,6 +47,7 @@ flags:
 struct Flags {
   std::string config_file;
   std::string listen_address;
+  std::string web_config_file;
   std::string sink_url;
   std::string log_level = "info";
   std::string shutdown_timeout = "30s";
@@ -53,6 +57,15 @@ bool take(std::string_view arg, std::string_view name, std::string& out) {
   if (!arg.starts_with(name) || arg.size() <= name.size() || arg[name.size()] != '=') return false;
   out = std::string(arg.substr(name.size() + 1));
   return true;
+}
+
+int check_web_config(const std::string& file) {
+  proxy::WebConfigResult r = proxy::load_web_config_file(file);
+  for (const std::string& e : r.errors) std::cerr << file << ": " << e << "\n";
+  if (!r.config) return kExitConfigError;
+  std::cout << file << ": ok (" << r.config->users.size() << " user"
+            << (r.config->users.size() == 1 ? "" : "s") << ")\n";
+  return 0;
 }
 
 int check_config(const std::string& file) {
@@ -99,6 +112,7 @@ std::optional<int> parse_flags(int argc, char** argv, Flags& flags,
     }
     if (!(take(a, "--config.file", flags.config_file) ||
           take(a, "--web.listen-address", flags.listen_address) ||
+          take(a, "--web.config.file", flags.web_config_file) ||
           take(a, "--sink.url", flags.sink_url) || take(a, "--log.level", flags.log_level) ||
           take(a, "--shutdown.timeout", flags.shutdown_timeout))) {
       errors.push_back("unknown argument \"" + std::string(a) + "\"");
@@ -137,11 +151,11 @@ proxy::Config load_config(const Flags& flags, std::vector<std::string>& errors) 
 int main(int argc, char** argv) {
   // 1. Subcommands that do not run the proxy.
   if (argc >= 2 && std::string_view(argv[1]) == "check") {
-    if (argc != 4 || std::string_view(argv[2]) != "config") {
-      std::cerr << kUsage;
-      return kExitConfigError;
-    }
-    return check_config(argv[3]);
+    const std::string_view what = argc == 4 ? argv[2] : "";
+    if (what == "config") return check_config(argv[3]);
+    if (what == "web-config") return check_web_config(argv[3]);
+    std::cerr << kUsage;
+    return kExitConfigError;
   }
   if (argc >= 2 && std::string_view(argv[1]) == "relabel") return relabel_main(argc, argv);
 
@@ -150,6 +164,13 @@ int main(int argc, char** argv) {
   std::vector<std::string> errors;
   if (const std::optional<int> done = parse_flags(argc, argv, flags, errors)) return *done;
   proxy::Config config = load_config(flags, errors);
+  std::optional<proxy::WebConfig> web_config;
+  if (!flags.web_config_file.empty()) {
+    proxy::WebConfigResult r = proxy::load_web_config_file(flags.web_config_file);
+    for (const std::string& e : r.errors)
+      errors.push_back("--web.config.file " + flags.web_config_file + ": " + e);
+    web_config = std::move(r.config);
+  }
   if (!errors.empty()) {
     for (const std::string& e : errors) std::cerr << e << "\n";
     return kExitConfigError;
@@ -163,6 +184,7 @@ int main(int argc, char** argv) {
   // 5. Start: sinks first, then the listener; readiness turns on when both are up.
   proxy::Gateway gateway(std::move(config), flags.config_file,
                          *parse_duration(flags.shutdown_timeout));
+  if (web_config) gateway.set_web_config(flags.web_config_file, std::move(*web_config));
   if (Status st = gateway.start(); !st) {
     log::error("cannot start", {{"error", st.reason()}});
     return 1;

@@ -5,6 +5,7 @@ small Python HTTP peers) on 127.0.0.1 with free ports, in a temp dir, and stops 
 Requests are built with libprotobuf's Python classes generated from our .proto files and
 compressed with python3-snappy: a second implementation next to rwgate's own codec.
 """
+import base64
 import importlib.util
 import json
 import os
@@ -173,16 +174,18 @@ class Workspace:
         wait_until(lambda: http("GET", url + "/-/ready")[0] == 200, what=f"{name} ready")
         return PrometheusStore(url, p)
 
-    def rwgate(self, config_text=None, args=(), name="rwgate", wait_ready=True, env=None):
-        """`env`: the whole environment of the process (None: this one's)."""
+    def rwgate(self, config_text=None, args=(), name="rwgate", wait_ready=True, env=None, auth=None):
+        """`env`: the whole environment of the process (None: this one's). `auth`: (user,
+        password) for a rwgate whose --web.config.file requires basic auth."""
         port = free_port()
         argv = [RWGATE, f"--web.listen-address=127.0.0.1:{port}", "--shutdown.timeout=10s", *args]
         if config_text is not None:
             argv.append(f"--config.file={self.write(name + '.yml', config_text)}")
         p = self.start(name, argv, env)
-        gw = Rwgate(f"http://127.0.0.1:{port}", p)
+        gw = Rwgate(f"http://127.0.0.1:{port}", p, auth)
         if wait_ready:
-            wait_until(lambda: p.proc.poll() is not None or http("GET", gw.url + "/-/ready")[0] == 200,
+            wait_until(lambda: p.proc.poll() is not None or
+                       http("GET", gw.url + "/-/ready", headers=gw.auth_headers)[0] == 200,
                        what="rwgate ready")
             assert p.proc.poll() is None, p.output()
         return gw
@@ -246,10 +249,15 @@ class PrometheusStore:
         return [(r["metric"], r["value"][1]) for r in json.loads(body)["data"]["result"]]
 
 
+def basic_auth_header(user, password):
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
 class Rwgate:
-    def __init__(self, url, proc):
+    def __init__(self, url, proc, auth=None):
         self.url = url
         self.proc = proc
+        self.auth_headers = basic_auth_header(*auth) if auth else {}
 
     def write(self, body_pb, protocol="v1", headers=None):
         raw = body_pb.SerializeToString()
@@ -259,12 +267,13 @@ class Rwgate:
             h["X-Prometheus-Remote-Write-Version"] = "2.0.0"
         else:
             h["X-Prometheus-Remote-Write-Version"] = "0.1.0"
+        h.update(self.auth_headers)
         h.update(headers or {})
         return http("POST", self.url + "/api/v1/write", snappy.compress(raw), h)
 
     def metrics(self):
         """{'name{labels}': value} from /metrics, labels as written."""
-        status, _, body = http("GET", self.url + "/metrics")
+        status, _, body = http("GET", self.url + "/metrics", headers=self.auth_headers)
         assert status == 200
         out = {}
         for line in body.decode().splitlines():
