@@ -28,6 +28,8 @@ sinks::RemoteWriteOptions sink_options(const SinkConfig& c) {
   o.target = rw.url.target;
   o.protocol = rw.protocol;
   o.headers = rw.headers;
+  if (rw.auth.kind != sinks::AuthConfig::Kind::kNone)
+    o.credentials = std::make_shared<sinks::Credentials>(rw.auth);
   o.timeout = rw.timeout;
   o.max_samples_per_send = rw.queue.max_samples_per_send;
   o.batch_send_deadline = rw.queue.batch_send_deadline;

@@ -13,6 +13,7 @@
 #include "base/net.h"
 #include "proto/decode.h"
 #include "relabel/rule.h"
+#include "sinks/credentials.h"
 #include "sinks/disk_buffer.h"
 
 namespace YAML {
@@ -47,6 +48,7 @@ struct BufferConfig {
 
 struct RemoteWriteConfig {
   net::Url url;
+  AuthConfig auth;  // basic_auth or authorization
   proto::Protocol protocol = proto::Protocol::kV1;
   std::vector<std::pair<std::string, std::string>> headers;
   Duration timeout = std::chrono::seconds(30);

@@ -355,7 +355,15 @@ awaitable<void> RemoteWriteSink::deliver(Shard* shard, PendingRequest* req) {
   for (int attempt = 0;; ++attempt) {
     const SendOutcome outcome = co_await send_once(shard);
     metrics_.sends.of(outcome.status).Increment();
-    switch (classify(outcome.status, options_.retry_on_http_429)) {
+    const SendClass cls = classify(outcome.status, options_.retry_on_http_429);
+    // Refused credentials that have changed since (a rotated password or token): again
+    // with the new ones, at once, instead of dropping what was acknowledged.
+    if ((outcome.status == 401 || outcome.status == 403) && options_.credentials &&
+        options_.credentials->changed_since(outcome.auth_version)) {
+      metrics_.retries.Increment();
+      continue;
+    }
+    switch (cls) {
       case SendClass::kDelivered:
         count_delivered(*req);
         co_return;
@@ -385,6 +393,11 @@ awaitable<SendOutcome> RemoteWriteSink::send_once(Shard* shard) {
   boost::system::error_code ec;
   if (!shard->connected) ec = co_await connect(shard);
   http::response<http::string_body> res;
+  if (!ec && options_.credentials) {
+    // Computed now, not when queued: a rotated secret is used from the next send on.
+    shard->request.set(http::field::authorization,
+                       options_.credentials->header(outcome.auth_version));
+  }
   if (!ec) {
     // One timeout for writing the request and reading the answer.
     shard->stream.expires_after(options_.timeout);

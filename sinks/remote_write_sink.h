@@ -45,6 +45,7 @@
 #include <vector>
 
 #include "proto/encode.h"
+#include "sinks/credentials.h"
 #include "sinks/disk_buffer.h"
 #include "sinks/remote_write_request.h"
 #include "sinks/send_outcome.h"
@@ -69,6 +70,8 @@ struct RemoteWriteOptions {
   uint64_t max_bytes = 1ULL << 30;
   // buffer.type: disk. Unset: the memory queue.
   std::optional<DiskBufferOptions> disk;
+  // basic_auth or authorization; null: none.
+  std::shared_ptr<Credentials> credentials;
 };
 
 // Metric families shared by every remote_write sink; each sink resolves its own children.

@@ -38,6 +38,7 @@ struct SendOutcome {
   // Why it failed: the start of the store's answer, or the network error. Empty on 2xx.
   std::string error_text;
   std::optional<std::chrono::milliseconds> retry_after;  // the answer's Retry-After
+  uint64_t auth_version = 0;  // Credentials version the request was sent with
 };
 
 // The class of an answer with HTTP `status` (kNoAnswer: none came).
