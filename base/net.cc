@@ -77,7 +77,7 @@ bool read_scheme(std::string_view text, Schemes schemes, Url& url, std::string& 
   url.scheme = std::string(text.substr(0, end));
   if (url.scheme == "http" || (https_ok && url.scheme == "https")) return true;
   why = "scheme \"" + url.scheme + "\" is not supported " +
-        (https_ok ? "(use https, or http for tests)" : "(use http)");
+        (https_ok ? "(use http or https)" : "(use http)");
   return false;
 }
 

@@ -28,6 +28,7 @@ sinks::RemoteWriteOptions sink_options(const SinkConfig& c) {
   o.target = rw.url.target;
   o.protocol = rw.protocol;
   o.headers = rw.headers;
+  o.tls = rw.tls;
   if (rw.auth.kind != sinks::AuthConfig::Kind::kNone)
     o.credentials = std::make_shared<sinks::Credentials>(rw.auth);
   o.timeout = rw.timeout;

@@ -8,6 +8,7 @@
 
 #include "base/secret_file.h"
 #include "base/yaml_reader.h"
+#include "sinks/tls.h"
 
 namespace rwgate::sinks {
 
@@ -49,11 +50,34 @@ void read_url(Reader& r, const YAML::Node& node, const std::string& path, net::U
     return;
   }
   std::string why;
-  if (auto u = net::parse_url(url, why)) {
+  if (auto u = net::parse_url(url, why, net::Schemes::kHttpOrHttps)) {
     out = *u;
   } else {
     r.error(Reader::join(path, "url"), node["url"], why);
   }
+}
+
+// tls_config, as in Prometheus; the files are loaded now, so errors name them.
+void read_tls(Reader& r, const YAML::Node& node, const std::string& path, TlsConfig& out) {
+  if (!r.map(node, path,
+             {"ca_file", "cert_file", "key_file", "server_name", "insecure_skip_verify",
+              "min_version"}))
+    return;
+  r.string(node, path, "ca_file", out.ca_file);
+  r.string(node, path, "cert_file", out.cert_file);
+  r.string(node, path, "key_file", out.key_file);
+  r.string(node, path, "server_name", out.server_name);
+  r.boolean(node, path, "insecure_skip_verify", out.insecure_skip_verify);
+  std::string min_version;
+  r.string(node, path, "min_version", min_version);
+  if (!min_version.empty()) {
+    out.min_version = tls_version_of(min_version);
+    if (out.min_version == 0)
+      r.error(Reader::join(path, "min_version"), node["min_version"],
+              "must be TLS10, TLS11, TLS12 or TLS13, not \"" + min_version + "\"");
+  }
+  if (out.cert_file.empty() != out.key_file.empty())
+    r.error(path, node, "cert_file and key_file go together");
 }
 
 void read_protocol(Reader& r, const YAML::Node& node, const std::string& path,
@@ -215,11 +239,18 @@ void read_remote_write(Reader& r, const YAML::Node& node, const YAML::Node& wher
                        const std::string& path, RemoteWriteConfig& out) {
   if (!r.map(node, path,
              {"url", "protocol", "headers", "timeout", "write_relabel_configs", "queue", "buffer",
-              "basic_auth", "authorization"})) {
+              "basic_auth", "authorization", "tls_config"})) {
     if (!node.IsDefined() || node.IsNull()) r.error(path, where, "missing");
     return;
   }
   read_url(r, node, path, out.url);
+  read_tls(r, node["tls_config"], Reader::join(path, "tls_config"), out.tls);
+  out.tls.enabled = out.url.scheme == "https";
+  if (out.tls.enabled && r.errors().empty()) {
+    std::string error;
+    if (!TlsClient::make(out.tls, out.url.host, error))
+      r.error(Reader::join(path, "tls_config"), node["tls_config"], error);
+  }
   read_protocol(r, node, path, out.protocol);
   read_auth(r, node, path, out.auth);
   read_headers(r, node["headers"], Reader::join(path, "headers"), out.headers);

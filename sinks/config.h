@@ -15,6 +15,7 @@
 #include "relabel/rule.h"
 #include "sinks/credentials.h"
 #include "sinks/disk_buffer.h"
+#include "sinks/tls.h"
 
 namespace YAML {
 class Node;
@@ -49,6 +50,7 @@ struct BufferConfig {
 struct RemoteWriteConfig {
   net::Url url;
   AuthConfig auth;  // basic_auth or authorization
+  TlsConfig tls;    // tls_config; enabled for https
   proto::Protocol protocol = proto::Protocol::kV1;
   std::vector<std::pair<std::string, std::string>> headers;
   Duration timeout = std::chrono::seconds(30);

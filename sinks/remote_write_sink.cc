@@ -6,10 +6,12 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <random>
 
 #include "base/log.h"
@@ -38,7 +40,11 @@ struct RemoteWriteSink::Shard {
   // Only touched on the sink thread:
   asio::steady_timer wake;
   asio::steady_timer backoff_timer;
-  beast::tcp_stream stream;
+  beast::tcp_stream stream;  // plain http
+  // https: the connection's TLS stream (null when plain or not connected), and the
+  // context it was made with (kept: a rebuilt one must not pull it away).
+  std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls;
+  std::shared_ptr<asio::ssl::context> tls_context;
   bool connected = false;
   beast::flat_buffer read_buffer;
   // Headers set once (make_http_request); the body is replaced per request (set_body).
@@ -66,6 +72,14 @@ RemoteWriteSink::RemoteWriteSink(RemoteWriteOptions options, SinkMetricFamilies&
   for (int i = 0; i < options_.shards; ++i) {
     shards_.push_back(std::make_unique<Shard>(ioc_, make_http_request(options_)));
     shards_.back()->index = i;
+  }
+  if (options_.tls.enabled) {
+    // The config loader checked the files; they can still be gone by now.
+    std::string error;
+    tls_ = TlsClient::make(options_.tls, options_.host, error);
+    if (!tls_)
+      log::error("sink TLS files do not load; sends fail until they do",
+                 {{"sink", options_.name}, {"error", error}});
   }
   if (options_.disk) {
     buffer_ = DiskBuffer::open(*options_.disk, open_error_);
@@ -388,6 +402,37 @@ awaitable<void> RemoteWriteSink::deliver(Shard* shard, PendingRequest* req) {
   }
 }
 
+namespace {
+
+// One request and its answer on `s`, under one timeout.
+template <class Stream>
+awaitable<boost::system::error_code> exchange(Stream& s, HttpRequest& request,
+                                              beast::flat_buffer& buffer,
+                                              http::response<http::string_body>& res,
+                                              std::chrono::milliseconds timeout) {
+  boost::system::error_code ec;
+  beast::get_lowest_layer(s).expires_after(timeout);
+  co_await http::async_write(s, request, asio::redirect_error(use_awaitable, ec));
+  if (!ec) {
+    buffer.clear();
+    co_await http::async_read(s, buffer, res, asio::redirect_error(use_awaitable, ec));
+  }
+  co_return ec;
+}
+
+}  // namespace
+
+void RemoteWriteSink::disconnect(Shard* shard) {
+  boost::system::error_code ignored;
+  if (shard->tls) {
+    beast::get_lowest_layer(*shard->tls).socket().close(ignored);
+    shard->tls.reset();
+  } else {
+    shard->stream.socket().close(ignored);
+  }
+  shard->connected = false;
+}
+
 awaitable<SendOutcome> RemoteWriteSink::send_once(Shard* shard) {
   SendOutcome outcome;
   boost::system::error_code ec;
@@ -399,22 +444,19 @@ awaitable<SendOutcome> RemoteWriteSink::send_once(Shard* shard) {
                        options_.credentials->header(outcome.auth_version));
   }
   if (!ec) {
-    // One timeout for writing the request and reading the answer.
-    shard->stream.expires_after(options_.timeout);
-    co_await http::async_write(shard->stream, shard->request,
-                               asio::redirect_error(use_awaitable, ec));
-  }
-  if (!ec) {
-    shard->read_buffer.clear();
-    co_await http::async_read(shard->stream, shard->read_buffer, res,
-                              asio::redirect_error(use_awaitable, ec));
+    // Not a conditional expression: GCC 12 miscompiles co_await inside one.
+    if (shard->tls) {
+      ec =
+          co_await exchange(*shard->tls, shard->request, shard->read_buffer, res, options_.timeout);
+    } else {
+      ec = co_await exchange(shard->stream, shard->request, shard->read_buffer, res,
+                             options_.timeout);
+    }
   }
   if (ec) {
     // The connection is in an unknown state (half a request may be on it): start over.
     outcome.error_text = ec.message();
-    boost::system::error_code ignored;
-    shard->stream.socket().close(ignored);
-    shard->connected = false;
+    disconnect(shard);
     co_return outcome;
   }
   outcome.status = static_cast<int>(res.result_int());
@@ -424,11 +466,7 @@ awaitable<SendOutcome> RemoteWriteSink::send_once(Shard* shard) {
       outcome.retry_after = parse_retry_after(it->value());
     }
   }
-  if (!res.keep_alive()) {
-    boost::system::error_code ignored;
-    shard->stream.socket().close(ignored);
-    shard->connected = false;
-  }
+  if (!res.keep_alive()) disconnect(shard);
   co_return outcome;
 }
 
@@ -437,11 +475,32 @@ awaitable<boost::system::error_code> RemoteWriteSink::connect(Shard* shard) {
   asio::ip::tcp::resolver resolver(ioc_);
   auto endpoints = co_await resolver.async_resolve(options_.host, options_.port,
                                                    asio::redirect_error(use_awaitable, ec));
-  if (!ec) {
+  if (ec) co_return ec;
+  if (options_.tls.enabled && !tls_) co_return asio::error::no_protocol_option;
+  if (!tls_) {
     shard->stream.expires_after(options_.timeout);
     co_await shard->stream.async_connect(endpoints, asio::redirect_error(use_awaitable, ec));
+    shard->connected = !ec;
+    co_return ec;
   }
-  shard->connected = !ec;
+  shard->tls_context = tls_->context();
+  shard->tls = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(ioc_, *shard->tls_context);
+  auto& tcp = beast::get_lowest_layer(*shard->tls);
+  tcp.expires_after(options_.timeout);
+  co_await tcp.async_connect(endpoints, asio::redirect_error(use_awaitable, ec));
+  if (!ec) {
+    // SNI and the name the certificate must carry (an IP address is checked as one).
+    SSL_set_tlsext_host_name(shard->tls->native_handle(), tls_->server_name().c_str());
+    if (tls_->verify())
+      shard->tls->set_verify_callback(asio::ssl::host_name_verification(tls_->server_name()));
+    co_await shard->tls->async_handshake(asio::ssl::stream_base::client,
+                                         asio::redirect_error(use_awaitable, ec));
+  }
+  if (ec) {
+    disconnect(shard);
+    co_return ec;
+  }
+  shard->connected = true;
   co_return ec;
 }
 

@@ -50,6 +50,7 @@
 #include "sinks/remote_write_request.h"
 #include "sinks/send_outcome.h"
 #include "sinks/sink.h"
+#include "sinks/tls.h"
 
 namespace rwgate::sinks {
 
@@ -72,6 +73,7 @@ struct RemoteWriteOptions {
   std::optional<DiskBufferOptions> disk;
   // basic_auth or authorization; null: none.
   std::shared_ptr<Credentials> credentials;
+  TlsConfig tls;  // enabled for https URLs
 };
 
 // Metric families shared by every remote_write sink; each sink resolves its own children.
@@ -152,6 +154,7 @@ class RemoteWriteSink final : public Sink {
   // One HTTP exchange of the shard's prepared request, connecting first if needed.
   boost::asio::awaitable<SendOutcome> send_once(Shard* shard);
   boost::asio::awaitable<boost::system::error_code> connect(Shard* shard);
+  void disconnect(Shard* shard);
   bool past_stop_deadline() const;
   void count_delivered(const PendingRequest& req);
   void drop_rejected(const PendingRequest& req, const SendOutcome& outcome);
@@ -172,6 +175,7 @@ class RemoteWriteSink final : public Sink {
   EnqueueScratchPool scratch_;  // enqueue()'s per-call state
 
   std::unique_ptr<DiskBuffer> buffer_;  // disk mode
+  std::unique_ptr<TlsClient> tls_;      // https
   std::string open_error_;
   std::thread feeder_;
   std::atomic<int64_t> fed_bytes_{0};  // read from disk, not yet delivered

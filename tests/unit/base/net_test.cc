@@ -116,7 +116,7 @@ TEST(ParseUrlTest, SchemesAndTheirMessages) {
   EXPECT_FALSE(parse_url("https://h/", why));
   EXPECT_EQ(why, "scheme \"https\" is not supported (use http)");
   EXPECT_FALSE(parse_url("ftp://h/", why, Schemes::kHttpOrHttps));
-  EXPECT_EQ(why, "scheme \"ftp\" is not supported (use https, or http for tests)");
+  EXPECT_EQ(why, "scheme \"ftp\" is not supported (use http or https)");
   EXPECT_FALSE(parse_url("localhost:8428", why));
   EXPECT_EQ(why, "must be an absolute URL like http://host:port/path");
   EXPECT_FALSE(parse_url("nohost", why, Schemes::kHttpOrHttps));

@@ -1,0 +1,163 @@
+"""https towards the store: rwgate forwards to VictoriaMetrics behind a real nginx that
+terminates TLS with a certificate from a test CA (made with the openssl command) and
+checks basic auth (and, in a second case, a client certificate). The certificate is
+verified against tls_config.ca_file and the name; without the CA or with another
+server_name nothing is delivered and the failed sends are counted; insecure_skip_verify
+skips the check."""
+import os
+import subprocess
+import time
+import unittest
+
+import harness
+
+NGINX_CONF = """
+worker_processes 1;
+daemon off;
+pid {dir}/nginx.pid;
+error_log {dir}/nginx-error.log warn;
+events {{ worker_connections 256; }}
+http {{
+  access_log off;
+  client_body_temp_path {dir}/nginx-body;
+  proxy_temp_path {dir}/nginx-proxy;
+  server {{
+    listen 127.0.0.1:{port} ssl;
+    ssl_certificate {dir}/server.pem;
+    ssl_certificate_key {dir}/server.key;
+    {extra}
+    location / {{
+      {auth}
+      proxy_pass {vm};
+    }}
+  }}
+}}
+"""
+
+
+def openssl(*args, cwd):
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def make_pki(d):
+    """A CA, a server certificate for localhost and 127.0.0.1, and a client certificate."""
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=test CA",
+            "-keyout", "ca.key", "-out", "ca.pem", cwd=d)
+    for name, ext in [("server", "subjectAltName=DNS:localhost,IP:127.0.0.1"),
+                      ("client", "extendedKeyUsage=clientAuth")]:
+        openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}",
+                "-keyout", f"{name}.key", "-out", f"{name}.csr", cwd=d)
+        with open(os.path.join(d, f"{name}.ext"), "w") as f:
+            f.write(ext + "\n")
+        openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                "-CAcreateserial", "-days", "2", "-extfile", f"{name}.ext", "-out", f"{name}.pem",
+                cwd=d)
+    for f in os.listdir(d):
+        os.chmod(os.path.join(d, f), 0o644)  # nginx's workers run as another user
+    os.chmod(d, 0o755)
+
+
+class StoreTlsTest(unittest.TestCase):
+    def setUp(self):
+        self.ws = harness.Workspace()
+        self.addCleanup(self.ws.close)
+        make_pki(self.ws.dir)
+
+    def store(self, auth="", extra=""):
+        vm = self.ws.victoria_metrics()
+        port = harness.free_port()
+        self.ws.write("nginx.conf", NGINX_CONF.format(dir=self.ws.dir, port=port, vm=vm.url,
+                                                      auth=auth, extra=extra))
+        self.ws.start("nginx", ["nginx", "-p", self.ws.dir, "-c", self.ws.path("nginx.conf")])
+        harness.wait_until(lambda: os.path.exists(self.ws.path("nginx.pid")), what="nginx")
+        time.sleep(0.3)
+        return vm, port
+
+    def gateway(self, url, tls, extra=""):
+        return self.ws.rwgate(f"""
+sinks:
+  - name: store
+    remote_write:
+      url: {url}/api/v1/write
+      tls_config: {tls}
+      {extra}
+      queue: {{ batch_send_deadline: 100ms, min_backoff: 10ms, max_backoff: 100ms }}
+""")
+
+    def send(self, gw, job, n=5):
+        now = int(time.time() * 1000)
+        body = harness.v1_request([({"__name__": "m", "job": job, "i": str(i)}, [(now, 1.0)])
+                                   for i in range(n)])
+        status, _, text = gw.write(body)
+        self.assertEqual(status, 204, text)
+
+    def test_verified_https_with_basic_auth(self):
+        os.chmod(self.ws.write("htpasswd", "rwgate:{PLAIN}pw\n"), 0o644)
+        vm, port = self.store(auth=f'auth_basic "s"; auth_basic_user_file {self.ws.path("htpasswd")};')
+        gw = self.gateway(f"https://localhost:{port}", f"{{ ca_file: {self.ws.path('ca.pem')} }}",
+                          "basic_auth: { username: rwgate, password: pw }")
+        self.send(gw, "a")
+        harness.wait_until(lambda: len(vm.export('{job="a"}')) == 5, timeout=30,
+                           what="series over verified https")
+        # The same store by IP address: the certificate names it too.
+        gw2 = self.gateway(f"https://127.0.0.1:{port}", f"{{ ca_file: {self.ws.path('ca.pem')} }}",
+                           "basic_auth: { username: rwgate, password: pw }")
+        self.send(gw2, "b")
+        harness.wait_until(lambda: len(vm.export('{job="b"}')) == 5, timeout=30,
+                           what="series over https to an IP address")
+
+    def test_unverifiable_certificates_deliver_nothing_unless_told_to_skip(self):
+        vm, port = self.store()
+        no_ca = self.gateway(f"https://localhost:{port}", "{}")
+        wrong_name = self.gateway(f"https://localhost:{port}",
+                                  f"{{ ca_file: {self.ws.path('ca.pem')}, server_name: store.example }}")
+        for gw, job in [(no_ca, "no_ca"), (wrong_name, "wrong_name")]:
+            self.send(gw, job)
+        for gw in (no_ca, wrong_name):
+            harness.wait_until(lambda: gw.metric('rwgate_sends_total{sink="store",status="error"}') >= 2,
+                               timeout=30, what="failed handshakes counted")
+        self.assertEqual(len(vm.export('{job=~"no_ca|wrong_name"}')), 0)
+        skip = self.gateway(f"https://localhost:{port}", "{ insecure_skip_verify: true }")
+        self.send(skip, "skip")
+        harness.wait_until(lambda: len(vm.export('{job="skip"}')) == 5, timeout=30,
+                           what="series with insecure_skip_verify")
+
+    def test_client_certificate(self):
+        vm, port = self.store(extra=f"ssl_verify_client on; ssl_client_certificate {self.ws.path('ca.pem')};")
+        ca = self.ws.path("ca.pem")
+        without = self.gateway(f"https://localhost:{port}", f"{{ ca_file: {ca} }}")
+        self.send(without, "without")
+        harness.wait_until(lambda: without.metric('rwgate_sends_total{sink="store",status="400"}') >= 1,
+                           timeout=30, what="nginx refusing a client without a certificate")
+        with_cert = self.gateway(
+            f"https://localhost:{port}",
+            f"{{ ca_file: {ca}, cert_file: {self.ws.path('client.pem')}, key_file: {self.ws.path('client.key')} }}")
+        self.send(with_cert, "with")
+        harness.wait_until(lambda: len(vm.export('{job="with"}')) == 5, timeout=30,
+                           what="series sent with a client certificate")
+        self.assertEqual(len(vm.export('{job="without"}')), 0)
+
+    def test_config_errors_name_the_tls_files(self):
+        r = self.ws.rwgate("""
+sinks:
+  - name: s
+    remote_write:
+      url: https://localhost:1/api/v1/write
+      tls_config: { ca_file: /nonexistent/ca.pem, min_version: TLS9 }
+""", wait_ready=False)
+        self.assertEqual(r.proc.proc.wait(timeout=30), 2)
+        out = r.proc.output()
+        self.assertIn("sinks[0].remote_write.tls_config.min_version", out)
+        r = self.ws.rwgate("""
+sinks:
+  - name: s
+    remote_write:
+      url: https://localhost:1/api/v1/write
+      tls_config: { ca_file: /nonexistent/ca.pem }
+""", name="rwgate2", wait_ready=False)
+        self.assertEqual(r.proc.proc.wait(timeout=30), 2)
+        self.assertIn("/nonexistent/ca.pem", r.proc.output())
+
+
+if __name__ == "__main__":
+    unittest.main()
