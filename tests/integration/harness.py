@@ -155,6 +155,22 @@ class Workspace:
         wait_until(lambda: http("GET", f"http://{host}:{port}/metrics")[0] == 200, what=name)
         return f"{host}:{port}"
 
+    def nginx(self, http_block):
+        """A real nginx with `http_block` inside http {}, in this workspace. Its workers run as
+        another user when started as root, so the workspace is made readable to them."""
+        os.chmod(self.dir, 0o755)
+        conf = (f"worker_processes 1;\ndaemon off;\npid {self.dir}/nginx.pid;\n"
+                f"error_log {self.dir}/nginx-error.log warn;\n"
+                "events { worker_connections 256; }\n"
+                f"http {{\n  access_log off;\n  client_body_temp_path {self.dir}/nginx-body;\n"
+                f"  proxy_temp_path {self.dir}/nginx-proxy;\n{http_block}\n}}\n")
+        self.write("nginx.conf", conf)
+        p = self.start("nginx", ["nginx", "-p", self.dir, "-c", self.path("nginx.conf")])
+        wait_until(lambda: p.proc.poll() is not None or os.path.exists(self.path("nginx.pid")),
+                   what="nginx started")
+        assert p.proc.poll() is None, p.output()
+        return p
+
     def prometheus_agent(self, config_text):
         port = free_port()
         cfg = self.write("prometheus.yml", config_text)

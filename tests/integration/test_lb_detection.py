@@ -7,16 +7,7 @@ import unittest
 
 import harness
 
-NGINX_CONF = """
-worker_processes 1;
-daemon off;
-pid {dir}/nginx.pid;
-error_log {dir}/nginx-error.log warn;
-events {{ worker_connections 256; }}
-http {{
-  access_log off;
-  client_body_temp_path {dir}/nginx-body;
-  proxy_temp_path {dir}/nginx-proxy;
+NGINX_SERVERS = """
   upstream exporters {{
 {servers}
   }}
@@ -27,7 +18,6 @@ http {{
       proxy_buffering off;
     }}
   }}
-}}
 """
 
 
@@ -74,10 +64,8 @@ sinks:
             procs[i] = self.ws.procs[-1]
             time.sleep(0.05)  # distinct process_start_time_seconds (10 ms resolution)
         lb_port = harness.free_port()
-        self.ws.write("nginx.conf", NGINX_CONF.format(
-            dir=self.ws.dir, port=lb_port,
-            servers="\n".join(f"    server 127.0.0.1:{p};" for p in ports)))
-        self.ws.start("nginx", ["nginx", "-p", self.ws.dir, "-c", self.ws.path("nginx.conf")])
+        self.ws.nginx(NGINX_SERVERS.format(
+            port=lb_port, servers="\n".join(f"    server 127.0.0.1:{p};" for p in ports)))
         harness.wait_until(lambda: harness.http("GET", f"http://127.0.0.1:{lb_port}/metrics")[0] == 200,
                            what="nginx")
         gw = self.ws.rwgate(self.config(vm))

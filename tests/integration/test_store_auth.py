@@ -9,16 +9,7 @@ import unittest
 
 import harness
 
-NGINX_CONF = """
-worker_processes 1;
-daemon off;
-pid {dir}/nginx.pid;
-error_log {dir}/nginx-error.log warn;
-events {{ worker_connections 256; }}
-http {{
-  access_log off;
-  client_body_temp_path {dir}/nginx-body;
-  proxy_temp_path {dir}/nginx-proxy;
+NGINX_SERVER = """
   server {{
     listen 127.0.0.1:{port};
     location / {{
@@ -26,7 +17,6 @@ http {{
       proxy_pass {vm};
     }}
   }}
-}}
 """
 
 
@@ -36,13 +26,9 @@ class StoreAuthTest(unittest.TestCase):
         self.addCleanup(self.ws.close)
 
     def store_behind_nginx(self, auth):
-        # nginx's workers run as another user: they must be able to read the htpasswd file.
-        os.chmod(self.ws.dir, 0o755)
         vm = self.ws.victoria_metrics()
         port = harness.free_port()
-        self.ws.write("nginx.conf", NGINX_CONF.format(dir=self.ws.dir, port=port, vm=vm.url,
-                                                      auth=auth))
-        self.ws.start("nginx", ["nginx", "-p", self.ws.dir, "-c", self.ws.path("nginx.conf")])
+        self.ws.nginx(NGINX_SERVER.format(port=port, vm=vm.url, auth=auth))
         harness.wait_until(lambda: harness.http("GET", f"http://127.0.0.1:{port}/health")[0] in
                            (200, 401, 403), what="nginx")
         return vm, f"http://127.0.0.1:{port}"

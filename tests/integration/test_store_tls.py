@@ -11,16 +11,7 @@ import unittest
 
 import harness
 
-NGINX_CONF = """
-worker_processes 1;
-daemon off;
-pid {dir}/nginx.pid;
-error_log {dir}/nginx-error.log warn;
-events {{ worker_connections 256; }}
-http {{
-  access_log off;
-  client_body_temp_path {dir}/nginx-body;
-  proxy_temp_path {dir}/nginx-proxy;
+NGINX_SERVER = """
   server {{
     listen 127.0.0.1:{port} ssl;
     ssl_certificate {dir}/server.pem;
@@ -31,7 +22,6 @@ http {{
       proxy_pass {vm};
     }}
   }}
-}}
 """
 
 
@@ -66,10 +56,8 @@ class StoreTlsTest(unittest.TestCase):
     def store(self, auth="", extra=""):
         vm = self.ws.victoria_metrics()
         port = harness.free_port()
-        self.ws.write("nginx.conf", NGINX_CONF.format(dir=self.ws.dir, port=port, vm=vm.url,
-                                                      auth=auth, extra=extra))
-        self.ws.start("nginx", ["nginx", "-p", self.ws.dir, "-c", self.ws.path("nginx.conf")])
-        harness.wait_until(lambda: os.path.exists(self.ws.path("nginx.pid")), what="nginx")
+        self.ws.nginx(NGINX_SERVER.format(dir=self.ws.dir, port=port, vm=vm.url, auth=auth,
+                                          extra=extra))
         time.sleep(0.3)
         return vm, port
 
