@@ -113,7 +113,7 @@ remote_write:
         for k in range(3):
             self.write_up(gw, "127.0.0.5:9100", now - 3000 + 1000 * k)
             self.write_up(gw, "127.0.0.6:9100", now - 3000 + 1000 * k)
-        harness.wait_until(lambda: len(store.query('{asg="web"}')) == 4, timeout=15, what="4 series")
+        harness.wait_until(lambda: len(store.query('{asg="web"}')) == 4, timeout=60, what="4 series")
         # The fleet file no longer lists i-0a (scale-in without any event).
         with open(self.ws.path("fleet.json")) as f:
             fleet = [g for g in json.load(f) if g["labels"]["__meta_ec2_instance_id"] == "i-0b"]
