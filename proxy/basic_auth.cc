@@ -7,8 +7,6 @@
 
 #include <memory>
 
-#include "base/ascii.h"
-
 namespace rwgate::proxy {
 
 namespace {
@@ -102,9 +100,11 @@ AuthOutcome BasicAuth::check(const WebConfig& config, std::string_view authoriza
                              std::string& user) {
   if (authorization.empty()) return AuthOutcome::kMissing;
   constexpr std::string_view kScheme = "basic ";
-  if (authorization.size() <= kScheme.size() ||
-      !ascii_iequals(authorization.substr(0, kScheme.size()), kScheme))
-    return AuthOutcome::kMalformed;
+  if (authorization.size() <= kScheme.size()) return AuthOutcome::kMalformed;
+  for (size_t i = 0; i < kScheme.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(authorization[i])) != kScheme[i])
+      return AuthOutcome::kMalformed;
+  }
   std::string decoded;
   if (!base64_decode(authorization.substr(kScheme.size()), decoded)) return AuthOutcome::kMalformed;
   const size_t colon = decoded.find(':');

@@ -5,7 +5,6 @@
 #include <boost/beast/http.hpp>
 #include <chrono>
 
-#include "base/ascii.h"
 #include "proto/decode.h"
 #include "proto/hash.h"
 
@@ -24,6 +23,12 @@ static_assert(std::size(kReasonNames) == static_cast<size_t>(RejectReason::kCoun
 
 constexpr int kCodes[] = {204, 400, 401, 405, 413, 415, 503};
 
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
 std::string_view trim(std::string_view s) {
   while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
   while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
@@ -36,7 +41,7 @@ std::string_view trim(std::string_view s) {
 //   application/x-protobuf;proto=io.prometheus.write.v2.Request -> RW 2.0
 std::optional<proto::Protocol> protocol_of(std::string_view content_type, std::string& why) {
   if (content_type.empty()) return proto::Protocol::kV1;
-  const std::string ct = ascii_lower(content_type);
+  const std::string ct = lower(content_type);
   const std::string_view rest = ct;
   const size_t semi = rest.find(';');
   if (trim(rest.substr(0, semi)) != "application/x-protobuf") {
@@ -85,7 +90,7 @@ std::optional<Rejection> check_request(const HttpRequest& req, proto::Protocol& 
   if (req.method() != http::verb::post)
     return Rejection{405, RejectReason::kMethod, "method not allowed; use POST", "", "POST"};
   if (auto it = req.find(http::field::content_encoding);
-      it != req.end() && !ascii_iequals(it->value(), "snappy")) {
+      it != req.end() && lower(it->value()) != "snappy") {
     return Rejection{
         415, RejectReason::kContentEncoding,
         "unsupported Content-Encoding \"" + std::string(it->value()) + "\"; want snappy"};

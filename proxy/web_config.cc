@@ -6,7 +6,6 @@
 #include <sstream>
 #include <string_view>
 
-#include "base/ascii.h"
 #include "base/log.h"
 #include "base/yaml_reader.h"
 
@@ -15,6 +14,16 @@ namespace rwgate::proxy {
 namespace {
 
 using yaml::Reader;
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i])))
+      return false;
+  }
+  return true;
+}
 
 // The headers exporter-toolkit lets a web config add, and the values it allows where the
 // header is an enumeration (empty: any value).
@@ -81,7 +90,7 @@ void read_headers(Reader& r, const YAML::Node& server, WebConfig& out) {
     if (!r.scalar(kv.second, npath, value)) continue;
     const AllowedHeader* allowed = nullptr;
     for (const AllowedHeader& a : allowed_headers()) {
-      if (ascii_iequals(a.name, name)) allowed = &a;
+      if (iequals(a.name, name)) allowed = &a;
     }
     if (allowed == nullptr) {
       r.error(npath, kv.first,
@@ -90,7 +99,7 @@ void read_headers(Reader& r, const YAML::Node& server, WebConfig& out) {
       continue;
     }
     bool ok = allowed->values.empty();
-    for (std::string_view v : allowed->values) ok = ok || ascii_iequals(v, value);
+    for (std::string_view v : allowed->values) ok = ok || iequals(v, value);
     if (!ok) {
       r.error(npath, kv.second, "value \"" + value + "\" not allowed");
       continue;

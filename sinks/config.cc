@@ -6,7 +6,6 @@
 #include <cctype>
 #include <set>
 
-#include "base/ascii.h"
 #include "base/secret_file.h"
 #include "base/yaml_reader.h"
 #include "sinks/tls.h"
@@ -256,7 +255,10 @@ void read_remote_write(Reader& r, const YAML::Node& node, const YAML::Node& wher
   read_auth(r, node, path, out.auth);
   read_headers(r, node["headers"], Reader::join(path, "headers"), out.headers);
   for (const auto& [name, value] : out.headers) {
-    if (out.auth.kind != AuthConfig::Kind::kNone && ascii_iequals(name, "authorization")) {
+    if (out.auth.kind != AuthConfig::Kind::kNone && name.size() == 13 &&
+        std::equal(name.begin(), name.end(), "authorization", [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) == b;
+        })) {
       r.error(Reader::join(Reader::join(path, "headers"), name), node["headers"],
               "set by basic_auth or authorization; use one of them");
     }
