@@ -1,5 +1,6 @@
 #include "proxy/web_config.h"
 
+#include <sys/stat.h>
 #include <yaml-cpp/yaml.h>
 
 #include <fstream>
@@ -146,11 +147,27 @@ WebConfigResult load_web_config_file(const std::string& path) {
 }
 
 WebConfigFile::WebConfigFile(std::string path, std::shared_ptr<const WebConfig> initial)
-    : path_(std::move(path)), watch_({path_}), config_(std::move(initial)) {}
+    : path_(std::move(path)), config_(std::move(initial)) {
+  struct stat st {};
+  if (::stat(path_.c_str(), &st) == 0) {
+    mtime_ns_ = static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+    size_ = static_cast<int64_t>(st.st_size);
+  }
+  checked_ = std::chrono::steady_clock::now();
+}
 
 std::shared_ptr<const WebConfig> WebConfigFile::current() {
   std::lock_guard lock(mu_);
-  if (!watch_.changed()) return config_;
+  const auto now = std::chrono::steady_clock::now();
+  if (now - checked_ < std::chrono::seconds(1)) return config_;
+  checked_ = now;
+  struct stat st {};
+  if (::stat(path_.c_str(), &st) != 0) return config_;
+  const int64_t mtime =
+      static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+  if (mtime == mtime_ns_ && static_cast<int64_t>(st.st_size) == size_) return config_;
+  mtime_ns_ = mtime;
+  size_ = static_cast<int64_t>(st.st_size);
   WebConfigResult loaded = load_web_config_file(path_);
   if (!loaded.config) {
     for (const std::string& e : loaded.errors) {

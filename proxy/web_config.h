@@ -16,6 +16,7 @@
 // a changed file that does not load keeps the last good one, and says so in the log.
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -23,8 +24,6 @@
 #include <string>
 #include <utility>
 #include <vector>
-
-#include "base/file_watch.h"
 
 namespace rwgate::proxy {
 
@@ -52,8 +51,10 @@ class WebConfigFile {
  private:
   const std::string path_;
   std::mutex mu_;  // guards everything below
-  FileWatch watch_;
   std::shared_ptr<const WebConfig> config_;
+  std::chrono::steady_clock::time_point checked_{};
+  int64_t mtime_ns_ = 0;
+  int64_t size_ = -1;
 };
 
 }  // namespace rwgate::proxy

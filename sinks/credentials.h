@@ -12,11 +12,11 @@
 // The secret never appears in a Status, a log line or an endpoint.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <mutex>
 #include <string>
 
-#include "base/file_watch.h"
 #include "base/status.h"
 
 namespace rwgate::sinks {
@@ -41,12 +41,14 @@ class Credentials {
   bool changed_since(uint64_t version);
 
  private:
-  void read_file();  // caller holds mu_
+  void reread(bool force);  // caller holds mu_
   const AuthConfig config_;
   std::mutex mu_;  // guards everything below
-  FileWatch watch_;
   std::string header_;
   uint64_t version_ = 0;
+  std::chrono::steady_clock::time_point checked_{};
+  int64_t mtime_ns_ = -1;
+  int64_t size_ = -1;
 };
 
 }  // namespace rwgate::sinks

@@ -1,6 +1,7 @@
 #include "sinks/tls.h"
 
 #include <openssl/ssl.h>
+#include <sys/stat.h>
 
 #include "base/log.h"
 
@@ -23,7 +24,20 @@ std::unique_ptr<TlsClient> TlsClient::make(TlsConfig config, std::string host, s
     error = st.reason();
     return nullptr;
   }
+  c->stamp_ = c->files_stamp();
+  c->checked_ = std::chrono::steady_clock::now();
   return c;
+}
+
+int64_t TlsClient::files_stamp() const {
+  int64_t stamp = 0;
+  for (const std::string* f : {&config_.ca_file, &config_.cert_file, &config_.key_file}) {
+    struct stat st {};
+    if (f->empty() || ::stat(f->c_str(), &st) != 0) continue;
+    stamp = stamp * 31 + static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 +
+            st.st_mtim.tv_nsec + static_cast<int64_t>(st.st_size);
+  }
+  return stamp;
 }
 
 Status TlsClient::build(std::shared_ptr<ssl::context>& out) const {
@@ -50,7 +64,12 @@ Status TlsClient::build(std::shared_ptr<ssl::context>& out) const {
 
 std::shared_ptr<ssl::context> TlsClient::context() {
   std::lock_guard lock(mu_);
-  if (!watch_.changed()) return context_;
+  const auto now = std::chrono::steady_clock::now();
+  if (now - checked_ < std::chrono::seconds(1)) return context_;
+  checked_ = now;
+  const int64_t stamp = files_stamp();
+  if (stamp == stamp_) return context_;
+  stamp_ = stamp;
   std::shared_ptr<ssl::context> fresh;
   if (Status st = build(fresh); !st) {
     log::warn("a sink's TLS files changed but do not load; keeping the last good ones",

@@ -11,13 +11,13 @@
 #pragma once
 
 #include <boost/asio/ssl/context.hpp>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
-#include "base/file_watch.h"
 #include "base/status.h"
 
 namespace rwgate::sinks {
@@ -47,16 +47,16 @@ class TlsClient {
 
  private:
   TlsClient(TlsConfig config, std::string name)
-      : config_(std::move(config)),
-        name_(std::move(name)),
-        watch_({config_.ca_file, config_.cert_file, config_.key_file}) {}
+      : config_(std::move(config)), name_(std::move(name)) {}
   Status build(std::shared_ptr<boost::asio::ssl::context>& out) const;
+  int64_t files_stamp() const;  // changes when any file changes
 
   const TlsConfig config_;
   const std::string name_;
-  std::mutex mu_;  // guards the two below
-  FileWatch watch_;
+  std::mutex mu_;  // guards the three below
   std::shared_ptr<boost::asio::ssl::context> context_;
+  int64_t stamp_ = 0;
+  std::chrono::steady_clock::time_point checked_{};
 };
 
 }  // namespace rwgate::sinks
