@@ -119,4 +119,21 @@ std::optional<Url> parse_url(std::string_view text, std::string& why, Schemes sc
   return url;
 }
 
+std::string percent_encode(std::string_view s, bool keep_slash) {
+  static constexpr char kDigits[] = "0123456789ABCDEF";
+  std::string out;
+  for (const char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (std::isalnum(u) || c == '-' || c == '_' || c == '.' || c == '~' ||
+        (keep_slash && c == '/')) {
+      out.push_back(c);
+    } else {
+      out.push_back('%');
+      out.push_back(kDigits[u >> 4]);
+      out.push_back(kDigits[u & 15]);
+    }
+  }
+  return out;
+}
+
 }  // namespace rwgate::net

@@ -53,4 +53,9 @@ enum class Schemes {
 std::optional<Url> parse_url(std::string_view text, std::string& why,
                              Schemes schemes = Schemes::kHttp);
 
+// RFC 3986 percent-encoding: unreserved characters (A-Z a-z 0-9 - _ . ~) as they are,
+// everything else %XX in upper case ('/' kept when `keep_slash`). What SigV4 wants, and a
+// valid application/x-www-form-urlencoded value.
+std::string percent_encode(std::string_view s, bool keep_slash = false);
+
 }  // namespace rwgate::net

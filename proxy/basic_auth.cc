@@ -7,6 +7,8 @@
 
 #include <memory>
 
+#include "base/base64.h"
+
 namespace rwgate::proxy {
 
 namespace {
@@ -14,33 +16,6 @@ namespace {
 constexpr size_t kMaxCached = 10000;
 // The decoy an unknown user's password is checked against: cost 10, like the usual hashes.
 constexpr const char* kDecoyHash = "$2b$10$uw8gCFIrYN7SqNZPzQtuZu63Z8GDDgKU2L94NiBLN4JXZS84wuSSy";
-
-// Strict base64 (RFC 4648, padded) into `out`; false on anything else.
-bool base64_decode(std::string_view in, std::string& out) {
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
-  if (in.empty() || in.size() % 4 != 0) return false;
-  out.clear();
-  for (size_t i = 0; i < in.size(); i += 4) {
-    const bool last = i + 4 == in.size();
-    int v[4];
-    for (int k = 0; k < 4; ++k) {
-      v[k] = in[i + k] == '=' && last && k >= 2 ? -2 : value(in[i + k]);
-      if (v[k] == -1) return false;
-    }
-    if (v[2] == -2 && v[3] != -2) return false;
-    out.push_back(static_cast<char>((v[0] << 2) | (v[1] >> 4)));
-    if (v[2] != -2) out.push_back(static_cast<char>(((v[1] & 15) << 4) | (v[2] >> 2)));
-    if (v[3] != -2) out.push_back(static_cast<char>(((v[2] & 3) << 6) | v[3]));
-  }
-  return true;
-}
 
 bool bcrypt_matches(const std::string& password, const std::string& hash) {
   auto data = std::make_unique<crypt_data>();  // about 32 KiB: not on the stack

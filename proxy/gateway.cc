@@ -29,9 +29,9 @@ sinks::RemoteWriteOptions sink_options(const SinkConfig& c) {
   o.protocol = rw.protocol;
   o.headers = rw.headers;
   o.tls = rw.tls;
-  if (rw.auth.kind != sinks::AuthConfig::Kind::kNone)
-    o.credentials = std::make_shared<sinks::Credentials>(rw.auth);
   o.timeout = rw.timeout;
+  o.credentials = sinks::make_credentials(rw.auth, rw.timeout);
+  o.proxy = rw.proxy;
   o.max_samples_per_send = rw.queue.max_samples_per_send;
   o.batch_send_deadline = rw.queue.batch_send_deadline;
   o.shards = rw.queue.shards;

@@ -6,7 +6,6 @@
 #include <cctype>
 #include <set>
 
-#include "base/secret_file.h"
 #include "base/yaml_reader.h"
 #include "sinks/tls.h"
 
@@ -185,61 +184,12 @@ void read_buffer(Reader& r, const YAML::Node& b, const std::string& bp, BufferCo
   }
 }
 
-// A secret given inline (`inline_key`) or in a file (`file_key`), one of the two. The file
-// is read now, so `check config` names a missing or unreadable one with its path.
-void read_secret(Reader& r, const YAML::Node& node, const std::string& path, const char* inline_key,
-                 const char* file_key, AuthConfig& out) {
-  r.string(node, path, inline_key, out.secret);
-  r.string(node, path, file_key, out.secret_file);
-  if (!out.secret.empty() && !out.secret_file.empty()) {
-    r.error(Reader::join(path, file_key), node[file_key],
-            std::string(inline_key) + " and " + file_key + " are mutually exclusive");
-  }
-  if (!out.secret_file.empty()) {
-    std::string secret;
-    if (Status st = read_secret_file(out.secret_file, secret); !st)
-      r.error(Reader::join(path, file_key), node[file_key], st.reason());
-  }
-}
-
-// basic_auth {username, password | password_file} or authorization {type, credentials |
-// credentials_file}, as in Prometheus; at most one of them.
-void read_auth(Reader& r, const YAML::Node& node, const std::string& path, AuthConfig& out) {
-  const YAML::Node basic = node["basic_auth"];
-  const YAML::Node authz = node["authorization"];
-  const std::string bp = Reader::join(path, "basic_auth");
-  const std::string ap = Reader::join(path, "authorization");
-  if (r.map(basic, bp, {"username", "password", "password_file"})) {
-    out.kind = AuthConfig::Kind::kBasic;
-    r.string(basic, bp, "username", out.username);
-    if (out.username.empty()) r.error(Reader::join(bp, "username"), basic, "missing");
-    read_secret(r, basic, bp, "password", "password_file", out);
-  }
-  if (r.map(authz, ap, {"type", "credentials", "credentials_file"})) {
-    if (out.kind != AuthConfig::Kind::kNone) {
-      r.error(ap, authz, "basic_auth and authorization are mutually exclusive");
-      return;
-    }
-    out.kind = AuthConfig::Kind::kAuthorization;
-    r.string(authz, ap, "type", out.type);
-    if (out.type.empty()) out.type = "Bearer";
-    if (out.type.size() == 5 && (out.type[0] == 'b' || out.type[0] == 'B') &&
-        std::string_view(out.type).substr(1) == "asic") {
-      r.error(Reader::join(ap, "type"), authz["type"],
-              "authorization type cannot be set to \"basic\", use \"basic_auth\" instead");
-    }
-    read_secret(r, authz, ap, "credentials", "credentials_file", out);
-    if (out.secret.empty() && out.secret_file.empty())
-      r.error(ap, authz, "credentials or credentials_file is required");
-  }
-}
-
 // `where` locates errors about the value as a whole (the key's line, or its parent's).
 void read_remote_write(Reader& r, const YAML::Node& node, const YAML::Node& where,
                        const std::string& path, RemoteWriteConfig& out) {
   if (!r.map(node, path,
              {"url", "protocol", "headers", "timeout", "write_relabel_configs", "queue", "buffer",
-              "basic_auth", "authorization", "tls_config"})) {
+              "basic_auth", "authorization", "oauth2", "sigv4", "tls_config", "proxy_url"})) {
     if (!node.IsDefined() || node.IsNull()) r.error(path, where, "missing");
     return;
   }
@@ -252,7 +202,14 @@ void read_remote_write(Reader& r, const YAML::Node& node, const YAML::Node& wher
       r.error(Reader::join(path, "tls_config"), node["tls_config"], error);
   }
   read_protocol(r, node, path, out.protocol);
-  read_auth(r, node, path, out.auth);
+  read_auth(r, node, path, out.url, out.auth);
+  std::string proxy;
+  r.string(node, path, "proxy_url", proxy);
+  if (!proxy.empty()) {
+    std::string why;
+    out.proxy = net::parse_url(proxy, why, net::Schemes::kHttp);
+    if (!out.proxy) r.error(Reader::join(path, "proxy_url"), node["proxy_url"], why);
+  }
   read_headers(r, node["headers"], Reader::join(path, "headers"), out.headers);
   for (const auto& [name, value] : out.headers) {
     if (out.auth.kind != AuthConfig::Kind::kNone && name.size() == 13 &&
@@ -260,7 +217,8 @@ void read_remote_write(Reader& r, const YAML::Node& node, const YAML::Node& wher
           return std::tolower(static_cast<unsigned char>(a)) == b;
         })) {
       r.error(Reader::join(Reader::join(path, "headers"), name), node["headers"],
-              "set by basic_auth or authorization; use one of them");
+              "set by the sink's authentication (basic_auth, authorization, oauth2 or sigv4); "
+              "use one of them");
     }
   }
   r.duration(node, path, "timeout", out.timeout);

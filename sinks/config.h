@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -13,7 +14,7 @@
 #include "base/net.h"
 #include "proto/decode.h"
 #include "relabel/rule.h"
-#include "sinks/credentials.h"
+#include "sinks/auth_config.h"
 #include "sinks/disk_buffer.h"
 #include "sinks/tls.h"
 
@@ -49,8 +50,9 @@ struct BufferConfig {
 
 struct RemoteWriteConfig {
   net::Url url;
-  AuthConfig auth;  // basic_auth or authorization
-  TlsConfig tls;    // tls_config; enabled for https
+  AuthConfig auth;                // basic_auth, authorization, oauth2 or sigv4
+  std::optional<net::Url> proxy;  // proxy_url (http://host:port)
+  TlsConfig tls;                  // tls_config; enabled for https
   proto::Protocol protocol = proto::Protocol::kV1;
   std::vector<std::pair<std::string, std::string>> headers;
   Duration timeout = std::chrono::seconds(30);

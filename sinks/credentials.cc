@@ -1,33 +1,43 @@
 #include "sinks/credentials.h"
 
-#include <openssl/evp.h>
 #include <sys/stat.h>
 
+#include "base/base64.h"
 #include "base/log.h"
 #include "base/secret_file.h"
+#include "sinks/oauth2.h"
+#include "sinks/sigv4_auth.h"
 
 namespace rwgate::sinks {
 
 namespace {
 
-std::string base64(std::string_view in) {
-  std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(in.data()),
-                                static_cast<int>(in.size()));
-  out.resize(static_cast<size_t>(n));
-  return out;
-}
-
 std::string header_for(const AuthConfig& c, const std::string& secret) {
-  if (c.kind == AuthConfig::Kind::kBasic) return "Basic " + base64(c.username + ":" + secret);
+  if (c.kind == AuthConfig::Kind::kBasic)
+    return "Basic " + base64_encode(c.username + ":" + secret);
   if (c.kind == AuthConfig::Kind::kAuthorization) return c.type + " " + secret;
   return {};
 }
 
 }  // namespace
 
-Credentials::Credentials(AuthConfig config) : config_(std::move(config)) {
+std::unique_ptr<Credentials> make_credentials(const AuthConfig& config,
+                                              std::chrono::milliseconds timeout) {
+  switch (config.kind) {
+    case AuthConfig::Kind::kNone:
+      return nullptr;
+    case AuthConfig::Kind::kBasic:
+    case AuthConfig::Kind::kAuthorization:
+      return std::make_unique<SecretHeader>(config);
+    case AuthConfig::Kind::kOAuth2:
+      return std::make_unique<OAuth2Token>(config.oauth2, timeout);
+    case AuthConfig::Kind::kSigV4:
+      return std::make_unique<SigV4Auth>(config.sigv4, timeout);
+  }
+  return nullptr;
+}
+
+SecretHeader::SecretHeader(AuthConfig config) : config_(std::move(config)) {
   std::lock_guard lock(mu_);
   if (config_.secret_file.empty()) {
     header_ = header_for(config_, config_.secret);
@@ -36,7 +46,7 @@ Credentials::Credentials(AuthConfig config) : config_(std::move(config)) {
   }
 }
 
-void Credentials::reread(bool force) {
+void SecretHeader::reread(bool force) {
   const auto now = std::chrono::steady_clock::now();
   if (!force && now - checked_ < std::chrono::seconds(1)) return;
   checked_ = now;
@@ -59,14 +69,15 @@ void Credentials::reread(bool force) {
   }
 }
 
-std::string Credentials::header(uint64_t& version) {
+Status SecretHeader::apply(HttpRequest& request, uint64_t& version) {
   std::lock_guard lock(mu_);
   if (!config_.secret_file.empty()) reread(false);
   version = version_;
-  return header_;
+  request.set(boost::beast::http::field::authorization, header_);
+  return {};
 }
 
-bool Credentials::changed_since(uint64_t version) {
+bool SecretHeader::changed_since(uint64_t version) {
   std::lock_guard lock(mu_);
   if (!config_.secret_file.empty()) reread(true);
   return version_ != version;

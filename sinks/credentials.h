@@ -1,44 +1,56 @@
-// Authentication towards a store, in Prometheus's remote_write terms: `basic_auth`
-// (username, password | password_file) or `authorization` (type, default Bearer;
-// credentials | credentials_file). At most one per sink.
+// Credentials: how a sink signs in to its store, one implementation per `remote_write`
+// authentication (auth_config.h):
+//   basic_auth, authorization  a fixed header from a secret, inline or in a file;
+//   oauth2                     a bearer token from the client-credentials grant (oauth2.h);
+//   sigv4                      an AWS Signature Version 4 over each request (sigv4_auth.h).
 //
-// The Authorization header is computed when a request is sent, not when it is queued, so
-// a secret file that changes (a rotated password, a refreshed token) is used from the next
-// send on: files are re-read when their modification time or size changes, checked at most
-// once a second. After a 401 or 403 the files are re-read at once; when the header changed
-// since the request was sent, the request goes again with the new one (an expired token
-// must not lose data rwgate acknowledged); otherwise the answer is final, as for any 4xx.
+// The headers are computed when a request is sent, not when it is queued, so a secret that
+// changes (a rotated password, a refreshed token, new AWS keys) is used from the next send
+// on. Each application carries a version. After a 401 or 403 the sink asks
+// changed_since(version): the credentials are fetched again at once (files re-read, a new
+// token, the AWS chain asked again), and when they differ from the ones the request went
+// with, it goes again with the new ones (an expired token must not lose data rwgate
+// acknowledged); otherwise the answer is final, as for any 4xx.
 //
-// The secret never appears in a Status, a log line or an endpoint.
+// Called on the sink's thread. Fetching (a token endpoint, STS, IMDS) blocks it for at most
+// the fetch's timeout; that happens once per token lifetime, or after a refusal.
+// Secrets never appear in a Status, a log line or an endpoint.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 
 #include "base/status.h"
+#include "sinks/auth_config.h"
+#include "sinks/remote_write_request.h"
 
 namespace rwgate::sinks {
 
-struct AuthConfig {
-  enum class Kind : uint8_t { kNone, kBasic, kAuthorization };
-  Kind kind = Kind::kNone;
-  std::string username;         // basic
-  std::string secret;           // password or credentials, when given inline
-  std::string secret_file;      // password_file or credentials_file
-  std::string type = "Bearer";  // authorization
-};
-
 class Credentials {
  public:
-  explicit Credentials(AuthConfig config);
-  // The Authorization header value to send now (empty: none), and its version (bumped
-  // whenever the value changes).
-  std::string header(uint64_t& version);
-  // Re-reads the secret file now; true when the header is no longer the one of `version`
-  // (changed by this re-read or an earlier one).
-  bool changed_since(uint64_t version);
+  virtual ~Credentials() = default;
+  // Sets the authentication headers of `request`, whose body is final, for a send now, and
+  // the version of the credentials used. An error: none can be had now (the send fails and
+  // is retried with backoff, as for a network error).
+  virtual Status apply(HttpRequest& request, uint64_t& version) = 0;
+  // Fetches the credentials again; true when they are no longer those of `version`.
+  virtual bool changed_since(uint64_t version) = 0;
+};
+
+// The Credentials for `config`; null for Kind::kNone.
+std::unique_ptr<Credentials> make_credentials(const AuthConfig& config,
+                                              std::chrono::milliseconds timeout);
+
+// basic_auth and authorization: one header value from a secret. A secret file is re-read
+// when its modification time or size changes, checked at most once a second.
+class SecretHeader final : public Credentials {
+ public:
+  explicit SecretHeader(AuthConfig config);
+  Status apply(HttpRequest& request, uint64_t& version) override;
+  bool changed_since(uint64_t version) override;
 
  private:
   void reread(bool force);  // caller holds mu_

@@ -3,15 +3,12 @@
 #include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
-#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
 #include <random>
 
 #include "base/log.h"
@@ -27,8 +24,10 @@ using asio::use_awaitable;
 using Clock = std::chrono::steady_clock;
 
 struct RemoteWriteSink::Shard {
-  Shard(asio::io_context& ioc, HttpRequest request)
-      : wake(ioc), backoff_timer(ioc), stream(ioc), request(std::move(request)) {}
+  Shard(asio::io_context& ioc, HttpRequest request, const StoreAddress& address, TlsClient* tls)
+      : wake(ioc), backoff_timer(ioc), connection(ioc, address, tls), request(std::move(request)) {
+    this->request.target(connection.request_target(std::string(this->request.target())));
+  }
 
   std::mutex mu;                    // guards everything down to `sealed`
   std::string open_body;            // RW 1.0: encoded so far
@@ -40,13 +39,7 @@ struct RemoteWriteSink::Shard {
   // Only touched on the sink thread:
   asio::steady_timer wake;
   asio::steady_timer backoff_timer;
-  beast::tcp_stream stream;  // plain http
-  // https: the connection's TLS stream (null when plain or not connected), and the
-  // context it was made with (kept: a rebuilt one must not pull it away).
-  std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls;
-  std::shared_ptr<asio::ssl::context> tls_context;
-  bool connected = false;
-  beast::flat_buffer read_buffer;
+  StoreConnection connection;
   // Headers set once (make_http_request); the body is replaced per request (set_body).
   HttpRequest request;
   std::mt19937_64 rng{std::random_device{}()};  // backoff jitter
@@ -69,10 +62,6 @@ RemoteWriteSink::RemoteWriteSink(RemoteWriteOptions options, SinkMetricFamilies&
                SendCounters(families.sends, options_.name)} {
   families.queue_capacity_bytes.Add({{"sink", options_.name}})
       .Set(static_cast<double>(options_.max_bytes));
-  for (int i = 0; i < options_.shards; ++i) {
-    shards_.push_back(std::make_unique<Shard>(ioc_, make_http_request(options_)));
-    shards_.back()->index = i;
-  }
   if (options_.tls.enabled) {
     // The config loader checked the files; they can still be gone by now.
     std::string error;
@@ -80,6 +69,12 @@ RemoteWriteSink::RemoteWriteSink(RemoteWriteOptions options, SinkMetricFamilies&
     if (!tls_)
       log::error("sink TLS files do not load; sends fail until they do",
                  {{"sink", options_.name}, {"error", error}});
+  }
+  address_ = StoreAddress{options_.host, options_.port, options_.proxy, options_.tls.enabled};
+  for (int i = 0; i < options_.shards; ++i) {
+    shards_.push_back(
+        std::make_unique<Shard>(ioc_, make_http_request(options_), address_, tls_.get()));
+    shards_.back()->index = i;
   }
   if (options_.disk) {
     buffer_ = DiskBuffer::open(*options_.disk, open_error_);
@@ -366,14 +361,17 @@ awaitable<void> RemoteWriteSink::deliver(Shard* shard, PendingRequest* req) {
   // Compressed once: every attempt sends these same bytes.
   set_body(shard->request, req->body);
   Backoff backoff(options_.min_backoff, options_.max_backoff);
+  bool resent_for_auth = false;
   for (int attempt = 0;; ++attempt) {
     const SendOutcome outcome = co_await send_once(shard);
     metrics_.sends.of(outcome.status).Increment();
     const SendClass cls = classify(outcome.status, options_.retry_on_http_429);
-    // Refused credentials that have changed since (a rotated password or token): again
-    // with the new ones, at once, instead of dropping what was acknowledged.
+    // Refused credentials that have changed since (a rotated password or key, a new
+    // token): again with the new ones, at once, instead of dropping what was acknowledged.
+    // Once per request: fresh credentials refused too are a final answer.
     if ((outcome.status == 401 || outcome.status == 403) && options_.credentials &&
-        options_.credentials->changed_since(outcome.auth_version)) {
+        !resent_for_auth && options_.credentials->changed_since(outcome.auth_version)) {
+      resent_for_auth = true;
       metrics_.retries.Increment();
       continue;
     }
@@ -402,63 +400,18 @@ awaitable<void> RemoteWriteSink::deliver(Shard* shard, PendingRequest* req) {
   }
 }
 
-namespace {
-
-// One request and its answer on `s`, under one timeout.
-template <class Stream>
-awaitable<boost::system::error_code> exchange(Stream& s, HttpRequest& request,
-                                              beast::flat_buffer& buffer,
-                                              http::response<http::string_body>& res,
-                                              std::chrono::milliseconds timeout) {
-  boost::system::error_code ec;
-  beast::get_lowest_layer(s).expires_after(timeout);
-  co_await http::async_write(s, request, asio::redirect_error(use_awaitable, ec));
-  if (!ec) {
-    buffer.clear();
-    co_await http::async_read(s, buffer, res, asio::redirect_error(use_awaitable, ec));
-  }
-  co_return ec;
-}
-
-}  // namespace
-
-void RemoteWriteSink::disconnect(Shard* shard) {
-  boost::system::error_code ignored;
-  if (shard->tls) {
-    beast::get_lowest_layer(*shard->tls).socket().close(ignored);
-    shard->tls.reset();
-  } else {
-    shard->stream.socket().close(ignored);
-  }
-  shard->connected = false;
-}
-
 awaitable<SendOutcome> RemoteWriteSink::send_once(Shard* shard) {
   SendOutcome outcome;
-  boost::system::error_code ec;
-  if (!shard->connected) ec = co_await connect(shard);
-  http::response<http::string_body> res;
-  if (!ec && options_.credentials) {
+  if (options_.credentials) {
     // Computed now, not when queued: a rotated secret is used from the next send on.
-    shard->request.set(http::field::authorization,
-                       options_.credentials->header(outcome.auth_version));
-  }
-  if (!ec) {
-    // Not a conditional expression: GCC 12 miscompiles co_await inside one.
-    if (shard->tls) {
-      ec =
-          co_await exchange(*shard->tls, shard->request, shard->read_buffer, res, options_.timeout);
-    } else {
-      ec = co_await exchange(shard->stream, shard->request, shard->read_buffer, res,
-                             options_.timeout);
+    if (Status st = options_.credentials->apply(shard->request, outcome.auth_version); !st) {
+      outcome.error_text = st.reason();
+      co_return outcome;
     }
   }
-  if (ec) {
-    // The connection is in an unknown state (half a request may be on it): start over.
-    outcome.error_text = ec.message();
-    disconnect(shard);
-    co_return outcome;
-  }
+  StoreConnection::Response res;
+  outcome.error_text = co_await shard->connection.exchange(shard->request, res, options_.timeout);
+  if (!outcome.error_text.empty()) co_return outcome;
   outcome.status = static_cast<int>(res.result_int());
   if (outcome.status / 100 != 2) {
     outcome.error_text = res.body().substr(0, 256);
@@ -466,42 +419,7 @@ awaitable<SendOutcome> RemoteWriteSink::send_once(Shard* shard) {
       outcome.retry_after = parse_retry_after(it->value());
     }
   }
-  if (!res.keep_alive()) disconnect(shard);
   co_return outcome;
-}
-
-awaitable<boost::system::error_code> RemoteWriteSink::connect(Shard* shard) {
-  boost::system::error_code ec;
-  asio::ip::tcp::resolver resolver(ioc_);
-  auto endpoints = co_await resolver.async_resolve(options_.host, options_.port,
-                                                   asio::redirect_error(use_awaitable, ec));
-  if (ec) co_return ec;
-  if (options_.tls.enabled && !tls_) co_return asio::error::no_protocol_option;
-  if (!tls_) {
-    shard->stream.expires_after(options_.timeout);
-    co_await shard->stream.async_connect(endpoints, asio::redirect_error(use_awaitable, ec));
-    shard->connected = !ec;
-    co_return ec;
-  }
-  shard->tls_context = tls_->context();
-  shard->tls = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(ioc_, *shard->tls_context);
-  auto& tcp = beast::get_lowest_layer(*shard->tls);
-  tcp.expires_after(options_.timeout);
-  co_await tcp.async_connect(endpoints, asio::redirect_error(use_awaitable, ec));
-  if (!ec) {
-    // SNI and the name the certificate must carry (an IP address is checked as one).
-    SSL_set_tlsext_host_name(shard->tls->native_handle(), tls_->server_name().c_str());
-    if (tls_->verify())
-      shard->tls->set_verify_callback(asio::ssl::host_name_verification(tls_->server_name()));
-    co_await shard->tls->async_handshake(asio::ssl::stream_base::client,
-                                         asio::redirect_error(use_awaitable, ec));
-  }
-  if (ec) {
-    disconnect(shard);
-    co_return ec;
-  }
-  shard->connected = true;
-  co_return ec;
 }
 
 bool RemoteWriteSink::past_stop_deadline() const {

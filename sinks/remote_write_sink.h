@@ -50,6 +50,7 @@
 #include "sinks/remote_write_request.h"
 #include "sinks/send_outcome.h"
 #include "sinks/sink.h"
+#include "sinks/store_connection.h"
 #include "sinks/tls.h"
 
 namespace rwgate::sinks {
@@ -71,9 +72,10 @@ struct RemoteWriteOptions {
   uint64_t max_bytes = 1ULL << 30;
   // buffer.type: disk. Unset: the memory queue.
   std::optional<DiskBufferOptions> disk;
-  // basic_auth or authorization; null: none.
+  // basic_auth, authorization, oauth2 or sigv4; null: none.
   std::shared_ptr<Credentials> credentials;
-  TlsConfig tls;  // enabled for https URLs
+  TlsConfig tls;                  // enabled for https URLs
+  std::optional<net::Url> proxy;  // proxy_url
 };
 
 // Metric families shared by every remote_write sink; each sink resolves its own children.
@@ -151,10 +153,8 @@ class RemoteWriteSink final : public Sink {
   Next take_next(Shard& shard, PendingRequest& req);
   // Sends `req` until it is delivered, refused for good, or the drain deadline passes.
   boost::asio::awaitable<void> deliver(Shard* shard, PendingRequest* req);
-  // One HTTP exchange of the shard's prepared request, connecting first if needed.
+  // One HTTP exchange of the shard's prepared request, signed now.
   boost::asio::awaitable<SendOutcome> send_once(Shard* shard);
-  boost::asio::awaitable<boost::system::error_code> connect(Shard* shard);
-  void disconnect(Shard* shard);
   bool past_stop_deadline() const;
   void count_delivered(const PendingRequest& req);
   void drop_rejected(const PendingRequest& req, const SendOutcome& outcome);
@@ -169,13 +169,15 @@ class RemoteWriteSink final : public Sink {
   std::atomic<bool> stopping_{false};
   std::atomic<std::chrono::steady_clock::rep> stop_deadline_{0};  // set before stopping_
   boost::asio::io_context ioc_;
+  // Before the shards: their connections use both.
+  std::unique_ptr<TlsClient> tls_;  // https
+  StoreAddress address_;            // what the shards' connections reach
   std::vector<std::unique_ptr<Shard>> shards_;
   std::thread thread_;
   bool started_ = false;
   EnqueueScratchPool scratch_;  // enqueue()'s per-call state
 
   std::unique_ptr<DiskBuffer> buffer_;  // disk mode
-  std::unique_ptr<TlsClient> tls_;      // https
   std::string open_error_;
   std::thread feeder_;
   std::atomic<int64_t> fed_bytes_{0};  // read from disk, not yet delivered

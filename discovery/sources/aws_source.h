@@ -24,7 +24,7 @@
 #include <thread>
 #include <vector>
 
-#include "discovery/sources/aws_client.h"
+#include "aws/client.h"
 #include "discovery/sources/source.h"
 
 namespace rwgate::discovery {

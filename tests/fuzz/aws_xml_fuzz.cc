@@ -5,10 +5,10 @@
 #include <cstdlib>
 #include <string>
 
-#include "discovery/sources/aws_xml.h"
+#include "aws/xml.h"
 
 namespace {
-size_t depth(const rwgate::discovery::aws::XmlNode& n) {
+size_t depth(const rwgate::aws::XmlNode& n) {
   size_t d = 0;
   for (const auto& c : n.children) d = std::max(d, depth(c));
   return d + 1;
@@ -17,8 +17,8 @@ size_t depth(const rwgate::discovery::aws::XmlNode& n) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string error;
-  const auto doc = rwgate::discovery::aws::parse_xml(
-      std::string_view(reinterpret_cast<const char*>(data), size), error);
+  const auto doc =
+      rwgate::aws::parse_xml(std::string_view(reinterpret_cast<const char*>(data), size), error);
   if (doc == nullptr) {
     if (error.empty()) std::abort();
     return 0;

@@ -7,10 +7,10 @@
 #include <iostream>
 #include <string>
 
-#include "discovery/sources/aws_sigv4.h"
+#include "aws/sigv4.h"
 
 int main() {
-  using namespace rwgate::discovery::aws;
+  using namespace rwgate::aws;
   std::string line;
   while (std::getline(std::cin, line)) {
     try {

@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-namespace rwgate::discovery::aws {
+namespace rwgate::aws {
 
 struct XmlNode {
   std::string name;
@@ -30,4 +30,4 @@ struct XmlNode {
 // over the bounds (depth 64, 2 million elements).
 std::unique_ptr<XmlNode> parse_xml(std::string_view text, std::string& error);
 
-}  // namespace rwgate::discovery::aws
+}  // namespace rwgate::aws

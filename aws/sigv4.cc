@@ -1,4 +1,6 @@
-#include "discovery/sources/aws_sigv4.h"
+#include "aws/sigv4.h"
+
+#include "base/net.h"
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -8,7 +10,7 @@
 #include <cctype>
 #include <ctime>
 
-namespace rwgate::discovery::aws {
+namespace rwgate::aws {
 
 namespace {
 
@@ -83,9 +85,10 @@ std::string canonical_query(std::string_view query) {
     const std::string_view part = query.substr(0, amp);
     if (!part.empty()) {
       const size_t eq = part.find('=');
-      params.emplace_back(
-          uri_encode(query_decode(part.substr(0, eq))),
-          eq == std::string_view::npos ? "" : uri_encode(query_decode(part.substr(eq + 1))));
+      params.emplace_back(net::percent_encode(query_decode(part.substr(0, eq))),
+                          eq == std::string_view::npos
+                              ? ""
+                              : net::percent_encode(query_decode(part.substr(eq + 1))));
     }
     if (amp == std::string_view::npos) break;
     query.remove_prefix(amp + 1);
@@ -107,23 +110,6 @@ std::string sha256_hex(std::string_view data) {
   unsigned char out[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), out);
   return hex(out, sizeof out);
-}
-
-std::string uri_encode(std::string_view s, bool keep_slash) {
-  static constexpr char kDigits[] = "0123456789ABCDEF";
-  std::string out;
-  for (const char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if (std::isalnum(u) || c == '-' || c == '_' || c == '.' || c == '~' ||
-        (keep_slash && c == '/')) {
-      out.push_back(c);
-    } else {
-      out.push_back('%');
-      out.push_back(kDigits[u >> 4]);
-      out.push_back(kDigits[u & 15]);
-    }
-  }
-  return out;
 }
 
 SignOutput sign_v4(const Credentials& credentials, std::string_view region,
@@ -152,9 +138,10 @@ SignOutput sign_v4(const Credentials& credentials, std::string_view region,
     signed_headers += k;
   }
   // Every service but S3 signs the path as sent (already percent-encoded) encoded again.
-  const std::string path = uri_encode(in.path.empty() ? "/" : in.path, true);
+  const std::string path = net::percent_encode(in.path.empty() ? "/" : in.path, true);
   out.canonical_request = in.method + "\n" + path + "\n" + canonical_query(in.query) + "\n" +
-                          canonical_headers + "\n" + signed_headers + "\n" + sha256_hex(in.body);
+                          canonical_headers + "\n" + signed_headers + "\n" +
+                          (in.payload_hash.empty() ? sha256_hex(in.body) : in.payload_hash);
   const std::string scope =
       date + "/" + std::string(region) + "/" + std::string(service) + "/aws4_request";
   out.string_to_sign =
@@ -170,4 +157,4 @@ SignOutput sign_v4(const Credentials& credentials, std::string_view region,
   return out;
 }
 
-}  // namespace rwgate::discovery::aws
+}  // namespace rwgate::aws

@@ -10,7 +10,7 @@
 //   Authorization     = AWS4-HMAC-SHA256 Credential=KEY/scope, SignedHeaders=…, Signature=…
 //
 // Checked against AWS's published test suite and against Debian's python3-botocore on
-// requests of our own (tests/integration/test_sigv4.py).
+// requests of our own (tests/integration/test_aws.py, through tests/tools/sigv4_sign).
 #pragma once
 
 #include <chrono>
@@ -19,7 +19,7 @@
 #include <utility>
 #include <vector>
 
-namespace rwgate::discovery::aws {
+namespace rwgate::aws {
 
 struct Credentials {
   std::string access_key_id;
@@ -39,6 +39,9 @@ struct SignInput {
   std::string query;       // raw query string, without '?' (parameters in any order)
   std::vector<std::pair<std::string, std::string>> headers;  // signed too; not Host
   std::string body;
+  // Hex SHA-256 of the body when the caller has it already (a large body signed again on a
+  // retry); `body` is then not read.
+  std::string payload_hash;
 };
 
 struct SignOutput {
@@ -55,8 +58,5 @@ SignOutput sign_v4(const Credentials& credentials, std::string_view region,
                    std::chrono::system_clock::time_point now);
 
 std::string sha256_hex(std::string_view data);
-// RFC 3986 percent-encoding as SigV4 wants it: unreserved characters as they are,
-// everything else %XX in upper case ('/' kept when `keep_slash`).
-std::string uri_encode(std::string_view s, bool keep_slash = false);
 
-}  // namespace rwgate::discovery::aws
+}  // namespace rwgate::aws

@@ -1,8 +1,8 @@
-#include "discovery/sources/aws_xml.h"
+#include "aws/xml.h"
 
 #include <expat.h>
 
-namespace rwgate::discovery::aws {
+namespace rwgate::aws {
 
 namespace {
 
@@ -112,4 +112,4 @@ std::unique_ptr<XmlNode> parse_xml(std::string_view text, std::string& error) {
   return std::make_unique<XmlNode>(std::move(b.root.children.front()));
 }
 
-}  // namespace rwgate::discovery::aws
+}  // namespace rwgate::aws

@@ -4,12 +4,12 @@
 
 #include <chrono>
 
+#include "aws/client.h"
+#include "aws/sigv4.h"
+#include "aws/xml.h"
 #include "base/net.h"
-#include "discovery/sources/aws_client.h"
-#include "discovery/sources/aws_sigv4.h"
-#include "discovery/sources/aws_xml.h"
 
-namespace rwgate::discovery::aws {
+namespace rwgate::aws {
 namespace {
 
 // The suite's fixed inputs: 2015-08-30T12:36:00Z, us-east-1, service "service".
@@ -64,9 +64,9 @@ TEST(SigV4Test, CanonicalRequestHasTheDocumentedShape) {
 }
 
 TEST(SigV4Test, UriEncodingIsRfc3986) {
-  EXPECT_EQ(uri_encode("aZ09-_.~"), "aZ09-_.~");
-  EXPECT_EQ(uri_encode("a b+c/d=é"), "a%20b%2Bc%2Fd%3D%C3%A9");
-  EXPECT_EQ(uri_encode("/a b/", true), "/a%20b/");
+  EXPECT_EQ(net::percent_encode("aZ09-_.~"), "aZ09-_.~");
+  EXPECT_EQ(net::percent_encode("a b+c/d=é"), "a%20b%2Bc%2Fd%3D%C3%A9");
+  EXPECT_EQ(net::percent_encode("/a b/", true), "/a%20b/");
 }
 
 TEST(AwsXmlTest, ReadsAnAutoScalingAnswer) {
@@ -150,4 +150,4 @@ TEST(AwsClientTest, FormBodiesAndUrls) {
 }
 
 }  // namespace
-}  // namespace rwgate::discovery::aws
+}  // namespace rwgate::aws
