@@ -437,6 +437,10 @@ void RemoteWriteSink::count_delivered(const PendingRequest& req) {
 void RemoteWriteSink::drop_rejected(const PendingRequest& req, const SendOutcome& outcome) {
   metrics_.dropped_rejected.Increment(static_cast<double>(req.samples + req.histograms));
   for (const uint64_t seq : req.seqs) buffer_->done(seq);  // given up for good
+  // Refused credentials refuse every request alike: said once per change of the answer.
+  const bool auth = outcome.status == 401 || outcome.status == 403;
+  if (auth && outcome.error_text == last_auth_refusal_) return;
+  last_auth_refusal_ = auth ? outcome.error_text : std::string();
   log::error("store rejected a request; dropping it",
              {{"component", "sink"},
               {"sink", options_.name},

@@ -179,6 +179,7 @@ class RemoteWriteSink final : public Sink {
 
   std::unique_ptr<DiskBuffer> buffer_;  // disk mode
   std::string open_error_;
+  std::string last_auth_refusal_;  // the store's answer last logged for a 401/403 (sink thread)
   std::thread feeder_;
   std::atomic<int64_t> fed_bytes_{0};  // read from disk, not yet delivered
   DiskBufferStats published_;          // what the counters show so far (feeder thread)

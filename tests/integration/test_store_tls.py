@@ -5,11 +5,14 @@ verified against tls_config.ca_file and the name; without the CA or with another
 server_name nothing is delivered and the failed sends are counted; insecure_skip_verify
 skips the check."""
 import os
-import subprocess
+import sys
 import time
 import unittest
 
 import harness
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "fixtures"))
+from http_proxy import HttpProxy  # noqa: E402
 
 NGINX_SERVER = """
   server {{
@@ -25,33 +28,11 @@ NGINX_SERVER = """
 """
 
 
-def openssl(*args, cwd):
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
-
-
-def make_pki(d):
-    """A CA, a server certificate for localhost and 127.0.0.1, and a client certificate."""
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=test CA",
-            "-keyout", "ca.key", "-out", "ca.pem", cwd=d)
-    for name, ext in [("server", "subjectAltName=DNS:localhost,IP:127.0.0.1"),
-                      ("client", "extendedKeyUsage=clientAuth")]:
-        openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}",
-                "-keyout", f"{name}.key", "-out", f"{name}.csr", cwd=d)
-        with open(os.path.join(d, f"{name}.ext"), "w") as f:
-            f.write(ext + "\n")
-        openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-                "-CAcreateserial", "-days", "2", "-extfile", f"{name}.ext", "-out", f"{name}.pem",
-                cwd=d)
-    for f in os.listdir(d):
-        os.chmod(os.path.join(d, f), 0o644)  # nginx's workers run as another user
-    os.chmod(d, 0o755)
-
-
 class StoreTlsTest(unittest.TestCase):
     def setUp(self):
         self.ws = harness.Workspace()
         self.addCleanup(self.ws.close)
-        make_pki(self.ws.dir)
+        harness.make_pki(self.ws.dir)
 
     def store(self, auth="", extra=""):
         vm = self.ws.victoria_metrics()
@@ -145,6 +126,32 @@ sinks:
 """, name="rwgate2", wait_ready=False)
         self.assertEqual(r.proc.proc.wait(timeout=30), 2)
         self.assertIn("/nonexistent/ca.pem", r.proc.output())
+
+    def test_through_an_http_proxy(self):
+        vm, port = self.store()
+        proxy = HttpProxy(allow_connect_ports={port})
+        self.addCleanup(proxy.close)
+        ca = self.ws.path("ca.pem")
+        # https: a CONNECT tunnel, TLS to the store inside it (the proxy sees no data).
+        tunnelled = self.gateway(f"https://localhost:{port}", f"{{ ca_file: {ca} }}", f"proxy_url: {proxy.url}")
+        self.send(tunnelled, "tunnelled")
+        harness.wait_until(lambda: len(vm.export('{job="tunnelled"}')) == 5, timeout=30,
+                           what="series through the CONNECT tunnel")
+        self.assertGreaterEqual(proxy.tunnels, 1)
+        self.assertIn(("CONNECT", f"localhost:{port}"), proxy.requests)
+        # Plain http: the whole URL asked of the proxy.
+        plain = self.gateway(vm.url, "{}", f"proxy_url: {proxy.url}")
+        self.send(plain, "plain")
+        harness.wait_until(lambda: len(vm.export('{job="plain"}')) == 5, timeout=30,
+                           what="series through the proxy in absolute form")
+        self.assertIn(("POST", vm.url + "/api/v1/write"), proxy.requests)
+        # A proxy that refuses the tunnel: nothing delivered, the failed sends counted.
+        proxy.allow_connect_ports = {1}
+        refused = self.gateway(f"https://localhost:{port}", f"{{ ca_file: {ca} }}", f"proxy_url: {proxy.url}")
+        self.send(refused, "refused")
+        harness.wait_until(lambda: refused.metric('rwgate_sends_total{sink="store",status="error"}') >= 2,
+                           timeout=30, what="refused tunnels counted")
+        self.assertEqual(len(vm.export('{job="refused"}')), 0)
 
 
 if __name__ == "__main__":
