@@ -21,7 +21,8 @@
 namespace rwgate::pipeline {
 
 struct WorkerContext {
-  // Who sent the request in progress: the basic-auth user (empty: no authentication).
+  // Who sent the request in progress: the basic-auth user, else the subject of its verified
+  // client certificate (empty: neither).
   std::string identity;
   // Decode: the request's decompressed bytes and the batch of views into them.
   std::string decoded;

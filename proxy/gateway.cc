@@ -111,6 +111,20 @@ Gateway::Gateway(Config initial, std::string config_path, std::chrono::milliseco
                    .Register(registry_);
   for (size_t i = 1; i < auth_failures_.size(); ++i)
     auth_failures_[i] = &auth.Add({{"reason", auth_outcome_name(static_cast<AuthOutcome>(i))}});
+  auto& tls = prometheus::BuildCounter()
+                  .Name("rwgate_http_tls_handshake_failures_total")
+                  .Help(
+                      "TLS handshakes on the listener that failed, by reason (plain_http, "
+                      "no_client_certificate, bad_client_certificate, timeout, closed, "
+                      "protocol).")
+                  .Register(registry_);
+  for (size_t i = 0; i < tls_failures_.size(); ++i)
+    tls_failures_[i] = &tls.Add({{"reason", kTlsFailureNames[i]}});
+  connections_refused_ = &prometheus::BuildCounter()
+                              .Name("rwgate_http_connections_refused_total")
+                              .Help("Connections closed at once: --web.max-connections were open.")
+                              .Register(registry_)
+                              .Add({});
   last_reload_success_.Set(1);
 }
 
@@ -256,9 +270,11 @@ Status Gateway::start() {
   options.worker_threads = static_cast<int>(worker_threads_);
   options.max_body_bytes = config_.server.max_request_bytes;
   options.on_body_too_large = [this] { ingest_.count_rejected(RejectReason::kBodyTooLarge, 413); };
-  server_ =
-      std::make_unique<HttpServer>(options, [this](const HttpRequest& req, HttpResponse& res,
-                                                   size_t worker) { route(req, res, worker); });
+  set_server_hooks(options);
+  server_ = std::make_unique<HttpServer>(
+      options, [this](const HttpRequest& req, HttpResponse& res, const Connection& conn) {
+        route(req, res, conn);
+      });
   if (Status st = server_->start(); !st) return st;
   stale_markers_->start();
   ready_.store(true);
@@ -305,9 +321,20 @@ void Gateway::set_web_config(std::string path, WebConfig initial) {
       std::move(path), std::make_shared<const WebConfig>(std::move(initial)));
 }
 
-bool Gateway::authenticate(const HttpRequest& req, HttpResponse& res,
+void Gateway::set_server_hooks(HttpServerOptions& options) {
+  options.max_connections = max_connections_;
+  options.on_connection_refused = [this] { connections_refused_->Increment(); };
+  if (!web_config_) return;
+  options.tls_context = [this] { return web_config_->current()->tls_context; };
+  options.on_tls_failure = [this](TlsFailure why) {
+    tls_failures_[static_cast<size_t>(why)]->Increment();
+  };
+}
+
+bool Gateway::authenticate(const HttpRequest& req, HttpResponse& res, const Connection& conn,
                            pipeline::WorkerContext& ctx) {
-  ctx.identity.clear();
+  // Who sent it: the basic-auth user when there are users, else the client certificate.
+  ctx.identity.assign(conn.client_certificate);
   if (!web_config_) return true;
   const std::shared_ptr<const WebConfig> wc = web_config_->current();
   for (const auto& [name, value] : wc->headers) res.set(name, value);
@@ -320,14 +347,15 @@ bool Gateway::authenticate(const HttpRequest& req, HttpResponse& res,
   return false;
 }
 
-void Gateway::route(const HttpRequest& req, HttpResponse& res, size_t worker) {
+void Gateway::route(const HttpRequest& req, HttpResponse& res, const Connection& conn) {
   const std::string_view target = req.target();
   const std::string_view path = target.substr(0, target.find('?'));
-  if (!authenticate(req, res, *workers_[worker])) {
+  pipeline::WorkerContext& ctx = *workers_[conn.worker];
+  if (!authenticate(req, res, conn, ctx)) {
     if (path == "/api/v1/write") ingest_.count_rejected(RejectReason::kUnauthorized, 401);
     return;
   }
-  if (path == "/api/v1/write") return ingest_.handle(req, res, *workers_[worker]);
+  if (path == "/api/v1/write") return ingest_.handle(req, res, ctx);
   const bool get = req.method() == http::verb::get || req.method() == http::verb::head;
   if (path == "/metrics" && get) {
     refresh_discovery_gauges();

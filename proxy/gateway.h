@@ -35,8 +35,11 @@ class Gateway {
   Gateway(Config initial, std::string config_path, std::chrono::milliseconds drain_timeout);
   ~Gateway();
 
-  // --web.config.file: basic auth and response headers for every endpoint. Before start().
+  // --web.config.file: TLS, basic auth and response headers for every endpoint. Before
+  // start().
   void set_web_config(std::string path, WebConfig initial);
+  // --web.max-connections. Before start().
+  void set_max_connections(int n) { max_connections_ = n; }
 
   Status start();
   // Re-reads the config file; on any error keeps the running config and returns them all.
@@ -45,9 +48,13 @@ class Gateway {
   void shutdown();
 
  private:
-  void route(const HttpRequest& req, HttpResponse& res, size_t worker);
-  // The web config's headers on `res`; false when the request is refused (401 set).
-  bool authenticate(const HttpRequest& req, HttpResponse& res, pipeline::WorkerContext& ctx);
+  void route(const HttpRequest& req, HttpResponse& res, const Connection& conn);
+  // The web config's headers on `res`, and who sent the request in ctx.identity; false
+  // when the request is refused (401 set).
+  bool authenticate(const HttpRequest& req, HttpResponse& res, const Connection& conn,
+                    pipeline::WorkerContext& ctx);
+  // The server's hooks: the TLS context of the web config, and its counters.
+  void set_server_hooks(HttpServerOptions& options);
   void discovery_json(HttpResponse& res);
   void refresh_discovery_gauges();
   void aws_events(const HttpRequest& req, HttpResponse& res);
@@ -76,6 +83,7 @@ class Gateway {
   IngestHandler ingest_;
   prometheus::Family<prometheus::Counter>& relabel_dropped_;
   size_t worker_threads_ = 1;
+  int max_connections_ = 512;
   // One per HTTP worker, indexed as the server numbers them; they outlive the server and
   // the stale-marker sender, which reads their trackers.
   std::vector<std::unique_ptr<pipeline::WorkerContext>> workers_;
@@ -84,6 +92,8 @@ class Gateway {
   std::unique_ptr<WebConfigFile> web_config_;  // null: no --web.config.file
   BasicAuth basic_auth_;
   std::array<prometheus::Counter*, static_cast<size_t>(AuthOutcome::kCount)> auth_failures_{};
+  std::array<prometheus::Counter*, std::size(kTlsFailureNames)> tls_failures_{};
+  prometheus::Counter* connections_refused_ = nullptr;
   std::atomic<bool> ready_{false};
 
   std::mutex reload_mu_;  // guards sinks_ and retiring_, and serializes reloads

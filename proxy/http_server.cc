@@ -4,8 +4,11 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
+#include <boost/beast/ssl.hpp>
 
 #include "base/log.h"
 #include "base/net.h"
@@ -71,7 +74,11 @@ void HttpServer::accept_next() {
         if (ec) {
           if (ec == asio::error::operation_aborted || !acceptor_->is_open()) return;
           log::warn("accept failed", {{"component", "http"}, {"error", ec.message()}});
+        } else if (open_connections_.load() >= options_.max_connections) {
+          socket.close(ec);
+          if (options_.on_connection_refused) options_.on_connection_refused();
         } else {
+          open_connections_.fetch_add(1);
           socket.set_option(tcp::no_delay(true), ec);
           asio::co_spawn(target.ioc, serve(this, target.index, std::move(socket)), asio::detached);
         }
@@ -79,16 +86,102 @@ void HttpServer::accept_next() {
       });
 }
 
+namespace {
+
+constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
+constexpr auto kIdleTimeout = std::chrono::minutes(5);
+constexpr auto kHeaderTimeout = std::chrono::seconds(10);
+constexpr auto kBodyTimeout = std::chrono::minutes(2);
+constexpr auto kWriteTimeout = std::chrono::minutes(1);
+
+TlsFailure classify_handshake_error(const boost::system::error_code& ec) {
+  if (ec == beast::error::timeout) return TlsFailure::kTimeout;
+  if (ec.category() == asio::error::get_ssl_category()) {
+    switch (ERR_GET_REASON(static_cast<unsigned long>(ec.value()))) {
+      case SSL_R_HTTP_REQUEST:
+        return TlsFailure::kPlainHttp;
+      case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE:
+        return TlsFailure::kNoClientCertificate;
+      case SSL_R_CERTIFICATE_VERIFY_FAILED:
+        return TlsFailure::kBadClientCertificate;
+      default:
+        return TlsFailure::kProtocol;
+    }
+  }
+  if (ec == asio::error::eof || ec == asio::error::connection_reset ||
+      ec == asio::ssl::error::stream_truncated)
+    return TlsFailure::kClosed;
+  return TlsFailure::kProtocol;
+}
+
+void set_too_large(HttpResponse& res, uint64_t limit) {
+  res.result(http::status::payload_too_large);
+  res.body() = "request body is over the limit of " + std::to_string(limit) + " bytes\n";
+}
+
+}  // namespace
+
 asio::awaitable<void> HttpServer::serve(HttpServer* server, size_t worker, tcp::socket socket) {
-  beast::tcp_stream stream(std::move(socket));
+  struct Release {
+    HttpServer* s;
+    ~Release() { s->open_connections_.fetch_sub(1); }
+  } release{server};
+  const SslContext context =
+      server->options_.tls_context ? server->options_.tls_context() : nullptr;
+  beast::tcp_stream tcp(std::move(socket));
+  boost::system::error_code ec;
+  if (!context) {
+    co_await serve_requests(server, tcp, Connection{worker, {}});
+    tcp.socket().shutdown(tcp::socket::shutdown_send, ec);
+    co_return;
+  }
+  // Asio's context takes ownership of a reference; the stream's SSL holds its own.
+  SSL_CTX_up_ref(context.get());
+  asio::ssl::context wrapper(context.get());
+  beast::ssl_stream<beast::tcp_stream> stream(std::move(tcp), wrapper);
+  stream.next_layer().expires_after(kHandshakeTimeout);
+  co_await stream.async_handshake(asio::ssl::stream_base::server,
+                                  asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) {
+    const TlsFailure why = classify_handshake_error(ec);
+    if (server->options_.on_tls_failure) server->options_.on_tls_failure(why);
+    if (why == TlsFailure::kPlainHttp) {
+      // What Go's servers answer, so a sender misconfigured with http:// sees why.
+      static constexpr std::string_view kAnswer =
+          "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n";
+      stream.next_layer().expires_after(std::chrono::seconds(1));
+      co_await asio::async_write(stream.next_layer(), asio::buffer(kAnswer),
+                                 asio::redirect_error(asio::use_awaitable, ec));
+    }
+    stream.next_layer().socket().close(ec);
+    co_return;
+  }
+  const std::string subject = peer_certificate_subject(stream.native_handle());
+  co_await serve_requests(server, stream, Connection{worker, subject});
+  stream.next_layer().socket().shutdown(tcp::socket::shutdown_send, ec);
+}
+
+template <class Stream>
+asio::awaitable<void> HttpServer::serve_requests(HttpServer* server, Stream& stream,
+                                                 Connection connection) {
+  auto& tcp = beast::get_lowest_layer(stream);
+  const uint64_t limit = server->options_.max_body_bytes;
   beast::flat_buffer buffer;
   boost::system::error_code ec;
   for (;;) {
+    if (buffer.size() == 0) {
+      // Idle between requests: a keep-alive connection may wait long for its next one.
+      tcp.expires_after(kIdleTimeout);
+      const size_t n = co_await stream.async_read_some(
+          buffer.prepare(16 * 1024), asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) break;
+      buffer.commit(n);
+    }
     http::request_parser<http::string_body> parser;
-    parser.body_limit(server->options_.max_body_bytes);
+    parser.body_limit(limit);
     parser.header_limit(64 * 1024);
-    // Idle keep-alive connections are closed after a while.
-    stream.expires_after(std::chrono::minutes(5));
+    // Once it has started, a header that trickles in a byte a second is cut off.
+    tcp.expires_after(kHeaderTimeout);
     co_await http::async_read_header(stream, buffer, parser,
                                      asio::redirect_error(asio::use_awaitable, ec));
     // Beast reports a Content-Length over the body limit while reading the header.
@@ -98,20 +191,16 @@ asio::awaitable<void> HttpServer::serve(HttpServer* server, size_t worker, tcp::
     res.version(parser.get().version() ? parser.get().version() : 11);
     bool close_after = false;
     const auto& cl = parser.content_length();
-    if (declared_too_large || (cl && *cl > server->options_.max_body_bytes)) {
-      res.result(http::status::payload_too_large);
-      res.body() = "request body is over the limit of " +
-                   std::to_string(server->options_.max_body_bytes) + " bytes\n";
+    if (declared_too_large || (cl && *cl > limit)) {
+      set_too_large(res, limit);
       close_after = true;  // the body was not read
       if (server->options_.on_body_too_large) server->options_.on_body_too_large();
     } else {
-      stream.expires_after(std::chrono::minutes(2));
+      tcp.expires_after(kBodyTimeout);
       co_await http::async_read(stream, buffer, parser,
                                 asio::redirect_error(asio::use_awaitable, ec));
       if (ec == http::error::body_limit) {
-        res.result(http::status::payload_too_large);
-        res.body() = "request body is over the limit of " +
-                     std::to_string(server->options_.max_body_bytes) + " bytes\n";
+        set_too_large(res, limit);
         close_after = true;
         if (server->options_.on_body_too_large) server->options_.on_body_too_large();
       } else if (ec) {
@@ -119,7 +208,7 @@ asio::awaitable<void> HttpServer::serve(HttpServer* server, size_t worker, tcp::
       } else {
         server->in_flight_.fetch_add(1);
         HttpRequest req = parser.release();
-        server->handler_(req, res, worker);
+        server->handler_(req, res, connection);
         res.keep_alive(req.keep_alive());
         server->in_flight_.fetch_sub(1);
       }
@@ -128,11 +217,10 @@ asio::awaitable<void> HttpServer::serve(HttpServer* server, size_t worker, tcp::
     res.set(http::field::server, "rwgate");
     if (!res.has_content_length()) res.prepare_payload();
     const bool keep_alive = res.keep_alive();
-    stream.expires_after(std::chrono::minutes(1));
+    tcp.expires_after(kWriteTimeout);
     co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
     if (ec || !keep_alive) break;
   }
-  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
 }
 
 void HttpServer::stop_accepting() {

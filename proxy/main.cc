@@ -8,6 +8,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <charconv>
 #include <cstdio>
 #include <iostream>
 #include <optional>
@@ -37,7 +38,9 @@ constexpr const char* kUsage = R"(usage:
 flags:
   --config.file=FILE              configuration file (YAML); without it, a built-in default
   --web.listen-address=HOST:PORT  overrides server.listen_address (default 127.0.0.1:9201)
-  --web.config.file=FILE          Prometheus web config: basic_auth_users, http_server_config
+  --web.config.file=FILE          Prometheus web config: tls_server_config, basic_auth_users,
+                                  http_server_config
+  --web.max-connections=N         most connections open at once (default 512)
   --sink.url=URL                  with no --config.file: forward everything to this remote_write URL
   --log.level=LEVEL               debug | info | warn | error (default info)
   --shutdown.timeout=DURATION     how long SIGTERM waits for queues to drain (default 30s)
@@ -51,7 +54,16 @@ struct Flags {
   std::string sink_url;
   std::string log_level = "info";
   std::string shutdown_timeout = "30s";
+  std::string max_connections = "512";
 };
+
+// --web.max-connections as a number; 0 when it is not a positive one.
+int max_connections(const Flags& flags) {
+  int n = 0;
+  const std::string& s = flags.max_connections;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+  return ec == std::errc() && p == s.data() + s.size() && n > 0 ? n : 0;
+}
 
 bool take(std::string_view arg, std::string_view name, std::string& out) {
   if (!arg.starts_with(name) || arg.size() <= name.size() || arg[name.size()] != '=') return false;
@@ -64,7 +76,8 @@ int check_web_config(const std::string& file) {
   for (const std::string& e : r.errors) std::cerr << file << ": " << e << "\n";
   if (!r.config) return kExitConfigError;
   std::cout << file << ": ok (" << r.config->users.size() << " user"
-            << (r.config->users.size() == 1 ? "" : "s") << ")\n";
+            << (r.config->users.size() == 1 ? "" : "s")
+            << (r.config->tls ? ", TLS" : ", plain HTTP") << ")\n";
   return 0;
 }
 
@@ -114,7 +127,8 @@ std::optional<int> parse_flags(int argc, char** argv, Flags& flags,
           take(a, "--web.listen-address", flags.listen_address) ||
           take(a, "--web.config.file", flags.web_config_file) ||
           take(a, "--sink.url", flags.sink_url) || take(a, "--log.level", flags.log_level) ||
-          take(a, "--shutdown.timeout", flags.shutdown_timeout))) {
+          take(a, "--shutdown.timeout", flags.shutdown_timeout) ||
+          take(a, "--web.max-connections", flags.max_connections))) {
       errors.push_back("unknown argument \"" + std::string(a) + "\"");
     }
   }
@@ -124,6 +138,9 @@ std::optional<int> parse_flags(int argc, char** argv, Flags& flags,
   log::set_level(level);
   if (!parse_duration(flags.shutdown_timeout))
     errors.push_back("--shutdown.timeout: not a valid duration");
+  if (max_connections(flags) <= 0)
+    errors.push_back("--web.max-connections: must be a positive integer, not \"" +
+                     flags.max_connections + "\"");
   return std::nullopt;
 }
 
@@ -185,6 +202,7 @@ int main(int argc, char** argv) {
   proxy::Gateway gateway(std::move(config), flags.config_file,
                          *parse_duration(flags.shutdown_timeout));
   if (web_config) gateway.set_web_config(flags.web_config_file, std::move(*web_config));
+  gateway.set_max_connections(max_connections(flags));
   if (Status st = gateway.start(); !st) {
     log::error("cannot start", {{"error", st.reason()}});
     return 1;

@@ -111,7 +111,7 @@ void read_headers(Reader& r, const YAML::Node& server, WebConfig& out) {
 
 }  // namespace
 
-WebConfigResult parse_web_config(const std::string& yaml_text) {
+WebConfigResult parse_web_config(const std::string& yaml_text, const std::string& base_dir) {
   WebConfigResult result;
   Reader r(result.errors);
   WebConfig config;
@@ -119,10 +119,14 @@ WebConfigResult parse_web_config(const std::string& yaml_text) {
     const YAML::Node root = YAML::Load(yaml_text);
     if (root.IsDefined() && !root.IsNull()) {
       if (r.map(root, "", {"tls_server_config", "basic_auth_users", "http_server_config"})) {
-        if (root["tls_server_config"].IsDefined() && !root["tls_server_config"].IsNull()) {
-          r.error("tls_server_config", root["tls_server_config"],
-                  "TLS on rwgate's listener is not supported yet (terminate TLS in front of "
-                  "it, e.g. with nginx)");
+        TlsServerConfig tls;
+        const size_t errors_before = result.errors.size();
+        if (read_tls_server_config(r, root["tls_server_config"], base_dir, tls) &&
+            result.errors.size() == errors_before) {
+          std::string error;
+          config.tls_context = build_server_context(tls, error);
+          if (!config.tls_context) r.error("tls_server_config", root["tls_server_config"], error);
+          config.tls = tls;
         }
         read_users(r, root["basic_auth_users"], config);
         read_headers(r, root["http_server_config"], config);
@@ -143,16 +147,28 @@ WebConfigResult load_web_config_file(const std::string& path) {
   if (!in) return WebConfigResult{std::nullopt, {"cannot read " + path}};
   std::stringstream ss;
   ss << in.rdbuf();
-  return parse_web_config(ss.str());
+  const size_t slash = path.rfind('/');
+  return parse_web_config(ss.str(), slash == std::string::npos ? "" : path.substr(0, slash));
 }
+
+namespace {
+
+int64_t file_stamp(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return 0;
+  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec +
+         static_cast<int64_t>(st.st_size) * 7919;
+}
+
+int64_t stamp_of(const std::string& path, const WebConfig& config) {
+  return file_stamp(path) * 31 + (config.tls ? tls_files_stamp(*config.tls) : 0);
+}
+
+}  // namespace
 
 WebConfigFile::WebConfigFile(std::string path, std::shared_ptr<const WebConfig> initial)
     : path_(std::move(path)), config_(std::move(initial)) {
-  struct stat st {};
-  if (::stat(path_.c_str(), &st) == 0) {
-    mtime_ns_ = static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
-    size_ = static_cast<int64_t>(st.st_size);
-  }
+  stamp_ = stamp_of(path_, *config_);
   checked_ = std::chrono::steady_clock::now();
 }
 
@@ -161,13 +177,9 @@ std::shared_ptr<const WebConfig> WebConfigFile::current() {
   const auto now = std::chrono::steady_clock::now();
   if (now - checked_ < std::chrono::seconds(1)) return config_;
   checked_ = now;
-  struct stat st {};
-  if (::stat(path_.c_str(), &st) != 0) return config_;
-  const int64_t mtime =
-      static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
-  if (mtime == mtime_ns_ && static_cast<int64_t>(st.st_size) == size_) return config_;
-  mtime_ns_ = mtime;
-  size_ = static_cast<int64_t>(st.st_size);
+  const int64_t stamp = stamp_of(path_, *config_);
+  if (stamp == stamp_) return config_;
+  stamp_ = stamp;
   WebConfigResult loaded = load_web_config_file(path_);
   if (!loaded.config) {
     for (const std::string& e : loaded.errors) {
@@ -178,6 +190,7 @@ std::shared_ptr<const WebConfig> WebConfigFile::current() {
   }
   log::info("web config file reloaded", {{"file", path_}});
   config_ = std::make_shared<const WebConfig>(std::move(*loaded.config));
+  stamp_ = stamp_of(path_, *config_);  // the new file may name other certificate files
   return config_;
 }
 

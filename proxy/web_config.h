@@ -9,11 +9,13 @@
 //                                 # X-Frame-Options: deny|sameorigin, X-XSS-Protection,
 //                                 # Strict-Transport-Security, Content-Security-Policy)
 //
-// With users, every endpoint needs basic auth (as in Prometheus). `tls_server_config` is
-// refused with a clear error: TLS on the listener is not built yet. Unknown keys are
-// errors, every error has its YAML path. The file is re-read when it changes (checked at
-// most once a second, by modification time and size), so users change without a restart;
-// a changed file that does not load keeps the last good one, and says so in the log.
+//   tls_server_config: ...        # TLS on the listener, client certificates: tls_server.h
+//
+// With users, every endpoint needs basic auth (as in Prometheus). Unknown keys are errors,
+// every error has its YAML path. The file, and the certificate files it names, are re-read
+// when they change (checked at most once a second, by modification time and size), so
+// users and certificates change without a restart, for new connections; a change that does
+// not load keeps the last good one, and says so in the log.
 #pragma once
 
 #include <chrono>
@@ -25,11 +27,15 @@
 #include <utility>
 #include <vector>
 
+#include "proxy/tls_server.h"
+
 namespace rwgate::proxy {
 
 struct WebConfig {
   std::map<std::string, std::string, std::less<>> users;  // name -> bcrypt hash
   std::vector<std::pair<std::string, std::string>> headers;
+  std::optional<TlsServerConfig> tls;  // unset: plain HTTP
+  SslContext tls_context;              // built from `tls` when the file was read
 };
 
 struct WebConfigResult {
@@ -37,7 +43,8 @@ struct WebConfigResult {
   std::vector<std::string> errors;  // each "path (line N): reason"
 };
 
-WebConfigResult parse_web_config(const std::string& yaml_text);
+// `base_dir`: what relative certificate paths are relative to (the file's directory).
+WebConfigResult parse_web_config(const std::string& yaml_text, const std::string& base_dir = "");
 WebConfigResult load_web_config_file(const std::string& path);
 
 // The file's current content, re-read when it changes.
@@ -53,8 +60,7 @@ class WebConfigFile {
   std::mutex mu_;  // guards everything below
   std::shared_ptr<const WebConfig> config_;
   std::chrono::steady_clock::time_point checked_{};
-  int64_t mtime_ns_ = 0;
-  int64_t size_ = -1;
+  int64_t stamp_ = 0;  // the file's and its certificate files' mtimes and sizes
 };
 
 }  // namespace rwgate::proxy

@@ -56,11 +56,12 @@ def free_port():
         return s.getsockname()[1]
 
 
-def http(method, url, body=None, headers=None, timeout=10):
-    """Returns (status, headers, body bytes); never raises for HTTP error statuses."""
+def http(method, url, body=None, headers=None, timeout=10, context=None):
+    """Returns (status, headers, body bytes); never raises for HTTP error statuses.
+    `context`: the ssl.SSLContext for https URLs (CA, client certificate)."""
     req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
+        with urllib.request.urlopen(req, timeout=timeout, context=context) as r:
             return r.status, dict(r.headers), r.read()
     except urllib.error.HTTPError as e:
         return e.code, dict(e.headers), e.read()
@@ -212,18 +213,20 @@ class Workspace:
         wait_until(lambda: http("GET", url + "/-/ready")[0] == 200, what=f"{name} ready")
         return PrometheusStore(url, p)
 
-    def rwgate(self, config_text=None, args=(), name="rwgate", wait_ready=True, env=None, auth=None):
+    def rwgate(self, config_text=None, args=(), name="rwgate", wait_ready=True, env=None, auth=None,
+               tls=None):
         """`env`: the whole environment of the process (None: this one's). `auth`: (user,
-        password) for a rwgate whose --web.config.file requires basic auth."""
+        password) for a rwgate whose --web.config.file requires basic auth. `tls`: the
+        ssl.SSLContext to reach a rwgate whose web config turns TLS on."""
         port = free_port()
         argv = [RWGATE, f"--web.listen-address=127.0.0.1:{port}", "--shutdown.timeout=10s", *args]
         if config_text is not None:
             argv.append(f"--config.file={self.write(name + '.yml', config_text)}")
         p = self.start(name, argv, env)
-        gw = Rwgate(f"http://127.0.0.1:{port}", p, auth)
+        gw = Rwgate(f"{'https' if tls else 'http'}://127.0.0.1:{port}", p, auth, tls)
         if wait_ready:
             wait_until(lambda: p.proc.poll() is not None or
-                       http("GET", gw.url + "/-/ready", headers=gw.auth_headers)[0] == 200,
+                       http("GET", gw.url + "/-/ready", headers=gw.auth_headers, context=tls)[0] == 200,
                        what="rwgate ready")
             assert p.proc.poll() is None, p.output()
         return gw
@@ -292,10 +295,11 @@ def basic_auth_header(user, password):
 
 
 class Rwgate:
-    def __init__(self, url, proc, auth=None):
+    def __init__(self, url, proc, auth=None, tls=None):
         self.url = url
         self.proc = proc
         self.auth_headers = basic_auth_header(*auth) if auth else {}
+        self.tls = tls
 
     def write(self, body_pb, protocol="v1", headers=None):
         raw = body_pb.SerializeToString()
@@ -307,11 +311,11 @@ class Rwgate:
             h["X-Prometheus-Remote-Write-Version"] = "0.1.0"
         h.update(self.auth_headers)
         h.update(headers or {})
-        return http("POST", self.url + "/api/v1/write", snappy.compress(raw), h)
+        return http("POST", self.url + "/api/v1/write", snappy.compress(raw), h, context=self.tls)
 
     def metrics(self):
         """{'name{labels}': value} from /metrics, labels as written."""
-        status, _, body = http("GET", self.url + "/metrics", headers=self.auth_headers)
+        status, _, body = http("GET", self.url + "/metrics", headers=self.auth_headers, context=self.tls)
         assert status == 200
         out = {}
         for line in body.decode().splitlines():

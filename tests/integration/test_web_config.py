@@ -97,7 +97,7 @@ remote_write:
         r = subprocess.run([harness.RWGATE, "check", "web-config", good], capture_output=True,
                            text=True)
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertIn("ok (1 user)", r.stdout)
+        self.assertIn("ok (1 user, plain HTTP)", r.stdout)
         bad = self.ws.write("bad.yml", """
 basic_auth_users:
   a: plaintext

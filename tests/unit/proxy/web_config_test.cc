@@ -57,6 +57,43 @@ TEST(WebConfigTest, AnEmptyFileIsNoAuthentication) {
   EXPECT_TRUE(r.config->users.empty());
 }
 
+std::string errors_of(const std::string& yaml) {
+  const WebConfigResult r = parse_web_config(yaml, "/etc/rwgate");
+  std::string all;
+  for (const std::string& e : r.errors) all += e + "\n";
+  return all;
+}
+
+TEST(WebConfigTest, TlsServerConfigFollowsExporterToolkit) {
+  // Nothing TLS set, or an empty section: plain HTTP.
+  EXPECT_FALSE(parse_web_config("tls_server_config: {}\n").config->tls);
+  EXPECT_FALSE(parse_web_config("tls_server_config: {min_version: TLS13}\n").config->tls);
+  // Any TLS key turns it on, and then both files are needed.
+  EXPECT_NE(errors_of("tls_server_config: {client_auth_type: RequestClientCert}\n")
+                .find("tls_server_config.cert_file (line 1): missing"),
+            std::string::npos);
+  // Client CAs need a policy that asks for a certificate; verifying needs client CAs.
+  EXPECT_NE(errors_of("tls_server_config: {cert_file: a, key_file: b, client_ca_file: c}\n")
+                .find("client CAs are configured without a client_auth_type"),
+            std::string::npos);
+  EXPECT_NE(errors_of("tls_server_config: {cert_file: a, key_file: b, client_auth_type: "
+                      "RequireAndVerifyClientCert}\n")
+                .find("tls_server_config.client_ca_file (line 1): missing"),
+            std::string::npos);
+  EXPECT_NE(errors_of("tls_server_config: {cert_file: a, key_file: b, client_auth_type: Maybe}\n")
+                .find("tls_server_config.client_auth_type (line 1): must be NoClientCert"),
+            std::string::npos);
+  EXPECT_NE(errors_of("tls_server_config: {cert_file: a, key_file: b, min_version: TLS14}\n")
+                .find("tls_server_config.min_version (line 1): must be TLS10"),
+            std::string::npos);
+  EXPECT_NE(errors_of("tls_server_config: {cert_file: a, key_file: b, cipher_suites: [x]}\n")
+                .find("tls_server_config.cipher_suites (line 1): not supported"),
+            std::string::npos);
+  // Relative files are the web config's directory's, and a missing one is named.
+  const std::string missing = errors_of("tls_server_config: {cert_file: a.pem, key_file: /k}\n");
+  EXPECT_NE(missing.find("cert_file /etc/rwgate/a.pem"), std::string::npos) << missing;
+}
+
 class BasicAuthTest : public ::testing::Test {
  protected:
   void SetUp() override { config.users["alice"] = kHash; }
