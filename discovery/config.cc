@@ -164,11 +164,32 @@ void read_eventbridge(Reader& r, const YAML::Node& eb, DiscoveryConfig& out) {
   }
 }
 
+void read_grpc_tls(Reader& r, const YAML::Node& n, GrpcTlsConfig& out) {
+  const std::string p = "discovery.grpc_tls";
+  if (!r.map(n, p, {"cert_file", "key_file", "client_ca_file"})) return;
+  r.string(n, p, "cert_file", out.cert_file);
+  r.string(n, p, "key_file", out.key_file);
+  r.string(n, p, "client_ca_file", out.client_ca_file);
+  if (out.cert_file.empty() != out.key_file.empty())
+    r.error(p, n, "cert_file and key_file go together");
+  if (out.cert_file.empty() && !out.client_ca_file.empty())
+    r.error(p + ".client_ca_file", n["client_ca_file"], "needs cert_file and key_file");
+  // Read now, so a missing file is an error with its path rather than failed handshakes.
+  for (const auto& [key, file] :
+       {std::pair{"cert_file", &out.cert_file}, std::pair{"key_file", &out.key_file},
+        std::pair{"client_ca_file", &out.client_ca_file}}) {
+    std::string content;
+    if (!file->empty() && !read_secret_file(*file, content))
+      r.error(p + "." + key, n[key], "cannot read \"" + *file + "\"");
+  }
+}
+
 }  // namespace
 
 void read_discovery(Reader& r, const YAML::Node& node, DiscoveryConfig& out) {
   const std::string path = "discovery";
-  if (!r.map(node, path, {"sources", "grpc_listen_address", "eventbridge", "missing_after"}))
+  if (!r.map(node, path,
+             {"sources", "grpc_listen_address", "grpc_tls", "eventbridge", "missing_after"}))
     return;
   const YAML::Node sources = node["sources"];
   if (sources.IsDefined() && !sources.IsNull()) {
@@ -183,6 +204,7 @@ void read_discovery(Reader& r, const YAML::Node& node, DiscoveryConfig& out) {
   if (!out.grpc_listen_address.empty() && !net::split_host_port(out.grpc_listen_address).has_port) {
     r.error("discovery.grpc_listen_address", node["grpc_listen_address"], "must be HOST:PORT");
   }
+  read_grpc_tls(r, node["grpc_tls"], out.grpc_tls);
   read_eventbridge(r, node["eventbridge"], out);
   r.duration(node, path, "missing_after", out.missing_after);
 }

@@ -24,6 +24,15 @@ struct FileSdConfig {
   std::chrono::milliseconds refresh_interval = std::chrono::minutes(5);
 };
 
+// discovery.grpc_tls: TLS on the push API, since what is pushed labels every series.
+// With client_ca_file, clients must present a certificate it verifies.
+struct GrpcTlsConfig {
+  std::string cert_file;
+  std::string key_file;
+  std::string client_ca_file;
+  bool enabled() const { return !cert_file.empty(); }
+};
+
 struct DiscoveryConfig {
   std::vector<FileSdConfig> file;
   std::vector<HttpSdConfig> http;
@@ -32,6 +41,7 @@ struct DiscoveryConfig {
   std::string eventbridge_api_key;  // read from api_key_file; empty: no key required
   std::chrono::milliseconds missing_after = std::chrono::minutes(2);
   std::string grpc_listen_address;  // empty: the push API is off
+  GrpcTlsConfig grpc_tls;
 
   bool any() const {
     return !file.empty() || !http.empty() || !aws.empty() || eventbridge_enabled ||

@@ -21,7 +21,8 @@ Discovery::Discovery(const DiscoveryConfig& config, SourceMetricFamilies& metric
                                                    cache_, metrics));
   }
   if (!config.grpc_listen_address.empty()) {
-    sources_.push_back(std::make_unique<GrpcPushSource>(config.grpc_listen_address, cache_));
+    sources_.push_back(
+        std::make_unique<GrpcPushSource>(config.grpc_listen_address, config.grpc_tls, cache_));
   }
 }
 

@@ -1,6 +1,9 @@
 #include "discovery/sources/grpc_source.h"
 
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/security/tls_certificate_provider.h>
+#include <grpcpp/security/tls_credentials_options.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -130,16 +133,41 @@ class GrpcPushSource::Service final : public v1::Discovery::Service {
   DiscoveryCache& cache_;
 };
 
-GrpcPushSource::GrpcPushSource(std::string listen_address, DiscoveryCache& cache)
+GrpcPushSource::GrpcPushSource(std::string listen_address, GrpcTlsConfig tls, DiscoveryCache& cache)
     : listen_address_(std::move(listen_address)),
+      tls_(std::move(tls)),
       cache_(cache),
       service_(std::make_unique<Service>(cache)) {}
 
 GrpcPushSource::~GrpcPushSource() { stop(); }
 
+std::shared_ptr<grpc::ServerCredentials> GrpcPushSource::credentials() const {
+  if (!tls_.enabled()) return grpc::InsecureServerCredentials();
+  namespace tls = grpc::experimental;
+  // Checked for changes every 10 s: rotated certificates apply to new connections.
+  constexpr unsigned kRefreshSeconds = 10;
+  std::shared_ptr<tls::CertificateProviderInterface> provider;
+  if (tls_.client_ca_file.empty()) {
+    provider = std::make_shared<tls::FileWatcherCertificateProvider>(tls_.key_file, tls_.cert_file,
+                                                                     kRefreshSeconds);
+  } else {
+    provider = std::make_shared<tls::FileWatcherCertificateProvider>(
+        tls_.key_file, tls_.cert_file, tls_.client_ca_file, kRefreshSeconds);
+  }
+  tls::TlsServerCredentialsOptions options(provider);
+  options.watch_identity_key_cert_pairs();
+  if (tls_.client_ca_file.empty()) {
+    options.set_cert_request_type(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  } else {
+    options.watch_root_certs();
+    options.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  }
+  return tls::TlsServerCredentials(options);
+}
+
 void GrpcPushSource::start() {
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(listen_address_, grpc::InsecureServerCredentials(), &port_);
+  builder.AddListeningPort(listen_address_, credentials(), &port_);
   builder.RegisterService(service_.get());
   server_ = builder.BuildAndStart();
   if (!server_ || port_ == 0) {

@@ -1,6 +1,7 @@
 """Discovery sources through the real binary: file_sd reacts to file changes and keeps the
 last good content of a broken file; http_sd polls and keeps the last good list when the
-endpoint fails."""
+endpoint fails; the gRPC push API over TLS (discovery.grpc_tls) takes only clients with a
+certificate its client CA verifies."""
 import json
 import os
 import unittest
@@ -84,6 +85,41 @@ discovery:
         state["status"] = 200
         state["groups"] = [group("10.0.0.1:9100", "i-1"), group("10.0.0.3:9100", "i-3")]
         harness.wait_until(lambda: "i-3" in instances(gw), what="the new list")
+
+    def test_grpc_push_api_over_tls_with_client_certificates(self):
+        import grpc
+        pb, pb_grpc = harness.discovery_api()
+        harness.make_pki(self.ws.dir)
+        os.makedirs(self.ws.path("other"))
+        harness.make_pki(self.ws.path("other"))
+        port = harness.free_port()
+        gw = self.ws.rwgate(f"""
+discovery:
+  grpc_listen_address: 127.0.0.1:{port}
+  grpc_tls: {{ cert_file: {self.ws.path("server.pem")}, key_file: {self.ws.path("server.key")},
+              client_ca_file: {self.ws.path("ca.pem")} }}
+""" + self.sink())
+
+        def read(*parts):
+            with open(self.ws.path(*parts), "rb") as f:
+                return f.read()
+
+        def stub(key=None, cert=None):
+            creds = grpc.ssl_channel_credentials(root_certificates=read("ca.pem"), private_key=key,
+                                                 certificate_chain=cert)
+            return pb_grpc.DiscoveryStub(grpc.secure_channel(f"localhost:{port}", creds))
+
+        instance = pb.Instance(instance_id="i-0tls", asg_name="web", private_ip="10.0.0.9")
+        good = stub(read("client.key"), read("client.pem"))
+        self.assertGreater(good.Upsert(pb.UpsertRequest(instances=[instance]), timeout=10).generation, 0)
+        self.assertIn("i-0tls", instances(gw))
+        # Without a certificate, with one of another CA, and in plain text: refused.
+        for bad in (stub(), stub(read("other", "client.key"), read("other", "client.pem")),
+                    pb_grpc.DiscoveryStub(grpc.insecure_channel(f"127.0.0.1:{port}"))):
+            with self.assertRaises(grpc.RpcError) as e:
+                bad.Remove(pb.RemoveRequest(instance_ids=["i-0tls"]), timeout=5)
+            self.assertEqual(e.exception.code(), grpc.StatusCode.UNAVAILABLE)
+        self.assertIn("i-0tls", instances(gw))
 
 
 if __name__ == "__main__":
