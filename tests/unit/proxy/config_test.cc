@@ -281,6 +281,65 @@ TEST(ConfigTest, StalenessSettings) {
   EXPECT_TRUE(has_error(bad, "staleness.series_idle_timeout (line 2): must be at least 1s"));
 }
 
+TEST(ConfigTest, StoreAuthenticationAsPrometheusWritesIt) {
+  auto r = parse_config(R"(sinks:
+  - name: amp
+    remote_write:
+      url: https://aps-workspaces.eu-west-1.amazonaws.com/workspaces/ws-1/api/v1/remote_write
+      sigv4: { role_arn: "arn:aws:iam::1:role/w" }
+      proxy_url: http://proxy.internal:3128
+  - name: mimir
+    remote_write:
+      url: https://mimir/api/v1/push
+      oauth2:
+        client_id: rwgate
+        client_secret: s
+        token_url: https://idp/token
+        scopes: [a, b]
+        endpoint_params: { audience: m }
+)");
+  ASSERT_TRUE(r.config) << (r.errors.empty() ? "" : r.errors[0]);
+  const auto& amp = r.config->sinks[0].remote_write;
+  EXPECT_EQ(amp.auth.kind, sinks::AuthConfig::Kind::kSigV4);
+  EXPECT_EQ(amp.auth.sigv4.region, "eu-west-1");  // from the URL
+  EXPECT_EQ(amp.auth.sigv4.service_name, "aps");
+  ASSERT_TRUE(amp.proxy);
+  EXPECT_EQ(amp.proxy->port, "3128");
+  const auto& mimir = r.config->sinks[1].remote_write;
+  EXPECT_EQ(mimir.auth.kind, sinks::AuthConfig::Kind::kOAuth2);
+  EXPECT_EQ(mimir.auth.oauth2.scopes, (std::vector<std::string>{"a", "b"}));
+  ASSERT_EQ(mimir.auth.oauth2.endpoint_params.size(), 1u);
+  EXPECT_EQ(mimir.auth.oauth2.token_url.host, "idp");
+}
+
+TEST(ConfigTest, StoreAuthenticationErrorsHaveTheirPaths) {
+  auto r = parse_config(R"(sinks:
+  - name: a
+    remote_write:
+      url: http://h/w
+      oauth2: { client_secret: s, client_secret_file: /nonexistent/secret }
+      authorization: { credentials: t }
+      proxy_url: socks5://p:1080
+)");
+  EXPECT_FALSE(r.config);
+  EXPECT_TRUE(has_error(r,
+                        "sinks[0].remote_write.oauth2 (line 5): authorization and oauth2 are "
+                        "mutually exclusive"));
+  EXPECT_TRUE(has_error(r, "sinks[0].remote_write.proxy_url (line 7)"));
+  auto o = parse_config(R"(sinks:
+  - name: a
+    remote_write:
+      url: http://h/w
+      oauth2: { client_secret: s, client_secret_file: /nonexistent/secret }
+)");
+  EXPECT_TRUE(has_error(o, "sinks[0].remote_write.oauth2.client_id (line 5): missing"));
+  EXPECT_TRUE(has_error(o, "sinks[0].remote_write.oauth2.token_url (line 5): missing"));
+  EXPECT_TRUE(has_error(o,
+                        "sinks[0].remote_write.oauth2.client_secret_file (line 5): "
+                        "client_secret and client_secret_file are mutually exclusive"));
+  EXPECT_TRUE(has_error(o, "/nonexistent/secret"));
+}
+
 TEST(ConfigTest, NoSinksIsAnError) {
   auto r = parse_config("server: { listen_address: 127.0.0.1:9201 }\n");
   EXPECT_TRUE(has_error(r, "at least one sink"));
