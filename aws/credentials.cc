@@ -1,6 +1,5 @@
 #include "aws/credentials.h"
 
-#include <sys/stat.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cctype>
@@ -13,6 +12,7 @@
 #include <vector>
 
 #include "aws/xml.h"
+#include "base/file_stamp.h"
 #include "base/http_client.h"
 
 namespace rwgate::aws {
@@ -34,14 +34,6 @@ std::string shared_file_path() {
   std::string file = env("AWS_SHARED_CREDENTIALS_FILE");
   if (file.empty() && !env("HOME").empty()) file = env("HOME") + "/.aws/credentials";
   return file;
-}
-
-// Changes whenever the file is rewritten (or appears, or goes).
-int64_t file_stamp(const std::string& path) {
-  struct stat st {};
-  if (path.empty() || ::stat(path.c_str(), &st) != 0) return -1;
-  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec +
-         static_cast<int64_t>(st.st_size) * 7919;
 }
 
 // The [profile] section of an INI credentials file.

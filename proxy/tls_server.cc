@@ -2,9 +2,9 @@
 
 #include <openssl/err.h>
 #include <openssl/x509.h>
-#include <sys/stat.h>
 #include <yaml-cpp/yaml.h>
 
+#include "base/file_stamp.h"
 #include "base/yaml_reader.h"
 
 namespace rwgate::proxy {
@@ -177,14 +177,7 @@ SslContext build_server_context(const TlsServerConfig& c, std::string& error) {
 }
 
 int64_t tls_files_stamp(const TlsServerConfig& c) {
-  int64_t stamp = 0;
-  for (const std::string* f : {&c.cert_file, &c.key_file, &c.client_ca_file}) {
-    struct stat st {};
-    if (f->empty() || ::stat(f->c_str(), &st) != 0) continue;
-    stamp = stamp * 31 + static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 +
-            st.st_mtim.tv_nsec + static_cast<int64_t>(st.st_size);
-  }
-  return stamp;
+  return files_stamp({&c.cert_file, &c.key_file, &c.client_ca_file});
 }
 
 std::string peer_certificate_subject(SSL* ssl) {

@@ -1,12 +1,12 @@
 #include "proxy/web_config.h"
 
-#include <sys/stat.h>
 #include <yaml-cpp/yaml.h>
 
 #include <fstream>
 #include <sstream>
 #include <string_view>
 
+#include "base/file_stamp.h"
 #include "base/log.h"
 #include "base/yaml_reader.h"
 
@@ -79,7 +79,10 @@ void read_users(Reader& r, const YAML::Node& node, WebConfig& out) {
 
 void read_headers(Reader& r, const YAML::Node& server, WebConfig& out) {
   const std::string path = "http_server_config";
-  if (!r.map(server, path, {"headers"})) return;
+  if (!r.map(server, path, {"headers", "http2"})) return;
+  // Accepted so that a Prometheus web config loads as it is; rwgate speaks HTTP/1.1 only.
+  bool http2 = true;
+  r.boolean(server, path, "http2", http2);
   const YAML::Node headers = server["headers"];
   const std::string hpath = path + ".headers";
   if (!headers.IsDefined() || headers.IsNull()) return;
@@ -152,13 +155,6 @@ WebConfigResult load_web_config_file(const std::string& path) {
 }
 
 namespace {
-
-int64_t file_stamp(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return 0;
-  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec +
-         static_cast<int64_t>(st.st_size) * 7919;
-}
 
 int64_t stamp_of(const std::string& path, const WebConfig& config) {
   return file_stamp(path) * 31 + (config.tls ? tls_files_stamp(*config.tls) : 0);

@@ -1,8 +1,7 @@
 #include "sinks/credentials.h"
 
-#include <sys/stat.h>
-
 #include "base/base64.h"
+#include "base/file_stamp.h"
 #include "base/log.h"
 #include "base/secret_file.h"
 #include "sinks/oauth2.h"
@@ -50,18 +49,15 @@ void SecretHeader::reread(bool force) {
   const auto now = std::chrono::steady_clock::now();
   if (!force && now - checked_ < std::chrono::seconds(1)) return;
   checked_ = now;
-  struct stat st {};
-  if (::stat(config_.secret_file.c_str(), &st) != 0) return;  // keep what we have
-  const int64_t mtime =
-      static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
-  if (!force && mtime == mtime_ns_ && static_cast<int64_t>(st.st_size) == size_) return;
+  const int64_t stamp = file_stamp(config_.secret_file);
+  if (stamp == 0) return;  // gone for now: keep what we have
+  if (!force && stamp == stamp_) return;
   std::string secret;
   if (Status s = read_secret_file(config_.secret_file, secret); !s) {
     log::warn("cannot re-read a sink's secret file; keeping the last one", {{"error", s.reason()}});
     return;
   }
-  mtime_ns_ = mtime;
-  size_ = static_cast<int64_t>(st.st_size);
+  stamp_ = stamp;
   std::string header = header_for(config_, secret);
   if (header != header_) {
     header_ = std::move(header);

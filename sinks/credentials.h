@@ -59,8 +59,7 @@ class SecretHeader final : public Credentials {
   std::string header_;
   uint64_t version_ = 0;
   std::chrono::steady_clock::time_point checked_{};
-  int64_t mtime_ns_ = -1;
-  int64_t size_ = -1;
+  int64_t stamp_ = -1;  // of the secret file, when last read
 };
 
 }  // namespace rwgate::sinks

@@ -1,8 +1,8 @@
 #include "sinks/tls.h"
 
 #include <openssl/ssl.h>
-#include <sys/stat.h>
 
+#include "base/file_stamp.h"
 #include "base/log.h"
 
 namespace rwgate::sinks {
@@ -30,14 +30,7 @@ std::unique_ptr<TlsClient> TlsClient::make(TlsConfig config, std::string host, s
 }
 
 int64_t TlsClient::files_stamp() const {
-  int64_t stamp = 0;
-  for (const std::string* f : {&config_.ca_file, &config_.cert_file, &config_.key_file}) {
-    struct stat st {};
-    if (f->empty() || ::stat(f->c_str(), &st) != 0) continue;
-    stamp = stamp * 31 + static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 +
-            st.st_mtim.tv_nsec + static_cast<int64_t>(st.st_size);
-  }
-  return stamp;
+  return rwgate::files_stamp({&config_.ca_file, &config_.cert_file, &config_.key_file});
 }
 
 Status TlsClient::build(std::shared_ptr<ssl::context>& out) const {
