@@ -89,6 +89,7 @@ asio::awaitable<void> exchange(Url url, HttpRequest request, HttpClientOptions o
     out->error = "connecting to " + peer.host + ":" + peer.port + ": " + ec.message();
     co_return;
   }
+  tcp.socket().set_option(asio::ip::tcp::no_delay(true), ec);
   if (url.scheme == "http") {
     // Through a proxy, plain http asks for the whole URL.
     std::string target = options.proxy != nullptr
@@ -116,7 +117,9 @@ asio::awaitable<void> exchange(Url url, HttpRequest request, HttpClientOptions o
     co_return;
   }
   beast::ssl_stream<beast::tcp_stream> stream(std::move(tcp), ctx);
-  SSL_set_tlsext_host_name(stream.native_handle(), url.host.c_str());
+  boost::system::error_code not_ip;  // SNI carries DNS names only (RFC 6066)
+  asio::ip::make_address(url.host, not_ip);
+  if (not_ip) SSL_set_tlsext_host_name(stream.native_handle(), url.host.c_str());
   stream.set_verify_callback(ssl::host_name_verification(url.host));
   co_await stream.async_handshake(ssl::stream_base::client,
                                   asio::redirect_error(use_awaitable, ec));

@@ -81,6 +81,9 @@ awaitable<std::string> StoreConnection::connect(std::chrono::milliseconds timeou
   tcp.expires_after(timeout);
   co_await tcp.async_connect(endpoints, asio::redirect_error(use_awaitable, ec));
   if (ec) co_return ec.message();
+  // Without it, TLS records (each a separate write, smaller than a segment) wait for the
+  // previous one's ACK (Nagle against delayed ACKs): the sink falls behind with CPU to spare.
+  tcp.socket().set_option(asio::ip::tcp::no_delay(true), ec);
   if (!address_.https) {
     tcp_ = std::make_unique<beast::tcp_stream>(std::move(tcp));
     connected_ = true;
@@ -97,8 +100,11 @@ awaitable<std::string> StoreConnection::connect(std::chrono::milliseconds timeou
   tls_stream_ =
       std::make_unique<beast::ssl_stream<beast::tcp_stream>>(std::move(tcp), *tls_context_);
   if (session_) SSL_set_session(tls_stream_->native_handle(), session_.get());
-  // SNI and the name the certificate must carry (an IP address is checked as one).
-  SSL_set_tlsext_host_name(tls_stream_->native_handle(), tls_->server_name().c_str());
+  // SNI (a DNS name only: RFC 6066 has no IP addresses in it) and the name the certificate
+  // must carry (an IP address is checked as one).
+  boost::system::error_code not_ip;
+  asio::ip::make_address(tls_->server_name(), not_ip);
+  if (not_ip) SSL_set_tlsext_host_name(tls_stream_->native_handle(), tls_->server_name().c_str());
   if (tls_->verify())
     tls_stream_->set_verify_callback(asio::ssl::host_name_verification(tls_->server_name()));
   co_await tls_stream_->async_handshake(asio::ssl::stream_base::client,
