@@ -1,7 +1,8 @@
 // rwgate-loadgen: remote_write traffic for benchmarks, and a null receiver to take it.
 //
 //   rwgate-loadgen send    --url=http://127.0.0.1:9201/api/v1/write [options]
-//   rwgate-loadgen receive --listen=127.0.0.1:9301
+//   rwgate-loadgen send    --url=https://127.0.0.1:9201/api/v1/write --ca-file=ca.pem [options]
+//   rwgate-loadgen receive --listen=127.0.0.1:9301 [--tls-cert=server.pem --tls-key=server.key]
 //   rwgate-loadgen fleet   --file=fleet.json [--targets=N]
 //
 // send: N targets x M series, ~12 labels each (node_exporter-like families, a few
@@ -13,14 +14,20 @@
 // sends as fast as accepted; otherwise it paces each connection to its share of the rate.
 // A 429 or 5xx is retried after 50 ms (the sample is not lost, as with Prometheus). It
 // prints one JSON object: samples/s accepted, status codes, request latency percentiles.
+// An https:// URL is TLS on the same keep-alive connections, the server's certificate
+// verified against --ca-file (or the system's CAs) and the URL's host, as a Prometheus
+// sender would: a proxy's TLS cost is measured with one handshake per connection, not
+// per request.
 //
 // receive: answers 204 to every POST on /api/v1/write after decoding it with rwgate's
 // codec, counting requests, series, samples, series that carry an `asg` label (the
 // proof enrichment happened) and distinct label sets with an order-independent digest of
 // them (the proof two proxies delivered the same series). GET /stats returns them as JSON.
+// With --tls-cert and --tls-key it serves HTTPS only (/stats too).
 //
 // fleet: writes a file_sd list for the targets, with the meta labels rwgate's enrichment
 // reads, consistent with the static rules bench/compare-vmagent gives vmagent.
+#include <openssl/err.h>
 #include <signal.h>
 #include <snappy.h>
 
@@ -28,8 +35,10 @@
 #include <atomic>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <chrono>
 #include <cstdio>
 #include <deque>
@@ -38,9 +47,11 @@
 #include <map>
 #include <mutex>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <unordered_set>
 #include <vector>
 
@@ -55,6 +66,9 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using asio::ip::tcp;
+// Sync TLS over a plain socket; Beast's wrapper coalesces a request's header and body
+// buffers into full TLS records, as rwgate's own streams do.
+using TlsStream = beast::ssl_stream<tcp::socket>;
 using Clock = std::chrono::steady_clock;
 using namespace rwgate;
 
@@ -63,8 +77,8 @@ using namespace rwgate;
             << "usage:\n"
                "  rwgate-loadgen send --url=URL [--targets=100] [--series-per-target=1000]\n"
                "      [--batch=2000] [--protocol=v1|v2] [--connections=4] [--rate=0]\n"
-               "      [--duration=10] [--rounds=2]\n"
-               "  rwgate-loadgen receive --listen=HOST:PORT\n"
+               "      [--duration=10] [--rounds=2] [--ca-file=PATH (https:// only)]\n"
+               "  rwgate-loadgen receive --listen=HOST:PORT [--tls-cert=PATH --tls-key=PATH]\n"
                "  rwgate-loadgen fleet --file=PATH [--targets=100]\n";
   std::exit(2);
 }
@@ -215,19 +229,47 @@ Workload build_workload(long targets, long per_target, long batch_size, proto::P
 
 // ---- send -------------------------------------------------------------------------
 
-struct Url {
-  std::string host, port, target;
-};
-Url parse_url(const std::string& url) {
-  const std::string prefix = "http://";
-  if (!url.starts_with(prefix)) usage("--url must start with http://");
-  const std::string rest = url.substr(prefix.size());
-  const size_t slash = rest.find('/');
-  const std::string hostport = rest.substr(0, slash);
-  const rwgate::net::HostPort hp = rwgate::net::split_host_port(hostport);
-  if (!hp.has_port) usage("--url needs a port");
-  return {std::string(hp.host), std::string(hp.port),
-          slash == std::string::npos ? "/" : rest.substr(slash)};
+net::Url parse_url(const std::string& text) {
+  std::string why;
+  std::optional<net::Url> url = net::parse_url(text, why, net::Schemes::kHttpOrHttps);
+  if (!url) usage("--url " + text + ": " + why);
+  return *url;
+}
+
+// Asio words most OpenSSL errors as "asio.ssl error"; OpenSSL's own string says which
+// (no such file, not PEM, a key that does not match the certificate).
+std::string tls_error(const boost::system::error_code& ec) {
+  if (ec.category() != asio::error::get_ssl_category()) return ec.message();
+  char text[256];
+  ERR_error_string_n(static_cast<unsigned long>(ec.value()), text, sizeof text);
+  return text;
+}
+
+// The client side of TLS: the server's certificate must chain to `ca_file` (the system's
+// CAs when empty) and name the URL's host, as with any remote_write sender.
+asio::ssl::context client_tls_context(const std::string& ca_file) {
+  asio::ssl::context ctx(asio::ssl::context::tls_client);
+  ctx.set_options(asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
+  ctx.set_verify_mode(asio::ssl::verify_peer);
+  boost::system::error_code ec;
+  if (ca_file.empty()) {
+    ctx.set_default_verify_paths(ec);
+  } else {
+    ctx.load_verify_file(ca_file, ec);
+  }
+  if (ec)
+    usage((ca_file.empty() ? "the system's CAs" : "--ca-file " + ca_file) + ": " + tls_error(ec));
+  return ctx;
+}
+
+void tls_handshake(TlsStream& stream, const std::string& host, boost::system::error_code& ec) {
+  // SNI carries DNS names only (RFC 6066 allows no address literals); the certificate
+  // check covers both, an IP address matched against the certificate's IP SANs.
+  boost::system::error_code not_ip;
+  asio::ip::make_address(host, not_ip);
+  if (not_ip) SSL_set_tlsext_host_name(stream.native_handle(), host.c_str());
+  stream.set_verify_callback(asio::ssl::host_name_verification(host));
+  stream.handshake(asio::ssl::stream_base::client, ec);
 }
 
 struct ConnResult {
@@ -238,16 +280,20 @@ struct ConnResult {
   std::string error;
 };
 
-void run_connection(const Url& url, const Workload& w, proto::Protocol protocol,
-                    std::vector<size_t> slots, double rate_per_conn, Clock::time_point start,
-                    Clock::time_point end, ConnResult& out) {
+// One keep-alive connection's requests, plain (tcp::socket) or TLS (TlsStream, with
+// `tls` its context): only opening the connection differs.
+template <class Stream>
+void run_connection(const net::Url& url, asio::ssl::context* tls, const Workload& w,
+                    proto::Protocol protocol, std::vector<size_t> slots, double rate_per_conn,
+                    Clock::time_point start, Clock::time_point end, ConnResult& out) {
+  constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
   asio::io_context ioc;
   tcp::resolver resolver(ioc);
-  beast::tcp_stream stream(ioc);
-  bool connected = false;
+  // Emplaced per connection: a TLS stream is not reused once its connection is closed.
+  std::optional<Stream> stream;
   beast::flat_buffer buffer;
   http::request<http::string_body> req{http::verb::post, url.target, 11};
-  req.set(http::field::host, url.host + ":" + url.port);
+  req.set(http::field::host, net::join_host_port(url.host, url.port));
   req.set(http::field::user_agent, "rwgate-loadgen");
   req.set(http::field::content_encoding, "snappy");
   if (protocol == proto::Protocol::kV1) {
@@ -258,6 +304,12 @@ void run_connection(const Url& url, const Workload& w, proto::Protocol protocol,
             "application/x-protobuf;proto=io.prometheus.write.v2.Request");
     req.set("X-Prometheus-Remote-Write-Version", "2.0.0");
   }
+  auto close = [&] {
+    boost::system::error_code ignored;
+    beast::get_lowest_layer(*stream).close(ignored);
+    stream.reset();
+    buffer.clear();
+  };
   uint64_t sent = 0;  // requests sent and accepted, for pacing
   size_t next = 0;
   size_t round = 0;
@@ -276,35 +328,39 @@ void run_connection(const Url& url, const Workload& w, proto::Protocol protocol,
     req.body() = w.bodies[round][slot];
     req.prepare_payload();
     boost::system::error_code ec;
-    if (!connected) {
+    if (!stream) {
+      if constexpr (kTls) {
+        stream.emplace(ioc, *tls);
+      } else {
+        stream.emplace(ioc);
+      }
       auto eps = resolver.resolve(url.host, url.port, ec);
-      if (!ec) stream.connect(eps, ec);
+      if (!ec) asio::connect(beast::get_lowest_layer(*stream), eps, ec);
+      if (!ec) beast::get_lowest_layer(*stream).set_option(tcp::no_delay(true), ec);
+      if constexpr (kTls) {
+        if (!ec) tls_handshake(*stream, url.host, ec);
+      }
       if (ec) {
-        out.error = "connect: " + ec.message();
+        out.error = "connect: " + tls_error(ec);
+        close();
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
         continue;
       }
-      stream.socket().set_option(tcp::no_delay(true));
-      connected = true;
     }
-    http::write(stream, req, ec);
+    http::write(*stream, req, ec);
     http::response<http::string_body> res;
-    if (!ec) http::read(stream, buffer, res, ec);
+    if (!ec) http::read(*stream, buffer, res, ec);
     if (ec) {
       out.error = ec.message();
       out.codes[0]++;
-      stream.socket().close(ec);
-      connected = false;
+      close();
       continue;
     }
     const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
     out.requests++;
     const int code = res.result_int();
     out.codes[code]++;
-    if (!res.keep_alive()) {
-      stream.socket().close(ec);
-      connected = false;
-    }
+    if (!res.keep_alive()) close();
     if (code / 100 == 2) {
       out.accepted_samples += w.samples_per_slot[slot];
       out.latencies_ms.push_back(ms);
@@ -330,9 +386,13 @@ double percentile(std::vector<double>& v, double p) {
 }
 
 int cmd_send(const Flags& f) {
-  f.only({"url", "targets", "series-per-target", "batch", "connections", "rate", "duration",
-          "rounds", "protocol"});
-  const Url url = parse_url(f.get("url", ""));
+  f.only({"url", "ca-file", "targets", "series-per-target", "batch", "connections", "rate",
+          "duration", "rounds", "protocol"});
+  const net::Url url = parse_url(f.get("url", ""));
+  const std::string ca_file = f.get("ca-file", "");
+  if (!ca_file.empty() && url.scheme != "https") usage("--ca-file wants an https:// --url");
+  std::optional<asio::ssl::context> tls;
+  if (url.scheme == "https") tls.emplace(client_tls_context(ca_file));
   const long targets = f.num("targets", 100);
   const long per_target = f.num("series-per-target", 1000);
   const long batch = f.num("batch", 2000);
@@ -364,8 +424,13 @@ int cmd_send(const Flags& f) {
   for (long c = 0; c < conns; ++c) {
     const auto i = static_cast<size_t>(c);
     threads.emplace_back([&, i] {
-      run_connection(url, w, protocol, slots[i], static_cast<double>(rate) / conns, start, end,
-                     results[i]);
+      const double share = static_cast<double>(rate) / conns;
+      if (tls) {
+        run_connection<TlsStream>(url, &*tls, w, protocol, slots[i], share, start, end, results[i]);
+      } else {
+        run_connection<tcp::socket>(url, nullptr, w, protocol, slots[i], share, start, end,
+                                    results[i]);
+      }
     });
   }
   for (auto& t : threads) t.join();
@@ -405,6 +470,9 @@ int cmd_send(const Flags& f) {
 
 struct ReceiverCounts {
   std::atomic<uint64_t> requests{0}, rejected{0}, series{0}, samples{0}, enriched_series{0};
+  // Connections that carried a write (GET /stats does not count): with keep-alive senders
+  // about one per sender connection; over TLS, one handshake each.
+  std::atomic<uint64_t> write_connections{0};
   // Distinct label sets seen, and the XOR of their hashes: two proxies that deliver the
   // same label sets end with the same digest, whatever the order and repetition.
   std::mutex mu;  // guards seen and digest
@@ -412,17 +480,20 @@ struct ReceiverCounts {
   uint64_t digest = 0;
 };
 
-void serve_connection(tcp::socket socket, ReceiverCounts& counts) {
+// The requests of one connection, plain (tcp::socket) or TLS (TlsStream, handshake done).
+template <class Stream>
+void serve_requests(Stream& stream, ReceiverCounts& counts) {
   beast::flat_buffer buffer;
   proto::Decoder decoder;
   proto::Batch batch;
   std::string raw;
   std::vector<uint64_t> hashes;
+  bool wrote = false;
   boost::system::error_code ec;
   for (;;) {
     http::request_parser<http::string_body> parser;
     parser.body_limit(256 << 20);
-    http::read(socket, buffer, parser, ec);
+    http::read(stream, buffer, parser, ec);
     if (ec) break;
     const auto& req = parser.get();
     http::response<http::string_body> res{http::status::no_content, req.version()};
@@ -436,12 +507,15 @@ void serve_connection(tcp::socket socket, ReceiverCounts& counts) {
                     static_cast<unsigned long long>(counts.digest));
       res.body() = "{\"requests\": " + std::to_string(counts.requests.load()) +
                    ", \"rejected\": " + std::to_string(counts.rejected.load()) +
+                   ", \"write_connections\": " + std::to_string(counts.write_connections.load()) +
                    ", \"series\": " + std::to_string(counts.series.load()) +
                    ", \"samples\": " + std::to_string(counts.samples.load()) +
                    ", \"enriched_series\": " + std::to_string(counts.enriched_series.load()) +
                    ", \"distinct_series\": " + std::to_string(counts.seen.size()) +
                    ", \"digest\": \"" + digest + "\"}\n";
     } else if (req.method() == http::verb::post) {
+      if (!wrote) counts.write_connections++;
+      wrote = true;
       const auto ct = req[http::field::content_type];
       const auto protocol = ct.find("io.prometheus.write.v2") != std::string_view::npos
                                 ? proto::Protocol::kV2
@@ -480,29 +554,63 @@ void serve_connection(tcp::socket socket, ReceiverCounts& counts) {
       res.result(http::status::method_not_allowed);
     }
     res.prepare_payload();
-    http::write(socket, res, ec);
+    http::write(stream, res, ec);
     if (ec || !res.keep_alive()) break;
   }
-  socket.shutdown(tcp::socket::shutdown_both, ec);
+}
+
+void serve_connection(tcp::socket socket, asio::ssl::context* tls, ReceiverCounts& counts) {
+  boost::system::error_code ec;
+  if (tls == nullptr) {
+    serve_requests(socket, counts);
+    socket.shutdown(tcp::socket::shutdown_both, ec);
+    return;
+  }
+  TlsStream stream(std::move(socket), *tls);
+  stream.handshake(asio::ssl::stream_base::server, ec);
+  if (!ec) serve_requests(stream, counts);
+  // No close_notify, as rwgate's listener: the peers here have read their last answer,
+  // and a TLS shutdown waits for theirs, which could hold this thread forever.
+  stream.next_layer().shutdown(tcp::socket::shutdown_both, ec);
+}
+
+// The server side of TLS: one certificate, TLS 1.2 or 1.3 (OpenSSL's defaults otherwise,
+// session tickets included, so a sender that resumes its sessions can).
+asio::ssl::context server_tls_context(const std::string& cert, const std::string& key) {
+  asio::ssl::context ctx(asio::ssl::context::tls_server);
+  ctx.set_options(asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
+  boost::system::error_code ec;
+  ctx.use_certificate_chain_file(cert, ec);
+  if (ec) usage("--tls-cert " + cert + ": " + tls_error(ec));
+  ctx.use_private_key_file(key, asio::ssl::context::pem, ec);
+  if (ec) usage("--tls-key " + key + ": " + tls_error(ec));
+  return ctx;
 }
 
 int cmd_receive(const Flags& f) {
-  f.only({"listen"});
+  f.only({"listen", "tls-cert", "tls-key"});
   const std::string listen = f.get("listen", "127.0.0.1:9301");
+  const std::string cert = f.get("tls-cert", ""), key = f.get("tls-key", "");
+  if (cert.empty() != key.empty()) usage("--tls-cert and --tls-key go together");
+  std::optional<asio::ssl::context> tls;
+  if (!cert.empty()) tls.emplace(server_tls_context(cert, key));
   const rwgate::net::HostPort hp = rwgate::net::split_host_port(listen);
   if (!hp.has_port) usage("--listen is HOST:PORT");
   asio::io_context ioc;
   tcp::acceptor acceptor(ioc, {asio::ip::make_address(std::string(hp.host)),
                                static_cast<uint16_t>(std::stoi(std::string(hp.port)))});
-  std::cerr << "rwgate-loadgen: receiving on " << listen << "\n";
+  std::cerr << "rwgate-loadgen: receiving on " << (tls ? "https://" : "http://") << listen << "\n";
   ReceiverCounts counts;
   for (;;) {
     tcp::socket socket(ioc);
     boost::system::error_code ec;
     acceptor.accept(socket, ec);
     if (ec) continue;
-    std::thread([s = std::move(socket), &counts]() mutable {
-      serve_connection(std::move(s), counts);
+    // As Go's servers (Prometheus, Mimir) do: an answer leaves at once, not after an ACK.
+    socket.set_option(tcp::no_delay(true), ec);
+    // The handshake too runs on the connection's thread, so a slow one holds up no other.
+    std::thread([s = std::move(socket), &tls, &counts]() mutable {
+      serve_connection(std::move(s), tls ? &*tls : nullptr, counts);
     }).detach();
   }
 }

@@ -77,7 +77,9 @@ sinks:
 
     def test_unknown_flags_and_bad_urls_are_refused(self):
         for args in (["send", "--url=http://127.0.0.1:1/x", "--tragets=5"],
-                     ["send", "--url=https://127.0.0.1:1/x"],
+                     ["send", "--url=ftp://127.0.0.1:1/x"],
+                     ["send", "--url=https://127.0.0.1:1/x", "--ca-file=/nonexistent/ca.pem"],
+                     ["receive", "--listen=127.0.0.1:0", "--tls-cert=/x.pem"],
                      ["receive", "--listen=127.0.0.1:0", "--rate=5"],
                      ["nonsense"]):
             out = subprocess.run([LOADGEN, *args], capture_output=True, text=True, timeout=30)
