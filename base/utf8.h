@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -58,6 +60,33 @@ inline void encode_rune(char32_t r, std::string& out) {
     out.push_back(static_cast<char>(0x80 | ((r >> 6) & 0x3f)));
     out.push_back(static_cast<char>(0x80 | (r & 0x3f)));
   }
+}
+
+// Whether `s` is valid UTF-8, as Go's utf8.ValidString: no invalid bytes, no surrogates,
+// nothing above U+10FFFF, no overlong forms. Eight ASCII bytes at a time first: label
+// names and values are nearly always ASCII, and this runs on every received label.
+inline bool valid(std::string_view s) {
+  size_t i = 0;
+  const size_t n = s.size();
+  while (i < n) {
+    if (i + 8 <= n) {
+      uint64_t word = 0;
+      std::memcpy(&word, s.data() + i, 8);
+      if ((word & 0x8080808080808080ULL) == 0) {
+        i += 8;
+        continue;
+      }
+    }
+    if (static_cast<unsigned char>(s[i]) < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t w = 0;
+    if (decode_rune(s, i, w) == 0xfffd && !(w == 3 && s.compare(i, 3, "\xef\xbf\xbd") == 0))
+      return false;  // an invalid sequence (decode_rune gives U+FFFD, width 1)
+    i += w;
+  }
+  return true;
 }
 
 }  // namespace rwgate::utf8

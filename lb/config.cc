@@ -51,7 +51,7 @@ void read_metric_names(Reader& r, const YAML::Node& node, const std::string& pat
   for (size_t i = 0; i < list.size(); ++i) {
     std::string as_label = list[i];  // metric names may also hold colons
     std::replace(as_label.begin(), as_label.end(), ':', '_');
-    if (!relabel::is_valid_label_name(as_label)) {
+    if (!relabel::is_valid_label_name(as_label, relabel::NameValidation::kLegacy)) {
       r.error(path + "." + key + "[" + std::to_string(i) + "]", node[key][i],
               "\"" + list[i] + "\" is not a valid metric name");
     }
@@ -93,7 +93,8 @@ void read_load_balancer_detection(Reader& r, const YAML::Node& node, LbRules& ou
             "must be annotate, drop or pass, not \"" + action + "\"");
   }
   r.string(node, path, "label", out.label);
-  if (!relabel::is_valid_label_name(out.label) || out.label.starts_with("__")) {
+  if (!relabel::is_valid_label_name(out.label, relabel::NameValidation::kLegacy) ||
+      out.label.starts_with("__")) {
     r.error(path + ".label", node["label"],
             "\"" + out.label + "\" is not a valid label name (and may not start with __)");
   }

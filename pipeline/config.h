@@ -22,6 +22,8 @@ struct EnrichConfig {
   bool annotate_miss = false;                  // on_miss: annotate
 };
 
-void read_enrich(yaml::Reader& r, const YAML::Node& node, EnrichConfig& out);
+// `names`: the name_validation_scheme its relabel_configs are checked with.
+void read_enrich(yaml::Reader& r, const YAML::Node& node, relabel::NameValidation names,
+                 EnrichConfig& out);
 
 }  // namespace rwgate::pipeline

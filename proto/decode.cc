@@ -1,5 +1,7 @@
 #include "proto/decode.h"
 
+#include "base/utf8.h"
+
 #include <algorithm>
 #include <bit>
 #include <string>
@@ -149,6 +151,12 @@ Status normalize_series_labels(Label* labels, uint32_t& count, bool* reordered) 
   bool has_name = false;
   for (uint32_t i = 0; i < count; ++i) {
     if (labels[i].name.empty()) return Status::error("empty label name");
+    // Prometheus 3 takes any UTF-8 name and value, and nothing that is not UTF-8.
+    if (!utf8::valid(labels[i].name)) return Status::error("label name is not valid UTF-8");
+    if (!utf8::valid(labels[i].value)) {
+      return Status::error("value of label \"" + std::string(labels[i].name) +
+                           "\" is not valid UTF-8");
+    }
     if (i > 0 && labels[i].name == labels[i - 1].name) {
       return Status::error("duplicate label name \"" + std::string(labels[i].name) + "\"");
     }

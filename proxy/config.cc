@@ -43,20 +43,28 @@ std::string emitted(const YAML::Node& node) {
 
 // Every section of a mapping `root`, each by its owner.
 void read_sections(Reader& r, const YAML::Node& root, Config& config) {
+  // First: every section's relabel rules are checked with it.
+  std::string scheme = "utf8";
+  r.string(root, "", "name_validation_scheme", scheme);
+  if (!relabel::parse_name_validation(scheme, config.name_validation)) {
+    r.error("name_validation_scheme", root["name_validation_scheme"],
+            "must be utf8 or legacy, not \"" + scheme + "\"");
+  }
+  const relabel::NameValidation names = config.name_validation;
   read_server(r, root["server"], config.server);
   discovery::read_discovery(r, root["discovery"], config.discovery);
   if (root["discovery"].IsDefined()) config.discovery_fingerprint = emitted(root["discovery"]);
-  pipeline::read_enrich(r, root["enrich"], config.enrich);
+  pipeline::read_enrich(r, root["enrich"], names, config.enrich);
   lb::read_load_balancer_detection(r, root["load_balancer_detection"],
                                    config.load_balancer_detection);
   staleness::read_staleness(r, root["staleness"], config.staleness);
   config.relabel_configs =
-      relabel::parse_rules(root["relabel_configs"], "relabel_configs", r.errors());
+      relabel::parse_rules(root["relabel_configs"], "relabel_configs", r.errors(), names);
   if (r.map(root["relabel"], "relabel", {"cache_max_entries"})) {
     r.integer<size_t>(root["relabel"], "relabel", "cache_max_entries",
                       config.relabel_cache_max_entries, 0, 100000000);
   }
-  sinks::read_sinks(r, root["sinks"], config.sinks);
+  sinks::read_sinks(r, root["sinks"], names, config.sinks);
 }
 
 std::string yaml_error(const YAML::Exception& e) {
@@ -80,7 +88,7 @@ ConfigResult parse_config(const std::string& yaml_text) {
     if (root.IsDefined() && !root.IsNull()) {
       if (r.map(root, "",
                 {"server", "discovery", "enrich", "load_balancer_detection", "staleness", "relabel",
-                 "relabel_configs", "sinks"})) {
+                 "relabel_configs", "name_validation_scheme", "sinks"})) {
         read_sections(r, root, config);
       } else {
         r.error("", root, "the config must be a mapping");

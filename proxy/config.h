@@ -60,7 +60,9 @@ struct Config {
   lb::LbRules load_balancer_detection = default_lb_rules();
   staleness::StalenessConfig staleness;
   std::vector<relabel::Rule> relabel_configs;  // global, applied to every series first
-  size_t relabel_cache_max_entries = 100000;   // relabel.cache_max_entries
+  // name_validation_scheme: utf8 (Prometheus 3) or legacy (2.x) label names in every rule.
+  relabel::NameValidation name_validation = relabel::NameValidation::kUtf8;
+  size_t relabel_cache_max_entries = 100000;  // relabel.cache_max_entries
   std::vector<SinkConfig> sinks;
 };
 

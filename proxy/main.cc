@@ -32,7 +32,8 @@ constexpr const char* kUsage = R"(usage:
   rwgate [flags]                  run the proxy
   rwgate check config FILE        validate FILE; print every error with its YAML path; exit 2 on errors
   rwgate check web-config FILE    validate a --web.config.file the same way
-  rwgate relabel --rules FILE     apply the relabel_config list in FILE to label sets read from
+  rwgate relabel --rules FILE [--name-validation-scheme=utf8|legacy]
+                                  apply the relabel_config list in FILE to label sets read from
                                   stdin (one JSON object a line); print each result or null
 
 flags:
@@ -93,11 +94,12 @@ int check_config(const std::string& file) {
 // `rwgate relabel --rules FILE`.
 int relabel_main(int argc, char** argv) {
   std::string rules;
+  std::string scheme = "utf8";
   for (int i = 2; i < argc; ++i) {
     const std::string_view a = argv[i];
     if (a == "--rules" && i + 1 < argc) {
       rules = argv[++i];
-    } else if (!take(a, "--rules", rules)) {
+    } else if (!take(a, "--rules", rules) && !take(a, "--name-validation-scheme", scheme)) {
       std::cerr << "rwgate relabel: unknown argument \"" << a << "\"\n" << kUsage;
       return kExitConfigError;
     }
@@ -106,7 +108,12 @@ int relabel_main(int argc, char** argv) {
     std::cerr << "rwgate relabel: --rules FILE is required\n" << kUsage;
     return kExitConfigError;
   }
-  return proxy::run_relabel_command(rules, std::cin, std::cout, std::cerr);
+  relabel::NameValidation names{};
+  if (!relabel::parse_name_validation(scheme, names)) {
+    std::cerr << "rwgate relabel: --name-validation-scheme must be utf8 or legacy\n";
+    return kExitConfigError;
+  }
+  return proxy::run_relabel_command(rules, names, std::cin, std::cout, std::cerr);
 }
 
 // Reads the flags; a problem goes to `errors`. Returns an exit code when the process is

@@ -10,8 +10,8 @@
 
 namespace rwgate::proxy {
 
-int run_relabel_command(const std::string& rules_file, std::istream& in, std::ostream& out,
-                        std::ostream& err) {
+int run_relabel_command(const std::string& rules_file, relabel::NameValidation names,
+                        std::istream& in, std::ostream& out, std::ostream& err) {
   YAML::Node root;
   try {
     root = YAML::LoadFile(rules_file);
@@ -25,7 +25,7 @@ int run_relabel_command(const std::string& rules_file, std::istream& in, std::os
   std::vector<std::string> errors;
   std::vector<relabel::Rule> rules;
   try {
-    if (!root.IsNull()) rules = relabel::parse_rules(root, "rules", errors);
+    if (!root.IsNull()) rules = relabel::parse_rules(root, "rules", errors, names);
   } catch (const YAML::Exception& e) {
     errors.push_back("(line " + std::to_string(e.mark.line + 1) + "): " + e.msg);
   }

@@ -26,10 +26,44 @@ const RE2& relabel_target_re() {
   return re;
 }
 
+// Go accepts (?<name>...) for a named group (Go 1.22); this RE2 only (?P<name>...). The
+// rewrite skips escaped characters and character classes, where "(?<" is not a group.
+std::string with_go_named_groups(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  bool in_class = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '\\' && i + 1 < text.size()) {
+      out.push_back(c);
+      out.push_back(text[++i]);
+      continue;
+    }
+    if (in_class) {
+      in_class = c != ']';
+    } else if (c == '[') {
+      in_class = true;
+      out.push_back(c);
+      // A ']' right after '[' or '[^' is a literal, not the end of the class.
+      if (i + 1 < text.size() && text[i + 1] == '^') out.push_back(text[++i]);
+      if (i + 1 < text.size() && text[i + 1] == ']') out.push_back(text[++i]);
+      continue;
+    } else if (c == '(' && text.compare(i, 3, "(?<") == 0 && i + 3 < text.size() &&
+               text[i + 3] != '=' && text[i + 3] != '!') {
+      out += "(?P<";
+      i += 2;
+      continue;
+    }
+    out.push_back(c);
+  }
+  return out;
+}
+
 std::shared_ptr<const RE2> compile(const std::string& text, std::string& error) {
   RE2::Options options;
   options.set_log_errors(false);
-  auto re = std::make_shared<RE2>("^(?:" + text + ")$", options);
+  // (?s: as Prometheus 3 compiles it: `.` matches a newline too.
+  auto re = std::make_shared<RE2>("^(?s:" + with_go_named_groups(text) + ")$", options);
   if (!re->ok()) {
     error = "error parsing regexp: " + re->error();
     return nullptr;
@@ -227,8 +261,7 @@ void FullMatcher::init(const std::string& pattern, std::shared_ptr<const RE2> re
   kind_ = Kind::kRe2;
   literals_.clear();
   if (pattern == ".*") {
-    kind_ =
-        Kind::kAny;  // '.' excludes '\n': only valid for text without newlines (checked at match)
+    kind_ = Kind::kAny;  // with (?s), '.' is any character
     return;
   }
   if (pattern == ".+") {
@@ -266,24 +299,34 @@ void FullMatcher::init(const std::string& pattern, std::shared_ptr<const RE2> re
 bool FullMatcher::matches(std::string_view text) const {
   switch (kind_) {
     case Kind::kAny:
-      return text.find('\n') == std::string_view::npos || full_match(*re_, text);
+      return true;
     case Kind::kNonEmpty:
-      return !text.empty() && (text.find('\n') == std::string_view::npos || full_match(*re_, text));
+      return !text.empty();
     case Kind::kLiterals:
       return std::any_of(literals_.begin(), literals_.end(),
                          [&](const std::string& l) { return same_name(l, text); });
     case Kind::kPrefix:
-      return text.starts_with(literals_[0]) &&
-             (text.find('\n', literals_[0].size()) == std::string_view::npos ||
-              full_match(*re_, text));
+      return text.starts_with(literals_[0]);
     case Kind::kRe2:
       break;
   }
   return full_match(*re_, text);
 }
 
-bool is_valid_label_name(std::string_view name) {
+bool parse_name_validation(std::string_view text, NameValidation& out) {
+  if (text == "utf8") {
+    out = NameValidation::kUtf8;
+  } else if (text == "legacy") {
+    out = NameValidation::kLegacy;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+bool is_valid_label_name(std::string_view name, NameValidation names) {
   if (name.empty()) return false;
+  if (names == NameValidation::kUtf8) return utf8::valid(name);
   for (size_t i = 0; i < name.size(); ++i) {
     const char c = name[i];
     const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
@@ -294,7 +337,7 @@ bool is_valid_label_name(std::string_view name) {
 }
 
 std::vector<Rule> parse_rules(const YAML::Node& list, const std::string& path,
-                              std::vector<std::string>& errors) {
+                              std::vector<std::string>& errors, NameValidation names) {
   std::vector<Rule> rules;
   if (!list.IsDefined() || list.IsNull()) return rules;
   auto where = [&](size_t i, const YAML::Node& n) {
@@ -344,7 +387,8 @@ std::vector<Rule> parse_rules(const YAML::Node& list, const std::string& path,
           continue;
         }
         for (const auto& s : v) {
-          if (!s.IsScalar() || !is_valid_label_name(s.Scalar())) {
+          // Names as read: valid UTF-8 whatever the scheme, as Prometheus reads them.
+          if (!s.IsScalar() || !is_valid_label_name(s.Scalar(), NameValidation::kUtf8)) {
             fail("\"" + (s.IsScalar() ? s.Scalar() : std::string("?")) +
                  "\" is not a valid label name");
             bad = true;
@@ -353,9 +397,12 @@ std::vector<Rule> parse_rules(const YAML::Node& list, const std::string& path,
           rule.source_labels.push_back(s.Scalar());
         }
       } else if (key == "separator") {
-        has_separator = scalar(rule.separator) || has_separator;
+        // A null value is the empty string, not the default (Prometheus 3.14).
+        if (v.IsNull()) rule.separator.clear();
+        has_separator = scalar(rule.separator) || v.IsNull() || has_separator;
       } else if (key == "regex") {
-        if (scalar(rule.regex_text)) has_regex = true;
+        if (v.IsNull()) rule.regex_text.clear();  // the empty regex: matches only ""
+        if (v.IsNull() || scalar(rule.regex_text)) has_regex = true;
       } else if (key == "modulus") {
         std::string m;
         if (!scalar(m)) continue;
@@ -368,10 +415,14 @@ std::vector<Rule> parse_rules(const YAML::Node& list, const std::string& path,
       } else if (key == "target_label") {
         has_target = scalar(rule.target_label);
       } else if (key == "replacement") {
-        has_replacement = scalar(rule.replacement) || has_replacement;
+        if (v.IsNull()) rule.replacement.clear();
+        has_replacement = scalar(rule.replacement) || v.IsNull() || has_replacement;
       } else if (key == "action") {
         std::string a;
-        if (scalar(a)) {
+        if (v.IsNull()) {
+          fail("relabel action cannot be empty");
+          bad = true;
+        } else if (scalar(a)) {
           std::transform(a.begin(), a.end(), a.begin(),
                          [](unsigned char c) { return std::tolower(c); });
           action_text = a;
@@ -405,24 +456,29 @@ std::vector<Rule> parse_rules(const YAML::Node& list, const std::string& path,
     const bool is_case_or_equal = a == Action::kLowercase || a == Action::kUppercase ||
                                   a == Action::kKeepEqual || a == Action::kDropEqual;
     const bool target_has_var = rule.target_label.find('$') != std::string::npos;
+    // A name that may hold $ references: any UTF-8 under utf8 (a $ is a valid character
+    // there), Prometheus's relabelTarget pattern under legacy.
+    auto valid_with_vars = [&](const std::string& v) {
+      return names == NameValidation::kUtf8 ? is_valid_label_name(v, names)
+                                            : RE2::FullMatch(v, relabel_target_re());
+    };
     std::string err;
     if (rule.modulus == 0 && a == Action::kHashMod) {
       err = "relabel configuration for hashmod requires non-zero modulus";
     } else if (needs_target && rule.target_label.empty()) {
       err = "relabel configuration for " + an + " action requires 'target_label' value";
     } else if (a == Action::kReplace && !target_has_var &&
-               !is_valid_label_name(rule.target_label)) {
+               !is_valid_label_name(rule.target_label, names)) {
       err = "\"" + rule.target_label + "\" is invalid 'target_label' for " + an + " action";
-    } else if (a == Action::kReplace && target_has_var &&
-               !RE2::FullMatch(rule.target_label, relabel_target_re())) {
+    } else if (a == Action::kReplace && target_has_var && !valid_with_vars(rule.target_label)) {
       err = "\"" + rule.target_label + "\" is invalid 'target_label' for " + an + " action";
-    } else if (is_case_or_equal && !is_valid_label_name(rule.target_label)) {
+    } else if (is_case_or_equal && !is_valid_label_name(rule.target_label, names)) {
       err = "\"" + rule.target_label + "\" is invalid 'target_label' for " + an + " action";
     } else if (is_case_or_equal && rule.replacement != "$1") {
       err = "'replacement' can not be set for " + an + " action";
-    } else if (a == Action::kLabelMap && !RE2::FullMatch(rule.replacement, relabel_target_re())) {
+    } else if (a == Action::kLabelMap && !valid_with_vars(rule.replacement)) {
       err = "\"" + rule.replacement + "\" is invalid 'replacement' for " + an + " action";
-    } else if (a == Action::kHashMod && !is_valid_label_name(rule.target_label)) {
+    } else if (a == Action::kHashMod && !is_valid_label_name(rule.target_label, names)) {
       err = "\"" + rule.target_label + "\" is invalid 'target_label' for " + an + " action";
     } else if ((a == Action::kKeepEqual || a == Action::kDropEqual) &&
                (has_regex || has_modulus || rule.separator != ";" || rule.replacement != "$1")) {
@@ -441,6 +497,7 @@ std::vector<Rule> parse_rules(const YAML::Node& list, const std::string& path,
     rule.groups_needed = std::max(groups_needed(*rule.regex, rule.target_label),
                                   groups_needed(*rule.regex, rule.replacement));
     rule.matcher.init(rule.regex_text, rule.regex);
+    rule.names = names;
     rules.push_back(std::move(rule));
   }
   return rules;
@@ -485,7 +542,7 @@ bool process(std::span<const Rule> rules, LabelBuilder& lb, RelabelScratch& scra
         // No match: no replacement.
         if (!match_groups(re, val, groups, rule.groups_needed)) break;
         expand(re, rule.target_label, groups, target);
-        if (!is_valid_label_name(target)) break;
+        if (!is_valid_label_name(target, rule.names)) break;
         expand(re, rule.replacement, groups, res);
         if (res.empty()) {
           lb.del(target);

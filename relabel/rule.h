@@ -1,12 +1,19 @@
 // Prometheus relabel_config rules: parsing, validation and application.
 //
-// The behaviour follows Prometheus's model/relabel package rule for rule, so that a rule
+// The behaviour follows Prometheus 3's model/relabel package rule for rule, so that a rule
 // that works in a Prometheus config does exactly the same here:
-//   - regexes are RE2 (Go's regexp is RE2), anchored as ^(?:regex)$;
+//   - regexes are RE2 (Go's regexp is RE2), anchored as ^(?s:regex)$: `.` matches a
+//     newline too (Prometheus 3.0); Go's named groups (?<name>...) are taken as well as
+//     (?P<name>...);
 //   - $1, ${1}, $name, ${name} expand as Go's Regexp.Expand does ($1x names group "1x",
 //     $$ is a literal $, a malformed $ stays as text);
 //   - an empty label value is the same as an absent label;
-//   - label names are checked with Prometheus 2.x's rule [a-zA-Z_][a-zA-Z0-9_]*.
+//   - label names are checked by the name validation scheme: `utf8` (Prometheus 3's
+//     default: any non-empty valid UTF-8) or `legacy` (Prometheus 2's
+//     [a-zA-Z_][a-zA-Z0-9_]*, and the target of a replace with $ references must match
+//     Prometheus's relabelTarget pattern). It applies to source_labels, target_label (as
+//     written, and after expansion for replace), and labelmap's replacement;
+//   - lowercase and uppercase write to their target_label as written (no expansion).
 #pragma once
 
 #include <re2/re2.h>
@@ -44,6 +51,11 @@ enum class Action : uint8_t {
 
 std::string_view action_name(Action a);
 
+// Which label names are valid: the top-level `name_validation_scheme`.
+enum class NameValidation : uint8_t { kUtf8, kLegacy };
+// "utf8" | "legacy"; false for anything else.
+bool parse_name_validation(std::string_view text, NameValidation& out);
+
 // Full-match test with fast paths for the regexes relabel rules use most: `.*`, literal
 // alternations (`a|b|c`), literal prefixes (`__tmp_.*`) and `.+`. Anything else goes to
 // RE2. The fast paths are taken only when the pattern has no metacharacters besides the
@@ -70,13 +82,15 @@ struct Rule {
   std::string replacement = "$1";
   Action action = Action::kReplace;
   int groups_needed = 1;  // submatches `replace` must ask for (set by parse_rules)
-  FullMatcher matcher;    // regex as a full-match test
+  NameValidation names = NameValidation::kUtf8;  // checks replace's expanded target
+  FullMatcher matcher;                           // regex as a full-match test
 };
 
 // Parses a YAML list of relabel_config entries. Problems are appended to `errors` as
 // "PATH[i] (line N): message" with Prometheus's wording; rules with errors are left out.
 std::vector<Rule> parse_rules(const YAML::Node& list, const std::string& path,
-                              std::vector<std::string>& errors);
+                              std::vector<std::string>& errors,
+                              NameValidation names = NameValidation::kUtf8);
 
 // Applies the rules in order; false means the label set was dropped.
 // Working space of process(), reused across calls by its owner (one per ingest worker, in
@@ -97,6 +111,6 @@ bool process(std::span<const Rule> rules, LabelBuilder& labels, RelabelScratch& 
 // The same with scratch space of its own (tools and tests).
 bool process(std::span<const Rule> rules, LabelBuilder& labels);
 
-bool is_valid_label_name(std::string_view name);
+bool is_valid_label_name(std::string_view name, NameValidation names);
 
 }  // namespace rwgate::relabel

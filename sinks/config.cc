@@ -186,7 +186,8 @@ void read_buffer(Reader& r, const YAML::Node& b, const std::string& bp, BufferCo
 
 // `where` locates errors about the value as a whole (the key's line, or its parent's).
 void read_remote_write(Reader& r, const YAML::Node& node, const YAML::Node& where,
-                       const std::string& path, RemoteWriteConfig& out) {
+                       const std::string& path, relabel::NameValidation names,
+                       RemoteWriteConfig& out) {
   if (!r.map(node, path,
              {"url", "protocol", "headers", "timeout", "write_relabel_configs", "queue", "buffer",
               "basic_auth", "authorization", "oauth2", "sigv4", "tls_config", "proxy_url"})) {
@@ -224,8 +225,9 @@ void read_remote_write(Reader& r, const YAML::Node& node, const YAML::Node& wher
   r.duration(node, path, "timeout", out.timeout);
   if (out.timeout.count() <= 0)
     r.error(Reader::join(path, "timeout"), node["timeout"], "must be positive");
-  out.write_relabel_configs = relabel::parse_rules(
-      node["write_relabel_configs"], Reader::join(path, "write_relabel_configs"), r.errors());
+  out.write_relabel_configs =
+      relabel::parse_rules(node["write_relabel_configs"],
+                           Reader::join(path, "write_relabel_configs"), r.errors(), names);
   read_queue(r, node["queue"], Reader::join(path, "queue"), out.queue);
   read_buffer(r, node["buffer"], Reader::join(path, "buffer"), out.buffer);
 }
@@ -243,13 +245,14 @@ YAML::Node key_node(const YAML::Node& s, const std::string& name) {
 
 }  // namespace
 
-void read_sinks(Reader& r, const YAML::Node& node, std::vector<SinkConfig>& out) {
+void read_sinks(Reader& r, const YAML::Node& node, relabel::NameValidation names,
+                std::vector<SinkConfig>& out) {
   if (!node.IsDefined() || node.IsNull()) return;
   if (!node.IsSequence()) {
     r.error("sinks", node, "must be a list");
     return;
   }
-  std::set<std::string> names, paths;
+  std::set<std::string> sink_names, paths;
   for (size_t i = 0; i < node.size(); ++i) {
     const std::string path = "sinks[" + std::to_string(i) + "]";
     const YAML::Node s = node[i];
@@ -261,11 +264,11 @@ void read_sinks(Reader& r, const YAML::Node& node, std::vector<SinkConfig>& out)
     r.string(s, path, "name", sink.name);
     if (sink.name.empty()) {
       r.error(path + ".name", s["name"], "missing");
-    } else if (!names.insert(sink.name).second) {
+    } else if (!sink_names.insert(sink.name).second) {
       r.error(path + ".name", s["name"], "duplicate sink name \"" + sink.name + "\"");
     }
     read_remote_write(r, s["remote_write"], key_node(s, "remote_write"), path + ".remote_write",
-                      sink.remote_write);
+                      names, sink.remote_write);
     BufferConfig& buf = sink.remote_write.buffer;
     if (buf.type == BufferType::kDisk) {
       if (buf.path.empty()) buf.path = "data/" + sink.name;

@@ -69,6 +69,8 @@ struct SinkConfig {
 };
 
 // Reads the `sinks` list (names unique, disk buffer paths unique) into `out`.
-void read_sinks(yaml::Reader& r, const YAML::Node& node, std::vector<SinkConfig>& out);
+// `names`: the name_validation_scheme write_relabel_configs are checked with.
+void read_sinks(yaml::Reader& r, const YAML::Node& node, relabel::NameValidation names,
+                std::vector<SinkConfig>& out);
 
 }  // namespace rwgate::sinks

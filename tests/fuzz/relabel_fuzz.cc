@@ -22,7 +22,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   std::istringstream in(lines);
   std::ostringstream out, err;
-  const int rc = rwgate::proxy::run_relabel_command(path, in, out, err);
+  const int rc = rwgate::proxy::run_relabel_command(path, rwgate::relabel::NameValidation::kUtf8,
+                                                    in, out, err);
   if (rc != 0 && rc != 2) std::abort();
   std::istringstream produced(out.str());
   for (std::string line; std::getline(produced, line);) {

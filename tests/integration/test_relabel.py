@@ -119,6 +119,75 @@ remote_write:
         self.assertGreater(gw.metric("rwgate_relabel_cache_hits_total"), gw.metric("rwgate_relabel_cache_misses_total"))
 
 
+class Prometheus3SemanticsTest(unittest.TestCase):
+    """Prometheus 3 relabeling through the real path: UTF-8 names and newlines in values, sent
+    over RW 1.0 and 2.0, relabelled with rules pasted from Prometheus 3's tests, and stored by
+    VictoriaMetrics; `name_validation_scheme: legacy` refuses the same rules as 2.x does."""
+
+    RULES = """
+relabel_configs:
+  - source_labels: [a]
+    regex: 'line1.*line2'
+    target_label: utf-8.label
+    replacement: 'match${1}'
+  - source_labels: [a]
+    regex: '(line1).*(?<second>line2)'
+    target_label: 'label2_$1'
+    replacement: 'val_$second'
+"""
+
+    def setUp(self):
+        self.ws = harness.Workspace()
+        self.addCleanup(self.ws.close)
+
+    def test_utf8_names_and_dotall_regexes_reach_the_store(self):
+        vm = self.ws.victoria_metrics()
+        gw = self.ws.rwgate(self.RULES + f"""
+sinks:
+  - name: vm
+    remote_write: {{ url: {vm.url}/api/v1/write, queue: {{ batch_send_deadline: 100ms }} }}
+""")
+        now = int(time.time() * 1000)
+        for protocol, job in (("v1", "one"), ("v2", "two")):
+            body = (harness.v1_request if protocol == "v1" else harness.v2_request)(
+                [({"__name__": "http.server.duration", "job": job, "k8s.pod-name": "web-0", "a": "line1\nline2"},
+                  [(now, 1.0)])])
+            status, _, text = gw.write(body, protocol=protocol)
+            self.assertEqual(status, 204, text)
+        got = harness.wait_until(lambda: [dict(s) for s in vm.export('{__name__="http.server.duration"}')]
+                                 if len(vm.export('{__name__="http.server.duration"}')) == 2 else None,
+                                 timeout=30, what="both series in the store")
+        for labels in got:
+            self.assertEqual(labels["utf-8.label"], "match")
+            self.assertEqual(labels["label2_line1"], "val_line2")
+            self.assertEqual(labels["k8s.pod-name"], "web-0")
+        # Invalid UTF-8 is refused with the series named.
+        bad = harness.pb1.WriteRequest()
+        ts = bad.timeseries.add()
+        for k, v in (("__name__", "m"), ("job", "x")):
+            lab = ts.labels.add()
+            lab.name, lab.value = k, v
+        ts.samples.add(timestamp=now, value=1.0)
+        raw = bad.SerializeToString().replace(b"\x03job\x12\x01x", b"\x03job\x12\x01\xff")
+        status, _, text = harness.http("POST", gw.url + "/api/v1/write", harness.snappy.compress(raw),
+                                       {"Content-Encoding": "snappy", "Content-Type": "application/x-protobuf",
+                                        "X-Prometheus-Remote-Write-Version": "0.1.0"})
+        self.assertEqual(status, 400, text)
+        self.assertIn(b'series 0: value of label "job" is not valid UTF-8', text)
+
+    def test_legacy_scheme_refuses_what_prometheus_2_refuses(self):
+        path = self.ws.write("rwgate.yml", "name_validation_scheme: legacy\n" + self.RULES +
+                             "sinks: [{name: s, remote_write: {url: 'http://127.0.0.1:9/w'}}]\n")
+        r = subprocess.run([harness.RWGATE, "check", "config", path], capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 2, r.stdout)
+        self.assertIn("relabel_configs[0] (line 4): \"utf-8.label\" is invalid 'target_label' for replace action",
+                      r.stderr)
+        # The default, utf8, takes it.
+        path = self.ws.write("rwgate2.yml", self.RULES + "sinks: [{name: s, remote_write: {url: 'http://127.0.0.1:9/w'}}]\n")
+        r = subprocess.run([harness.RWGATE, "check", "config", path], capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+
 class RelabelCommandTest(unittest.TestCase):
     def setUp(self):
         self.ws = harness.Workspace()

@@ -76,6 +76,19 @@ std::vector<BadCase> bad_cases() {
   cases.push_back({"duplicate name", Protocol::kV1,
                    v1_with({{"__name__", "up"}, {"job", "a"}, {"job", "b"}}),
                    "duplicate label name \"job\""});
+  cases.push_back({"value not UTF-8", Protocol::kV1,
+                   v1_with({{"__name__", "up"}, {"job", "a\xff"}}),
+                   "series 0: value of label \"job\" is not valid UTF-8"});
+  cases.push_back({"overlong encoding", Protocol::kV1,
+                   v1_with({{"__name__", "up"}, {"job", "\xc0\xaf"}}), "is not valid UTF-8"});
+  cases.push_back({"surrogate", Protocol::kV1,
+                   v1_with({{"__name__", "up"}, {"job", "\xed\xa0\x80"}}), "is not valid UTF-8"});
+  cases.push_back({"name not UTF-8", Protocol::kV1,
+                   v1_with({{"__name__", "up"},
+                            {"j\x80"
+                             "b",
+                             "a"}}),
+                   "label name is not valid UTF-8"});
 
   auto v2_with = [](std::vector<std::string> symbols, std::vector<uint32_t> refs) {
     io::prometheus::write::v2::Request req;
@@ -110,6 +123,8 @@ std::vector<BadCase> bad_cases() {
                      return req.SerializeAsString();
                    }(),
                    "metadata symbol ref 9 out of range"});
+  cases.push_back({"v2 value not UTF-8", Protocol::kV2, v2_with({"", "__name__", "up\xfe"}, {1, 2}),
+                   "value of label \"__name__\" is not valid UTF-8"});
   cases.push_back({"v2 truncated", Protocol::kV2,
                    v2_with({"", "__name__", "up"}, {1, 2}).substr(0, 9), "invalid protobuf"});
   return cases;
@@ -125,6 +140,27 @@ TEST(CodecBadInputTest, EachMalformedBodyGivesACleanOneLineError) {
         << c.name << ": got \"" << st.reason() << "\"";
     EXPECT_EQ(st.reason().find('\n'), std::string::npos) << c.name;
   }
+}
+
+TEST(CodecBadInputTest, Utf8NamesAndValuesAreAccepted) {
+  // Prometheus 3's UTF-8 names (dots, dashes, any script) and the replacement character
+  // itself, written as the valid sequence it is.
+  prometheus::WriteRequest req;
+  auto* ts = req.add_timeseries();
+  for (auto [k, v] : std::vector<std::pair<std::string, std::string>>{
+           {"__name__", "http.server.duration"},
+           {"k8s.pod-name", "\xe2\x9c\x93 caf\xc3\xa9"},
+           {"\xe5\x90\x8d\xe5\x89\x8d", "\xef\xbf\xbd\xf0\x9f\x98\x80"}}) {
+    auto* l = ts->add_labels();
+    l->set_name(k);
+    l->set_value(v);
+  }
+  ts->add_samples()->set_value(1);
+  Decoder decoder;
+  Batch batch;
+  const Status st = decoder.decode(Protocol::kV1, req.SerializeAsString(), batch);
+  ASSERT_TRUE(st.ok()) << st.reason();
+  EXPECT_EQ(batch.labels_of(batch.series[0]).size(), 3u);
 }
 
 TEST(CodecBadInputTest, EveryPrefixOfAValidBodyDecodesOrFailsCleanly) {

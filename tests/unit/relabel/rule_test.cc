@@ -17,21 +17,23 @@ struct Result {
   LabelMap labels;
 };
 
-std::vector<Rule> rules_of(const std::string& yaml) {
+std::vector<Rule> rules_of(const std::string& yaml, NameValidation names = NameValidation::kUtf8) {
   std::vector<std::string> errors;
-  auto rules = parse_rules(YAML::Load(yaml), "rules", errors);
+  auto rules = parse_rules(YAML::Load(yaml), "rules", errors, names);
   EXPECT_TRUE(errors.empty()) << (errors.empty() ? "" : errors.front());
   return rules;
 }
 
-std::vector<std::string> errors_of(const std::string& yaml) {
+std::vector<std::string> errors_of(const std::string& yaml,
+                                   NameValidation names = NameValidation::kUtf8) {
   std::vector<std::string> errors;
-  parse_rules(YAML::Load(yaml), "rules", errors);
+  parse_rules(YAML::Load(yaml), "rules", errors, names);
   return errors;
 }
 
-Result run(const std::string& yaml, const LabelMap& input) {
-  const auto rules = rules_of(yaml);
+Result run(const std::string& yaml, const LabelMap& input,
+           NameValidation names = NameValidation::kUtf8) {
+  const auto rules = rules_of(yaml, names);
   std::vector<proto::Label> base;
   for (const auto& [k, v] : input) base.push_back(proto::Label{k, v});
   LabelBuilder b;
@@ -45,8 +47,9 @@ Result run(const std::string& yaml, const LabelMap& input) {
   return r;
 }
 
-LabelMap run_kept(const std::string& yaml, const LabelMap& input) {
-  Result r = run(yaml, input);
+LabelMap run_kept(const std::string& yaml, const LabelMap& input,
+                  NameValidation names = NameValidation::kUtf8) {
+  Result r = run(yaml, input, names);
   EXPECT_TRUE(r.kept);
   return r.labels;
 }
@@ -118,9 +121,17 @@ TEST(RelabelTest, ExpandedTargetThatIsNotALabelNameIsSkipped) {
                kABC)
           .at("foo_x"),
       "v");
+  // "1abc" is no label name under legacy: the rule does nothing. Under utf8 it is one.
+  EXPECT_EQ(run_kept("[{source_labels: [b], regex: '(.*)', target_label: '$1', replacement: v}]",
+                     {{"b", "1abc"}}, NameValidation::kLegacy),
+            (LabelMap{{"b", "1abc"}}));
   EXPECT_EQ(run_kept("[{source_labels: [b], regex: '(.*)', target_label: '$1', replacement: v}]",
                      {{"b", "1abc"}}),
-            (LabelMap{{"b", "1abc"}}));
+            (LabelMap{{"1abc", "v"}, {"b", "1abc"}}));
+  // Under utf8 only invalid UTF-8 (or nothing) is no name.
+  EXPECT_EQ(run_kept("[{source_labels: [b], regex: '(.*)', target_label: '$1', replacement: v}]",
+                     {{"x", "y"}}),
+            (LabelMap{{"x", "y"}}));
 }
 
 TEST(RelabelTest, KeepAndDrop) {
@@ -208,8 +219,9 @@ TEST(RelabelTest, RulesApplyInOrderAndStopAtADrop) {
 }
 
 TEST(RelabelValidationTest, MessagesMatchPrometheus) {
+  // Under legacy validation (Prometheus 2's names); utf8 is below.
   auto first = [](const std::string& yaml) {
-    auto e = errors_of(yaml);
+    auto e = errors_of(yaml, NameValidation::kLegacy);
     return e.empty() ? std::string() : e.front();
   };
   EXPECT_EQ(
@@ -240,7 +252,10 @@ TEST(RelabelValidationTest, MessagesMatchPrometheus) {
             std::string::npos);
   EXPECT_NE(first("[{regex: '(', target_label: x}]").find("error parsing regexp"),
             std::string::npos);
-  EXPECT_NE(first("[{source_labels: ['a-b'], target_label: x}]").find("is not a valid label name"),
+  // Source labels are read as UTF-8 names whatever the scheme, as Prometheus reads them:
+  // only an empty name or invalid UTF-8 is refused.
+  EXPECT_EQ(first("[{source_labels: ['a-b'], target_label: x}]"), "");
+  EXPECT_NE(first("[{source_labels: [''], target_label: x}]").find("is not a valid label name"),
             std::string::npos);
   EXPECT_NE(first("[{target_label: x, colour: red}]").find("field colour not found"),
             std::string::npos);
@@ -315,7 +330,7 @@ TEST(FullMatcherTest, FastPathsAgreeWithRe2) {
       "",     "a",          "b",      "abc",     "ab",   "__tmp_x",  "__tmp_", "__tmp", "node_cpu",
       "node", "mountpoint", "fstype", "x-y:z/w", "a\nb", "__tmp_\n", "\n",     "axxb",  "aaa"};
   for (const std::string& p : patterns) {
-    auto re = std::make_shared<RE2>("^(?:" + p + ")$");
+    auto re = std::make_shared<RE2>("^(?s:" + p + ")$");
     FullMatcher m;
     m.init(p, re);
     for (const std::string& in : inputs) {
