@@ -135,7 +135,7 @@ bool is_sorted_by_name(const Label* labels, uint32_t count) {
 
 }  // namespace
 
-Status normalize_series_labels(Label* labels, uint32_t& count, bool* reordered) {
+Status normalize_series_labels(Label* labels, uint32_t& count, bool* reordered, bool check_utf8) {
   // Drop empty values in place.
   uint32_t kept = 0;
   for (uint32_t i = 0; i < count; ++i) {
@@ -152,8 +152,9 @@ Status normalize_series_labels(Label* labels, uint32_t& count, bool* reordered) 
   for (uint32_t i = 0; i < count; ++i) {
     if (labels[i].name.empty()) return Status::error("empty label name");
     // Prometheus 3 takes any UTF-8 name and value, and nothing that is not UTF-8.
-    if (!utf8::valid(labels[i].name)) return Status::error("label name is not valid UTF-8");
-    if (!utf8::valid(labels[i].value)) {
+    if (check_utf8 && !utf8::valid(labels[i].name))
+      return Status::error("label name is not valid UTF-8");
+    if (check_utf8 && !utf8::valid(labels[i].value)) {
       return Status::error("value of label \"" + std::string(labels[i].name) +
                            "\" is not valid UTF-8");
     }
@@ -275,8 +276,13 @@ Status decode_series_v1(std::string_view ts_bytes, size_t index, Batch& out) {
   end_series(out, s);
   const uint32_t received = s.labels_count;
   bool reordered = false;
-  Status st =
-      normalize_series_labels(out.labels.data() + s.labels_begin, s.labels_count, &reordered);
+  // The label fields are usually one run of bytes; when all of it is ASCII (field tags and
+  // short lengths are), every name and value is UTF-8 without looking at each one.
+  const bool ascii =
+      raw_ok && raw_begin != nullptr &&
+      utf8::is_ascii(std::string_view(raw_begin, static_cast<size_t>(raw_end - raw_begin)));
+  Status st = normalize_series_labels(out.labels.data() + s.labels_begin, s.labels_count,
+                                      &reordered, !ascii);
   if (!st)
     return Status::error(DecodeError::kLabels, "invalid labels: " + where(index) + st.reason());
   out.labels.resize(s.labels_begin + s.labels_count);
@@ -448,6 +454,9 @@ Status Decoder::collect_v2(std::string_view body) {
       return wire_error("bad unknown field in Request");
     }
   }
+  // Every label is a symbol: checked once here rather than once per series that uses it.
+  symbols_utf8_ = true;
+  for (const std::string_view s : symbols_) symbols_utf8_ = symbols_utf8_ && utf8::valid(s);
   return {};
 }
 
@@ -518,7 +527,8 @@ Status Decoder::decode_v2(std::string_view body, Batch& out) {
     if (!resolve(0, out.labels, why))
       return Status::error(DecodeError::kSymbols, where(index) + why);
     end_series(out, s);
-    Status st = normalize_series_labels(out.labels.data() + s.labels_begin, s.labels_count);
+    Status st = normalize_series_labels(out.labels.data() + s.labels_begin, s.labels_count, nullptr,
+                                        !symbols_utf8_);
     if (!st)
       return Status::error(DecodeError::kLabels, "invalid labels: " + where(index) + st.reason());
     out.labels.resize(s.labels_begin + s.labels_count);

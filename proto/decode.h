@@ -37,6 +37,7 @@ class Decoder {
   bool read_metadata_v2(std::string_view part, size_t index, Series& s, Status& error) const;
 
   std::vector<std::string_view> symbols_;
+  bool symbols_utf8_ = true;  // every symbol of the request is valid UTF-8
   std::vector<std::string_view> series_bytes_;
   std::vector<uint32_t> refs_;
 };
@@ -45,6 +46,9 @@ class Decoder {
 // model treats them as absent), and rejects: no labels, an empty name, a repeated name,
 // no __name__. Returns the new label count through `count`. Exposed for tests.
 // `reordered` (optional) is set when the labels had to be sorted.
-Status normalize_series_labels(Label* labels, uint32_t& count, bool* reordered = nullptr);
+// `check_utf8`: whether names and values still need the UTF-8 check (RW 2.0 checks its
+// symbols once per request instead, and asks for it only when one of them failed).
+Status normalize_series_labels(Label* labels, uint32_t& count, bool* reordered = nullptr,
+                               bool check_utf8 = true);
 
 }  // namespace rwgate::proto
