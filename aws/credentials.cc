@@ -14,6 +14,7 @@
 #include "aws/xml.h"
 #include "base/file_stamp.h"
 #include "base/http_client.h"
+#include "base/secret_file.h"
 
 namespace rwgate::aws {
 
@@ -22,12 +23,6 @@ namespace {
 std::string env(const char* name) {
   const char* v = std::getenv(name);
   return v == nullptr ? std::string() : std::string(v);
-}
-
-std::string trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return std::string(s);
 }
 
 std::string shared_file_path() {
@@ -43,16 +38,17 @@ std::map<std::string, std::string> ini_section(const std::string& text, const st
   std::string line;
   bool inside = false;
   while (std::getline(in, line)) {
-    const std::string t = trim(line);
+    const std::string t(trim_space(line));
     if (t.empty() || t[0] == '#' || t[0] == ';') continue;
     if (t.front() == '[' && t.back() == ']') {
-      inside = trim(std::string_view(t).substr(1, t.size() - 2)) == name;
+      inside = trim_space(std::string_view(t).substr(1, t.size() - 2)) == name;
       continue;
     }
     if (!inside) continue;
     const size_t eq = t.find('=');
     if (eq == std::string::npos) continue;
-    out[trim(std::string_view(t).substr(0, eq))] = trim(std::string_view(t).substr(eq + 1));
+    out[std::string(trim_space(std::string_view(t).substr(0, eq)))] =
+        std::string(trim_space(std::string_view(t).substr(eq + 1)));
   }
   return out;
 }
@@ -184,13 +180,13 @@ Status CredentialChain::from_imds(Credentials& out) {
       http);
   if (token.status != 200) return Status::error("IMDSv2 token: " + http_failure(token));
   const std::vector<std::pair<std::string, std::string>> auth = {
-      {"X-aws-ec2-metadata-token", trim(token.body)}};
+      {"X-aws-ec2-metadata-token", std::string(trim_space(token.body))}};
   const std::string base = "/latest/meta-data/iam/security-credentials/";
   const net::HttpResult role = net::http_exchange(url, {"GET", base, auth, ""}, http);
-  if (role.status != 200 || trim(role.body).empty()) {
+  if (role.status != 200 || trim_space(role.body).empty()) {
     return Status::error("no instance role (" + http_failure(role) + ")");
   }
-  const std::string name = trim(std::string_view(role.body).substr(0, role.body.find('\n')));
+  const std::string name(trim_space(std::string_view(role.body).substr(0, role.body.find('\n'))));
   const net::HttpResult creds = net::http_exchange(url, {"GET", base + name, auth, ""}, http);
   if (creds.status != 200) {
     return Status::error("role " + name + " credentials: " + http_failure(creds));

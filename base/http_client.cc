@@ -18,12 +18,6 @@ namespace http = beast::http;
 namespace ssl = asio::ssl;
 using asio::use_awaitable;
 
-std::string host_header(const Url& url) {
-  const bool default_port =
-      (url.scheme == "https" && url.port == "443") || (url.scheme == "http" && url.port == "80");
-  return join_host_port(url.host, default_port ? "" : url.port);
-}
-
 asio::awaitable<std::string> connect_tunnel(beast::tcp_stream& stream, std::string host,
                                             std::string port) {
   const std::string authority = join_host_port(host, port);
@@ -117,9 +111,8 @@ asio::awaitable<void> exchange(Url url, HttpRequest request, HttpClientOptions o
     co_return;
   }
   beast::ssl_stream<beast::tcp_stream> stream(std::move(tcp), ctx);
-  boost::system::error_code not_ip;  // SNI carries DNS names only (RFC 6066)
-  asio::ip::make_address(url.host, not_ip);
-  if (not_ip) SSL_set_tlsext_host_name(stream.native_handle(), url.host.c_str());
+  if (!is_ip_literal(url.host))  // SNI carries DNS names only (RFC 6066)
+    SSL_set_tlsext_host_name(stream.native_handle(), url.host.c_str());
   stream.set_verify_callback(ssl::host_name_verification(url.host));
   co_await stream.async_handshake(ssl::stream_base::client,
                                   asio::redirect_error(use_awaitable, ec));

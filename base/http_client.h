@@ -46,9 +46,6 @@ struct HttpClientOptions {
 HttpResult http_exchange(const Url& url, const HttpRequest& request,
                          const HttpClientOptions& options);
 
-// The Host header for `url`: host[:port], the port left out when it is the scheme's default.
-std::string host_header(const Url& url);
-
 // Asks the proxy `stream` is connected to for a tunnel to host:port; an empty string on
 // success, otherwise why not (the proxy's status line, or the I/O error).
 boost::asio::awaitable<std::string> connect_tunnel(boost::beast::tcp_stream& stream,

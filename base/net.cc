@@ -1,5 +1,7 @@
 #include "base/net.h"
 
+#include <arpa/inet.h>
+
 #include <cctype>
 #include <charconv>
 
@@ -134,6 +136,16 @@ std::string percent_encode(std::string_view s, bool keep_slash) {
     }
   }
   return out;
+}
+
+std::string host_header(std::string_view host, std::string_view port, bool https) {
+  const bool default_port = port == (https ? "443" : "80");
+  return join_host_port(host, default_port ? "" : port);
+}
+
+bool is_ip_literal(const std::string& host) {
+  unsigned char buf[sizeof(struct in6_addr)];
+  return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
 }
 
 }  // namespace rwgate::net

@@ -53,6 +53,16 @@ enum class Schemes {
 std::optional<Url> parse_url(std::string_view text, std::string& why,
                              Schemes schemes = Schemes::kHttp);
 
+// The Host header (and absolute-form authority) for host and port: the port left out when it
+// is the scheme's default (443 for https, 80 for http), as HTTP clients write it.
+std::string host_header(std::string_view host, std::string_view port, bool https);
+inline std::string host_header(const Url& url) {
+  return host_header(url.host, url.port, url.scheme == "https");
+}
+
+// Whether `host` is an IPv4 or IPv6 address rather than a name (SNI carries names only).
+bool is_ip_literal(const std::string& host);
+
 // RFC 3986 percent-encoding: unreserved characters (A-Z a-z 0-9 - _ . ~) as they are,
 // everything else %XX in upper case ('/' kept when `keep_slash`). What SigV4 wants, and a
 // valid application/x-www-form-urlencoded value.

@@ -5,6 +5,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "base/file_stamp.h"
+#include "base/tls_version.h"
 #include "base/yaml_reader.h"
 
 namespace rwgate::proxy {
@@ -25,24 +26,6 @@ constexpr ClientAuthName kClientAuthNames[] = {
     {"VerifyClientCertIfGiven", ClientAuth::kVerifyIfGiven},
     {"RequireAndVerifyClientCert", ClientAuth::kRequireAndVerify},
 };
-
-int version_of(const std::string& name) {
-  if (name == "TLS10") return TLS1_VERSION;
-  if (name == "TLS11") return TLS1_1_VERSION;
-  if (name == "TLS12") return TLS1_2_VERSION;
-  if (name == "TLS13") return TLS1_3_VERSION;
-  return 0;
-}
-
-void read_version(Reader& r, const YAML::Node& n, const char* key, int& out) {
-  std::string name;
-  r.string(n, "tls_server_config", key, name);
-  if (name.empty()) return;
-  out = version_of(name);
-  if (out == 0)
-    r.error(std::string("tls_server_config.") + key, n[key],
-            "must be TLS10, TLS11, TLS12 or TLS13, not \"" + name + "\"");
-}
 
 std::string in_dir(const std::string& dir, const std::string& path) {
   if (path.empty() || path[0] == '/' || dir.empty()) return path;
@@ -85,8 +68,8 @@ bool read_tls_server_config(Reader& r, const YAML::Node& n, const std::string& b
   r.string(n, p, "client_ca_file", out.client_ca_file);
   std::string auth;
   r.string(n, p, "client_auth_type", auth);
-  read_version(r, n, "min_version", out.min_version);
-  read_version(r, n, "max_version", out.max_version);
+  read_tls_version(r, n, p, "min_version", out.min_version);
+  read_tls_version(r, n, p, "max_version", out.max_version);
   if (out.cert_file.empty() && out.key_file.empty() && out.client_ca_file.empty() && auth.empty())
     return false;
   if (out.cert_file.empty())

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <set>
 
+#include "base/tls_version.h"
 #include "base/yaml_reader.h"
 #include "sinks/tls.h"
 
@@ -67,14 +68,7 @@ void read_tls(Reader& r, const YAML::Node& node, const std::string& path, TlsCon
   r.string(node, path, "key_file", out.key_file);
   r.string(node, path, "server_name", out.server_name);
   r.boolean(node, path, "insecure_skip_verify", out.insecure_skip_verify);
-  std::string min_version;
-  r.string(node, path, "min_version", min_version);
-  if (!min_version.empty()) {
-    out.min_version = tls_version_of(min_version);
-    if (out.min_version == 0)
-      r.error(Reader::join(path, "min_version"), node["min_version"],
-              "must be TLS10, TLS11, TLS12 or TLS13, not \"" + min_version + "\"");
-  }
+  read_tls_version(r, node, path, "min_version", out.min_version);
   if (out.cert_file.empty() != out.key_file.empty())
     r.error(path, node, "cert_file and key_file go together");
 }

@@ -134,19 +134,13 @@ void OAuth2Token::refresh_loop() {
 }
 
 Status OAuth2Token::apply(HttpRequest& request, uint64_t& version) {
-  {
-    std::lock_guard lock(mu_);
-    if (version_ != 0 && Clock::now() < token_.usable_until) {
-      request.set(http::field::authorization, token_.header);
-      version = version_;
-      return {};
-    }
+  std::unique_lock lock(mu_);
+  if (version_ == 0 || Clock::now() >= token_.usable_until) {
+    lock.unlock();  // the token endpoint is asked without the lock
+    const bool renewed = renew();
+    lock.lock();
+    if (!renewed) return Status::error("no OAuth2 token: " + last_error_);
   }
-  if (!renew()) {
-    std::lock_guard lock(mu_);
-    return Status::error("no OAuth2 token: " + last_error_);
-  }
-  std::lock_guard lock(mu_);
   request.set(http::field::authorization, token_.header);
   version = version_;
   return {};

@@ -73,9 +73,8 @@ void EnqueueScratchPool::give_back(std::unique_ptr<EnqueueScratch> scratch) {
 
 HttpRequest make_http_request(const RemoteWriteOptions& options) {
   HttpRequest req{http::verb::post, options.target, 11};
-  // The port only when it is not the scheme's, as HTTP clients write it (SigV4 signs it).
-  const bool default_port = options.port == (options.tls.enabled ? "443" : "80");
-  req.set(http::field::host, net::join_host_port(options.host, default_port ? "" : options.port));
+  // SigV4 signs it: written as HTTP clients write it.
+  req.set(http::field::host, net::host_header(options.host, options.port, options.tls.enabled));
   req.set(http::field::user_agent, "rwgate/0.1");
   req.set(http::field::content_encoding, "snappy");
   if (options.protocol == proto::Protocol::kV1) {

@@ -22,8 +22,7 @@ StoreConnection::StoreConnection(asio::io_context& ioc, const StoreAddress& addr
 
 std::string StoreConnection::request_target(const std::string& path) const {
   if (!address_.proxy || address_.https) return path;
-  return "http://" +
-         net::join_host_port(address_.host, address_.port == "80" ? "" : address_.port) + path;
+  return "http://" + net::host_header(address_.host, address_.port, false) + path;
 }
 
 namespace {
@@ -102,9 +101,8 @@ awaitable<std::string> StoreConnection::connect(std::chrono::milliseconds timeou
   if (session_) SSL_set_session(tls_stream_->native_handle(), session_.get());
   // SNI (a DNS name only: RFC 6066 has no IP addresses in it) and the name the certificate
   // must carry (an IP address is checked as one).
-  boost::system::error_code not_ip;
-  asio::ip::make_address(tls_->server_name(), not_ip);
-  if (not_ip) SSL_set_tlsext_host_name(tls_stream_->native_handle(), tls_->server_name().c_str());
+  if (!net::is_ip_literal(tls_->server_name()))
+    SSL_set_tlsext_host_name(tls_stream_->native_handle(), tls_->server_name().c_str());
   if (tls_->verify())
     tls_stream_->set_verify_callback(asio::ssl::host_name_verification(tls_->server_name()));
   co_await tls_stream_->async_handshake(asio::ssl::stream_base::client,

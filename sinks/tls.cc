@@ -9,14 +9,6 @@ namespace rwgate::sinks {
 
 namespace ssl = boost::asio::ssl;
 
-int tls_version_of(const std::string& name) {
-  if (name == "TLS10") return TLS1_VERSION;
-  if (name == "TLS11") return TLS1_1_VERSION;
-  if (name == "TLS12") return TLS1_2_VERSION;
-  if (name == "TLS13") return TLS1_3_VERSION;
-  return 0;
-}
-
 std::unique_ptr<TlsClient> TlsClient::make(TlsConfig config, std::string host, std::string& error) {
   std::string name = config.server_name.empty() ? std::move(host) : config.server_name;
   std::unique_ptr<TlsClient> c(new TlsClient(std::move(config), std::move(name)));

@@ -32,9 +32,6 @@ struct TlsConfig {
   int min_version = 0;  // TLS1_2_VERSION etc.; 0: TLS 1.2
 };
 
-// The OpenSSL version constant of a Prometheus min_version ("TLS12"), or 0 if unknown.
-int tls_version_of(const std::string& name);
-
 class TlsClient {
  public:
   // Null with `error` set when the files do not load.
