@@ -277,6 +277,12 @@ class VictoriaMetrics:
         return out
 
 
+    def wait_for_job(self, job, n, what=None, timeout=30):
+        """Waits until the store holds exactly n series of `job`."""
+        wait_until(lambda: len(self.export(f'{{job="{job}"}}')) == n, timeout=timeout,
+                   what=what or f"{n} series of job {job} in the store")
+
+
 class PrometheusStore:
     def __init__(self, url, proc):
         self.url = url
@@ -312,6 +318,13 @@ class Rwgate:
         h.update(self.auth_headers)
         h.update(headers or {})
         return http("POST", self.url + "/api/v1/write", snappy.compress(raw), h, context=self.tls)
+
+    def write_series(self, job, n=5):
+        """Writes n series `m{job=JOB, i=0..n-1}`, one sample each, now; asserts the 204."""
+        now = int(time.time() * 1000)
+        body = v1_request([({"__name__": "m", "job": job, "i": str(i)}, [(now, 1.0)]) for i in range(n)])
+        status, _, text = self.write(body)
+        assert status == 204, (status, text)
 
     def metrics(self):
         """{'name{labels}': value} from /metrics, labels as written."""

@@ -33,13 +33,6 @@ class StoreAuthTest(unittest.TestCase):
                            (200, 401, 403), what="nginx")
         return vm, f"http://127.0.0.1:{port}"
 
-    def send(self, gw, n, job):
-        now = int(time.time() * 1000)
-        body = harness.v1_request([({"__name__": "m", "job": job, "i": str(i)}, [(now, 1.0)])
-                                   for i in range(n)])
-        status, _, text = gw.write(body)
-        self.assertEqual(status, 204, text)
-
     def test_basic_auth_and_a_rotated_password_file(self):
         # nginx's {PLAIN} scheme: the passwords are written as they are.
         os.chmod(self.ws.write("htpasswd", "rwgate:{PLAIN}first\n"), 0o644)
@@ -54,20 +47,18 @@ sinks:
       basic_auth: {{ username: rwgate, password_file: {password} }}
       queue: {{ batch_send_deadline: 100ms, min_backoff: 10ms, max_backoff: 50ms }}
 """)
-        self.send(gw, 10, "a")
-        harness.wait_until(lambda: len(vm.export('{job="a"}')) == 10, timeout=30,
-                           what="the first series through nginx's basic auth")
+        gw.write_series("a", 10)
+        vm.wait_for_job("a", 10, "the first series through nginx's basic auth")
         # Rotate: the store knows only the new password, and so does the file afterwards.
         os.chmod(self.ws.write("htpasswd", "rwgate:{PLAIN}second\n"), 0o644)
         time.sleep(0.2)
         self.ws.write("password", "second\n")
-        self.send(gw, 10, "b")
-        harness.wait_until(lambda: len(vm.export('{job="b"}')) == 10, timeout=30,
-                           what="the series sent across the rotation")
+        gw.write_series("b", 10)
+        vm.wait_for_job("b", 10, "the series sent across the rotation")
         # A password the store refuses, and no new one: dropped after the 401, counted.
         self.ws.write("password", "wrong\n")
         time.sleep(1.2)
-        self.send(gw, 5, "c")
+        gw.write_series("c", 5)
         harness.wait_until(
             lambda: gw.metric('rwgate_dropped_samples_total{reason="rejected",sink="store"}') >= 5,
             timeout=30, what="the refused request dropped and counted")
@@ -93,9 +84,8 @@ sinks:
       authorization: {{ credentials_file: {token} }}
       queue: {{ batch_send_deadline: 100ms }}
 """)
-        self.send(gw, 3, "t")
-        harness.wait_until(lambda: len(vm.export('{job="t"}')) == 3, timeout=30,
-                           what="series sent with the bearer token")
+        gw.write_series("t", 3)
+        vm.wait_for_job("t", 3, "series sent with the bearer token")
 
     def test_config_errors_name_the_secret_file_and_both_methods(self):
         r = self.ws.rwgate("""

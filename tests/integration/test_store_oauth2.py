@@ -43,23 +43,12 @@ sinks:
       queue: {{ batch_send_deadline: 100ms, min_backoff: 10ms, max_backoff: 200ms }}
 """, name=name)
 
-    def send(self, gw, job, n=5):
-        now = int(time.time() * 1000)
-        body = harness.v1_request([({"__name__": "m", "job": job, "i": str(i)}, [(now, 1.0)])
-                                   for i in range(n)])
-        status, _, text = gw.write(body)
-        self.assertEqual(status, 204, text)
-
-    def delivered(self, job, n=5):
-        harness.wait_until(lambda: len(self.vm.export(f'{{job="{job}"}}')) == n, timeout=30,
-                           what=f"series of {job} in the store")
-
     def test_tokens_are_fetched_renewed_and_replaced_after_a_refusal(self):
         proxy = HttpProxy()
         self.addCleanup(proxy.close)
         gw = self.gateway("s3cret+with/odd=chars", extra=f"proxy_url: {proxy.url}")
-        self.send(gw, "first")
-        self.delivered("first")
+        gw.write_series("first")
+        self.vm.wait_for_job("first", 5)
         first = self.tokens.requests[0]
         self.assertEqual(first["auth"], "basic")
         self.assertEqual(first["params"]["grant_type"], "client_credentials")
@@ -68,8 +57,8 @@ sinks:
         self.assertGreaterEqual(proxy.forwarded, 1)  # the token endpoint, through the proxy
         # Tokens live 6 s; the next is fetched at 80% of that, before the old one expires.
         time.sleep(8)
-        self.send(gw, "later")
-        self.delivered("later")
+        gw.write_series("later")
+        self.vm.wait_for_job("later", 5)
         self.assertGreaterEqual(self.tokens.issued, 2)
         self.assertEqual(self.store.count(status=401), 0)
         # The store stops accepting every token it was given: the request is refused once,
@@ -78,8 +67,8 @@ sinks:
         time.sleep(5)  # the renewal due now is done, with the long lifetime
         issued = self.tokens.issued
         self.tokens.expire()
-        self.send(gw, "revoked")
-        self.delivered("revoked")
+        gw.write_series("revoked")
+        self.vm.wait_for_job("revoked", 5)
         self.assertGreaterEqual(self.store.count(status=401), 1)
         self.assertEqual(self.tokens.issued, issued + 1)
         self.assertEqual(gw.metric('rwgate_dropped_samples_total{reason="rejected",sink="store"}'), 0)
@@ -87,7 +76,7 @@ sinks:
 
     def test_a_wrong_client_secret_delivers_nothing_and_says_why(self):
         gw = self.gateway("not-the-secret")
-        self.send(gw, "wrong")
+        gw.write_series("wrong")
         harness.wait_until(lambda: "invalid_client" in gw.proc.output(), timeout=30,
                            what="the token endpoint's refusal logged")
         harness.wait_until(lambda: gw.metric('rwgate_sends_total{sink="store",status="error"}') >= 2,

@@ -46,16 +46,6 @@ sinks:
       queue: {{ batch_send_deadline: 100ms, min_backoff: 10ms, max_backoff: 200ms }}
 """, name=name, env=env)
 
-    def send(self, gw, job, n=5):
-        now = int(time.time() * 1000)
-        body = harness.v1_request([({"__name__": "m", "job": job, "i": str(i)}, [(now, 1.0)])
-                                   for i in range(n)])
-        status, _, text = gw.write(body)
-        self.assertEqual(status, 204, text)
-
-    def delivered(self, job, n=5, what="series through AMP"):
-        harness.wait_until(lambda: len(self.vm.export(f'{{job="{job}"}}')) == n, timeout=30, what=what)
-
     def credentials_file(self, key, secret, mtime=None):
         path = self.ws.write("credentials", f"[default]\naws_access_key_id = nope\naws_secret_access_key = nope\n\n"
                                             f"[amp]\naws_access_key_id = {key}\naws_secret_access_key = {secret}\n")
@@ -67,8 +57,8 @@ sinks:
         self.creds["AKIDAMPWRITER000001"] = ("secret-number-one-0000000000000000000001", None)
         path = self.credentials_file("AKIDAMPWRITER000001", "secret-number-one-0000000000000000000001")
         gw = self.gateway("{ region: us-east-1, profile: amp }", self.env(AWS_SHARED_CREDENTIALS_FILE=path))
-        self.send(gw, "first")
-        self.delivered("first")
+        gw.write_series("first")
+        self.vm.wait_for_job("first", 5)
         self.assertEqual(self.amp.count(status=403), 0)
         signed = self.amp.signed_headers()[-1].split(";")
         for h in ["content-encoding", "content-type", "host", "x-amz-date", "x-prometheus-remote-write-version"]:
@@ -81,8 +71,8 @@ sinks:
         self.credentials_file("AKIDAMPWRITER000002", "secret-number-two-0000000000000000000002", mtime=mtime)
         self.creds["AKIDAMPWRITER000002"] = ("secret-number-two-0000000000000000000002", None)
         del self.creds["AKIDAMPWRITER000001"]
-        self.send(gw, "rotated", n=50)
-        self.delivered("rotated", n=50, what="series sent while the key rotated")
+        gw.write_series("rotated", n=50)
+        self.vm.wait_for_job("rotated", 50, "series sent while the key rotated")
         self.assertGreaterEqual(self.amp.count(status=403), 1)  # the old key was tried, refused
         self.assertEqual(self.amp.key_ids()[-1], "AKIDAMPWRITER000002")
         self.assertEqual(gw.metric('rwgate_dropped_samples_total{reason="rejected",sink="amp"}'), 0)
@@ -90,7 +80,7 @@ sinks:
 
     def test_wrong_keys_are_refused_dropped_and_counted(self):
         gw = self.gateway("{ region: us-east-1, access_key: AKIDUNKNOWN0000000001, secret_key: wrong }", self.env())
-        self.send(gw, "wrong")
+        gw.write_series("wrong")
         harness.wait_until(lambda: gw.metric('rwgate_dropped_samples_total{reason="rejected",sink="amp"}') == 5,
                            timeout=30, what="the refused samples counted")
         self.assertGreaterEqual(gw.metric('rwgate_sends_total{sink="amp",status="403"}'), 1)
@@ -107,14 +97,14 @@ sinks:
         emu.sts_duration_override = 12  # renewed a quarter of its lifetime early: after 9 s
         gw = self.gateway(f"{{ region: us-east-1, access_key: AKIDBASEUSER0000001, secret_key: base-user-secret, "
                           f"role_arn: '{ROLE}' }}", self.env(AWS_ENDPOINT_URL_STS=emu.url))
-        self.send(gw, "role")
-        self.delivered("role")
+        gw.write_series("role")
+        self.vm.wait_for_job("role", 5)
         first = self.amp.key_ids()[-1]
         self.assertTrue(first.startswith("ASIA"), first)  # the role's temporary keys, not the user's
         self.assertEqual(emu.count("AssumeRole", 200), 1)
         time.sleep(10)
-        self.send(gw, "role-later")
-        self.delivered("role-later")
+        gw.write_series("role-later")
+        self.vm.wait_for_job("role-later", 5)
         self.assertEqual(emu.count("AssumeRole", 200), 2)
         self.assertNotEqual(self.amp.key_ids()[-1], first)
         self.assertEqual(self.amp.count(status=403), 0)
@@ -122,7 +112,7 @@ sinks:
         gw2 = self.gateway("{ region: us-east-1, access_key: AKIDBASEUSER0000001, secret_key: base-user-secret, "
                            "role_arn: 'arn:aws:iam::123456789012:role/other' }",
                            self.env(AWS_ENDPOINT_URL_STS=emu.url), name="rwgate-denied")
-        self.send(gw2, "denied")
+        gw2.write_series("denied")
         harness.wait_until(lambda: "AccessDenied" in gw2.proc.output(), timeout=30, what="the STS refusal logged")
         self.assertEqual(len(self.vm.export('{job="denied"}')), 0)
 

@@ -53,27 +53,18 @@ sinks:
       queue: {{ batch_send_deadline: 100ms, min_backoff: 10ms, max_backoff: 100ms }}
 """)
 
-    def send(self, gw, job, n=5):
-        now = int(time.time() * 1000)
-        body = harness.v1_request([({"__name__": "m", "job": job, "i": str(i)}, [(now, 1.0)])
-                                   for i in range(n)])
-        status, _, text = gw.write(body)
-        self.assertEqual(status, 204, text)
-
     def test_verified_https_with_basic_auth(self):
         os.chmod(self.ws.write("htpasswd", "rwgate:{PLAIN}pw\n"), 0o644)
         vm, port = self.store(auth=f'auth_basic "s"; auth_basic_user_file {self.ws.path("htpasswd")};')
         gw = self.gateway(f"https://localhost:{port}", f"{{ ca_file: {self.ws.path('ca.pem')} }}",
                           "basic_auth: { username: rwgate, password: pw }")
-        self.send(gw, "a")
-        harness.wait_until(lambda: len(vm.export('{job="a"}')) == 5, timeout=30,
-                           what="series over verified https")
+        gw.write_series("a")
+        vm.wait_for_job("a", 5, "series over verified https")
         # The same store by IP address: the certificate names it too.
         gw2 = self.gateway(f"https://127.0.0.1:{port}", f"{{ ca_file: {self.ws.path('ca.pem')} }}",
                            "basic_auth: { username: rwgate, password: pw }")
-        self.send(gw2, "b")
-        harness.wait_until(lambda: len(vm.export('{job="b"}')) == 5, timeout=30,
-                           what="series over https to an IP address")
+        gw2.write_series("b")
+        vm.wait_for_job("b", 5, "series over https to an IP address")
 
     def test_unverifiable_certificates_deliver_nothing_unless_told_to_skip(self):
         vm, port = self.store()
@@ -81,29 +72,27 @@ sinks:
         wrong_name = self.gateway(f"https://localhost:{port}",
                                   f"{{ ca_file: {self.ws.path('ca.pem')}, server_name: store.example }}")
         for gw, job in [(no_ca, "no_ca"), (wrong_name, "wrong_name")]:
-            self.send(gw, job)
+            gw.write_series(job)
         for gw in (no_ca, wrong_name):
             harness.wait_until(lambda: gw.metric('rwgate_sends_total{sink="store",status="error"}') >= 2,
                                timeout=30, what="failed handshakes counted")
         self.assertEqual(len(vm.export('{job=~"no_ca|wrong_name"}')), 0)
         skip = self.gateway(f"https://localhost:{port}", "{ insecure_skip_verify: true }")
-        self.send(skip, "skip")
-        harness.wait_until(lambda: len(vm.export('{job="skip"}')) == 5, timeout=30,
-                           what="series with insecure_skip_verify")
+        skip.write_series("skip")
+        vm.wait_for_job("skip", 5, "series with insecure_skip_verify")
 
     def test_client_certificate(self):
         vm, port = self.store(extra=f"ssl_verify_client on; ssl_client_certificate {self.ws.path('ca.pem')};")
         ca = self.ws.path("ca.pem")
         without = self.gateway(f"https://localhost:{port}", f"{{ ca_file: {ca} }}")
-        self.send(without, "without")
+        without.write_series("without")
         harness.wait_until(lambda: without.metric('rwgate_sends_total{sink="store",status="400"}') >= 1,
                            timeout=30, what="nginx refusing a client without a certificate")
         with_cert = self.gateway(
             f"https://localhost:{port}",
             f"{{ ca_file: {ca}, cert_file: {self.ws.path('client.pem')}, key_file: {self.ws.path('client.key')} }}")
-        self.send(with_cert, "with")
-        harness.wait_until(lambda: len(vm.export('{job="with"}')) == 5, timeout=30,
-                           what="series sent with a client certificate")
+        with_cert.write_series("with")
+        vm.wait_for_job("with", 5, "series sent with a client certificate")
         self.assertEqual(len(vm.export('{job="without"}')), 0)
 
     def test_config_errors_name_the_tls_files(self):
@@ -134,21 +123,19 @@ sinks:
         ca = self.ws.path("ca.pem")
         # https: a CONNECT tunnel, TLS to the store inside it (the proxy sees no data).
         tunnelled = self.gateway(f"https://localhost:{port}", f"{{ ca_file: {ca} }}", f"proxy_url: {proxy.url}")
-        self.send(tunnelled, "tunnelled")
-        harness.wait_until(lambda: len(vm.export('{job="tunnelled"}')) == 5, timeout=30,
-                           what="series through the CONNECT tunnel")
+        tunnelled.write_series("tunnelled")
+        vm.wait_for_job("tunnelled", 5, "series through the CONNECT tunnel")
         self.assertGreaterEqual(proxy.tunnels, 1)
         self.assertIn(("CONNECT", f"localhost:{port}"), proxy.requests)
         # Plain http: the whole URL asked of the proxy.
         plain = self.gateway(vm.url, "{}", f"proxy_url: {proxy.url}")
-        self.send(plain, "plain")
-        harness.wait_until(lambda: len(vm.export('{job="plain"}')) == 5, timeout=30,
-                           what="series through the proxy in absolute form")
+        plain.write_series("plain")
+        vm.wait_for_job("plain", 5, "series through the proxy in absolute form")
         self.assertIn(("POST", vm.url + "/api/v1/write"), proxy.requests)
         # A proxy that refuses the tunnel: nothing delivered, the failed sends counted.
         proxy.allow_connect_ports = {1}
         refused = self.gateway(f"https://localhost:{port}", f"{{ ca_file: {ca} }}", f"proxy_url: {proxy.url}")
-        self.send(refused, "refused")
+        refused.write_series("refused")
         harness.wait_until(lambda: refused.metric('rwgate_sends_total{sink="store",status="error"}') >= 2,
                            timeout=30, what="refused tunnels counted")
         self.assertEqual(len(vm.export('{job="refused"}')), 0)
