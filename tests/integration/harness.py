@@ -203,6 +203,17 @@ class Workspace:
         wait_until(lambda: http("GET", f"http://127.0.0.1:{port}/-/ready")[0] == 200, what="prometheus ready")
         return p
 
+    def node_agent(self, target, remote_write):
+        """A Prometheus agent scraping `target` (a node_exporter) every second as job `node`,
+        writing to `remote_write`: the YAML of its entries (`  - url: ...`)."""
+        return self.prometheus_agent(f"""
+global: {{ scrape_interval: 1s }}
+scrape_configs:
+  - job_name: node
+    static_configs: [{{ targets: ['{target}'] }}]
+remote_write:
+{remote_write}""")
+
     def prometheus_store(self, name="store"):
         """A real Prometheus 2.42 as a remote_write receiver (the store), queried over its API."""
         port = free_port()

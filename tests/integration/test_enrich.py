@@ -53,12 +53,7 @@ sinks:
       url: {vm.url}/api/v1/write
       queue: {{ batch_send_deadline: 200ms }}
 """)
-        self.ws.prometheus_agent(f"""
-global: {{ scrape_interval: 1s }}
-scrape_configs:
-  - job_name: node
-    static_configs: [{{ targets: ['{target}'] }}]
-remote_write:
+        self.ws.node_agent(target, f"""
   - url: {gw.url}/api/v1/write
     queue_config: {{ batch_send_deadline: 500ms }}
 """)
@@ -121,12 +116,7 @@ sinks:
 """)
         # A second node_exporter on another loopback address, as a second instance.
         second = self.ws.node_exporter(host="127.0.0.2", name="node_exporter_2")
-        self.ws.prometheus_agent(f"""
-global: {{ scrape_interval: 1s }}
-scrape_configs:
-  - job_name: node
-    static_configs: [{{ targets: ['{second}'] }}]
-remote_write:
+        self.ws.node_agent(second, f"""
   - url: {gw.url}/api/v1/write
     queue_config: {{ batch_send_deadline: 500ms }}
 """)

@@ -73,12 +73,7 @@ basic_auth_users: {{ agent: '{hashed}' }}
             f"tls_config: {{ ca_file: {self.ws.path('ca.pem')} }}\n      basic_auth: {{ username: rwgate, password: store-pw }}",
             tls=self.context(), auth=("agent", "agent-pw"))
         target = self.ws.node_exporter()
-        agent = self.ws.prometheus_agent(f"""
-global: {{ scrape_interval: 1s }}
-scrape_configs:
-  - job_name: node
-    static_configs: [{{ targets: ['{target}'] }}]
-remote_write:
+        agent = self.ws.node_agent(target, f"""
   - url: {vm_a.url}/api/v1/write
     queue_config: {{ batch_send_deadline: 1s }}
   - url: {gw.url}/api/v1/write
@@ -110,12 +105,7 @@ tls_server_config:
         # A real Prometheus agent with its client certificate.
         target = self.ws.node_exporter()
         cert, key = self.client_cert()
-        self.ws.prometheus_agent(f"""
-global: {{ scrape_interval: 1s }}
-scrape_configs:
-  - job_name: node
-    static_configs: [{{ targets: ['{target}'] }}]
-remote_write:
+        self.ws.node_agent(target, f"""
   - url: {gw.url}/api/v1/write
     tls_config: {{ ca_file: {self.ws.path('ca.pem')}, cert_file: {cert}, key_file: {key} }}
     queue_config: {{ batch_send_deadline: 1s }}

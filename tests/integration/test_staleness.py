@@ -62,12 +62,7 @@ sinks:
         store = self.ws.prometheus_store()
         target = self.ws.node_exporter()
         gw = self.gateway(store, [(target, "i-0abc")])
-        agent = self.ws.prometheus_agent(f"""
-global: {{ scrape_interval: 1s }}
-scrape_configs:
-  - job_name: node
-    static_configs: [{{ targets: ['{target}'] }}]
-remote_write:
+        agent = self.ws.node_agent(target, f"""
   - url: {gw.url}/api/v1/write
     queue_config: {{ batch_send_deadline: 200ms }}
 """)

@@ -40,12 +40,7 @@ sinks:
     def test_prometheus_writes_with_basic_auth_and_strangers_get_401(self):
         vm, gw = self.start({"prometheus": hashed("s3cret")})
         target = self.ws.node_exporter()
-        self.ws.prometheus_agent(f"""
-global: {{ scrape_interval: 1s }}
-scrape_configs:
-  - job_name: node
-    static_configs: [{{ targets: ['{target}'] }}]
-remote_write:
+        self.ws.node_agent(target, f"""
   - url: {gw.url}/api/v1/write
     basic_auth: {{ username: prometheus, password: s3cret }}
     queue_config: {{ batch_send_deadline: 1s }}
