@@ -7,6 +7,10 @@
 //
 // Native histograms are kept as their raw message bytes: the RW 1.0 and RW 2.0 Histogram
 // messages share field numbers, so the bytes pass through in either direction untouched.
+//
+// Start timestamps (RW 2.0-rc.4: Sample field 3, Histogram field 17) are held per sample.
+// An rc.3 sender's per-series created_timestamp (TimeSeries field 6) is spread onto every
+// sample and histogram of its series that has none of its own, so one form serves both.
 #pragma once
 
 #include <cstdint>
@@ -37,6 +41,7 @@ struct Label {
 struct Sample {
   double value;
   int64_t timestamp;
+  int64_t start_timestamp = 0;  // RW 2.0 only; 0 = not set
 };
 
 struct Exemplar {
@@ -47,8 +52,11 @@ struct Exemplar {
 };
 
 struct Histogram {
-  std::string_view raw;  // the whole Histogram message, fields 1..16
-  int64_t timestamp;     // field 15, read out for ordering and staleness
+  std::string_view raw;         // the whole Histogram message, as received
+  int64_t timestamp;            // field 15, read out for ordering and staleness
+  int64_t start_timestamp = 0;  // field 17, or the series' rc.3 created_timestamp; 0 = not set
+  // Whether `raw` holds field 17 itself; when not, an RW 2.0 encoder appends it.
+  bool raw_has_start = false;
 };
 
 // RW 2.0 per-series metadata. `present` is false when the series carried none.
@@ -77,7 +85,6 @@ struct Series {
   uint32_t exemplars_begin = 0;
   uint32_t exemplars_count = 0;
   SeriesMetadata metadata;
-  int64_t created_timestamp = 0;  // RW 2.0 only; 0 = not set
   // RW 1.0: the series' Label fields exactly as received, when they were contiguous and
   // already canonical (sorted, no empty values), else empty. Equal bytes mean an equal
   // label set, so the relabel cache can key on them with one hash and one memcmp.

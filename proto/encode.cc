@@ -22,17 +22,36 @@ bool is_positive_zero(double v) {
   return bits == 0;
 }
 
-size_t sample_msg_size(const Sample& s) {
+// RW 1.0 has no start timestamp: `with_start` is set for RW 2.0 only.
+size_t sample_msg_size(const Sample& s, bool with_start) {
   size_t n = is_positive_zero(s.value) ? 0 : 9;
   if (s.timestamp != 0) n += 1 + varint_size(static_cast<uint64_t>(s.timestamp));
+  if (with_start && s.start_timestamp != 0)
+    n += 1 + varint_size(static_cast<uint64_t>(s.start_timestamp));
   return n;
 }
 
-void write_sample(WireWriter& w, uint32_t field, const Sample& s) {
+void write_sample(WireWriter& w, uint32_t field, const Sample& s, bool with_start) {
   w.tag(field, WireType::kLengthDelimited);
-  w.varint(sample_msg_size(s));
+  w.varint(sample_msg_size(s, with_start));
   if (!is_positive_zero(s.value)) w.double_field(1, s.value);
   if (s.timestamp != 0) w.varint_field(2, static_cast<uint64_t>(s.timestamp));
+  if (with_start && s.start_timestamp != 0)
+    w.varint_field(3, static_cast<uint64_t>(s.start_timestamp));
+}
+
+// An RW 2.0 Histogram: its received bytes, plus field 17 when the start timestamp came from
+// an rc.3 series' created_timestamp rather than from the histogram itself.
+void write_histogram_v2(WireWriter& w, const Histogram& h) {
+  if (h.start_timestamp == 0 || h.raw_has_start) {
+    w.bytes_field(3, h.raw);
+    return;
+  }
+  const auto start = static_cast<uint64_t>(h.start_timestamp);
+  w.tag(3, WireType::kLengthDelimited);
+  w.varint(h.raw.size() + 2 + varint_size(start));  // field 17's tag takes two bytes
+  w.raw(h.raw);
+  w.varint_field(17, start);
 }
 
 void write_label(WireWriter& w, uint32_t field, const Label& l) {
@@ -187,7 +206,8 @@ void append_series_v1(std::string& out, const Batch& batch, const Series& series
   // Exact body size first, so the length prefix is written once and nothing shifts.
   const size_t labels_size = encoded_labels.empty() ? labels_v1_size(labels) : 0;
   size_t body = encoded_labels.empty() ? labels_size : encoded_labels.size();
-  for (const Sample& s : batch.samples_of(series)) body += bytes_field_size(sample_msg_size(s));
+  for (const Sample& s : batch.samples_of(series))
+    body += bytes_field_size(sample_msg_size(s, false));
   for (const Exemplar& e : batch.exemplars_of(series)) {
     size_t eb = exemplar_tail_size(e);
     for (const Label& l : batch.labels_of(e)) eb += bytes_field_size(label_msg_size(l));
@@ -204,7 +224,7 @@ void append_series_v1(std::string& out, const Batch& batch, const Series& series
   } else {
     out.append(encoded_labels);
   }
-  for (const Sample& s : batch.samples_of(series)) write_sample(w, 2, s);
+  for (const Sample& s : batch.samples_of(series)) write_sample(w, 2, s, false);
   for (const Exemplar& e : batch.exemplars_of(series)) {
     size_t eb = exemplar_tail_size(e);
     for (const Label& l : batch.labels_of(e)) eb += bytes_field_size(label_msg_size(l));
@@ -272,16 +292,50 @@ void V2RequestBuilder::append_refs(std::string& out, uint32_t field,
 
 void V2RequestBuilder::add_series(const Batch& batch, const Series& series,
                                   std::span<const Label> labels, const SeriesMetadata& metadata) {
+  // Start timestamps go out both ways: per sample (rc.4) and once per TimeSeries as rc.3's
+  // created_timestamp (field 6, which rc.4 reserves, so its receivers skip it). For field 6
+  // to be true, a TimeSeries holds one run of samples that share a start timestamp; a series
+  // whose start changes mid-batch becomes several, which the spec allows. Floats and
+  // histograms never share one (the spec forbids it). Usually there is one run.
+  const std::span<const Sample> samples = batch.samples_of(series);
+  const std::span<const Histogram> histograms = batch.histograms_of(series);
+  bool first = true;
+  for (size_t i = 0, j = 0; i < samples.size(); i = j) {
+    for (j = i + 1; j < samples.size() && samples[j].start_timestamp == samples[i].start_timestamp;)
+      ++j;
+    add_timeseries(batch, series, labels, metadata, samples.subspan(i, j - i), {},
+                   samples[i].start_timestamp, first);
+    first = false;
+  }
+  for (size_t i = 0, j = 0; i < histograms.size(); i = j) {
+    for (j = i + 1;
+         j < histograms.size() && histograms[j].start_timestamp == histograms[i].start_timestamp;)
+      ++j;
+    add_timeseries(batch, series, labels, metadata, {}, histograms.subspan(i, j - i),
+                   histograms[i].start_timestamp, first);
+    first = false;
+  }
+  if (first) add_timeseries(batch, series, labels, metadata, {}, {}, 0, true);
+}
+
+// One TimeSeries entry; the series' exemplars go with the first of them.
+void V2RequestBuilder::add_timeseries(const Batch& batch, const Series& series,
+                                      std::span<const Label> labels, const SeriesMetadata& metadata,
+                                      std::span<const Sample> samples,
+                                      std::span<const Histogram> histograms, int64_t start,
+                                      bool first) {
   scratch_.clear();
   WireWriter w(scratch_);
   append_refs(scratch_, 1, labels);
-  for (const Sample& s : batch.samples_of(series)) write_sample(w, 2, s);
-  for (const Histogram& h : batch.histograms_of(series)) w.bytes_field(3, h.raw);
-  for (const Exemplar& e : batch.exemplars_of(series)) {
-    const size_t at = w.begin_nested(4);
-    append_refs(scratch_, 1, batch.labels_of(e));
-    write_exemplar_tail(w, e);
-    w.end_nested(at);
+  for (const Sample& s : samples) write_sample(w, 2, s, true);
+  for (const Histogram& h : histograms) write_histogram_v2(w, h);
+  if (first) {
+    for (const Exemplar& e : batch.exemplars_of(series)) {
+      const size_t at = w.begin_nested(4);
+      append_refs(scratch_, 1, batch.labels_of(e));
+      write_exemplar_tail(w, e);
+      w.end_nested(at);
+    }
   }
   if (metadata.present) {
     const size_t at = w.begin_nested(5);
@@ -293,8 +347,7 @@ void V2RequestBuilder::add_series(const Batch& batch, const Series& series,
     if (unit != 0) w.varint_field(4, unit);
     w.end_nested(at);
   }
-  if (series.created_timestamp != 0)
-    w.varint_field(6, static_cast<uint64_t>(series.created_timestamp));
+  if (start != 0) w.varint_field(6, static_cast<uint64_t>(start));
   WireWriter(series_).bytes_field(5, scratch_);
 }
 

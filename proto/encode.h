@@ -48,6 +48,9 @@ class V2RequestBuilder {
 
  private:
   uint32_t intern(std::string_view s);
+  void add_timeseries(const Batch& batch, const Series& series, std::span<const Label> labels,
+                      const SeriesMetadata& metadata, std::span<const Sample> samples,
+                      std::span<const Histogram> histograms, int64_t start, bool first);
   void append_refs(std::string& out, uint32_t field, std::span<const Label> labels);
 
   // Interned strings live in fixed blocks so the views keyed in `index_` stay valid.

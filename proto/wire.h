@@ -142,6 +142,7 @@ class WireWriter {
     varint(v.size());
     out_.append(v);
   }
+  void raw(std::string_view bytes) { out_.append(bytes); }
 
   // For nested messages of unknown length: reserve room for a length varint, write the
   // body, then patch the length in place (shifting the body only when the varint needs

@@ -84,6 +84,9 @@ class RandomMessages {
     h->set_reset_hint(static_cast<typename H::ResetHint>(rng_() % 4));
     h->set_timestamp(timestamp());
     if (rng_() % 3 == 0) h->add_custom_values(1.5);
+    if constexpr (std::is_same_v<H, v2::Histogram>) {
+      if (rng_() % 3 == 0) h->set_start_timestamp(timestamp());
+    }
   }
 
   prometheus::WriteRequest v1_request() {
@@ -128,7 +131,9 @@ class RandomMessages {
     return req;
   }
 
-  v2::Request v2_request() {
+  // Start timestamps come in rc.4 form (per sample), rc.3 form (per series) or none; with
+  // `mixed_starts` also both at once and differing within a series.
+  v2::Request v2_request(bool mixed_starts = true) {
     v2::Request req;
     std::map<std::string, uint32_t> index;
     auto ref = [&](const std::string& s) {
@@ -143,15 +148,21 @@ class RandomMessages {
         ts->add_labels_refs(ref(k));
         ts->add_labels_refs(ref(v));
       }
+      const int starts = rng_() % (mixed_starts ? 4 : 3);  // none, rc.3, rc.4, mixed
+      const int64_t start = timestamp();
       if (rng_() % 4 == 0) {
         histogram(ts->add_histograms());
+        if (starts == 2) ts->mutable_histograms(0)->set_start_timestamp(start);
       } else {
         for (int j = 0, m = 1 + rng_() % 5; j < m; ++j) {
           auto* s = ts->add_samples();
           s->set_value(value());
           s->set_timestamp(timestamp());
+          if (starts == 2) s->set_start_timestamp(start);
+          if (starts == 3 && rng_() % 2) s->set_start_timestamp(timestamp());
         }
       }
+      if (starts == 1 || starts == 3) ts->set_created_timestamp(start);
       for (int j = 0, m = rng_() % 3; j < m; ++j) {
         auto* e = ts->add_exemplars();
         e->add_labels_refs(ref("trace_id"));
@@ -165,7 +176,6 @@ class RandomMessages {
         md->set_help_ref(ref("help " + word()));
         md->set_unit_ref(rng_() % 2 ? ref("bytes") : 0);
       }
-      if (rng_() % 2) ts->set_created_timestamp(timestamp());
     }
     return req;
   }
@@ -241,6 +251,11 @@ void expect_batch_matches_v1(const prometheus::WriteRequest& req, const Batch& b
   }
 }
 
+// The start timestamp a receiver of either rc sees: the sample's own, else the series'.
+int64_t start_of(int64_t own, const v2::TimeSeries& ts) {
+  return own != 0 ? own : ts.created_timestamp();
+}
+
 void expect_batch_matches_v2(const v2::Request& req, const Batch& batch) {
   ASSERT_EQ(batch.series.size(), static_cast<size_t>(req.timeseries_size()));
   for (int i = 0; i < req.timeseries_size(); ++i) {
@@ -251,13 +266,20 @@ void expect_batch_matches_v2(const v2::Request& req, const Batch& batch) {
     for (int j = 0; j < ts.samples_size(); ++j) {
       EXPECT_EQ(bits(batch.samples_of(s)[j].value), bits(ts.samples(j).value()));
       EXPECT_EQ(batch.samples_of(s)[j].timestamp, ts.samples(j).timestamp());
+      EXPECT_EQ(batch.samples_of(s)[j].start_timestamp,
+                start_of(ts.samples(j).start_timestamp(), ts));
     }
     ASSERT_EQ(s.histograms_count, static_cast<uint32_t>(ts.histograms_size()));
     for (int j = 0; j < ts.histograms_size(); ++j) {
+      const Histogram& ours = batch.histograms_of(s)[j];
       v2::Histogram h;
-      ASSERT_TRUE(h.ParseFromArray(batch.histograms_of(s)[j].raw.data(),
-                                   batch.histograms_of(s)[j].raw.size()));
-      EXPECT_TRUE(same(h, ts.histograms(j)));
+      ASSERT_TRUE(h.ParseFromArray(ours.raw.data(), ours.raw.size()));
+      EXPECT_EQ(ours.raw_has_start, h.start_timestamp() != 0);
+      // Equal but for the start, which may have come from the series (rc.3).
+      v2::Histogram want = ts.histograms(j);
+      want.set_start_timestamp(start_of(want.start_timestamp(), ts));
+      h.set_start_timestamp(ours.start_timestamp);
+      EXPECT_TRUE(same(h, want));
     }
     ASSERT_EQ(s.exemplars_count, static_cast<uint32_t>(ts.exemplars_size()));
     for (int j = 0; j < ts.exemplars_size(); ++j) {
@@ -271,7 +293,6 @@ void expect_batch_matches_v2(const v2::Request& req, const Batch& batch) {
       EXPECT_EQ(s.metadata.help, req.symbols(ts.metadata().help_ref()));
       EXPECT_EQ(s.metadata.unit, req.symbols(ts.metadata().unit_ref()));
     }
-    EXPECT_EQ(s.created_timestamp, ts.created_timestamp());
   }
 }
 
@@ -364,7 +385,8 @@ TEST(CodecDifferentialTest, V2EncoderOutputParsesBackToTheSameContent) {
   Batch batch;
   std::string out;
   for (int iter = 0; iter < 400; ++iter) {
-    const auto req = gen.v2_request();
+    // One start timestamp per series, so one TimeSeries out per series in.
+    const auto req = gen.v2_request(/*mixed_starts=*/false);
     const std::string in = req.SerializeAsString();
     ASSERT_TRUE(decoder.decode_v2(in, batch).ok());
     encode_batch(Protocol::kV2, batch, out);
@@ -373,7 +395,79 @@ TEST(CodecDifferentialTest, V2EncoderOutputParsesBackToTheSameContent) {
     ASSERT_EQ(back.symbols(0), "");
     // Symbol order may differ; the resolved content must not.
     expect_batch_matches_v2(back, batch);
+    // Both forms out: rc.3's per series and rc.4's per sample, equal.
+    for (const auto& ts : back.timeseries()) {
+      for (const auto& smp : ts.samples()) EXPECT_EQ(smp.start_timestamp(), ts.created_timestamp());
+      for (const auto& h : ts.histograms()) EXPECT_EQ(h.start_timestamp(), ts.created_timestamp());
+    }
   }
+}
+
+// rc.3 in, rc.4 and rc.3 out: a series whose samples start at different times is sent as
+// one TimeSeries per run of equal start, so each carries a true created_timestamp; a
+// histogram whose start came from the series gets its own field 17.
+TEST(CodecTest, StartTimestampsConvertBetweenRc3AndRc4) {
+  v2::Request req;
+  req.add_symbols("");
+  req.add_symbols("__name__");
+  req.add_symbols("requests_total");
+  req.add_symbols("trace_id");
+  req.add_symbols("abc");
+  auto* ts = req.add_timeseries();
+  ts->add_labels_refs(1);
+  ts->add_labels_refs(2);
+  ts->set_created_timestamp(1000);
+  for (auto [t, start] : {std::pair{5000, 0}, {6000, 0}, {7000, 6500}}) {
+    auto* smp = ts->add_samples();
+    smp->set_value(1);
+    smp->set_timestamp(t);
+    smp->set_start_timestamp(start);
+  }
+  auto* e = ts->add_exemplars();
+  e->add_labels_refs(3);
+  e->add_labels_refs(4);
+  e->set_value(1);
+  auto* hs = req.add_timeseries();
+  hs->add_labels_refs(1);
+  hs->add_labels_refs(2);
+  hs->set_created_timestamp(2000);
+  hs->add_histograms()->set_count_int(0);
+  hs->mutable_histograms(0)->set_timestamp(8000);
+
+  Decoder decoder;
+  Batch batch;
+  const std::string in = req.SerializeAsString();
+  ASSERT_TRUE(decoder.decode_v2(in, batch).ok());
+  std::string out;
+  encode_batch(Protocol::kV2, batch, out);
+  v2::Request back;
+  ASSERT_TRUE(back.ParseFromString(out));
+  ASSERT_EQ(back.timeseries_size(), 3);
+  const auto& a = back.timeseries(0);
+  const auto& b = back.timeseries(1);
+  EXPECT_EQ(a.created_timestamp(), 1000);
+  ASSERT_EQ(a.samples_size(), 2);
+  EXPECT_EQ(a.samples(1).start_timestamp(), 1000);
+  EXPECT_EQ(a.exemplars_size(), 1);
+  EXPECT_EQ(b.created_timestamp(), 6500);
+  ASSERT_EQ(b.samples_size(), 1);
+  EXPECT_EQ(b.samples(0).timestamp(), 7000);
+  EXPECT_EQ(b.samples(0).start_timestamp(), 6500);
+  EXPECT_EQ(b.exemplars_size(), 0);
+  EXPECT_EQ(a.labels_refs_size(), 2);
+  EXPECT_EQ(resolve(back, a.labels_refs()), resolve(back, b.labels_refs()));
+  const auto& h = back.timeseries(2);
+  ASSERT_EQ(h.histograms_size(), 1);
+  EXPECT_EQ(h.histograms(0).start_timestamp(), 2000);
+  EXPECT_EQ(h.histograms(0).timestamp(), 8000);
+  EXPECT_EQ(h.created_timestamp(), 2000);
+  // RW 1.0 has no start timestamp: the samples go out without one, nothing else changes.
+  encode_batch(Protocol::kV1, batch, out);
+  prometheus::WriteRequest v1;
+  ASSERT_TRUE(v1.ParseFromString(out));
+  ASSERT_EQ(v1.timeseries_size(), 2);
+  EXPECT_EQ(v1.timeseries(0).samples_size(), 3);
+  EXPECT_EQ(v1.timeseries(0).samples(2).ByteSizeLong(), 9u + 3u);  // value, timestamp, no field 3
 }
 
 TEST(CodecDifferentialTest, V1ToV2AndBackKeepsEverything) {
