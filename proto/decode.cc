@@ -6,6 +6,7 @@
 #include <bit>
 #include <string>
 
+#include "proto/histogram.h"
 #include "proto/wire.h"
 
 namespace rwgate::proto {
@@ -53,6 +54,14 @@ bool scan_histogram(std::string_view bytes, Histogram& out) {
 }
 
 // Sample { double value = 1; int64 timestamp = 2; int64 start_timestamp = 3 (RW 2.0); }
+// A histogram of series `index`: well formed, and one Prometheus would take.
+Status read_histogram(std::string_view bytes, size_t index, Histogram& out) {
+  if (!scan_histogram(bytes, out)) return wire_error(where(index) + "bad histogram");
+  if (std::string why = histogram_problem(bytes); !why.empty())
+    return Status::error(DecodeError::kHistogram, "invalid histogram: " + where(index) + why);
+  return {};
+}
+
 bool read_sample(std::string_view bytes, Sample& out) {
   WireReader r(bytes);
   out = Sample{0.0, 0};
@@ -270,7 +279,7 @@ Status decode_series_v1(std::string_view ts_bytes, size_t index, Batch& out) {
       if (!read_exemplar_v1(part, out)) return wire_error(where(index) + "bad exemplar");
     } else {
       Histogram h;
-      if (!scan_histogram(part, h)) return wire_error(where(index) + "bad histogram");
+      if (Status st = read_histogram(part, index, h); !st) return st;
       out.histograms.push_back(h);
     }
   }
@@ -535,7 +544,7 @@ Status Decoder::decode_v2(std::string_view body, Batch& out) {
         out.samples.push_back(smp);
       } else if (f == 3) {
         Histogram h;
-        if (!scan_histogram(part, h)) return wire_error(where(index) + "bad histogram");
+        if (Status st = read_histogram(part, index, h); !st) return st;
         out.histograms.push_back(h);
       } else if (f == 4 ? !read_exemplar_v2(part, index, out, error)
                         : !read_metadata_v2(part, index, s, error)) {
@@ -546,6 +555,13 @@ Status Decoder::decode_v2(std::string_view body, Batch& out) {
     if (!resolve(0, out.labels, why))
       return Status::error(DecodeError::kSymbols, where(index) + why);
     end_series(out, s);
+    // The spec's MUST, and Prometheus 3 refuses such a series: a store that does would
+    // refuse the whole request it is forwarded in.
+    if (s.samples_count == 0 && s.histograms_count == 0) {
+      return Status::error(
+          DecodeError::kEmptySeries,
+          where(index) + "TimeSeries must contain at least one sample or histogram");
+    }
     if (created != 0) spread_created_timestamp(created, s, out);
     Status st = normalize_series_labels(out.labels.data() + s.labels_begin, s.labels_count, nullptr,
                                         !symbols_utf8_);

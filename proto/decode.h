@@ -18,6 +18,8 @@ enum class DecodeError : uint8_t {
   kProtobuf = 1,  // not a well-formed message
   kLabels,        // a series' labels are invalid
   kSymbols,       // RW 2.0: a symbol reference out of range, or a bad exemplar/metadata ref
+  kHistogram,     // a native histogram Prometheus would refuse (proto/histogram.h)
+  kEmptySeries,   // RW 2.0: a series with neither samples nor histograms
 };
 
 // Reused per connection: holds the scratch space RW 2.0 needs (the symbol table and the

@@ -297,9 +297,9 @@ void V2RequestBuilder::add_series(const Batch& batch, const Series& series,
   // to be true, a TimeSeries holds one run of samples that share a start timestamp; a series
   // whose start changes mid-batch becomes several, which the spec allows. Floats and
   // histograms never share one (the spec forbids it). Usually there is one run.
+  bool first = true;
   const std::span<const Sample> samples = batch.samples_of(series);
   const std::span<const Histogram> histograms = batch.histograms_of(series);
-  bool first = true;
   for (size_t i = 0, j = 0; i < samples.size(); i = j) {
     for (j = i + 1; j < samples.size() && samples[j].start_timestamp == samples[i].start_timestamp;)
       ++j;
@@ -315,7 +315,8 @@ void V2RequestBuilder::add_series(const Batch& batch, const Series& series,
                    histograms[i].start_timestamp, first);
     first = false;
   }
-  if (first) add_timeseries(batch, series, labels, metadata, {}, {}, 0, true);
+  // A series with neither (RW 1.0 allows one, with exemplars only) has no RW 2.0 form:
+  // receivers refuse such a TimeSeries, and with it the request.
 }
 
 // One TimeSeries entry; the series' exemplars go with the first of them.

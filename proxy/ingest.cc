@@ -17,8 +17,8 @@ namespace {
 constexpr const char* kReasonNames[] = {"method",         "content_encoding", "content_type",
                                         "body_too_large", "snappy",           "decoded_too_large",
                                         "protobuf",       "labels",           "symbols",
-                                        "queue_full",     "no_sink",          "buffer_error",
-                                        "unauthorized"};
+                                        "histogram",      "empty_series",     "queue_full",
+                                        "no_sink",        "buffer_error",     "unauthorized"};
 static_assert(std::size(kReasonNames) == static_cast<size_t>(RejectReason::kCount));
 
 constexpr int kCodes[] = {204, 400, 401, 405, 413, 415, 503};
@@ -74,6 +74,10 @@ RejectReason reason_of(proto::DecodeError e) {
       return RejectReason::kProtobuf;
     case proto::DecodeError::kLabels:
       return RejectReason::kLabels;
+    case proto::DecodeError::kHistogram:
+      return RejectReason::kHistogram;
+    case proto::DecodeError::kEmptySeries:
+      return RejectReason::kEmptySeries;
     case proto::DecodeError::kSymbols:
       break;
   }

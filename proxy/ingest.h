@@ -58,6 +58,8 @@ enum class RejectReason : uint8_t {
   kProtobuf,
   kLabels,
   kSymbols,
+  kHistogram,
+  kEmptySeries,
   kQueueFull,
   kNoSink,
   kBufferError,

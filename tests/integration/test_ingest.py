@@ -58,7 +58,7 @@ def rich_v1():
         lab = ts.labels.add()
         lab.name, lab.value = k, v
     h = ts.histograms.add()
-    h.count_int, h.sum, h.schema, h.zero_threshold, h.zero_count_int = 12, 3.5, 3, 1e-128, 2
+    h.count_int, h.sum, h.schema, h.zero_threshold, h.zero_count_int = 8, 3.5, 3, 1e-128, 2
     span = h.positive_spans.add()
     span.offset, span.length = -2, 3
     h.positive_deltas.extend([1, 2, -1])

@@ -61,29 +61,60 @@ class RandomMessages {
   }
   int64_t timestamp() { return 1700000000000LL + static_cast<int64_t>(rng_() % 100000000); }
 
+  // A valid native histogram (the decoder refuses others): integer or float, exponential
+  // or custom buckets, with the count its buckets add up to.
   template <typename H>
   void histogram(H* h) {
-    if (rng_() % 2)
-      h->set_count_int(rng_() % 1000);
-    else
-      h->set_count_float(value());
+    const bool is_float = rng_() % 2;
+    const bool custom = rng_() % 4 == 0;
+    h->set_schema(custom ? -53 : static_cast<int32_t>(rng_() % 13) - 4);
     h->set_sum(value());
-    h->set_schema(static_cast<int32_t>(rng_() % 13) - 4);
-    h->set_zero_threshold(1e-128);
-    if (rng_() % 2)
-      h->set_zero_count_int(rng_() % 10);
-    else
-      h->set_zero_count_float(2.5);
-    for (int i = 0, n = rng_() % 3; i < n; ++i) {
-      auto* sp = h->add_positive_spans();
-      sp->set_offset(static_cast<int32_t>(rng_() % 10) - 5);
-      sp->set_length(rng_() % 4);
-      h->add_positive_deltas(static_cast<int64_t>(rng_() % 20) - 10);
-      h->add_negative_counts(value());
+    uint64_t total = 0;
+    int64_t span_end = 0;
+    auto side = [&](auto* spans, auto* deltas, auto* counts) {
+      int64_t prev = 0;
+      for (int i = 0, n = rng_() % 3; i < n; ++i) {
+        auto* sp = spans->Add();
+        const int32_t offset = i == 0 && !custom ? static_cast<int32_t>(rng_() % 10) - 5
+                                                 : static_cast<int32_t>(rng_() % 3);
+        const uint32_t length = rng_() % 4;
+        sp->set_offset(offset);
+        sp->set_length(length);
+        span_end += offset + length;
+        for (uint32_t k = 0; k < length; ++k) {
+          const int64_t c = rng_() % 20;
+          total += static_cast<uint64_t>(c);
+          if (is_float) {
+            counts->Add(static_cast<double>(c) + 0.5);
+          } else {
+            deltas->Add(c - prev);
+          }
+          prev = c;
+        }
+      }
+    };
+    side(h->mutable_positive_spans(), h->mutable_positive_deltas(), h->mutable_positive_counts());
+    if (custom) {
+      for (int64_t i = 0; i < span_end; ++i) h->add_custom_values(0.25 * static_cast<double>(i));
+    } else {
+      side(h->mutable_negative_spans(), h->mutable_negative_deltas(),
+           h->mutable_negative_counts());
+      h->set_zero_threshold(1e-128);
+      const uint64_t zero = rng_() % 10;
+      total += zero;
+      if (is_float) {
+        h->set_zero_count_float(static_cast<double>(zero));
+      } else {
+        h->set_zero_count_int(zero);
+      }
+    }
+    if (is_float) {
+      h->set_count_float(static_cast<double>(total) + 0.25);
+    } else {
+      h->set_count_int(total);
     }
     h->set_reset_hint(static_cast<typename H::ResetHint>(rng_() % 4));
     h->set_timestamp(timestamp());
-    if (rng_() % 3 == 0) h->add_custom_values(1.5);
     if constexpr (std::is_same_v<H, v2::Histogram>) {
       if (rng_() % 3 == 0) h->set_start_timestamp(timestamp());
     }
