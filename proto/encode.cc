@@ -374,22 +374,13 @@ void V2RequestBuilder::finish(std::string& out) {
 
 const FamilyMetadata* find_family_metadata(std::span<const FamilyMetadata> metadata,
                                            std::string_view name) {
-  if (metadata.empty() || name.empty()) return nullptr;
-  static constexpr std::string_view kSuffixes[] = {"_bucket", "_sum",     "_count",
-                                                   "_total",  "_created", "_info"};
-  auto find = [&](std::string_view family) -> const FamilyMetadata* {
+  if (metadata.empty()) return nullptr;
+  return find_by_family(name, [&](std::string_view family) -> const FamilyMetadata* {
     for (const FamilyMetadata& md : metadata) {
       if (md.family_name == family) return &md;
     }
     return nullptr;
-  };
-  if (const FamilyMetadata* md = find(name)) return md;
-  for (std::string_view suffix : kSuffixes) {
-    if (name.size() > suffix.size() && name.ends_with(suffix)) {
-      if (const FamilyMetadata* md = find(name.substr(0, name.size() - suffix.size()))) return md;
-    }
-  }
-  return nullptr;
+  });
 }
 
 void encode_batch(Protocol protocol, const Batch& batch, std::string& out) {

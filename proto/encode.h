@@ -69,8 +69,23 @@ class V2RequestBuilder {
 // RW 2.0 per-series metadata by metric family name and vice versa.
 void encode_batch(Protocol protocol, const Batch& batch, std::string& out);
 
-// The family metadata that applies to a series named `name` (exact family name, or the
-// family of a _bucket/_sum/_count/_total/_created/_info series), or nullptr.
+// What `find(family)` gives for the family of a series named `name`: its exact name, else
+// the name without a _bucket/_sum/_count/_total/_created/_info suffix; nullptr when none.
+template <typename Find>
+auto find_by_family(std::string_view name, Find find) -> decltype(find(name)) {
+  if (name.empty()) return nullptr;
+  if (auto found = find(name)) return found;
+  static constexpr std::string_view kSuffixes[] = {"_bucket", "_sum",     "_count",
+                                                   "_total",  "_created", "_info"};
+  for (std::string_view suffix : kSuffixes) {
+    if (name.size() > suffix.size() && name.ends_with(suffix)) {
+      if (auto found = find(name.substr(0, name.size() - suffix.size()))) return found;
+    }
+  }
+  return nullptr;
+}
+
+// The family metadata of `metadata` that applies to a series named `name`, or nullptr.
 const FamilyMetadata* find_family_metadata(std::span<const FamilyMetadata> metadata,
                                            std::string_view name);
 

@@ -14,26 +14,26 @@ namespace rwgate::sinks {
 namespace http = boost::beast::http;
 
 void append_series(proto::Protocol protocol, std::string& body, proto::V2RequestBuilder& v2,
-                   const proto::Batch& batch, const proto::SeriesOut& out,
-                   FamiliesSeen& families_seen) {
+                   const proto::Batch& batch, const proto::SeriesOut& out, EncodeState& state) {
   const proto::Series& s = batch.series[out.index];
   if (protocol == proto::Protocol::kV1) {
     proto::append_series_v1(body, batch, s, out.labels, out.encoded_labels);
-    if (s.metadata.present) {
-      // RW 2.0 input carries metadata per series; RW 1.0 output wants one entry per family.
-      const std::string_view name = proto::label_value(out.labels, "__name__");
-      if (families_seen.insert(name).second) {
-        proto::append_metadata_v1(body, {s.metadata.type, name, s.metadata.help, s.metadata.unit});
-      }
-    }
+    // RW 2.0 input carries metadata per series; RW 1.0 output wants one entry per family.
+    if (!s.metadata.present) return;
+    const std::string_view name = proto::label_value(out.labels, "__name__");
+    if (state.families_seen.insert(name).second)
+      proto::append_metadata_v1(body, {s.metadata.type, name, s.metadata.help, s.metadata.unit});
     return;
   }
-  // RW 1.0 input carries metadata per family; RW 2.0 output wants it on each series.
+  // RW 1.0 input carries metadata per family, in this request or an earlier one; RW 2.0
+  // output wants it on each series.
   proto::SeriesMetadata md = s.metadata;
   if (!md.present) {
-    if (const auto* fm = proto::find_family_metadata(batch.metadata,
-                                                     proto::label_value(out.labels, "__name__"))) {
+    const std::string_view name = proto::label_value(out.labels, "__name__");
+    if (const auto* fm = proto::find_family_metadata(batch.metadata, name)) {
       md = {fm->type, fm->help, fm->unit, true};
+    } else if (state.known != nullptr) {
+      md = state.known->find(name);
     }
   }
   v2.add_series(batch, s, out.labels, md);
@@ -43,7 +43,7 @@ void EnqueueScratch::reset(size_t nshards) {
   // Grown, never shrunk: the vectors keep their capacity from call to call.
   of_shard.resize(std::max(of_shard.size(), nshards));
   for (size_t si = 0; si < nshards; ++si) of_shard[si].clear();
-  families_seen.clear();
+  encode = EncodeState{};
   records.resize(nshards);
   for (size_t si = 0; si < nshards; ++si) {
     records[si].first = RecordMeta{static_cast<uint16_t>(si), 0, 0, 0};

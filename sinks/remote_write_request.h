@@ -23,6 +23,7 @@
 #include "proto/batch.h"
 #include "proto/encode.h"
 #include "sinks/disk_buffer.h"
+#include "sinks/family_metadata.h"
 
 namespace rwgate::sinks {
 
@@ -38,20 +39,24 @@ struct PendingRequest {
   std::vector<uint64_t> seqs;  // disk mode: the buffer records it carries
 };
 
-// RW 1.0 output wants family metadata once per request, RW 2.0 input carries it on every
-// series: the families of one enqueue() that already had theirs written.
-using FamiliesSeen = std::unordered_set<std::string_view>;
+// What the series of one enqueue() call share as they are encoded.
+struct EncodeState {
+  // RW 1.0 output wants family metadata once per request, RW 2.0 input carries it on every
+  // series: the families that already had theirs written.
+  std::unordered_set<std::string_view> families_seen;
+  // RW 2.0 output: metadata remembered from earlier RW 1.0 requests (null for RW 1.0).
+  const FamilyMetadataCache::Reader* known = nullptr;
+};
 
 // Appends one series to a shard's body (RW 1.0) or builder (RW 2.0), as the sink sends it.
 void append_series(proto::Protocol protocol, std::string& body, proto::V2RequestBuilder& v2,
-                   const proto::Batch& batch, const proto::SeriesOut& out,
-                   FamiliesSeen& families_seen);
+                   const proto::Batch& batch, const proto::SeriesOut& out, EncodeState& state);
 
 // What one enqueue() call needs besides the shards, kept between calls so that the steady
 // state allocates nothing. Used by one call at a time (see EnqueueScratchPool).
 struct EnqueueScratch {
   std::vector<std::vector<uint32_t>> of_shard;  // indexes into `series`, per shard, in order
-  FamiliesSeen families_seen;
+  EncodeState encode;
   // Disk mode: one record per shard, the RW 2.0 builders they are encoded with, and which
   // shards this call used.
   std::vector<std::pair<RecordMeta, std::string>> records;

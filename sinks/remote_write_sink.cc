@@ -193,6 +193,12 @@ Status RemoteWriteSink::enqueue(const proto::Batch& batch, std::span<const proto
   const size_t nshards = shards_.size();
   const EnqueueScratchPool::Lease scratch = scratch_.lease();
   scratch->reset(nshards);
+  // RW 2.0 carries metadata on series only: what RW 1.0 requests say is kept for later ones.
+  std::optional<FamilyMetadataCache::Reader> known;
+  if (options_.protocol == proto::Protocol::kV2) {
+    if (!batch.metadata.empty()) known_metadata_.learn(batch.metadata);
+    scratch->encode.known = &known.emplace(known_metadata_);
+  }
   if (options_.disk) return enqueue_to_disk(batch, series, *scratch);
 
   // The series of each shard, in order: each shard's lock is then taken once.
@@ -201,7 +207,7 @@ Status RemoteWriteSink::enqueue(const proto::Batch& batch, std::span<const proto
   }
   int64_t added = 0;
   for (size_t si = 0; si < nshards; ++si) {
-    added += append_to_shard(si, batch, series, scratch->of_shard[si], scratch->families_seen);
+    added += append_to_shard(si, batch, series, scratch->of_shard[si], scratch->encode);
   }
   // Settle the reservation against what was really encoded.
   add_bytes(added - static_cast<int64_t>(reserved_bytes));
@@ -210,8 +216,7 @@ Status RemoteWriteSink::enqueue(const proto::Batch& batch, std::span<const proto
 
 int64_t RemoteWriteSink::append_to_shard(size_t si, const proto::Batch& batch,
                                          std::span<const proto::SeriesOut> series,
-                                         std::span<const uint32_t> indexes,
-                                         FamiliesSeen& families_seen) {
+                                         std::span<const uint32_t> indexes, EncodeState& state) {
   Shard& shard = *shards_[si];
   const bool v1 = options_.protocol == proto::Protocol::kV1;
   // RW 1.0 family metadata rides with shard 0 (RW 2.0 attaches it to its series).
@@ -237,8 +242,7 @@ int64_t RemoteWriteSink::append_to_shard(size_t si, const proto::Batch& batch,
   start_if_empty();
   for (const uint32_t i : indexes) {
     const proto::Series& s = batch.series[series[i].index];
-    append_series(options_.protocol, shard.open_body, shard.open_v2, batch, series[i],
-                  families_seen);
+    append_series(options_.protocol, shard.open_body, shard.open_v2, batch, series[i], state);
     shard.open_counts.samples += s.samples_count;
     shard.open_counts.histograms += s.histograms_count;
     shard.open_counts.exemplars += s.exemplars_count;
@@ -268,7 +272,7 @@ Status RemoteWriteSink::enqueue_to_disk(const proto::Batch& batch,
     const size_t si = out.hash % nshards;
     scratch.used[si] = true;
     append_series(options_.protocol, records[si].second, scratch.builders[si], batch, out,
-                  scratch.families_seen);
+                  scratch.encode);
     const proto::Series& s = batch.series[out.index];
     records[si].first.samples += s.samples_count;
     records[si].first.histograms += s.histograms_count;

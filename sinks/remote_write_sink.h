@@ -138,7 +138,7 @@ class RemoteWriteSink final : public Sink {
   // request, sealing it at max_samples_per_send. Returns the bytes newly charged.
   int64_t append_to_shard(size_t si, const proto::Batch& batch,
                           std::span<const proto::SeriesOut> series,
-                          std::span<const uint32_t> indexes, FamiliesSeen& families_seen);
+                          std::span<const uint32_t> indexes, EncodeState& state);
   // Disk mode: encodes the series per shard and appends them to the buffer.
   Status enqueue_to_disk(const proto::Batch& batch, std::span<const proto::SeriesOut> series,
                          EnqueueScratch& scratch);
@@ -175,7 +175,8 @@ class RemoteWriteSink final : public Sink {
   std::vector<std::unique_ptr<Shard>> shards_;
   std::thread thread_;
   bool started_ = false;
-  EnqueueScratchPool scratch_;  // enqueue()'s per-call state
+  EnqueueScratchPool scratch_;          // enqueue()'s per-call state
+  FamilyMetadataCache known_metadata_;  // RW 2.0: from RW 1.0 metadata requests
 
   std::unique_ptr<DiskBuffer> buffer_;  // disk mode
   std::string open_error_;

@@ -384,3 +384,45 @@ TEST(RemoteWriteSinkTest, DiskModeDeliversBatchesThatUseOnlySomeShards) {
 
 }  // namespace
 }  // namespace rwgate::sinks
+
+namespace rwgate::sinks {
+namespace {
+
+// Prometheus sends RW 1.0 metadata in requests of its own, with no series: a sink that
+// speaks RW 2.0 attaches it to the family's series in the requests that follow, and a
+// newer entry replaces an older one.
+TEST(RemoteWriteSinkTest, RemembersRw1MetadataForTheSeriesOfLaterRw2Requests) {
+  ScriptedStore store(Script{});
+  RemoteWriteOptions o = fast_options(store);
+  o.protocol = proto::Protocol::kV2;
+  SinkUnderTest t(std::move(o));
+  auto metadata_only = [&](std::string_view help) {
+    TestBatch b(0);
+    b.batch.metadata.push_back({proto::MetricType::kCounter, "m", help, "seconds"});
+    t.send(b);
+  };
+  auto helps_received = [&](size_t request) {
+    std::string raw;
+    const auto got = store.received();
+    EXPECT_TRUE(snappy::Uncompress(got[request].body.data(), got[request].body.size(), &raw));
+    proto::Decoder decoder;
+    proto::Batch batch;
+    EXPECT_TRUE(decoder.decode_v2(raw, batch).ok());
+    std::vector<std::string> helps;
+    for (const proto::Series& s : batch.series) {
+      EXPECT_EQ(s.metadata.type, proto::MetricType::kCounter);
+      EXPECT_EQ(s.metadata.unit, "seconds");
+      helps.emplace_back(s.metadata.present ? s.metadata.help : "(none)");
+    }
+    return helps;
+  };
+  metadata_only("old");
+  metadata_only("Seconds spent.");
+  t.send(TestBatch(2));
+  ASSERT_TRUE(eventually([&] { return t.forwarded() == 2; }));
+  ASSERT_EQ(store.received().size(), 1u);  // the metadata-only requests send nothing alone
+  EXPECT_EQ(helps_received(0), (std::vector<std::string>{"Seconds spent.", "Seconds spent."}));
+}
+
+}  // namespace
+}  // namespace rwgate::sinks
