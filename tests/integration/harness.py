@@ -9,6 +9,7 @@ import base64
 import importlib.util
 import json
 import os
+import queue
 import signal
 import socket
 import subprocess
@@ -214,12 +215,14 @@ scrape_configs:
 remote_write:
 {remote_write}""")
 
-    def prometheus_store(self, name="store"):
-        """A real Prometheus 2.42 as a remote_write receiver (the store), queried over its API."""
+    def prometheus_store(self, name="store", features=()):
+        """A real Prometheus 2.42 as a remote_write receiver (the store), queried over its API.
+        `features`: --enable-feature values (e.g. native-histograms)."""
         port = free_port()
         cfg = self.write(name + ".yml", "global: { scrape_interval: 1m }\n")
         p = self.start(name, ["prometheus", f"--config.file={cfg}", f"--storage.tsdb.path={self.path(name + '-data')}",
-                              f"--web.listen-address=127.0.0.1:{port}", "--web.enable-remote-write-receiver"])
+                              f"--web.listen-address=127.0.0.1:{port}", "--web.enable-remote-write-receiver"]
+                       + [f"--enable-feature={f}" for f in features])
         url = f"http://127.0.0.1:{port}"
         wait_until(lambda: http("GET", url + "/-/ready")[0] == 200, what=f"{name} ready")
         return PrometheusStore(url, p)
@@ -265,6 +268,25 @@ remote_write:
         threading.Thread(target=server.serve_forever, daemon=True).start()
         self.servers.append(server)
         return f"http://127.0.0.1:{server.server_address[1]}"
+
+
+class CapturingStore:
+    """A store stand-in that answers 204 and keeps every request it gets, decompressed:
+    (Content-Type, X-Prometheus-Remote-Write-Version, body)."""
+
+    def __init__(self, ws):
+        self.requests = queue.Queue()
+
+        def respond(handler, body):
+            self.requests.put((handler.headers.get("Content-Type", ""),
+                               handler.headers.get("X-Prometheus-Remote-Write-Version", ""),
+                               snappy.uncompress(body)))
+            return 204, {}, b""
+
+        self.url = ws.http_peer(respond)
+
+    def next(self, timeout=10):
+        return self.requests.get(timeout=timeout)
 
 
 class VictoriaMetrics:

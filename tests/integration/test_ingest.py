@@ -1,7 +1,6 @@
 """POST /api/v1/write as senders see it: status codes, reasons, counters, and what reaches
 the store, checked with libprotobuf's Python classes as an independent decoder."""
 import math
-import queue
 import struct
 import unittest
 
@@ -15,24 +14,6 @@ STALE = struct.unpack("<d", struct.pack("<Q", harness.STALE_NAN_BITS))[0]
 
 def bits(x):
     return struct.unpack("<Q", struct.pack("<d", x))[0]
-
-
-class CapturingStore:
-    """A store stand-in that keeps every decoded request it gets."""
-
-    def __init__(self, ws):
-        self.requests = queue.Queue()
-
-        def respond(handler, body):
-            self.requests.put((handler.headers.get("Content-Type", ""),
-                               handler.headers.get("X-Prometheus-Remote-Write-Version", ""),
-                               snappy.uncompress(body)))
-            return 204, {}, b""
-
-        self.url = ws.http_peer(respond)
-
-    def next(self, timeout=10):
-        return self.requests.get(timeout=timeout)
 
 
 def config(url, protocol="v1", max_request_bytes=None):
@@ -78,7 +59,7 @@ class IngestTest(unittest.TestCase):
     def setUp(self):
         self.ws = harness.Workspace()
         self.addCleanup(self.ws.close)
-        self.store = CapturingStore(self.ws)
+        self.store = harness.CapturingStore(self.ws)
 
     def test_v1_passes_through_unchanged_including_stale_nan_histograms_exemplars_metadata(self):
         gw = self.ws.rwgate(config(self.store.url))
@@ -120,7 +101,7 @@ class IngestTest(unittest.TestCase):
         self.assertEqual(got.symbols[lat.metadata.help_ref], "Request latency.")
 
         # And back: RW 2.0 in, RW 1.0 out.
-        store1 = CapturingStore(self.ws)
+        store1 = harness.CapturingStore(self.ws)
         gw1 = self.ws.rwgate(config(store1.url, protocol="v1"), name="rwgate-v1")
         status, headers, _ = gw1.write(got, protocol="v2")
         self.assertEqual(status, 204)
