@@ -325,14 +325,14 @@ bool for_each_bucket(std::string_view msg, const Side& side, int shift, Visit vi
   // Bucket index i of schema s lands in bucket ((i - 1) >> (s - 8)) + 1 of schema 8.
   Spans spans(msg, side.spans);
   Span sp;
-  int32_t index = 0;
+  int64_t index = 0;  // wide enough for any offsets and a shift up to 44
   bool have = false;
-  int32_t target = 0;
+  int64_t target = 0;
   T merged{};
   while (spans.next(sp)) {
     index += sp.offset;
     for (uint32_t k = 0; k < sp.length && next(c); ++k, ++index) {
-      const int32_t to = ((index - 1) >> shift) + 1;
+      const int64_t to = ((index - 1) >> shift) + 1;
       if (have && to == target) {
         if constexpr (kFloat) {
           merged += c;

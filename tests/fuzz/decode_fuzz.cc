@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "proto/decode.h"
 #include "proto/encode.h"
@@ -21,7 +22,28 @@ bool same_labels(std::span<const Label> a, std::span<const Label> b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin());
 }
 
-void check_round_trip(Protocol in, const Batch& batch) {
+// A batch's points in order, each with its series' labels: what a store ends up with.
+// RW 2.0 output may split a series (one TimeSeries per run of start timestamps, floats apart
+// from histograms) and leaves out series with no points, so series are not compared 1:1.
+struct Point {
+  std::span<const Label> labels;
+  const Sample* sample = nullptr;
+  const Histogram* histogram = nullptr;
+};
+
+std::vector<Point> points_of(const Batch& b, size_t& exemplars, bool only_with_points) {
+  std::vector<Point> out;
+  exemplars = 0;
+  for (const Series& s : b.series) {
+    if (only_with_points && s.samples_count == 0 && s.histograms_count == 0) continue;
+    exemplars += s.exemplars_count;
+    for (const Sample& x : b.samples_of(s)) out.push_back({b.labels_of(s), &x, nullptr});
+    for (const Histogram& h : b.histograms_of(s)) out.push_back({b.labels_of(s), nullptr, &h});
+  }
+  return out;
+}
+
+void check_round_trip(const Batch& batch) {
   for (Protocol out : {Protocol::kV1, Protocol::kV2}) {
     std::string encoded;
     encode_batch(out, batch, encoded);
@@ -32,26 +54,29 @@ void check_round_trip(Protocol in, const Batch& batch) {
       std::fprintf(stderr, "re-encoded batch does not decode: %s\n", st.reason().c_str());
       std::abort();
     }
-    if (again.series.size() != batch.series.size()) std::abort();
-    for (size_t i = 0; i < batch.series.size(); ++i) {
-      const Series& a = batch.series[i];
-      const Series& b = again.series[i];
-      if (!same_labels(batch.labels_of(a), again.labels_of(b))) std::abort();
-      if (a.samples_count != b.samples_count || a.histograms_count != b.histograms_count ||
-          a.exemplars_count != b.exemplars_count) {
-        std::abort();
-      }
-      for (uint32_t j = 0; j < a.samples_count; ++j) {
-        const Sample& x = batch.samples_of(a)[j];
-        const Sample& y = again.samples_of(b)[j];
+    const bool v2 = out == Protocol::kV2;
+    if (!v2 && again.series.size() != batch.series.size()) std::abort();
+    size_t ex_a = 0, ex_b = 0;
+    const std::vector<Point> a = points_of(batch, ex_a, v2);
+    const std::vector<Point> b = points_of(again, ex_b, false);
+    if (a.size() != b.size() || ex_a != ex_b) std::abort();
+    for (size_t i = 0; i < a.size(); ++i) {
+      if (!same_labels(a[i].labels, b[i].labels)) std::abort();
+      if ((a[i].sample == nullptr) != (b[i].sample == nullptr)) std::abort();
+      if (a[i].sample != nullptr) {
+        const Sample& x = *a[i].sample;
+        const Sample& y = *b[i].sample;
         if (std::memcmp(&x.value, &y.value, 8) != 0 || x.timestamp != y.timestamp) std::abort();
+        if (v2 && x.start_timestamp != y.start_timestamp) std::abort();
+        continue;
       }
-      for (uint32_t j = 0; j < a.histograms_count; ++j) {
-        if (batch.histograms_of(a)[j].raw != again.histograms_of(b)[j].raw) std::abort();
-      }
+      const Histogram& x = *a[i].histogram;
+      const Histogram& y = *b[i].histogram;
+      // RW 2.0 may append the start timestamp (field 17) that came from the series.
+      if (y.raw.substr(0, x.raw.size()) != x.raw || (!v2 && y.raw != x.raw)) std::abort();
+      if (v2 && x.start_timestamp != y.start_timestamp) std::abort();
     }
   }
-  (void)in;
 }
 
 }  // namespace
@@ -69,10 +94,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (len > (1u << 20)) return 0;  // the ingest limit check, before allocating
     std::string out(len, '\0');
     if (!snappy::RawUncompress(body.data(), body.size(), out.data())) return 0;
-    if (decoder.decode_v1(out, batch).ok()) check_round_trip(Protocol::kV1, batch);
+    if (decoder.decode_v1(out, batch).ok()) check_round_trip(batch);
     return 0;
   }
   const Protocol p = mode == 0 ? Protocol::kV1 : Protocol::kV2;
-  if (decoder.decode(p, body, batch).ok()) check_round_trip(p, batch);
+  if (decoder.decode(p, body, batch).ok()) check_round_trip(batch);
   return 0;
 }

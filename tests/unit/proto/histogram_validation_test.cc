@@ -303,6 +303,8 @@ TEST(HistogramValidationTest, HighSchemasAreCheckedAsReducedToEight) {
   IntHist offset{12, 0, 0, 0, 0, {{-2, 4}, {-1, 0}, {3, 2}}, {1, 2, -2, 1, -1, 0}};
   EXPECT_EQ(histogram_problem(encode(offset)), "span number 2 with offset -1" + kNegOffset);
   EXPECT_EQ(histogram_problem(encode(IntHist{-5})), kBadSchema + "-5");
+  // The top of the range: bucket indexes shift by 44 (found by the fuzzer as a 32-bit shift).
+  EXPECT_EQ(histogram_problem(encode(IntHist{52, 2, 0, 0, 1, {{-7, 1}, {3, 1}}, {1, 0}})), "");
 }
 
 TEST(HistogramValidationTest, EdgesOfTheEncoding) {
