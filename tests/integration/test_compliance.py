@@ -256,7 +256,9 @@ sinks:
         for name in ("basic_histogram", "positive_only_histogram", "negative_only_histogram", "minimal_histogram"):
             labels, fields, ps, pd, ns, nd = HISTOGRAMS[name]
             labels = {**labels, "case": name}
-            fill_histogram(req.series(labels).histograms.add(), fields, ps, pd, ns, nd, now)
+            h = req.series(labels).histograms.add()
+            fill_histogram(h, fields, ps, pd, ns, nd, now)
+            h.start_timestamp = now - 60_000  # rc.4's field 17: unknown to 2.42, which skips it
             want[name] = str(fields["count_int"])
         status, _, body = gw.write(req.pb, protocol="v2")
         self.assertEqual(status, 204, body)
