@@ -247,52 +247,40 @@ bool count_buckets(std::string_view msg, const Side& side, bool is_float, int64_
   return !values.bad();
 }
 
-// Validate's span check: offsets after the first are not negative, and the lengths add up
-// to the bucket count.
-std::string check_spans(std::string_view msg, const Side& side, bool is_float) {
-  int64_t buckets = 0;
-  if (!count_buckets(msg, side, is_float, buckets)) return std::string(kMalformed);
-  Spans spans(msg, side.spans);
-  Span sp;
-  int64_t need = 0;
-  for (int64_t n = 1; spans.next(sp); ++n) {
-    if (n > 1 && sp.offset < 0) {
-      return std::string(side.prefix) + "span number " + num(n) + " with offset " + num(sp.offset) +
-             ": " + std::string(kNegativeOffset);
-    }
-    need += sp.length;
-  }
-  if (spans.bad()) return std::string(kMalformed);
-  if (need != buckets) {
-    return std::string(side.prefix) + "spans need " + num(need) + " buckets, have " + num(buckets) +
-           " buckets: " + std::string(kSpanMismatch);
-  }
-  return {};
-}
+// How a check words and bounds the spans of a side: Prometheus has three wordings.
+struct SpanRule {
+  std::string_view prefix;    // "positive side: ", "custom buckets: ", or none (reduction)
+  bool first_offset_checked;  // custom buckets: no span may have a negative offset
+  bool reducing;              // reduceResolution: stops where the buckets run out
+};
 
-// What reducing a side to schema 8 refuses (Prometheus's reduceResolution, which runs before
-// Validate and words its errors without a side).
-std::string check_reducible(std::string_view msg, const Side& side, bool is_float) {
+// Offsets (after the first) are not negative and the lengths add up to the bucket count.
+// `span_end` (optional): the sum of offsets and lengths, what custom bounds must cover.
+std::string check_spans(std::string_view msg, const Side& side, bool is_float, const SpanRule& rule,
+                        int64_t* span_end = nullptr) {
   int64_t buckets = 0;
   if (!count_buckets(msg, side, is_float, buckets)) return std::string(kMalformed);
+  const std::string prefix(rule.prefix);
   Spans spans(msg, side.spans);
   Span sp;
-  int64_t need = 0;
+  int64_t need = 0, end = 0;
   for (int64_t n = 1; spans.next(sp); ++n) {
-    if (n > 1 && sp.offset < 0) {
-      return "span number " + num(n) + " with offset " + num(sp.offset) + ": " +
+    if ((n > 1 || rule.first_offset_checked) && sp.offset < 0) {
+      return prefix + "span number " + num(n) + " with offset " + num(sp.offset) + ": " +
              std::string(kNegativeOffset);
     }
     need += sp.length;
-    if (need > buckets) {
+    end += sp.offset + static_cast<int64_t>(sp.length);
+    if (rule.reducing && need > buckets) {
       return "have " + num(buckets) + " buckets but spans need more: " + std::string(kSpanMismatch);
     }
   }
   if (spans.bad()) return std::string(kMalformed);
   if (need != buckets) {
-    return "spans need " + num(need) + " buckets, have " + num(buckets) +
+    return prefix + "spans need " + num(need) + " buckets, have " + num(buckets) +
            " buckets: " + std::string(kSpanMismatch);
   }
+  if (span_end != nullptr) *span_end = end;
   return {};
 }
 
@@ -397,24 +385,10 @@ std::string check_custom_bounds(std::string_view msg, bool is_float) {
     return prefix +
            "last +Inf bound must not be explicitly defined: histogram custom bounds must be finite";
   }
-  int64_t buckets = 0;
-  if (!count_buckets(msg, kPositive, is_float, buckets)) return std::string(kMalformed);
-  Spans spans(msg, kPositive.spans);
-  Span sp;
-  int64_t need = 0, span_end = 0;
-  for (int64_t n = 1; spans.next(sp); ++n) {
-    if (sp.offset < 0) {
-      return prefix + "span number " + num(n) + " with offset " + num(sp.offset) + ": " +
-             std::string(kNegativeOffset);
-    }
-    need += sp.length;
-    span_end += sp.offset + static_cast<int64_t>(sp.length);
-  }
-  if (spans.bad()) return std::string(kMalformed);
-  if (need != buckets) {
-    return prefix + "spans need " + num(need) + " buckets, have " + num(buckets) +
-           " buckets: " + std::string(kSpanMismatch);
-  }
+  int64_t span_end = 0;
+  if (std::string p = check_spans(msg, kPositive, is_float, {prefix, true, false}, &span_end);
+      !p.empty())
+    return p;
   if (nbounds + 1 < span_end) {
     return prefix + "only " + num(nbounds) +
            " custom bounds defined which is insufficient to cover total span length of " +
@@ -452,7 +426,8 @@ std::string histogram_problem(std::string_view msg) {
   int shift = 0;
   if (s.schema > kMaxSchema && s.schema <= 52) {
     for (const Side* side : {&kPositive, &kNegative}) {
-      if (std::string p = check_reducible(msg, *side, s.is_float); !p.empty()) return p;
+      if (std::string p = check_spans(msg, *side, s.is_float, {"", false, true}); !p.empty())
+        return p;
     }
     shift = s.schema - kMaxSchema;
   }
@@ -464,8 +439,8 @@ std::string histogram_problem(std::string_view msg) {
     if (p.empty()) p = check_custom_rest(msg, s);
   } else if (schema >= -4 && schema <= kMaxSchema) {
     if (shift == 0) {
-      p = check_spans(msg, kPositive, s.is_float);
-      if (p.empty()) p = check_spans(msg, kNegative, s.is_float);
+      p = check_spans(msg, kPositive, s.is_float, {kPositive.prefix, false, false});
+      if (p.empty()) p = check_spans(msg, kNegative, s.is_float, {kNegative.prefix, false, false});
     }
     if (p.empty()) {
       p = s.is_float ? check_buckets<double>(msg, kNegative, shift, in_buckets)
