@@ -79,6 +79,19 @@ std::string go_fixed(double v) {
 
 std::string num(int64_t v) { return std::to_string(v); }
 
+enum class Occurrence { kFound, kEnd, kMalformed };
+
+// Moves `r` past other fields to the next occurrence of `field`, leaving its value to read.
+Occurrence next_occurrence(WireReader& r, uint32_t field, WireType& type) {
+  while (!r.done()) {
+    uint32_t f = 0;
+    if (!r.read_tag(f, type)) return Occurrence::kMalformed;
+    if (f == field) return Occurrence::kFound;
+    if (!r.skip(type)) return Occurrence::kMalformed;
+  }
+  return Occurrence::kEnd;
+}
+
 // The values of one repeated scalar field in wire order, packed (proto3's default) or not,
 // wherever its occurrences are in the message. Allocates nothing.
 class Values {
@@ -89,14 +102,9 @@ class Values {
   // False at the end, and on malformed bytes (then bad()).
   bool next(uint64_t& v) {
     while (packed_.done()) {
-      if (msg_.done()) return false;
-      uint32_t f = 0;
       WireType t{};
-      if (!msg_.read_tag(f, t)) return fail();
-      if (f != field_) {
-        if (!msg_.skip(t)) return fail();
-        continue;
-      }
+      const Occurrence found = next_occurrence(msg_, field_, t);
+      if (found != Occurrence::kFound) return found == Occurrence::kEnd ? false : fail();
       if (t == scalar_) return read(msg_, v);
       std::string_view run;
       if (t != WireType::kLengthDelimited || !msg_.read_bytes(run)) return fail();
@@ -142,32 +150,26 @@ class Spans {
   Spans(std::string_view msg, uint32_t field) : msg_(msg), field_(field) {}
 
   bool next(Span& out) {
-    while (!msg_.done()) {
+    WireType t{};
+    const Occurrence found = next_occurrence(msg_, field_, t);
+    if (found != Occurrence::kFound) return found == Occurrence::kEnd ? false : fail();
+    std::string_view bytes;
+    if (t != WireType::kLengthDelimited || !msg_.read_bytes(bytes)) return fail();
+    out = Span{};
+    WireReader r(bytes);
+    while (!r.done()) {
       uint32_t f = 0;
-      WireType t{};
-      if (!msg_.read_tag(f, t)) return fail();
-      if (f != field_) {
-        if (!msg_.skip(t)) return fail();
-        continue;
+      uint64_t v = 0;
+      if (!r.read_tag(f, t)) return fail();
+      if ((f == 1 || f == 2) && t == WireType::kVarint) {
+        if (!r.read_varint(v)) return fail();
+        if (f == 1) out.offset = static_cast<int32_t>(zigzag_decode64(v));
+        if (f == 2) out.length = static_cast<uint32_t>(v);
+      } else if (!r.skip(t)) {
+        return fail();
       }
-      std::string_view bytes;
-      if (t != WireType::kLengthDelimited || !msg_.read_bytes(bytes)) return fail();
-      out = Span{};
-      WireReader r(bytes);
-      while (!r.done()) {
-        uint64_t v = 0;
-        if (!r.read_tag(f, t)) return fail();
-        if ((f == 1 || f == 2) && t == WireType::kVarint) {
-          if (!r.read_varint(v)) return fail();
-          if (f == 1) out.offset = static_cast<int32_t>(zigzag_decode64(v));
-          if (f == 2) out.length = static_cast<uint32_t>(v);
-        } else if (!r.skip(t)) {
-          return fail();
-        }
-      }
-      return true;
     }
-    return false;
+    return true;
   }
   bool bad() const { return bad_; }
 
