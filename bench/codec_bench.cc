@@ -2,12 +2,16 @@
 // generated classes on the same bytes (the peer in docs/performance.md), plus snappy.
 //
 // The workload is what a Prometheus remote_write request typically carries: 2000 series
-// with 12 labels (node_exporter-like names and values) and one sample each.
+// with 12 labels (node_exporter-like names and values) and one sample each. The histogram
+// workload has the same series, each with one native integer histogram instead (schema 3,
+// 12 positive buckets in 2 spans and 4 negative ones, as deltas; count = zero_count + the
+// buckets), which the decoders validate as Prometheus does.
 #include <benchmark/benchmark.h>
 #include <snappy.h>
 
 #include <random>
 #include <string>
+#include <unordered_map>
 
 #include "io/prometheus/write/v2/types.pb.h"
 #include "prometheus/remote.pb.h"
@@ -18,31 +22,36 @@ namespace {
 
 using namespace rwgate;
 
+// The 12 labels of series i, sorted by name, through add(name, value).
+template <typename Add>
+void add_series_labels(int i, Add add) {
+  static const char* kNames[] = {"node_cpu_seconds_total", "node_memory_MemFree_bytes",
+                                 "node_network_receive_bytes_total", "node_filesystem_avail_bytes"};
+  add("__name__", kNames[i % 4]);
+  add("availability_zone", "us-east-1" + std::string(1, static_cast<char>('a' + i % 3)));
+  add("cpu", std::to_string(i % 16));
+  add("device", "eth" + std::to_string(i % 4));
+  add("env", "production");
+  add("instance",
+      "10.0." + std::to_string(i / 250 % 256) + "." + std::to_string(i % 250) + ":9100");
+  add("job", "node");
+  add("mode", i % 2 ? "idle" : "user");
+  add("mountpoint", "/var/lib/data" + std::to_string(i % 8));
+  add("region", "us-east-1");
+  add("service", "checkout");
+  add("team", "payments");
+}
+
 prometheus::WriteRequest make_v1(int series) {
   std::mt19937 rng(42);
   prometheus::WriteRequest req;
-  static const char* kNames[] = {"node_cpu_seconds_total", "node_memory_MemFree_bytes",
-                                 "node_network_receive_bytes_total", "node_filesystem_avail_bytes"};
   for (int i = 0; i < series; ++i) {
     auto* ts = req.add_timeseries();
-    auto add = [&](const std::string& k, const std::string& v) {
+    add_series_labels(i, [&](const std::string& k, const std::string& v) {
       auto* l = ts->add_labels();
       l->set_name(k);
       l->set_value(v);
-    };
-    add("__name__", kNames[i % 4]);
-    add("availability_zone", "us-east-1" + std::string(1, static_cast<char>('a' + i % 3)));
-    add("cpu", std::to_string(i % 16));
-    add("device", "eth" + std::to_string(i % 4));
-    add("env", "production");
-    add("instance",
-        "10.0." + std::to_string(i / 250 % 256) + "." + std::to_string(i % 250) + ":9100");
-    add("job", "node");
-    add("mode", i % 2 ? "idle" : "user");
-    add("mountpoint", "/var/lib/data" + std::to_string(i % 8));
-    add("region", "us-east-1");
-    add("service", "checkout");
-    add("team", "payments");
+    });
     auto* s = ts->add_samples();
     s->set_value(static_cast<double>(rng() % 100000) / 7.0);
     s->set_timestamp(1700000000000LL + i);
@@ -51,6 +60,76 @@ prometheus::WriteRequest make_v1(int series) {
 }
 
 std::string v1_bytes() { return make_v1(2000).SerializeAsString(); }
+
+// One valid native integer histogram (RW 1.0 and RW 2.0 Histogram share their fields):
+// schema 3, positive spans {0, 8} {2, 4}, negative span {-2, 4}, buckets as deltas of
+// absolute counts, count = zero_count + every bucket.
+template <typename H>
+void fill_histogram(H* h, int i, std::mt19937& rng) {
+  uint64_t count = rng() % 5;
+  h->set_zero_count_int(count);
+  auto deltas = [&](int n, auto add) {
+    int64_t prev = 0;
+    for (int k = 0; k < n; ++k) {
+      const int64_t c = rng() % 1000;
+      add(c - prev);
+      prev = c;
+      count += static_cast<uint64_t>(c);
+    }
+  };
+  h->set_schema(3);
+  h->set_zero_threshold(1e-128);
+  auto* p1 = h->add_positive_spans();
+  p1->set_offset(0);
+  p1->set_length(8);
+  auto* p2 = h->add_positive_spans();
+  p2->set_offset(2);
+  p2->set_length(4);
+  deltas(12, [&](int64_t d) { h->add_positive_deltas(d); });
+  auto* n1 = h->add_negative_spans();
+  n1->set_offset(-2);
+  n1->set_length(4);
+  deltas(4, [&](int64_t d) { h->add_negative_deltas(d); });
+  h->set_count_int(count);
+  h->set_sum(static_cast<double>(rng() % 100000) / 7.0);
+  h->set_timestamp(1700000000000LL + i);
+}
+
+std::string v1_histogram_bytes() {
+  std::mt19937 rng(42);
+  prometheus::WriteRequest req;
+  for (int i = 0; i < 2000; ++i) {
+    auto* ts = req.add_timeseries();
+    add_series_labels(i, [&](const std::string& k, const std::string& v) {
+      auto* l = ts->add_labels();
+      l->set_name(k);
+      l->set_value(v);
+    });
+    fill_histogram(ts->add_histograms(), i, rng);
+  }
+  return req.SerializeAsString();
+}
+
+std::string v2_histogram_bytes() {
+  std::mt19937 rng(42);
+  io::prometheus::write::v2::Request req;
+  std::unordered_map<std::string, uint32_t> refs;
+  auto ref = [&](const std::string& s) {
+    auto [it, added] = refs.emplace(s, static_cast<uint32_t>(req.symbols_size()));
+    if (added) req.add_symbols(s);
+    return it->second;
+  };
+  ref("");  // symbol 0 is the empty string
+  for (int i = 0; i < 2000; ++i) {
+    auto* ts = req.add_timeseries();
+    add_series_labels(i, [&](const std::string& k, const std::string& v) {
+      ts->add_labels_refs(ref(k));
+      ts->add_labels_refs(ref(v));
+    });
+    fill_histogram(ts->add_histograms(), i, rng);
+  }
+  return req.SerializeAsString();
+}
 
 std::string v2_bytes() {
   const std::string v1 = v1_bytes();
@@ -144,6 +223,52 @@ void BM_EncodeV2_Rwgate(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * 2000);
 }
 BENCHMARK(BM_EncodeV2_Rwgate);
+
+void BM_DecodeV1Histograms_Rwgate(benchmark::State& state) {
+  const std::string bytes = v1_histogram_bytes();
+  proto::Decoder d;
+  proto::Batch b;
+  if (!d.decode_v1(bytes, b).ok() || b.histograms.size() != 2000) state.SkipWithError("decode");
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(d.decode_v1(bytes, b).ok());
+  }
+  state.SetItemsProcessed(state.iterations() * 2000);
+  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(bytes.size()));
+}
+BENCHMARK(BM_DecodeV1Histograms_Rwgate);
+
+void BM_DecodeV1Histograms_Libprotobuf(benchmark::State& state) {
+  const std::string bytes = v1_histogram_bytes();
+  prometheus::WriteRequest req;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(req.ParseFromString(bytes));
+  }
+  state.SetItemsProcessed(state.iterations() * 2000);
+  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(bytes.size()));
+}
+BENCHMARK(BM_DecodeV1Histograms_Libprotobuf);
+
+void BM_DecodeV2Histograms_Rwgate(benchmark::State& state) {
+  const std::string bytes = v2_histogram_bytes();
+  proto::Decoder d;
+  proto::Batch b;
+  if (!d.decode_v2(bytes, b).ok() || b.histograms.size() != 2000) state.SkipWithError("decode");
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(d.decode_v2(bytes, b).ok());
+  }
+  state.SetItemsProcessed(state.iterations() * 2000);
+}
+BENCHMARK(BM_DecodeV2Histograms_Rwgate);
+
+void BM_DecodeV2Histograms_Libprotobuf(benchmark::State& state) {
+  const std::string bytes = v2_histogram_bytes();
+  io::prometheus::write::v2::Request req;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(req.ParseFromString(bytes));
+  }
+  state.SetItemsProcessed(state.iterations() * 2000);
+}
+BENCHMARK(BM_DecodeV2Histograms_Libprotobuf);
 
 void BM_SnappyCompress(benchmark::State& state) {
   const std::string bytes = v1_bytes();

@@ -92,47 +92,6 @@ Occurrence next_occurrence(WireReader& r, uint32_t field, WireType& type) {
   return Occurrence::kEnd;
 }
 
-// The values of one repeated scalar field in wire order, packed (proto3's default) or not,
-// wherever its occurrences are in the message. Allocates nothing.
-class Values {
- public:
-  Values(std::string_view msg, uint32_t field, WireType scalar)
-      : msg_(msg), packed_(std::string_view()), field_(field), scalar_(scalar) {}
-
-  // False at the end, and on malformed bytes (then bad()).
-  bool next(uint64_t& v) {
-    while (packed_.done()) {
-      WireType t{};
-      const Occurrence found = next_occurrence(msg_, field_, t);
-      if (found != Occurrence::kFound) return found == Occurrence::kEnd ? false : fail();
-      if (t == scalar_) return read(msg_, v);
-      std::string_view run;
-      if (t != WireType::kLengthDelimited || !msg_.read_bytes(run)) return fail();
-      packed_ = WireReader(run);
-    }
-    return read(packed_, v);
-  }
-  bool bad() const { return bad_; }
-
- private:
-  bool read(WireReader& r, uint64_t& v) {
-    const bool ok = scalar_ == WireType::kVarint ? r.read_varint(v) : r.read_fixed64(v);
-    return ok || fail();
-  }
-  bool fail() {
-    bad_ = true;
-    packed_ = WireReader(std::string_view());
-    msg_ = WireReader(std::string_view());
-    return false;
-  }
-
-  WireReader msg_;
-  WireReader packed_;
-  uint32_t field_;
-  WireType scalar_;
-  bool bad_ = false;
-};
-
 double as_double(uint64_t bits) {
   double d = 0;
   std::memcpy(&d, &bits, 8);
@@ -144,48 +103,136 @@ struct Span {
   uint32_t length = 0;
 };
 
-// The BucketSpan messages of one side, in order.
+// BucketSpan { sint32 offset = 1; uint32 length = 2; }, the value of a field of type `type`.
+bool read_span(WireReader& r, WireType type, Span& out) {
+  std::string_view bytes;
+  if (type != WireType::kLengthDelimited || !r.read_bytes(bytes)) return false;
+  out = Span{};
+  WireReader m(bytes);
+  while (!m.done()) {
+    uint32_t f = 0;
+    uint64_t v = 0;
+    if (!m.read_tag(f, type)) return false;
+    if ((f == 1 || f == 2) && type == WireType::kVarint) {
+      if (!m.read_varint(v)) return false;
+      if (f == 1) out.offset = static_cast<int32_t>(zigzag_decode64(v));
+      if (f == 2) out.length = static_cast<uint32_t>(v);
+    } else if (!m.skip(type)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// For the second look that reduced schemas need, over a message summarize() already found
+// well formed: the values of one repeated scalar field in wire order, packed or not,
+// wherever its occurrences are, and a side's spans in order.
+class Values {
+ public:
+  Values(std::string_view msg, uint32_t field, WireType scalar)
+      : msg_(msg), packed_(std::string_view()), field_(field), scalar_(scalar) {}
+
+  bool next(uint64_t& v) {
+    while (packed_.done()) {
+      WireType t{};
+      if (next_occurrence(msg_, field_, t) != Occurrence::kFound) return false;
+      if (t == scalar_) return read(msg_, v);
+      std::string_view run;
+      if (!msg_.read_bytes(run)) return false;
+      packed_ = WireReader(run);
+    }
+    return read(packed_, v);
+  }
+
+ private:
+  bool read(WireReader& r, uint64_t& v) const {
+    return scalar_ == WireType::kVarint ? r.read_varint(v) : r.read_fixed64(v);
+  }
+
+  WireReader msg_;
+  WireReader packed_;
+  uint32_t field_;
+  WireType scalar_;
+};
+
 class Spans {
  public:
   Spans(std::string_view msg, uint32_t field) : msg_(msg), field_(field) {}
-
   bool next(Span& out) {
     WireType t{};
-    const Occurrence found = next_occurrence(msg_, field_, t);
-    if (found != Occurrence::kFound) return found == Occurrence::kEnd ? false : fail();
-    std::string_view bytes;
-    if (t != WireType::kLengthDelimited || !msg_.read_bytes(bytes)) return fail();
-    out = Span{};
-    WireReader r(bytes);
-    while (!r.done()) {
-      uint32_t f = 0;
-      uint64_t v = 0;
-      if (!r.read_tag(f, t)) return fail();
-      if ((f == 1 || f == 2) && t == WireType::kVarint) {
-        if (!r.read_varint(v)) return fail();
-        if (f == 1) out.offset = static_cast<int32_t>(zigzag_decode64(v));
-        if (f == 2) out.length = static_cast<uint32_t>(v);
-      } else if (!r.skip(t)) {
-        return fail();
-      }
-    }
-    return true;
+    return next_occurrence(msg_, field_, t) == Occurrence::kFound && read_span(msg_, t, out);
   }
-  bool bad() const { return bad_; }
 
  private:
-  bool fail() {
-    bad_ = true;
-    msg_ = WireReader(std::string_view());
-    return false;
-  }
   WireReader msg_;
   uint32_t field_;
-  bool bad_ = false;
 };
 
-// The scalar fields. Of a oneof, the last occurrence on the wire counts.
-struct Scalars {
+// What one pass over the message finds: the scalar fields (of a oneof, the last occurrence
+// on the wire counts), and per side what the span and bucket checks need, for both kinds of
+// bucket array, since which kind counts is known only at the end.
+struct SideSummary {
+  int64_t spans = 0;
+  int64_t need = 0;            // the spans' lengths, added up
+  int64_t span_end = 0;        // offsets and lengths, added up: what custom bounds must cover
+  int64_t first_negative = 0;  // number (from 1) of the first span with a negative offset
+  int32_t first_negative_offset = 0;
+  int64_t later_negative = 0;  // the same among the spans after the first
+  int32_t later_negative_offset = 0;
+  // Integer buckets: deltas; the running count wraps as Go's int64 does.
+  int64_t deltas = 0;
+  int64_t running = 0;
+  uint64_t delta_total = 0;
+  int64_t negative_delta = 0;  // number of the first bucket with a negative count, and it
+  int64_t negative_delta_count = 0;
+  // Float buckets: absolute counts.
+  int64_t counts = 0;
+  int64_t negative_count = 0;
+  double negative_count_value = 0;
+
+  void add_span(const Span& sp) {
+    ++spans;
+    need += sp.length;
+    span_end += sp.offset + static_cast<int64_t>(sp.length);
+    if (sp.offset >= 0) return;
+    if (first_negative == 0) first_negative = spans, first_negative_offset = sp.offset;
+    if (spans > 1 && later_negative == 0) later_negative = spans, later_negative_offset = sp.offset;
+  }
+  void add_delta(int64_t d) {
+    ++deltas;
+    running = static_cast<int64_t>(static_cast<uint64_t>(running) + static_cast<uint64_t>(d));
+    delta_total += static_cast<uint64_t>(running);
+    if (running < 0 && negative_delta == 0) negative_delta = deltas, negative_delta_count = running;
+  }
+  void add_count(double c) {
+    ++counts;
+    if (c < 0 && negative_count == 0) negative_count = counts, negative_count_value = c;
+  }
+  int64_t buckets(bool is_float) const { return is_float ? counts : deltas; }
+};
+
+// custom_values: their number, the last, and the first problem (NaN, or not increasing).
+struct Bounds {
+  int64_t n = 0;
+  double last = 0;
+  bool nan = false;
+  bool disorder = false;  // then `before` and `after` are the pair out of order
+  double before = 0, after = 0;
+
+  void add(double b) {
+    if (!nan && !disorder) {
+      if (std::isnan(b)) {
+        nan = true;
+      } else if (n > 0 && b <= last) {
+        disorder = true, before = last, after = b;
+      }
+    }
+    last = b;
+    ++n;
+  }
+};
+
+struct Summary {
   bool is_float = false;  // count_float came last
   uint64_t count_int = 0;
   double count_float = 0;
@@ -195,102 +242,156 @@ struct Scalars {
   double sum = 0;
   int32_t schema = 0;
   double zero_threshold = 0;
-  bool has_negative_spans = false;
+  SideSummary positive, negative;
+  Bounds bounds;
+
+  // The zero bucket as the histogram's kind reads it (the other kind's field counts as 0).
+  uint64_t zero_count_int() const { return zero_is_float ? 0 : zero_int; }
+  double zero_count_float() const { return zero_is_float ? zero_float : 0; }
 };
 
-bool read_scalars(std::string_view msg, Scalars& s) {
+// Reads a repeated scalar that came packed (one length-delimited run) or as one value.
+template <typename Add>
+bool read_repeated(WireReader& r, WireType type, WireType scalar, Add add) {
+  uint64_t v = 0;
+  auto one = [&](WireReader& from) {
+    if (!(scalar == WireType::kVarint ? from.read_varint(v) : from.read_fixed64(v))) return false;
+    add(v);
+    return true;
+  };
+  if (type == scalar) return one(r);
+  std::string_view run;
+  if (type != WireType::kLengthDelimited || !r.read_bytes(run)) return false;
+  WireReader packed(run);
+  while (!packed.done()) {
+    if (!one(packed)) return false;
+  }
+  return true;
+}
+
+// One pass over the message. False on malformed bytes.
+bool summarize(std::string_view msg, Summary& s) {
   WireReader r(msg);
   while (!r.done()) {
     uint32_t f = 0;
     WireType t{};
     uint64_t v = 0;
     if (!r.read_tag(f, t)) return false;
-    const bool fixed = f == 2 || f == 3 || f == 5 || f == 7;
-    if (f == 1 || f == 4 || f == 6 || fixed) {
-      if (t != (fixed ? WireType::kFixed64 : WireType::kVarint)) return false;
-      if (!(fixed ? r.read_fixed64(v) : r.read_varint(v))) return false;
-    } else {
-      if (f == kNegative.spans) s.has_negative_spans = true;
-      if (!r.skip(t)) return false;
-      continue;
-    }
+    SideSummary& side = f <= kNegative.counts ? s.negative : s.positive;
+    bool ok = true;
     switch (f) {
       case 1:
-        s.is_float = false, s.count_int = v;
+      case 4:
+      case 6:
+        ok = t == WireType::kVarint && r.read_varint(v);
+        if (f == 1) s.is_float = false, s.count_int = v;
+        if (f == 4) s.schema = static_cast<int32_t>(zigzag_decode64(v));
+        if (f == 6) s.zero_is_float = false, s.zero_int = v;
         break;
       case 2:
-        s.is_float = true, s.count_float = as_double(v);
-        break;
       case 3:
-        s.sum = as_double(v);
-        break;
-      case 4:
-        s.schema = static_cast<int32_t>(zigzag_decode64(v));
-        break;
       case 5:
-        s.zero_threshold = as_double(v);
+      case 7:
+        ok = t == WireType::kFixed64 && r.read_fixed64(v);
+        if (f == 2) s.is_float = true, s.count_float = as_double(v);
+        if (f == 3) s.sum = as_double(v);
+        if (f == 5) s.zero_threshold = as_double(v);
+        if (f == 7) s.zero_is_float = true, s.zero_float = as_double(v);
         break;
-      case 6:
-        s.zero_is_float = false, s.zero_int = v;
+      case 8:
+      case 11: {
+        Span sp;
+        ok = read_span(r, t, sp);
+        side.add_span(sp);
+        break;
+      }
+      case 9:
+      case 12:
+        ok = read_repeated(r, t, WireType::kVarint,
+                           [&](uint64_t d) { side.add_delta(zigzag_decode64(d)); });
+        break;
+      case 10:
+      case 13:
+        ok = read_repeated(r, t, WireType::kFixed64,
+                           [&](uint64_t c) { side.add_count(as_double(c)); });
+        break;
+      case kCustomValues:
+        ok = read_repeated(r, t, WireType::kFixed64,
+                           [&](uint64_t b) { s.bounds.add(as_double(b)); });
         break;
       default:
-        s.zero_is_float = true, s.zero_float = as_double(v);
+        ok = r.skip(t);
     }
+    if (!ok) return false;
   }
   return true;
 }
 
-// The number of buckets a side holds (deltas for integer histograms, counts for float).
-bool count_buckets(std::string_view msg, const Side& side, bool is_float, int64_t& n) {
-  Values values(msg, is_float ? side.counts : side.deltas,
-                is_float ? WireType::kFixed64 : WireType::kVarint);
-  uint64_t v = 0;
-  for (n = 0; values.next(v);) ++n;
-  return !values.bad();
-}
-
-// How a check words and bounds the spans of a side: Prometheus has three wordings.
-struct SpanRule {
-  std::string_view prefix;    // "positive side: ", "custom buckets: ", or none (reduction)
-  bool first_offset_checked;  // custom buckets: no span may have a negative offset
-  bool reducing;              // reduceResolution: stops where the buckets run out
-};
-
-// Offsets (after the first) are not negative and the lengths add up to the bucket count.
-// `span_end` (optional): the sum of offsets and lengths, what custom bounds must cover.
-std::string check_spans(std::string_view msg, const Side& side, bool is_float, const SpanRule& rule,
-                        int64_t* span_end = nullptr) {
-  int64_t buckets = 0;
-  if (!count_buckets(msg, side, is_float, buckets)) return std::string(kMalformed);
-  const std::string prefix(rule.prefix);
-  Spans spans(msg, side.spans);
-  Span sp;
-  int64_t need = 0, end = 0;
-  for (int64_t n = 1; spans.next(sp); ++n) {
-    if ((n > 1 || rule.first_offset_checked) && sp.offset < 0) {
-      return prefix + "span number " + num(n) + " with offset " + num(sp.offset) + ": " +
-             std::string(kNegativeOffset);
-    }
-    need += sp.length;
-    end += sp.offset + static_cast<int64_t>(sp.length);
-    if (rule.reducing && need > buckets) {
-      return "have " + num(buckets) + " buckets but spans need more: " + std::string(kSpanMismatch);
-    }
+std::string spans_problem(const SideSummary& side, bool is_float, std::string_view prefix,
+                          bool first_offset_checked) {
+  const int64_t n = first_offset_checked ? side.first_negative : side.later_negative;
+  if (n != 0) {
+    const int32_t offset =
+        first_offset_checked ? side.first_negative_offset : side.later_negative_offset;
+    return std::string(prefix) + "span number " + num(n) + " with offset " + num(offset) + ": " +
+           std::string(kNegativeOffset);
   }
-  if (spans.bad()) return std::string(kMalformed);
-  if (need != buckets) {
-    return prefix + "spans need " + num(need) + " buckets, have " + num(buckets) +
-           " buckets: " + std::string(kSpanMismatch);
+  if (side.need != side.buckets(is_float)) {
+    return std::string(prefix) + "spans need " + num(side.need) + " buckets, have " +
+           num(side.buckets(is_float)) + " buckets: " + std::string(kSpanMismatch);
   }
-  if (span_end != nullptr) *span_end = end;
   return {};
 }
 
-// A side's absolute bucket counts, in order, as Validate sees them: as sent, or when
-// `shift` > 0 (schema 8 + shift) merged as the reduction to schema 8 merges them.
-// T is int64_t (integer histograms: running sum of deltas, wrapping as Go's does) or double.
+std::string negative_bucket(std::string_view prefix, int64_t n, const std::string& count) {
+  return std::string(prefix) + "bucket number " + num(n) + " has observation count of " + count +
+         ": " + std::string(kNegativeBucket);
+}
+
+// Validate's bucket check of one side, as sent.
+std::string buckets_problem(const SideSummary& side, bool is_float, std::string_view prefix) {
+  if (is_float) {
+    if (side.negative_count == 0) return {};
+    return negative_bucket(prefix, side.negative_count, go_float(side.negative_count_value));
+  }
+  if (side.negative_delta == 0) return {};
+  return negative_bucket(prefix, side.negative_delta, num(side.negative_delta_count));
+}
+
+// Custom buckets (schema -53): the bounds, the positive spans against them, and no zero
+// bucket or negative side.
+std::string custom_buckets_problem(const Summary& s) {
+  const std::string prefix = "custom buckets: ";
+  const Bounds& b = s.bounds;
+  if (b.nan) return prefix + "histogram custom bounds must not be NaN";
+  if (b.disorder) {
+    return prefix + "previous bound is " + go_fixed(b.before) + " and current is " +
+           go_fixed(b.after) + ": histogram custom bounds must be in strictly increasing order";
+  }
+  if (b.n > 0 && std::isinf(b.last) && b.last > 0) {
+    return prefix +
+           "last +Inf bound must not be explicitly defined: histogram custom bounds must be finite";
+  }
+  if (std::string p = spans_problem(s.positive, s.is_float, prefix, true); !p.empty()) return p;
+  if (b.n + 1 < s.positive.span_end) {
+    return prefix + "only " + num(b.n) +
+           " custom bounds defined which is insufficient to cover total span length of " +
+           num(s.positive.span_end) + ": histogram custom bounds are too few";
+  }
+  // `!= 0` refuses NaN too, as Prometheus's check does.
+  if (s.is_float ? s.zero_count_float() != 0 : s.zero_count_int() != 0)
+    return prefix + "must have zero count of 0";
+  if (s.zero_threshold != 0) return prefix + "must have zero threshold of 0";
+  if (s.negative.spans > 0) return prefix + "must not have negative spans";
+  if (s.negative.buckets(s.is_float) > 0) return prefix + "must not have negative buckets";
+  return {};
+}
+
+// A side's absolute bucket counts of schema 8 + `shift`, merged in order as the reduction to
+// schema 8 merges them. T is int64_t (integer histograms: the running sum of the deltas,
+// wrapping as Go's does) or double. The spans were checked against the buckets first.
 template <typename T, typename Visit>
-bool for_each_bucket(std::string_view msg, const Side& side, int shift, Visit visit) {
+void for_each_merged_bucket(std::string_view msg, const Side& side, int shift, Visit visit) {
   constexpr bool kFloat = std::is_same_v<T, double>;
   Values values(msg, kFloat ? side.counts : side.deltas,
                 kFloat ? WireType::kFixed64 : WireType::kVarint);
@@ -308,10 +409,6 @@ bool for_each_bucket(std::string_view msg, const Side& side, int shift, Visit vi
     return true;
   };
   T c{};
-  if (shift == 0) {
-    while (next(c)) visit(c);
-    return !values.bad();
-  }
   // Bucket index i of schema s lands in bucket ((i - 1) >> (s - 8)) + 1 of schema 8.
   Spans spans(msg, side.spans);
   Span sp;
@@ -338,121 +435,88 @@ bool for_each_bucket(std::string_view msg, const Side& side, int shift, Visit vi
     }
   }
   if (have) visit(merged);
-  return !values.bad() && !spans.bad();
 }
 
-// No bucket of a side is negative; their total goes into `total` (integer histograms).
+// Schemas 9..52: what reducing a side to schema 8 refuses (Prometheus's reduceResolution,
+// which runs before Validate, stops where the buckets run out and words its errors without
+// a side), then Validate's negative-bucket check on the merged buckets.
+std::string reduced_spans_problem(std::string_view msg, const Side& side,
+                                  const SideSummary& summary, bool is_float) {
+  const int64_t buckets = summary.buckets(is_float);
+  Spans spans(msg, side.spans);
+  Span sp;
+  int64_t need = 0;
+  for (int64_t n = 1; spans.next(sp); ++n) {
+    if (n > 1 && sp.offset < 0) {
+      return "span number " + num(n) + " with offset " + num(sp.offset) + ": " +
+             std::string(kNegativeOffset);
+    }
+    need += sp.length;
+    if (need > buckets) {
+      return "have " + num(buckets) + " buckets but spans need more: " + std::string(kSpanMismatch);
+    }
+  }
+  if (need != buckets) {
+    return "spans need " + num(need) + " buckets, have " + num(buckets) +
+           " buckets: " + std::string(kSpanMismatch);
+  }
+  return {};
+}
+
 template <typename T>
-std::string check_buckets(std::string_view msg, const Side& side, int shift, uint64_t& total) {
+std::string merged_buckets_problem(std::string_view msg, const Side& side, int shift) {
   std::string problem;
   int64_t n = 0;
-  const bool ok = for_each_bucket<T>(msg, side, shift, [&](T c) {
+  for_each_merged_bucket<T>(msg, side, shift, [&](T c) {
     ++n;
-    if (!problem.empty()) return;
-    if (c < 0) {
-      std::string count;
-      if constexpr (std::is_same_v<T, double>) {
-        count = go_float(c);
-      } else {
-        count = num(c);
-      }
-      problem = std::string(side.prefix) + "bucket number " + num(n) +
-                " has observation count of " + count + ": " + std::string(kNegativeBucket);
+    if (!problem.empty() || !(c < 0)) return;
+    if constexpr (std::is_same_v<T, double>) {
+      problem = negative_bucket(side.prefix, n, go_float(c));
+    } else {
+      problem = negative_bucket(side.prefix, n, num(c));
     }
-    if constexpr (!std::is_same_v<T, double>) total += static_cast<uint64_t>(c);
   });
-  if (!ok) return std::string(kMalformed);
   return problem;
 }
 
-// Custom buckets (schema -53): the bounds, and the positive spans against them.
-std::string check_custom_bounds(std::string_view msg, bool is_float) {
-  const std::string prefix = "custom buckets: ";
-  Values bounds(msg, kCustomValues, WireType::kFixed64);
-  uint64_t raw = 0;
-  int64_t nbounds = 0;
-  double prev = 0;
-  while (bounds.next(raw)) {
-    const double b = as_double(raw);
-    if (std::isnan(b)) return prefix + "histogram custom bounds must not be NaN";
-    if (nbounds > 0 && b <= prev) {
-      return prefix + "previous bound is " + go_fixed(prev) + " and current is " + go_fixed(b) +
-             ": histogram custom bounds must be in strictly increasing order";
-    }
-    prev = b;
-    ++nbounds;
-  }
-  if (bounds.bad()) return std::string(kMalformed);
-  if (nbounds > 0 && std::isinf(prev) && prev > 0) {
-    return prefix +
-           "last +Inf bound must not be explicitly defined: histogram custom bounds must be finite";
-  }
-  int64_t span_end = 0;
-  if (std::string p = check_spans(msg, kPositive, is_float, {prefix, true, false}, &span_end);
-      !p.empty())
-    return p;
-  if (nbounds + 1 < span_end) {
-    return prefix + "only " + num(nbounds) +
-           " custom bounds defined which is insufficient to cover total span length of " +
-           num(span_end) + ": histogram custom bounds are too few";
-  }
-  return {};
-}
-
-// What custom buckets may not have besides bounds: a zero bucket, a negative side.
-std::string check_custom_rest(std::string_view msg, const Scalars& s) {
-  // `!= 0` refuses NaN too, as Prometheus's check does.
-  const bool zero_set =
-      s.is_float ? (s.zero_is_float && s.zero_float != 0) : (!s.zero_is_float && s.zero_int != 0);
-  if (zero_set) return "custom buckets: must have zero count of 0";
-  if (s.zero_threshold != 0) return "custom buckets: must have zero threshold of 0";
-  if (s.has_negative_spans) return "custom buckets: must not have negative spans";
-  int64_t negative = 0;
-  if (!count_buckets(msg, kNegative, s.is_float, negative)) return std::string(kMalformed);
-  if (negative > 0) return "custom buckets: must not have negative buckets";
-  return {};
-}
-
-bool has_custom_values(std::string_view msg) {
-  Values bounds(msg, kCustomValues, WireType::kFixed64);
-  uint64_t raw = 0;
-  return bounds.next(raw);
+std::string merged_buckets_problem(std::string_view msg, const Side& side, bool is_float,
+                                   int shift) {
+  return is_float ? merged_buckets_problem<double>(msg, side, shift)
+                  : merged_buckets_problem<int64_t>(msg, side, shift);
 }
 
 }  // namespace
 
 std::string histogram_problem(std::string_view msg) {
-  Scalars s;
-  if (!read_scalars(msg, s)) return std::string(kMalformed);
+  Summary s;
+  if (!summarize(msg, s)) return std::string(kMalformed);
   // Prometheus's receiver reduces schemas 9..52 to 8 before it validates; -9..-5 it keeps.
-  int shift = 0;
-  if (s.schema > kMaxSchema && s.schema <= 52) {
-    for (const Side* side : {&kPositive, &kNegative}) {
-      if (std::string p = check_spans(msg, *side, s.is_float, {"", false, true}); !p.empty())
+  const int shift = s.schema > kMaxSchema && s.schema <= 52 ? s.schema - kMaxSchema : 0;
+  if (shift > 0) {
+    for (auto [side, summary] : {std::pair{&kPositive, &s.positive}, {&kNegative, &s.negative}}) {
+      if (std::string p = reduced_spans_problem(msg, *side, *summary, s.is_float); !p.empty())
         return p;
     }
-    shift = s.schema - kMaxSchema;
   }
+  auto buckets = [&](const Side& side, const SideSummary& summary) {
+    return shift > 0 ? merged_buckets_problem(msg, side, s.is_float, shift)
+                     : buckets_problem(summary, s.is_float, side.prefix);
+  };
   const int32_t schema = shift > 0 ? kMaxSchema : s.schema;
-  uint64_t in_buckets = 0;
   std::string p;
   if (schema == kCustomBucketsSchema) {
-    p = check_custom_bounds(msg, s.is_float);
-    if (p.empty()) p = check_custom_rest(msg, s);
+    p = custom_buckets_problem(s);
   } else if (schema >= -4 && schema <= kMaxSchema) {
     if (shift == 0) {
-      p = check_spans(msg, kPositive, s.is_float, {kPositive.prefix, false, false});
-      if (p.empty()) p = check_spans(msg, kNegative, s.is_float, {kNegative.prefix, false, false});
+      p = spans_problem(s.positive, s.is_float, kPositive.prefix, false);
+      if (p.empty()) p = spans_problem(s.negative, s.is_float, kNegative.prefix, false);
     }
-    if (p.empty()) {
-      p = s.is_float ? check_buckets<double>(msg, kNegative, shift, in_buckets)
-                     : check_buckets<int64_t>(msg, kNegative, shift, in_buckets);
-    }
-    if (p.empty() && s.is_float && s.zero_is_float && s.zero_float < 0) {
+    if (p.empty()) p = buckets(kNegative, s.negative);
+    if (p.empty() && s.is_float && s.zero_count_float() < 0) {
       p = "zero bucket has observation count of " + go_float(s.zero_float) + ": " +
           std::string(kNegativeBucket);
     }
-    if (p.empty() && has_custom_values(msg))
+    if (p.empty() && s.bounds.n > 0)
       p = "histogram with exponential schema must not have custom bounds";
   } else {
     p = "histogram has an invalid schema, which must be between -4 and 8 for exponential "
@@ -466,25 +530,19 @@ std::string histogram_problem(std::string_view msg) {
              ": histogram's observation count is negative";
     }
     // Prometheus does not compare a float histogram's count with its buckets.
-    return check_buckets<double>(msg, kPositive, shift, in_buckets);
+    return buckets(kPositive, s.positive);
   }
-  if (p = check_buckets<int64_t>(msg, kPositive, shift, in_buckets); !p.empty()) return p;
-  const uint64_t total = in_buckets + (s.zero_is_float ? 0 : s.zero_int);
-  const std::string found = std::to_string(total) +
-                            " observations found in buckets, but the Count field is " +
-                            std::to_string(s.count_int) + ": ";
-  if (std::isnan(s.sum)) {
-    if (total > s.count_int) {
-      return found +
-             "histogram's observation count should be at least the number of observations "
-             "found in the buckets";
-    }
-  } else if (total != s.count_int) {
-    return found +
-           "histogram's observation count should equal the number of observations found in "
-           "the buckets (in absence of NaN)";
-  }
-  return {};
+  if (p = buckets(kPositive, s.positive); !p.empty()) return p;
+  // Merging buckets keeps their total: the same sum serves reduced schemas.
+  const uint64_t total = s.positive.delta_total + s.negative.delta_total + s.zero_count_int();
+  const bool nan_sum = std::isnan(s.sum);
+  if (nan_sum ? total <= s.count_int : total == s.count_int) return {};
+  return std::to_string(total) + " observations found in buckets, but the Count field is " +
+         std::to_string(s.count_int) + ": " +
+         (nan_sum ? "histogram's observation count should be at least the number of "
+                    "observations found in the buckets"
+                  : "histogram's observation count should equal the number of observations "
+                    "found in the buckets (in absence of NaN)");
 }
 
 }  // namespace rwgate::proto

@@ -114,7 +114,9 @@ class WireWriter {
  public:
   explicit WireWriter(std::string& out) : out_(out) {}
 
-  void varint(uint64_t v) {
+  // Inlined: it runs several times per sample, and GCC stops inlining it once it has
+  // enough call sites (callgrind: +5% instructions for RW 1.0 encoding when that happened).
+  [[gnu::always_inline]] void varint(uint64_t v) {
     char buf[10];
     size_t n = 0;
     while (v >= 0x80) {
