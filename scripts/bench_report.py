@@ -308,7 +308,8 @@ lines = [
     "",
     f"Command: `{cmd}` (median of 5 repetitions)  ",
     f"Machine: {cpu_model()}, {data['context'].get('num_cpus')} cores; commit {rev}  ",
-    "Workload: one request of 2000 series x 12 labels x 1 sample (node_exporter-like labels).",
+    "Workload: one request of 2000 series x 12 labels x 1 sample (node_exporter-like labels);",
+    "the histogram rows: the same series with one integer native histogram each (16 buckets).",
     "Peer: libprotobuf 3.21 generated classes parsing/serializing the same bytes.",
     "",
     "| operation | rwgate ns/series | libprotobuf ns/series | rwgate / libprotobuf |",
@@ -316,7 +317,11 @@ lines = [
 ]
 for op, ours, peer in [("decode RW 1.0", "BM_DecodeV1_Rwgate", "BM_DecodeV1_Libprotobuf"),
                        ("decode RW 2.0", "BM_DecodeV2_Rwgate", "BM_DecodeV2_Libprotobuf"),
-                       ("encode RW 1.0", "BM_EncodeV1_Rwgate", "BM_EncodeV1_Libprotobuf")]:
+                       ("encode RW 1.0", "BM_EncodeV1_Rwgate", "BM_EncodeV1_Libprotobuf"),
+                       ("decode RW 1.0, one native histogram a series (validated)",
+                        "BM_DecodeV1Histograms_Rwgate", "BM_DecodeV1Histograms_Libprotobuf"),
+                       ("decode RW 2.0, one native histogram a series (validated)",
+                        "BM_DecodeV2Histograms_Rwgate", "BM_DecodeV2Histograms_Libprotobuf")]:
     a, b = ns_per_series(ours), ns_per_series(peer)
     lines.append(f"| {op} | {a:.1f} | {b:.1f} | {a / b:.2f} |")
 lines.append(f"| encode RW 2.0 (symbol table) | {ns_per_series('BM_EncodeV2_Rwgate'):.1f} | - | - |")
