@@ -97,8 +97,7 @@ class RandomMessages {
     if (custom) {
       for (int64_t i = 0; i < span_end; ++i) h->add_custom_values(0.25 * static_cast<double>(i));
     } else {
-      side(h->mutable_negative_spans(), h->mutable_negative_deltas(),
-           h->mutable_negative_counts());
+      side(h->mutable_negative_spans(), h->mutable_negative_deltas(), h->mutable_negative_counts());
       h->set_zero_threshold(1e-128);
       const uint64_t zero = rng_() % 10;
       total += zero;
