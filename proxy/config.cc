@@ -58,6 +58,7 @@ void read_sections(Reader& r, const YAML::Node& root, Config& config) {
   lb::read_load_balancer_detection(r, root["load_balancer_detection"],
                                    config.load_balancer_detection);
   staleness::read_staleness(r, root["staleness"], config.staleness);
+  pipeline::read_ha_dedup(r, root["ha_dedup"], config.ha_dedup);
   config.relabel_configs =
       relabel::parse_rules(root["relabel_configs"], "relabel_configs", r.errors(), names);
   if (r.map(root["relabel"], "relabel", {"cache_max_entries"})) {
@@ -88,7 +89,7 @@ ConfigResult parse_config(const std::string& yaml_text) {
     if (root.IsDefined() && !root.IsNull()) {
       if (r.map(root, "",
                 {"server", "discovery", "enrich", "load_balancer_detection", "staleness", "relabel",
-                 "relabel_configs", "name_validation_scheme", "sinks"})) {
+                 "relabel_configs", "name_validation_scheme", "ha_dedup", "sinks"})) {
         read_sections(r, root, config);
       } else {
         r.error("", root, "the config must be a mapping");

@@ -9,6 +9,7 @@
 //   server, relabel_configs, relabel      here
 //   discovery                             discovery/config.h
 //   enrich                                pipeline/config.h
+//   ha_dedup                              pipeline/ha_dedup.h
 //   load_balancer_detection               lb/config.h
 //   staleness                             staleness/config.h
 //   sinks                                 sinks/config.h
@@ -25,6 +26,7 @@
 #include "discovery/discovery.h"  // includers of this header have relied on it
 #include "lb/config.h"
 #include "pipeline/config.h"
+#include "pipeline/ha_dedup.h"
 #include "relabel/rule.h"
 #include "sinks/config.h"
 #include "staleness/config.h"
@@ -63,6 +65,7 @@ struct Config {
   // name_validation_scheme: utf8 (Prometheus 3) or legacy (2.x) label names in every rule.
   relabel::NameValidation name_validation = relabel::NameValidation::kUtf8;
   size_t relabel_cache_max_entries = 100000;  // relabel.cache_max_entries
+  pipeline::HaDedupConfig ha_dedup;
   std::vector<SinkConfig> sinks;
 };
 

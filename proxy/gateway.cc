@@ -89,6 +89,11 @@ Gateway::Gateway(Config initial, std::string config_path, std::chrono::milliseco
                         "does not "
                         "use) and result (applied, ignored, malformed, unauthorized).")
                   .Register(registry_)),
+      ha_clusters_(prometheus::BuildGauge()
+                       .Name("rwgate_ha_clusters")
+                       .Help("HA clusters (ha_dedup) with an elected replica.")
+                       .Register(registry_)
+                       .Add({})),
       lb_targets_(prometheus::BuildGauge()
                       .Name("rwgate_lb_flagged_targets")
                       .Help("Targets judged to be load balancers, by job, verdict (suspected, "
@@ -200,6 +205,10 @@ std::shared_ptr<IngestSnapshot> Gateway::ingest_snapshot(
   rules.global = config.relabel_configs;
   rules.lb = config.load_balancer_detection;
   snapshot->lb = lb_detector_;
+  if (config.ha_dedup.enabled) {
+    ha_tracker_->configure(config.ha_dedup);  // the elections outlive the reload
+    snapshot->ha = ha_tracker_;
+  }
   rules.cache_entries_per_thread =
       config.relabel_cache_max_entries / std::max<size_t>(1, worker_threads_);
   for (const SinkConfig& sc : config.sinks) {
@@ -360,6 +369,7 @@ void Gateway::route(const HttpRequest& req, HttpResponse& res, const Connection&
   if (path == "/metrics" && get) {
     refresh_discovery_gauges();
     refresh_lb_gauges();
+    ha_clusters_.Set(static_cast<double>(ha_tracker_->clusters()));
     res.result(http::status::ok);
     res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
     res.body() = prometheus::TextSerializer().Serialize(registry_.Collect());
@@ -367,6 +377,12 @@ void Gateway::route(const HttpRequest& req, HttpResponse& res, const Connection&
   }
   if (path == "/api/v1/discovery" && get) return discovery_json(res);
   if (path == "/api/v1/lb-targets" && get) return lb_targets_json(res);
+  if (path == "/api/v1/ha-clusters" && get) {
+    res.result(http::status::ok);
+    res.set(http::field::content_type, "application/json");
+    res.body() = ha_tracker_->report_json();
+    return;
+  }
   if (path == "/api/v1/aws/events") return aws_events(req, res);
   if (path == "/-/healthy" && get) return text(res, http::status::ok, "rwgate is Healthy.\n");
   if (path == "/-/ready" && get) {

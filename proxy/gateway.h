@@ -117,6 +117,9 @@ class Gateway {
   std::string discovery_fingerprint_;
   // Load-balancer verdicts outlive reloads: a target's evidence is not config.
   std::shared_ptr<lb::LbDetector> lb_detector_ = std::make_shared<lb::LbDetector>();
+  std::shared_ptr<pipeline::HaTracker> ha_tracker_ =
+      std::make_shared<pipeline::HaTracker>(Clock::system());
+  prometheus::Gauge& ha_clusters_;
   prometheus::Family<prometheus::Gauge>& lb_targets_;
   std::mutex lb_gauges_mu_;                             // guards lb_gauge_labels_
   std::set<std::vector<std::string>> lb_gauge_labels_;  // (job, verdict, evidence) ever set

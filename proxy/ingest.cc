@@ -192,7 +192,21 @@ IngestHandler::IngestHandler(prometheus::Registry& registry, const Clock& clock)
                          .Add({})),
       late_samples_(counter(registry, "rwgate_staleness_late_samples_dropped_total",
                             "Samples dropped because their instance is gone "
-                            "(staleness.drop_late_samples).")) {
+                            "(staleness.drop_late_samples).")),
+      ha_dropped_series_(counter(registry, "rwgate_ha_deduplicated_series_total",
+                                 "Series of HA replicas that are not elected, dropped (the "
+                                 "request is still answered 2xx).")),
+      ha_dropped_samples_(counter(registry, "rwgate_ha_deduplicated_samples_total",
+                                  "Samples and histogram samples of those series.")),
+      ha_no_cluster_(counter(registry, "rwgate_ha_series_without_cluster_total",
+                             "Series with the replica label but no cluster label, passed on "
+                             "untouched.")),
+      ha_failovers_(counter(registry, "rwgate_ha_failovers_total",
+                            "Elections of another replica after the elected one was silent for "
+                            "ha_dedup.failover_timeout.")),
+      ha_evicted_(counter(registry, "rwgate_ha_clusters_evicted_total",
+                          "HA clusters forgotten to stay within ha_dedup.max_clusters (the one "
+                          "idle longest first).")) {
   auto& requests = prometheus::BuildCounter()
                        .Name("rwgate_ingest_requests_total")
                        .Help("Requests to /api/v1/write, by HTTP status code.")
@@ -315,6 +329,16 @@ void IngestHandler::answer(proto::Protocol protocol, const proto::Batch& batch, 
   }
 }
 
+void IngestHandler::count_ha(const pipeline::HaDedupStats& stats) {
+  if (stats.dropped_series > 0) {
+    ha_dropped_series_.Increment(static_cast<double>(stats.dropped_series));
+    ha_dropped_samples_.Increment(static_cast<double>(stats.dropped_samples));
+  }
+  if (stats.no_cluster > 0) ha_no_cluster_.Increment(static_cast<double>(stats.no_cluster));
+  if (stats.failovers > 0) ha_failovers_.Increment(static_cast<double>(stats.failovers));
+  if (stats.evicted > 0) ha_evicted_.Increment(static_cast<double>(stats.evicted));
+}
+
 void IngestHandler::handle(const HttpRequest& req, HttpResponse& res,
                            pipeline::WorkerContext& ctx) {
   struct ObserveOnExit {
@@ -337,6 +361,8 @@ void IngestHandler::handle(const HttpRequest& req, HttpResponse& res,
                         "with sinks",
                         "30"});
   }
+  // First, on the labels as sent: the replicas of an HA pair are told apart by them.
+  if (snap->ha != nullptr) count_ha(snap->ha->dedup(ctx.batch));
   // Held until the sinks have the batch: the direct path hands them views into it.
   std::shared_ptr<const discovery::DiscoverySnapshot> fleet;
   std::shared_ptr<const lb::LbVerdicts> verdicts;

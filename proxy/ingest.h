@@ -30,6 +30,7 @@
 
 #include "base/clock.h"
 #include "discovery/discovery.h"
+#include "pipeline/ha_dedup.h"
 #include "pipeline/worker_context.h"
 #include "proxy/http_server.h"
 #include "sinks/sink.h"
@@ -44,8 +45,9 @@ struct IngestSnapshot {
   std::shared_ptr<const discovery::Discovery> discovery;  // null: no source configured
   std::vector<prometheus::Counter*> relabel_dropped;      // by sink
   std::shared_ptr<lb::LbDetector> lb;                     // load-balancer detection; never null
-  std::vector<uint32_t> sink_ids;  // by sink: stable across reloads (interned sink names)
-  bool track_series = false;       // staleness.on_terminate with discovery on
+  std::vector<uint32_t> sink_ids;           // by sink: stable across reloads (interned sink names)
+  bool track_series = false;                // staleness.on_terminate with discovery on
+  std::shared_ptr<pipeline::HaTracker> ha;  // ha_dedup; null when off
 };
 
 enum class RejectReason : uint8_t {
@@ -111,6 +113,7 @@ class IngestHandler {
   void account(const IngestSnapshot& snap, const discovery::DiscoverySnapshot* fleet,
                pipeline::WorkerContext& ctx);
   void answer(proto::Protocol protocol, const proto::Batch& batch, HttpResponse& res);
+  void count_ha(const pipeline::HaDedupStats& stats);
   prometheus::Counter& requests_by_code(int status);
 
   std::atomic<std::shared_ptr<const IngestSnapshot>> snapshot_;
@@ -132,6 +135,11 @@ class IngestHandler {
   prometheus::Gauge& cache_entries_;
   std::array<prometheus::Counter*, 3> lb_series_;  // by LbAction: annotated, dropped, passed
   prometheus::Counter& late_samples_;
+  prometheus::Counter& ha_dropped_series_;
+  prometheus::Counter& ha_dropped_samples_;
+  prometheus::Counter& ha_no_cluster_;
+  prometheus::Counter& ha_failovers_;
+  prometheus::Counter& ha_evicted_;
 };
 
 }  // namespace rwgate::proxy

@@ -195,12 +195,12 @@ class Workspace:
         assert p.proc.poll() is None, p.output()
         return p
 
-    def prometheus_agent(self, config_text):
+    def prometheus_agent(self, config_text, name="prometheus"):
         port = free_port()
-        cfg = self.write("prometheus.yml", config_text)
-        p = self.start("prometheus", ["prometheus", "--enable-feature=agent", f"--config.file={cfg}",
-                                      f"--storage.agent.path={self.path('agent-data')}",
-                                      f"--web.listen-address=127.0.0.1:{port}"])
+        cfg = self.write(name + ".yml", config_text)
+        p = self.start(name, ["prometheus", "--enable-feature=agent", f"--config.file={cfg}",
+                              f"--storage.agent.path={self.path(name + '-agent-data')}",
+                              f"--web.listen-address=127.0.0.1:{port}"])
         wait_until(lambda: http("GET", f"http://127.0.0.1:{port}/-/ready")[0] == 200, what="prometheus ready")
         return p
 

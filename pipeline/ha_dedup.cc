@@ -1,0 +1,157 @@
+#include "pipeline/ha_dedup.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+
+#include "base/json.h"
+#include "base/utf8.h"
+#include "base/yaml_reader.h"
+
+namespace rwgate::pipeline {
+
+void read_ha_dedup(yaml::Reader& r, const YAML::Node& node, HaDedupConfig& out) {
+  const std::string path = "ha_dedup";
+  if (!r.map(node, path, {"cluster_label", "replica_label", "failover_timeout", "max_clusters"}))
+    return;
+  out.enabled = true;
+  r.string(node, path, "cluster_label", out.cluster_label);
+  r.string(node, path, "replica_label", out.replica_label);
+  r.duration(node, path, "failover_timeout", out.failover_timeout);
+  r.integer<size_t>(node, path, "max_clusters", out.max_clusters, 1, 10000000);
+  for (auto [key, name] :
+       {std::pair{"cluster_label", &out.cluster_label}, {"replica_label", &out.replica_label}}) {
+    if (name->empty() || !utf8::valid(*name) || *name == "__name__") {
+      r.error(path + "." + key, node[key], "must be a label name other than __name__");
+    }
+  }
+  if (out.cluster_label == out.replica_label) {
+    r.error(path + ".replica_label", node["replica_label"], "must differ from cluster_label");
+  }
+  if (out.failover_timeout < std::chrono::seconds(1)) {
+    r.error(path + ".failover_timeout", node["failover_timeout"], "must be at least 1s");
+  }
+}
+
+void HaTracker::configure(const HaDedupConfig& config) {
+  std::lock_guard lock(mu_);
+  config_ = config;
+  while (lru_.size() > config_.max_clusters) {
+    by_name_.erase(lru_.back().name);
+    lru_.pop_back();
+  }
+}
+
+bool HaTracker::elect(std::string_view cluster, std::string_view replica, Clock::SteadyTime now,
+                      HaDedupStats& stats) {
+  auto it = by_name_.find(cluster);
+  if (it == by_name_.end()) {
+    if (lru_.size() >= config_.max_clusters) {  // forget the cluster idle longest
+      by_name_.erase(lru_.back().name);
+      lru_.pop_back();
+      ++stats.evicted;
+    }
+    lru_.push_front(Cluster{std::string(cluster), std::string(replica), now, now, now, 0});
+    by_name_.emplace(lru_.front().name, lru_.begin());
+    return true;
+  }
+  lru_.splice(lru_.begin(), lru_, it->second);  // most recently heard from first
+  Cluster& c = *it->second;
+  c.last_seen = now;
+  if (c.elected == replica) {
+    c.last_elected = now;
+    return true;
+  }
+  if (now - c.last_elected <= config_.failover_timeout) return false;
+  c.elected = std::string(replica);
+  c.elected_at = c.last_elected = now;
+  ++c.failovers;
+  ++stats.failovers;
+  return true;
+}
+
+HaDedupStats HaTracker::dedup(proto::Batch& batch) {
+  HaDedupStats stats;
+  std::lock_guard lock(mu_);
+  const Clock::SteadyTime now = clock_.steady();
+  // A request from one Prometheus carries one (cluster, replica): decide it once.
+  std::string_view last_cluster, last_replica;
+  bool have_last = false, last_accepted = false;
+  size_t kept = 0;
+  for (size_t i = 0; i < batch.series.size(); ++i) {
+    proto::Series s = batch.series[i];
+    proto::Label* labels = batch.labels.data() + s.labels_begin;
+    proto::Label* const end = labels + s.labels_count;
+    const proto::Label* cluster = nullptr;
+    proto::Label* replica = nullptr;
+    for (proto::Label* l = labels; l != end; ++l) {  // sorted by name; usually few labels
+      if (l->name == config_.cluster_label) cluster = l;
+      if (l->name == config_.replica_label) replica = l;
+    }
+    if (replica != nullptr && cluster == nullptr) ++stats.no_cluster;
+    if (replica != nullptr && cluster != nullptr) {
+      const bool same =
+          have_last && cluster->value == last_cluster && replica->value == last_replica;
+      const bool accepted =
+          same ? last_accepted : elect(cluster->value, replica->value, now, stats);
+      have_last = true;
+      last_cluster = cluster->value;
+      last_replica = replica->value;
+      last_accepted = accepted;
+      if (!accepted) {
+        ++stats.dropped_series;
+        stats.dropped_samples += s.samples_count + s.histograms_count;
+        continue;
+      }
+      // Off the forwarded series: its labels close up within their own range.
+      std::copy(replica + 1, end, replica);
+      --s.labels_count;
+      s.raw_labels = {};  // the received bytes still hold the replica label
+    }
+    batch.series[kept++] = s;
+  }
+  batch.series.resize(kept);
+  return stats;
+}
+
+std::vector<HaClusterReport> HaTracker::report() const {
+  std::lock_guard lock(mu_);
+  const Clock::SteadyTime now = clock_.steady();
+  const int64_t wall_now = clock_.wall_ms();
+  auto wall = [&](Clock::SteadyTime t) {
+    return wall_now - std::chrono::duration_cast<std::chrono::milliseconds>(now - t).count();
+  };
+  std::vector<HaClusterReport> out;
+  for (const Cluster& c : lru_) {
+    out.push_back({c.name, c.elected, wall(c.elected_at), wall(c.last_elected), wall(c.last_seen),
+                   c.failovers});
+  }
+  std::sort(out.begin(), out.end(), [](const HaClusterReport& a, const HaClusterReport& b) {
+    return a.cluster < b.cluster;
+  });
+  return out;
+}
+
+std::string HaTracker::report_json() const {
+  std::string out = "{\"clusters\":[";
+  bool first = true;
+  for (const HaClusterReport& c : report()) {
+    out += first ? "{" : ",{";
+    first = false;
+    append_json_field(out, "cluster", c.cluster);
+    append_json_field(out, "elected_replica", c.elected);
+    append_json_field(out, "elected_at", format_rfc3339_ms(c.elected_at_ms));
+    append_json_field(out, "last_elected_sample", format_rfc3339_ms(c.last_elected_ms));
+    append_json_field(out, "last_seen", format_rfc3339_ms(c.last_seen_ms));
+    out += "\"failovers\":" + std::to_string(c.failovers) + "}";
+  }
+  out += "]}\n";
+  return out;
+}
+
+size_t HaTracker::clusters() const {
+  std::lock_guard lock(mu_);
+  return lru_.size();
+}
+
+}  // namespace rwgate::pipeline

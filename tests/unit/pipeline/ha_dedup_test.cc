@@ -1,0 +1,191 @@
+// HA-pair deduplication: the first replica heard from is elected per cluster, the others'
+// series are dropped, the replica label comes off what goes on, a silent elected replica
+// is replaced after failover_timeout, and the table stays within max_clusters.
+#include "pipeline/ha_dedup.h"
+
+#include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
+
+#include <deque>
+#include <map>
+
+#include "base/yaml_reader.h"
+
+namespace rwgate::pipeline {
+namespace {
+
+using std::chrono::seconds;
+
+// A batch of series given as label maps (sorted, as the decoder leaves them), one sample
+// each unless `samples` says otherwise.
+struct TestBatch {
+  std::deque<std::string> strings;
+  proto::Batch batch;
+
+  explicit TestBatch(const std::vector<std::map<std::string, std::string>>& series,
+                     uint32_t samples = 1) {
+    for (const auto& labels : series) {
+      proto::Series s;
+      s.labels_begin = static_cast<uint32_t>(batch.labels.size());
+      for (const auto& [k, v] : labels)
+        batch.labels.push_back({strings.emplace_back(k), strings.emplace_back(v)});
+      s.labels_count = static_cast<uint32_t>(labels.size());
+      s.samples_begin = static_cast<uint32_t>(batch.samples.size());
+      s.samples_count = samples;
+      for (uint32_t i = 0; i < samples; ++i) batch.samples.push_back({1.0, 1000});
+      s.raw_labels = "raw";  // as if received canonical: dedup must clear it when it edits
+      batch.series.push_back(s);
+    }
+  }
+
+  std::vector<std::map<std::string, std::string>> series() const {
+    std::vector<std::map<std::string, std::string>> out;
+    for (const proto::Series& s : batch.series) {
+      std::map<std::string, std::string> m;
+      for (const proto::Label& l : batch.labels_of(s)) m[std::string(l.name)] = l.value;
+      out.push_back(m);
+    }
+    return out;
+  }
+};
+
+HaDedupConfig config(size_t max_clusters = 100) {
+  HaDedupConfig c;
+  c.enabled = true;
+  c.failover_timeout = seconds(30);
+  c.max_clusters = max_clusters;
+  return c;
+}
+
+std::map<std::string, std::string> up(std::string cluster, std::string replica) {
+  std::map<std::string, std::string> m{{"__name__", "up"}, {"job", "node"}};
+  if (!cluster.empty()) m["cluster"] = cluster;
+  if (!replica.empty()) m["__replica__"] = replica;
+  return m;
+}
+
+TEST(HaDedupTest, TheFirstReplicaIsElectedAndLosesItsReplicaLabel) {
+  ManualClock clock;
+  HaTracker tracker(clock);
+  tracker.configure(config());
+  TestBatch a({up("c1", "r1"), up("", ""), up("c2", "r2")});
+  const HaDedupStats sa = tracker.dedup(a.batch);
+  EXPECT_EQ(sa.dropped_series, 0u);
+  EXPECT_EQ(a.series(), (std::vector<std::map<std::string, std::string>>{
+                            {{"__name__", "up"}, {"cluster", "c1"}, {"job", "node"}},
+                            {{"__name__", "up"}, {"job", "node"}},
+                            {{"__name__", "up"}, {"cluster", "c2"}, {"job", "node"}}}));
+  EXPECT_TRUE(a.batch.series[0].raw_labels.empty());
+  EXPECT_EQ(a.batch.series[1].raw_labels, "raw");  // untouched
+
+  // The other replica of c1 is dropped, samples counted; c2's r2 still goes on.
+  TestBatch b({up("c1", "r2"), up("c2", "r2")}, 3);
+  const HaDedupStats sb = tracker.dedup(b.batch);
+  EXPECT_EQ(sb.dropped_series, 1u);
+  EXPECT_EQ(sb.dropped_samples, 3u);
+  EXPECT_EQ(b.series(), (std::vector<std::map<std::string, std::string>>{
+                            {{"__name__", "up"}, {"cluster", "c2"}, {"job", "node"}}}));
+  EXPECT_EQ(b.batch.samples.size(), 6u);  // the arrays stay: the answer counts what was sent
+  EXPECT_EQ(tracker.clusters(), 2u);
+}
+
+TEST(HaDedupTest, FailsOverWhenTheElectedReplicaIsSilentForTheTimeout) {
+  ManualClock clock;
+  HaTracker tracker(clock);
+  tracker.configure(config());
+  auto accepted = [&](const std::string& replica) {
+    TestBatch b({up("c1", replica)});
+    tracker.dedup(b.batch);
+    return b.batch.series.size() == 1;
+  };
+  EXPECT_TRUE(accepted("r1"));
+  clock.advance(seconds(20));
+  EXPECT_FALSE(accepted("r2"));
+  EXPECT_TRUE(accepted("r1"));  // r1 still sends: its lease runs from now
+  clock.advance(seconds(30));
+  EXPECT_FALSE(accepted("r2"));  // exactly the timeout: not yet
+  clock.advance(seconds(1));
+  TestBatch b({up("c1", "r2")});
+  EXPECT_EQ(tracker.dedup(b.batch).failovers, 1u);
+  EXPECT_EQ(b.batch.series.size(), 1u);
+  EXPECT_FALSE(accepted("r1"));  // r1 is back, too late: r2 keeps it
+  const auto report = tracker.report();
+  ASSERT_EQ(report.size(), 1u);
+  EXPECT_EQ(report[0].elected, "r2");
+  EXPECT_EQ(report[0].failovers, 1u);
+  EXPECT_NE(tracker.report_json().find("\"elected_replica\":\"r2\""), std::string::npos);
+}
+
+TEST(HaDedupTest, EachSeriesIsDecidedOnItsOwnInAMixedRequest) {
+  ManualClock clock;
+  HaTracker tracker(clock);
+  tracker.configure(config());
+  TestBatch first({up("c1", "r1")});
+  tracker.dedup(first.batch);
+  // A proxy in front mixed both replicas and another cluster into one request.
+  TestBatch mixed({up("c1", "r2"), up("c1", "r1"), up("c3", "x"), up("c1", "r2")});
+  const HaDedupStats s = tracker.dedup(mixed.batch);
+  EXPECT_EQ(s.dropped_series, 2u);
+  ASSERT_EQ(mixed.batch.series.size(), 2u);
+  EXPECT_EQ(mixed.series()[0].at("cluster"), "c1");
+  EXPECT_EQ(mixed.series()[1].at("cluster"), "c3");
+}
+
+TEST(HaDedupTest, AReplicaLabelWithoutAClusterPassesUntouchedAndIsCounted) {
+  ManualClock clock;
+  HaTracker tracker(clock);
+  tracker.configure(config());
+  TestBatch b({up("", "r1"), up("c1", "")});
+  const HaDedupStats s = tracker.dedup(b.batch);
+  EXPECT_EQ(s.no_cluster, 1u);
+  EXPECT_EQ(b.series(),
+            (std::vector<std::map<std::string, std::string>>{up("", "r1"), up("c1", "")}));
+  EXPECT_EQ(tracker.clusters(), 0u);
+}
+
+TEST(HaDedupTest, TheClusterIdleLongestIsForgottenAtTheBound) {
+  ManualClock clock;
+  HaTracker tracker(clock);
+  tracker.configure(config(3));
+  for (const char* c : {"a", "b", "c"}) {
+    TestBatch b({up(c, "r1")});
+    tracker.dedup(b.batch);
+    clock.advance(seconds(1));
+  }
+  TestBatch touch({up("a", "r1")});  // a is heard from again: b is now idle longest
+  tracker.dedup(touch.batch);
+  TestBatch flood({up("d", "r1"), up("e", "r1")});
+  EXPECT_EQ(tracker.dedup(flood.batch).evicted, 2u);
+  std::vector<std::string> names;
+  for (const auto& r : tracker.report()) names.push_back(r.cluster);
+  EXPECT_EQ(names, (std::vector<std::string>{"a", "d", "e"}));
+  // A smaller bound on reload trims at once.
+  tracker.configure(config(1));
+  EXPECT_EQ(tracker.clusters(), 1u);
+}
+
+TEST(HaDedupTest, ConfigErrorsNameTheirKey) {
+  auto errors = [](const std::string& text) {
+    std::vector<std::string> errs;
+    yaml::Reader r(errs);
+    HaDedupConfig c;
+    read_ha_dedup(r, YAML::Load(text), c);
+    return errs;
+  };
+  EXPECT_TRUE(errors("{}").empty());
+  EXPECT_TRUE(
+      errors("{cluster_label: ha_cluster, replica_label: replica, failover_timeout: 10s}").empty());
+  const auto same = errors("{cluster_label: x, replica_label: x}");
+  ASSERT_EQ(same.size(), 1u);
+  EXPECT_NE(same[0].find("ha_dedup.replica_label"), std::string::npos);
+  const auto name = errors("{cluster_label: __name__}");
+  ASSERT_EQ(name.size(), 1u);
+  EXPECT_NE(name[0].find("ha_dedup.cluster_label"), std::string::npos);
+  const auto short_timeout = errors("{failover_timeout: 100ms}");
+  ASSERT_EQ(short_timeout.size(), 1u);
+  EXPECT_NE(short_timeout[0].find("ha_dedup.failover_timeout"), std::string::npos);
+  EXPECT_EQ(errors("{unknown: 1}").size(), 1u);
+}
+
+}  // namespace
+}  // namespace rwgate::pipeline
