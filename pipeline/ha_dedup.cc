@@ -84,7 +84,7 @@ HaDedupStats HaTracker::dedup(proto::Batch& batch) {
     proto::Label* const end = labels + s.labels_count;
     const proto::Label* cluster = nullptr;
     proto::Label* replica = nullptr;
-    for (proto::Label* l = labels; l != end; ++l) {  // sorted by name; usually few labels
+    for (proto::Label* l = labels; l != end && (cluster == nullptr || replica == nullptr); ++l) {
       if (l->name == config_.cluster_label) cluster = l;
       if (l->name == config_.replica_label) replica = l;
     }
