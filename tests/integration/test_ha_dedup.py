@@ -82,5 +82,30 @@ sinks:
         self.assertGreater(times[-1] / 1000, stopped + FAILOVER_S)  # r2's samples after the switch
 
 
+    def test_many_clusters_stay_bounded_and_a_replica_without_cluster_passes(self):
+        store = harness.CapturingStore(self.ws)
+        gw = self.ws.rwgate(f"""
+ha_dedup: {{ max_clusters: 5 }}
+sinks:
+  - name: out
+    remote_write:
+      url: {store.url}/api/v1/write
+      queue: {{ batch_send_deadline: 50ms, shards: 1 }}
+""")
+        now = int(time.time() * 1000)
+        series = [({"__name__": "up", "cluster": f"c{i}", "__replica__": "r1"}, [(now, 1.0)]) for i in range(200)]
+        series.append(({"__name__": "up", "__replica__": "lonely"}, [(now, 1.0)]))
+        status, _, body = gw.write(harness.v1_request(series))
+        self.assertEqual(status, 204, body)
+        got = harness.pb1.WriteRequest.FromString(store.next()[2])
+        self.assertEqual(len(got.timeseries), 201)  # every cluster new: each first replica elected
+        names = [{l.name: l.value for l in ts.labels} for ts in got.timeseries]
+        self.assertEqual(sum("__replica__" in n for n in names), 1)  # only the one without cluster
+        self.assertEqual(gw.metric("rwgate_ha_clusters"), 5)
+        self.assertEqual(gw.metric("rwgate_ha_clusters_evicted_total"), 195)
+        self.assertEqual(gw.metric("rwgate_ha_series_without_cluster_total"), 1)
+        self.assertEqual(len(json.loads(harness.http("GET", gw.url + "/api/v1/ha-clusters")[2])["clusters"]), 5)
+
+
 if __name__ == "__main__":
     unittest.main()
