@@ -78,6 +78,7 @@ using namespace rwgate;
                "  rwgate-loadgen send --url=URL [--targets=100] [--series-per-target=1000]\n"
                "      [--batch=2000] [--protocol=v1|v2] [--connections=4] [--rate=0]\n"
                "      [--duration=10] [--rounds=2] [--ca-file=PATH (https:// only)]\n"
+               "      [--external-labels=NAME=VALUE,...]\n"
                "  rwgate-loadgen receive --listen=HOST:PORT [--tls-cert=PATH --tls-key=PATH]\n"
                "  rwgate-loadgen fleet --file=PATH [--targets=100]\n";
   std::exit(2);
@@ -124,9 +125,13 @@ struct LabelStore {
   std::string_view keep(std::string s) { return strings.emplace_back(std::move(s)); }
 };
 
+using ExternalLabels = std::vector<std::pair<std::string, std::string>>;
+
 // Series j of target t: a node_exporter-like family with its usual labels, team/service
-// labels every target carries, and a high-cardinality `path` or `id` on some families.
-void series_labels(long t, long j, LabelStore& store, std::vector<proto::Label>& out) {
+// labels every target carries, and a high-cardinality `path` or `id` on some families;
+// then `external` (a Prometheus's external_labels, e.g. an HA replica's).
+void series_labels(long t, long j, const ExternalLabels& external, LabelStore& store,
+                   std::vector<proto::Label>& out) {
   static const char* kModes[] = {"user", "system",  "idle",  "iowait",
                                  "irq",  "softirq", "steal", "nice"};
   static const char* kTeams[] = {"payments", "search", "checkout", "identity", "ads"};
@@ -172,6 +177,7 @@ void series_labels(long t, long j, LabelStore& store, std::vector<proto::Label>&
       add("version", "1.4." + std::to_string(j % 9));
       break;
   }
+  for (const auto& [k, v] : external) out.push_back({k, v});
   std::sort(out.begin(), out.end(),
             [](const proto::Label& a, const proto::Label& b) { return a.name < b.name; });
 }
@@ -183,7 +189,7 @@ struct Workload {
 };
 
 Workload build_workload(long targets, long per_target, long batch_size, proto::Protocol protocol,
-                        long rounds) {
+                        long rounds, const ExternalLabels& external) {
   const long total = targets * per_target;
   // Series order: a fixed shuffle, so each request mixes targets like a Prometheus shard.
   std::vector<uint32_t> order(static_cast<size_t>(total));
@@ -202,7 +208,7 @@ Workload build_workload(long targets, long per_target, long batch_size, proto::P
     const long last = std::min(total, first + batch_size);
     for (long k = first; k < last; ++k) {
       const uint32_t id = order[static_cast<size_t>(k)];
-      series_labels(id / per_target, id % per_target, store, labels);
+      series_labels(id / per_target, id % per_target, external, store, labels);
       proto::Series s;
       s.labels_begin = static_cast<uint32_t>(batch.labels.size());
       s.labels_count = static_cast<uint32_t>(labels.size());
@@ -387,7 +393,7 @@ double percentile(std::vector<double>& v, double p) {
 
 int cmd_send(const Flags& f) {
   f.only({"url", "ca-file", "targets", "series-per-target", "batch", "connections", "rate",
-          "duration", "rounds", "protocol"});
+          "duration", "rounds", "protocol", "external-labels"});
   const net::Url url = parse_url(f.get("url", ""));
   const std::string ca_file = f.get("ca-file", "");
   if (!ca_file.empty() && url.scheme != "https") usage("--ca-file wants an https:// --url");
@@ -405,9 +411,21 @@ int cmd_send(const Flags& f) {
   if (targets == 0 || per_target == 0 || batch == 0 || conns == 0 || rounds == 0)
     usage("--targets, --series-per-target, --batch, --connections and --rounds must be > 0");
   const auto protocol = proto_name == "v1" ? proto::Protocol::kV1 : proto::Protocol::kV2;
+  // --external-labels=cluster=eu-1,__replica__=r0: added to every series.
+  ExternalLabels external;
+  const std::string external_flag = f.get("external-labels", "");
+  for (std::string_view list = external_flag; !list.empty();) {
+    const size_t comma = list.find(',');
+    const std::string_view kv = list.substr(0, comma);
+    const size_t eq = kv.find('=');
+    if (eq == std::string_view::npos || eq == 0)
+      usage("--external-labels is NAME=VALUE,...: \"" + std::string(kv) + "\"");
+    external.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+    list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+  }
 
   const auto built = Clock::now();
-  const Workload w = build_workload(targets, per_target, batch, protocol, rounds);
+  const Workload w = build_workload(targets, per_target, batch, protocol, rounds, external);
   size_t compressed = 0;
   for (const auto& b : w.bodies[0]) compressed += b.size();
   std::cerr << "rwgate-loadgen: " << targets * per_target << " series in "

@@ -53,7 +53,6 @@ bool scan_histogram(std::string_view bytes, Histogram& out) {
   return true;
 }
 
-// Sample { double value = 1; int64 timestamp = 2; int64 start_timestamp = 3 (RW 2.0); }
 // A histogram of series `index`: well formed, and one Prometheus would take.
 Status read_histogram(std::string_view bytes, size_t index, Histogram& out) {
   if (!scan_histogram(bytes, out)) return wire_error(where(index) + "bad histogram");
@@ -62,6 +61,7 @@ Status read_histogram(std::string_view bytes, size_t index, Histogram& out) {
   return {};
 }
 
+// Sample { double value = 1; int64 timestamp = 2; int64 start_timestamp = 3 (RW 2.0); }
 bool read_sample(std::string_view bytes, Sample& out) {
   WireReader r(bytes);
   out = Sample{0.0, 0};
