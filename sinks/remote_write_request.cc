@@ -43,7 +43,8 @@ void EnqueueScratch::reset(size_t nshards) {
   // Grown, never shrunk: the vectors keep their capacity from call to call.
   of_shard.resize(std::max(of_shard.size(), nshards));
   for (size_t si = 0; si < nshards; ++si) of_shard[si].clear();
-  encode = EncodeState{};
+  encode.families_seen.clear();  // keeps its buckets
+  encode.known = nullptr;
   records.resize(nshards);
   for (size_t si = 0; si < nshards; ++si) {
     records[si].first = RecordMeta{static_cast<uint16_t>(si), 0, 0, 0};
