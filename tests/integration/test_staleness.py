@@ -38,7 +38,7 @@ class StalenessTest(unittest.TestCase):
                                        "__meta_asg_lifecycle_state": "InService"}}
             for t, iid in targets]))
         key = self.ws.write("eventbridge.key", "s3cret\n")
-        return self.ws.rwgate(f"""
+        gw = self.ws.rwgate(f"""
 discovery:
   sources:
     - file: {{ files: ['{self.ws.path("fleet.json")}'], refresh_interval: 1m }}
@@ -51,6 +51,15 @@ sinks:
       url: {store.url}/api/v1/write
       queue: {{ batch_send_deadline: 100ms }}
 """)
+        # Ready does not wait for the first file_sd read: on a busy machine a write right
+        # after start could come before the fleet is known, and go out without enrichment.
+        want = {iid for _, iid in targets}
+
+        def listed():
+            status, _, body = harness.http("GET", gw.url + "/api/v1/discovery")
+            return status == 200 and want <= {i["instance_id"] for i in json.loads(body)["instances"]}
+        harness.wait_until(listed, timeout=30, what=f"{sorted(want)} in discovery")
+        return gw
 
     def post_event(self, gw, kind, instance_id):
         status, _, body = harness.http("POST", gw.url + "/api/v1/aws/events", event(kind[0], instance_id, **kind[1]),
@@ -126,7 +135,7 @@ sinks:
                           staleness="staleness: { on_terminate: false, drop_late_samples: false }")
         now = int(time.time() * 1000)
         self.write_up(gw, "127.0.0.5:9100", now - 1000)
-        harness.wait_until(lambda: len(store.query('{instance_id="i-0a"}')) == 2, timeout=15, what="2 series")
+        harness.wait_until(lambda: len(store.query('{instance_id="i-0a"}')) == 2, timeout=30, what="2 series")
         self.post_event(gw, TERMINATE_SUCCESSFUL, "i-0a")
         time.sleep(3)
         self.assertEqual(len(store.query('{instance_id="i-0a"}')), 2)
