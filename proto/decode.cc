@@ -32,8 +32,9 @@ Status wire_error(std::string_view what) {
 
 bool expect(WireType got, WireType want) { return got == want; }
 
-// Scans a Histogram message: checks that its fields are well formed and reads the
-// timestamp (field 15) and start timestamp (field 17). The bytes are forwarded untouched.
+// Whether a Histogram message's own fields are well formed (their contents unchecked), as
+// the decoder has always told bad protobuf from a refused histogram; reads the timestamp
+// (field 15) and start timestamp (field 17). The bytes are forwarded untouched.
 bool scan_histogram(std::string_view bytes, Histogram& out) {
   WireReader r(bytes);
   out = Histogram{bytes, 0};
@@ -53,12 +54,14 @@ bool scan_histogram(std::string_view bytes, Histogram& out) {
   return true;
 }
 
-// A histogram of series `index`: well formed, and one Prometheus would take.
+// A histogram of series `index`: well formed, and one Prometheus would take. Valid ones
+// are read once; only a refused one is scanned again, to tell a malformed message (bad
+// protobuf) from one Prometheus refuses.
 Status read_histogram(std::string_view bytes, size_t index, Histogram& out) {
+  std::string why = inspect_histogram(bytes, out);
+  if (why.empty()) return {};
   if (!scan_histogram(bytes, out)) return wire_error(where(index) + "bad histogram");
-  if (std::string why = histogram_problem(bytes); !why.empty())
-    return Status::error(DecodeError::kHistogram, "invalid histogram: " + where(index) + why);
-  return {};
+  return Status::error(DecodeError::kHistogram, "invalid histogram: " + where(index) + why);
 }
 
 // Sample { double value = 1; int64 timestamp = 2; int64 start_timestamp = 3 (RW 2.0); }

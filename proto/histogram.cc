@@ -269,8 +269,10 @@ bool read_repeated(WireReader& r, WireType type, WireType scalar, Add add) {
   return true;
 }
 
-// One pass over the message. False on malformed bytes.
-bool summarize(std::string_view msg, Summary& s) {
+// One pass over the message, which also reads the timestamps the decoder keeps into `out`.
+// False on malformed bytes.
+bool summarize(std::string_view msg, Summary& s, Histogram& out) {
+  out = Histogram{msg, 0};
   WireReader r(msg);
   while (!r.done()) {
     uint32_t f = 0;
@@ -318,6 +320,12 @@ bool summarize(std::string_view msg, Summary& s) {
       case kCustomValues:
         ok = read_repeated(r, t, WireType::kFixed64,
                            [&](uint64_t b) { s.bounds.add(as_double(b)); });
+        break;
+      case 15:
+      case 17:
+        ok = t == WireType::kVarint && r.read_varint(v);
+        (f == 15 ? out.timestamp : out.start_timestamp) = static_cast<int64_t>(v);
+        if (f == 17) out.raw_has_start = true;
         break;
       default:
         ok = r.skip(t);
@@ -488,8 +496,13 @@ std::string merged_buckets_problem(std::string_view msg, const Side& side, bool 
 }  // namespace
 
 std::string histogram_problem(std::string_view msg) {
+  Histogram ignored;
+  return inspect_histogram(msg, ignored);
+}
+
+std::string inspect_histogram(std::string_view msg, Histogram& out) {
   Summary s;
-  if (!summarize(msg, s)) return std::string(kMalformed);
+  if (!summarize(msg, s, out)) return std::string(kMalformed);
   // Prometheus's receiver reduces schemas 9..52 to 8 before it validates; -9..-5 it keeps.
   const int shift = s.schema > kMaxSchema && s.schema <= 52 ? s.schema - kMaxSchema : 0;
   if (shift > 0) {

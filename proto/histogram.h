@@ -13,10 +13,16 @@
 #include <string>
 #include <string_view>
 
+#include "proto/batch.h"
+
 namespace rwgate::proto {
 
 // Empty when `histogram` (the bytes of one Histogram message) is valid; otherwise why not,
 // in one line. Malformed protobuf inside the message is a reason too.
 std::string histogram_problem(std::string_view histogram);
+
+// The same check, in the same pass reading what the decoder keeps of the histogram into
+// `out` (its bytes, timestamp and start timestamp): one read of the message on ingest.
+std::string inspect_histogram(std::string_view histogram, Histogram& out);
 
 }  // namespace rwgate::proto
