@@ -36,19 +36,20 @@ void read_ha_dedup(yaml::Reader& r, const YAML::Node& node, HaDedupConfig& out) 
 void HaTracker::configure(const HaDedupConfig& config) {
   std::lock_guard lock(mu_);
   config_ = config;
-  while (lru_.size() > config_.max_clusters) {
-    by_name_.erase(lru_.back().name);
-    lru_.pop_back();
-  }
+  while (lru_.size() > config_.max_clusters) forget_idlest();
+}
+
+void HaTracker::forget_idlest() {
+  by_name_.erase(lru_.back().name);
+  lru_.pop_back();
 }
 
 bool HaTracker::elect(std::string_view cluster, std::string_view replica, Clock::SteadyTime now,
                       HaDedupStats& stats) {
   auto it = by_name_.find(cluster);
   if (it == by_name_.end()) {
-    if (lru_.size() >= config_.max_clusters) {  // forget the cluster idle longest
-      by_name_.erase(lru_.back().name);
-      lru_.pop_back();
+    if (lru_.size() >= config_.max_clusters) {
+      forget_idlest();
       ++stats.evicted;
     }
     lru_.push_front(Cluster{std::string(cluster), std::string(replica), now, now, now, 0});

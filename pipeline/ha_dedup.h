@@ -105,6 +105,7 @@ class HaTracker {
   // Whether `replica` of `cluster` is (now) the elected one. Caller holds mu_.
   bool elect(std::string_view cluster, std::string_view replica, Clock::SteadyTime now,
              HaDedupStats& stats);
+  void forget_idlest();  // the cluster heard from longest ago; caller holds mu_
 
   const Clock& clock_;
   mutable std::mutex mu_;  // guards everything below
