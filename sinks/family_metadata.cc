@@ -28,6 +28,8 @@ void FamilyMetadataCache::learn(std::span<const proto::FamilyMetadata> entries) 
 }
 
 proto::SeriesMetadata FamilyMetadataCache::Reader::find(std::string_view name) const {
+  // Most RW 2.0 sinks never see an RW 1.0 metadata request: no lookups per series then.
+  if (cache_.families_.empty()) return {};
   const Entry* e = proto::find_by_family(name, [&](std::string_view family) -> const Entry* {
     const auto it = cache_.families_.find(family);
     return it == cache_.families_.end() ? nullptr : &it->second;
