@@ -298,23 +298,22 @@ void V2RequestBuilder::add_series(const Batch& batch, const Series& series,
   // whose start changes mid-batch becomes several, which the spec allows. Floats and
   // histograms never share one (the spec forbids it). Usually there is one run.
   bool first = true;
-  const std::span<const Sample> samples = batch.samples_of(series);
-  const std::span<const Histogram> histograms = batch.histograms_of(series);
-  for (size_t i = 0, j = 0; i < samples.size(); i = j) {
-    for (j = i + 1; j < samples.size() && samples[j].start_timestamp == samples[i].start_timestamp;)
-      ++j;
-    add_timeseries(batch, series, labels, metadata, samples.subspan(i, j - i), {},
-                   samples[i].start_timestamp, first);
+  // Calls add(run) for each run of consecutive points with one start timestamp.
+  const auto runs = [](auto points, auto add) {
+    for (size_t i = 0, j = 0; i < points.size(); i = j) {
+      for (j = i + 1; j < points.size() && points[j].start_timestamp == points[i].start_timestamp;)
+        ++j;
+      add(points.subspan(i, j - i));
+    }
+  };
+  runs(batch.samples_of(series), [&](std::span<const Sample> run) {
+    add_timeseries(batch, series, labels, metadata, run, {}, run[0].start_timestamp, first);
     first = false;
-  }
-  for (size_t i = 0, j = 0; i < histograms.size(); i = j) {
-    for (j = i + 1;
-         j < histograms.size() && histograms[j].start_timestamp == histograms[i].start_timestamp;)
-      ++j;
-    add_timeseries(batch, series, labels, metadata, {}, histograms.subspan(i, j - i),
-                   histograms[i].start_timestamp, first);
+  });
+  runs(batch.histograms_of(series), [&](std::span<const Histogram> run) {
+    add_timeseries(batch, series, labels, metadata, {}, run, run[0].start_timestamp, first);
     first = false;
-  }
+  });
   // A series with neither (RW 1.0 allows one, with exemplars only) has no RW 2.0 form:
   // receivers refuse such a TimeSeries, and with it the request.
 }
