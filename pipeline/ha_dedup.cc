@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <tuple>
 
 #include "base/json.h"
 #include "base/utf8.h"
@@ -40,20 +41,22 @@ void HaTracker::configure(const HaDedupConfig& config) {
 }
 
 void HaTracker::forget_idlest() {
-  by_name_.erase(lru_.back().name);
+  by_key_.erase(lru_.back().key);
   lru_.pop_back();
 }
 
-bool HaTracker::elect(std::string_view cluster, std::string_view replica, Clock::SteadyTime now,
-                      HaDedupStats& stats) {
-  auto it = by_name_.find(cluster);
-  if (it == by_name_.end()) {
+bool HaTracker::elect(uint32_t tenant, std::string_view cluster, std::string_view replica,
+                      Clock::SteadyTime now, HaDedupStats& stats) {
+  key_.assign(reinterpret_cast<const char*>(&tenant), sizeof tenant).append(cluster);
+  auto it = by_key_.find(key_);
+  if (it == by_key_.end()) {
     if (lru_.size() >= config_.max_clusters) {
       forget_idlest();
       ++stats.evicted;
     }
-    lru_.push_front(Cluster{std::string(cluster), std::string(replica), now, now, now, 0});
-    by_name_.emplace(lru_.front().name, lru_.begin());
+    lru_.push_front(
+        Cluster{key_, tenant, std::string(cluster), std::string(replica), now, now, now, 0});
+    by_key_.emplace(lru_.front().key, lru_.begin());
     return true;
   }
   lru_.splice(lru_.begin(), lru_, it->second);  // most recently heard from first
@@ -75,8 +78,9 @@ HaDedupStats HaTracker::dedup(proto::Batch& batch) {
   HaDedupStats stats;
   std::lock_guard lock(mu_);
   const Clock::SteadyTime now = clock_.steady();
-  // A request from one Prometheus carries one (cluster, replica): decide it once.
+  // A request from one Prometheus carries one (tenant, cluster, replica): decide it once.
   std::string_view last_cluster, last_replica;
+  uint32_t last_tenant = 0;
   bool have_last = false, last_accepted = false;
   size_t kept = 0;
   for (size_t i = 0; i < batch.series.size(); ++i) {
@@ -91,11 +95,12 @@ HaDedupStats HaTracker::dedup(proto::Batch& batch) {
     }
     if (replica != nullptr && cluster == nullptr) ++stats.no_cluster;
     if (replica != nullptr && cluster != nullptr) {
-      const bool same =
-          have_last && cluster->value == last_cluster && replica->value == last_replica;
+      const bool same = have_last && s.tenant == last_tenant && cluster->value == last_cluster &&
+                        replica->value == last_replica;
       const bool accepted =
-          same ? last_accepted : elect(cluster->value, replica->value, now, stats);
+          same ? last_accepted : elect(s.tenant, cluster->value, replica->value, now, stats);
       have_last = true;
+      last_tenant = s.tenant;
       last_cluster = cluster->value;
       last_replica = replica->value;
       last_accepted = accepted;
@@ -115,7 +120,7 @@ HaDedupStats HaTracker::dedup(proto::Batch& batch) {
   return stats;
 }
 
-std::vector<HaClusterReport> HaTracker::report() const {
+std::vector<HaClusterReport> HaTracker::report(const sinks::TenantNames* names) const {
   std::lock_guard lock(mu_);
   const Clock::SteadyTime now = clock_.steady();
   const int64_t wall_now = clock_.wall_ms();
@@ -124,21 +129,22 @@ std::vector<HaClusterReport> HaTracker::report() const {
   };
   std::vector<HaClusterReport> out;
   for (const Cluster& c : lru_) {
-    out.push_back({c.name, c.elected, wall(c.elected_at), wall(c.last_elected), wall(c.last_seen),
-                   c.failovers});
+    out.push_back({names != nullptr ? names->name(c.tenant) : std::string(), c.name, c.elected,
+                   wall(c.elected_at), wall(c.last_elected), wall(c.last_seen), c.failovers});
   }
   std::sort(out.begin(), out.end(), [](const HaClusterReport& a, const HaClusterReport& b) {
-    return a.cluster < b.cluster;
+    return std::tie(a.tenant, a.cluster) < std::tie(b.tenant, b.cluster);
   });
   return out;
 }
 
-std::string HaTracker::report_json() const {
+std::string HaTracker::report_json(const sinks::TenantNames* names) const {
   std::string out = "{\"clusters\":[";
   bool first = true;
-  for (const HaClusterReport& c : report()) {
+  for (const HaClusterReport& c : report(names)) {
     out += first ? "{" : ",{";
     first = false;
+    if (names != nullptr) append_json_field(out, "tenant", c.tenant);
     append_json_field(out, "cluster", c.cluster);
     append_json_field(out, "elected_replica", c.elected);
     append_json_field(out, "elected_at", format_rfc3339_ms(c.elected_at_ms));

@@ -2,20 +2,21 @@
 //
 // Two (or more) Prometheus replicas scrape the same targets and send the same series, told
 // apart only by their external labels: `cluster` names the group, `__replica__` the
-// replica. For each cluster one replica is elected, the first heard from. Its series go on
-// without the replica label; the other replicas' series are dropped, and the request is
-// still answered 2xx, so their senders do not retry them. When the elected replica has sent
-// nothing for `failover_timeout`, the next replica heard from is elected.
+// replica. For each (tenant, cluster) one replica is elected, the first heard from. Its series go
+// on without the replica label; the other replicas' series are dropped, and the request is still
+// answered 2xx, so their senders do not retry them. When the elected replica has sent nothing for
+// `failover_timeout`, the next replica heard from is elected.
 //
 // Series without the cluster label, or without the replica label, pass untouched. Unlike
 // Mimir, which looks only at a request's first series, each series is decided on its own,
 // so a proxy in front that mixes replicas or clusters in one request is deduplicated too.
 //
-// It runs first, on the series as received: the labels it reads are the senders' external
-// labels, which no rule of rwgate's should be able to hide from it.
+// It runs first, after the tenant stage (pipeline/tenancy.h), on the series as received:
+// the labels it reads are the senders' external labels, which no rule of rwgate's should be
+// able to hide from it. Two tenants' clusters of the same name are elected apart.
 //
-// State: one small record per cluster, in memory, at most `max_clusters` (the cluster idle
-// longest is forgotten first). A restart elects again the first replica heard from.
+// State: one small record per (tenant, cluster), in memory, at most `max_clusters` (the cluster
+// idle longest is forgotten first). A restart elects again the first replica heard from.
 #pragma once
 
 #include <chrono>
@@ -29,6 +30,7 @@
 
 #include "base/clock.h"
 #include "proto/batch.h"
+#include "sinks/tenant_sinks.h"
 
 namespace YAML {
 class Node;
@@ -61,6 +63,7 @@ struct HaDedupStats {
 
 // One cluster, for /api/v1/ha-clusters.
 struct HaClusterReport {
+  std::string tenant;  // empty: tenancy off
   std::string cluster;
   std::string elected;      // the replica whose series go on
   int64_t elected_at_ms;    // wall clock
@@ -81,14 +84,18 @@ class HaTracker {
   // in the batch's arrays, counted as received) and takes the replica label off the rest.
   HaDedupStats dedup(proto::Batch& batch);
 
-  std::vector<HaClusterReport> report() const;
-  // GET /api/v1/ha-clusters: {"clusters": [{"cluster", "elected_replica", "elected_at",
-  // "last_elected_sample", "last_seen", "failovers"}]}, by cluster name.
-  std::string report_json() const;
+  // `names`: the tenants' names (null: tenancy off).
+  std::vector<HaClusterReport> report(const sinks::TenantNames* names) const;
+  // GET /api/v1/ha-clusters: {"clusters": [{"tenant" (with tenancy), "cluster",
+  // "elected_replica", "elected_at", "last_elected_sample", "last_seen", "failovers"}]}, by
+  // tenant and cluster name.
+  std::string report_json(const sinks::TenantNames* names) const;
   size_t clusters() const;
 
  private:
   struct Cluster {
+    std::string key;  // the tenant id's 4 bytes, then the cluster name
+    uint32_t tenant;
     std::string name;
     std::string elected;
     Clock::SteadyTime elected_at;
@@ -103,15 +110,16 @@ class HaTracker {
   };
 
   // Whether `replica` of `cluster` is (now) the elected one. Caller holds mu_.
-  bool elect(std::string_view cluster, std::string_view replica, Clock::SteadyTime now,
-             HaDedupStats& stats);
+  bool elect(uint32_t tenant, std::string_view cluster, std::string_view replica,
+             Clock::SteadyTime now, HaDedupStats& stats);
   void forget_idlest();  // the cluster heard from longest ago; caller holds mu_
 
   const Clock& clock_;
   mutable std::mutex mu_;  // guards everything below
   HaDedupConfig config_;
   Lru lru_;
-  std::unordered_map<std::string, Lru::iterator, Hash, std::equal_to<>> by_name_;
+  std::unordered_map<std::string, Lru::iterator, Hash, std::equal_to<>> by_key_;
+  std::string key_;  // scratch of elect()
 };
 
 }  // namespace rwgate::pipeline

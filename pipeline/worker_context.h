@@ -14,6 +14,7 @@
 
 #include "lb/evidence.h"
 #include "pipeline/label_pipeline.h"
+#include "pipeline/tenancy.h"
 #include "proto/batch.h"
 #include "proto/decode.h"
 #include "staleness/series_tracker.h"
@@ -28,6 +29,8 @@ struct WorkerContext {
   std::string decoded;
   proto::Decoder decoder;
   proto::Batch batch;
+  // Tenants: the names this worker has already interned.
+  TenantResolver tenants;
   // Labels: the pipeline (and its per-series result cache) and what it hands each sink.
   LabelPipeline pipeline;
   PipelineStats stats;

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -84,6 +85,9 @@ struct Series {
   uint32_t histograms_count = 0;
   uint32_t exemplars_begin = 0;
   uint32_t exemplars_count = 0;
+  // The series' tenant (sinks/tenant_sinks.h TenantNames id), set by the tenancy stage;
+  // 0: no tenant (tenancy off).
+  uint32_t tenant = 0;
   SeriesMetadata metadata;
   // RW 1.0: the series' Label fields exactly as received, when they were contiguous and
   // already canonical (sorted, no empty values), else empty. Equal bytes mean an equal
@@ -141,6 +145,12 @@ struct SeriesOut {
 
 // Value of a label in a sorted label set, or empty when absent.
 std::string_view label_value(std::span<const Label> labels, std::string_view name);
+
+// `text` in double quotes, with \\, \", \n and \xNN escapes: one printable line.
+std::string quote(std::string_view text);
+// A label set as Prometheus prints one, {a="1", b="2"}, cut at about 1000 bytes: for
+// one-line refusal reasons.
+std::string format_labels(std::span<const Label> labels);
 
 // The float value Prometheus writes as a staleness marker; compare bits, never values.
 inline constexpr uint64_t kStaleNaNBits = 0x7ff0000000000002ULL;

@@ -10,6 +10,7 @@
 //   discovery                             discovery/config.h
 //   enrich                                pipeline/config.h
 //   ha_dedup                              pipeline/ha_dedup.h
+//   tenancy                               pipeline/tenancy.h
 //   load_balancer_detection               lb/config.h
 //   staleness                             staleness/config.h
 //   sinks                                 sinks/config.h
@@ -27,6 +28,7 @@
 #include "lb/config.h"
 #include "pipeline/config.h"
 #include "pipeline/ha_dedup.h"
+#include "pipeline/tenancy.h"
 #include "relabel/rule.h"
 #include "sinks/config.h"
 #include "staleness/config.h"
@@ -66,6 +68,7 @@ struct Config {
   relabel::NameValidation name_validation = relabel::NameValidation::kUtf8;
   size_t relabel_cache_max_entries = 100000;  // relabel.cache_max_entries
   pipeline::HaDedupConfig ha_dedup;
+  pipeline::TenancyConfig tenancy;
   std::vector<SinkConfig> sinks;
 };
 

@@ -155,12 +155,21 @@ std::map<std::string, Gateway::RunningSink> Gateway::start_sinks(const Config& c
       it->second.sink->stop(std::chrono::steady_clock::now() + drain_timeout_);
       sinks_.erase(it);
     }
-    auto sink = std::make_shared<sinks::RemoteWriteSink>(sink_options(sc), sink_metrics_);
-    if (!sink->open_error().empty()) {
-      errors += (errors.empty() ? "" : "; ") + std::string("sink \"") + sc.name +
-                "\": buffer: " + sink->open_error();
-      log::error("sink buffer cannot be opened; the sink refuses data (503) until fixed",
-                 {{"sink", sc.name}, {"error", sink->open_error()}});
+    std::shared_ptr<sinks::Sink> sink;
+    if (sc.remote_write.per_tenant()) {
+      // A RemoteWriteSink per tenant, each opening its own buffer when its tenant first
+      // has data.
+      sink = std::make_shared<sinks::TenantSinks>(sink_options(sc), sc.remote_write.tenant_header,
+                                                  tenant_names_, sink_metrics_);
+    } else {
+      auto one = std::make_shared<sinks::RemoteWriteSink>(sink_options(sc), sink_metrics_);
+      if (!one->open_error().empty()) {
+        errors += (errors.empty() ? "" : "; ") + std::string("sink \"") + sc.name +
+                  "\": buffer: " + one->open_error();
+        log::error("sink buffer cannot be opened; the sink refuses data (503) until fixed",
+                   {{"sink", sc.name}, {"error", one->open_error()}});
+      }
+      sink = std::move(one);
     }
     sink->start();
     log::info("sink started", {{"sink", sc.name},
@@ -208,6 +217,10 @@ std::shared_ptr<IngestSnapshot> Gateway::ingest_snapshot(
   if (config.ha_dedup.enabled) {
     ha_tracker_->configure(config.ha_dedup);  // the elections outlive the reload
     snapshot->ha = ha_tracker_;
+  }
+  if (config.tenancy.enabled) {
+    snapshot->tenancy = config.tenancy;
+    snapshot->tenants = tenant_names_;  // ids outlive reloads: queued series carry them
   }
   rules.cache_entries_per_thread =
       config.relabel_cache_max_entries / std::max<size_t>(1, worker_threads_);
@@ -380,7 +393,7 @@ void Gateway::route(const HttpRequest& req, HttpResponse& res, const Connection&
   if (path == "/api/v1/ha-clusters" && get) {
     res.result(http::status::ok);
     res.set(http::field::content_type, "application/json");
-    res.body() = ha_tracker_->report_json();
+    res.body() = ha_tracker_->report_json(ingest_.snapshot()->tenants.get());
     return;
   }
   if (path == "/api/v1/aws/events") return aws_events(req, res);

@@ -25,6 +25,7 @@
 #include "proxy/http_server.h"
 #include "proxy/ingest.h"
 #include "sinks/remote_write_sink.h"
+#include "sinks/tenant_sinks.h"
 #include "staleness/stale_marker_sender.h"
 
 namespace rwgate::proxy {
@@ -99,8 +100,8 @@ class Gateway {
   std::mutex reload_mu_;  // guards sinks_ and retiring_, and serializes reloads
   struct RunningSink {
     std::string fingerprint;
-    std::shared_ptr<sinks::RemoteWriteSink> sink;
-    bool disk = false;  // has a disk buffer (its directory is locked while it runs)
+    std::shared_ptr<sinks::Sink> sink;  // a RemoteWriteSink, or TenantSinks
+    bool disk = false;                  // has a disk buffer (its directory is locked while it runs)
   };
   std::map<std::string, RunningSink> sinks_;
   discovery::SourceMetricFamilies source_metrics_;
@@ -120,6 +121,8 @@ class Gateway {
   std::shared_ptr<pipeline::HaTracker> ha_tracker_ =
       std::make_shared<pipeline::HaTracker>(Clock::system());
   prometheus::Gauge& ha_clusters_;
+  // Tenant ids outlive reloads: queued series and tracked series carry them.
+  std::shared_ptr<sinks::TenantNames> tenant_names_ = std::make_shared<sinks::TenantNames>();
   prometheus::Family<prometheus::Gauge>& lb_targets_;
   std::mutex lb_gauges_mu_;                             // guards lb_gauge_labels_
   std::set<std::vector<std::string>> lb_gauge_labels_;  // (job, verdict, evidence) ever set

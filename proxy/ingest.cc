@@ -2,6 +2,7 @@
 
 #include <snappy.h>
 
+#include <algorithm>
 #include <boost/beast/http.hpp>
 #include <chrono>
 
@@ -17,8 +18,9 @@ namespace {
 constexpr const char* kReasonNames[] = {"method",         "content_encoding", "content_type",
                                         "body_too_large", "snappy",           "decoded_too_large",
                                         "protobuf",       "labels",           "symbols",
-                                        "histogram",      "empty_series",     "queue_full",
-                                        "no_sink",        "buffer_error",     "unauthorized"};
+                                        "histogram",      "empty_series",     "tenant",
+                                        "tenant_limit",   "queue_full",       "no_sink",
+                                        "buffer_error",   "unauthorized"};
 static_assert(std::size(kReasonNames) == static_cast<size_t>(RejectReason::kCount));
 
 constexpr int kCodes[] = {204, 400, 401, 405, 413, 415, 503};
@@ -84,6 +86,13 @@ RejectReason reason_of(proto::DecodeError e) {
   return RejectReason::kSymbols;
 }
 
+bool several_tenants(const proto::Batch& batch) {
+  for (const proto::Series& s : batch.series) {
+    if (s.tenant != batch.series.front().tenant) return true;
+  }
+  return false;
+}
+
 prometheus::Counter& counter(prometheus::Registry& registry, const char* name, const char* help) {
   return prometheus::BuildCounter().Name(name).Help(help).Register(registry).Add({});
 }
@@ -134,28 +143,51 @@ std::optional<Rejection> hand_off(std::span<const std::shared_ptr<sinks::Sink>> 
                                   const proto::Batch& batch, size_t estimate,
                                   std::span<const std::vector<proto::SeriesOut>> per_sink,
                                   std::span<const proto::SeriesOut> as_received) {
+  auto series_for = [&](size_t s) {
+    return per_sink.empty() ? as_received : std::span<const proto::SeriesOut>(per_sink[s]);
+  };
   size_t reserved = 0;
   for (; reserved < sinks.size(); ++reserved) {
-    if (!sinks[reserved]->try_reserve(estimate)) break;
+    if (!sinks[reserved]->try_reserve(batch, series_for(reserved), estimate)) break;
   }
   if (reserved < sinks.size()) {
-    for (size_t i = 0; i < reserved; ++i) sinks[i]->cancel_reservation(estimate);
+    for (size_t i = 0; i < reserved; ++i)
+      sinks[i]->cancel_reservation(batch, series_for(i), estimate);
     return Rejection{503, RejectReason::kQueueFull,
                      "sink \"" + sinks[reserved]->name() +
                          "\" queue is full (or its buffer is unavailable); retry later",
                      "5"};
   }
   for (size_t s = 0; s < sinks.size(); ++s) {
-    const std::span<const proto::SeriesOut> series = per_sink.empty() ? as_received : per_sink[s];
-    if (Status st = sinks[s]->enqueue(batch, series, estimate); !st) {
+    if (Status st = sinks[s]->enqueue(batch, series_for(s), estimate); !st) {
       // Sinks before this one took the data: a retry duplicates it there (at least once).
-      for (size_t t = s + 1; t < sinks.size(); ++t) sinks[t]->cancel_reservation(estimate);
+      for (size_t t = s + 1; t < sinks.size(); ++t)
+        sinks[t]->cancel_reservation(batch, series_for(t), estimate);
       return Rejection{503, RejectReason::kBufferError,
                        "sink \"" + sinks[s]->name() + "\" cannot buffer the data: " + st.reason(),
                        "5"};
     }
   }
   return std::nullopt;
+}
+
+std::optional<Rejection> resolve_tenants(const IngestSnapshot& snap, pipeline::WorkerContext& ctx) {
+  std::optional<pipeline::TenantRefusal> refusal =
+      ctx.tenants.resolve(snap.tenancy, *snap.tenants, ctx.identity, ctx.batch);
+  if (!refusal) return std::nullopt;
+  return Rejection{400,
+                   refusal->kind == pipeline::TenantRefusal::Kind::kTooMany
+                       ? RejectReason::kTenantLimit
+                       : RejectReason::kTenant,
+                   std::move(refusal->message)};
+}
+
+void group_by_tenant(const proto::Batch& batch, std::vector<proto::SeriesOut>& series) {
+  auto tenant = [&](const proto::SeriesOut& o) { return batch.series[o.index].tenant; };
+  // Stable: a tenant's series keep their order, and so their samples' order per shard.
+  std::stable_sort(
+      series.begin(), series.end(),
+      [&](const proto::SeriesOut& a, const proto::SeriesOut& b) { return tenant(a) < tenant(b); });
 }
 
 IngestHandler::IngestHandler(prometheus::Registry& registry, const Clock& clock)
@@ -361,7 +393,10 @@ void IngestHandler::handle(const HttpRequest& req, HttpResponse& res,
                         "with sinks",
                         "30"});
   }
-  // First, on the labels as sent: the replicas of an HA pair are told apart by them.
+  // First, on the labels as sent: the tenant, then HA pairs, told apart by them.
+  if (snap->tenants != nullptr) {
+    if (auto r = resolve_tenants(*snap, ctx)) return reject(res, std::move(*r));
+  }
   if (snap->ha != nullptr) count_ha(snap->ha->dedup(ctx.batch));
   // Held until the sinks have the batch: the direct path hands them views into it.
   std::shared_ptr<const discovery::DiscoverySnapshot> fleet;
@@ -371,6 +406,13 @@ void IngestHandler::handle(const HttpRequest& req, HttpResponse& res,
     if (snap->lb != nullptr) verdicts = snap->lb->verdicts();
   }
   run_labels(*snap, fleet.get(), verdicts.get(), ctx);
+  if (snap->tenants != nullptr && several_tenants(ctx.batch)) {
+    if (snap->rules.empty()) {
+      group_by_tenant(ctx.batch, ctx.as_received);
+    } else {
+      for (auto& series : ctx.per_sink) group_by_tenant(ctx.batch, series);
+    }
+  }
   const std::span<const std::vector<proto::SeriesOut>> per_sink =
       snap->rules.empty() ? std::span<const std::vector<proto::SeriesOut>>() : ctx.per_sink;
   if (auto r =

@@ -5,6 +5,7 @@
 //   check       method, Content-Encoding, Content-Type -> the protocol (RW 1.0 or 2.0)
 //   decompress  snappy, refused before allocating when the header claims too much
 //   decode      into a Batch of views into the decompressed bytes
+//   tenant, HA  each series' tenant (pipeline/tenancy.h), then HA-pair deduplication
 //   labels      the label pipeline (enrich, lb, relabel; cached), or the series as received
 //   hand off    every sink takes the batch, or none does (reserve everywhere first)
 //   account     counters, load-balancer evidence, the series tracker: accepted requests only
@@ -31,6 +32,7 @@
 #include "base/clock.h"
 #include "discovery/discovery.h"
 #include "pipeline/ha_dedup.h"
+#include "pipeline/tenancy.h"
 #include "pipeline/worker_context.h"
 #include "proxy/http_server.h"
 #include "sinks/sink.h"
@@ -48,6 +50,8 @@ struct IngestSnapshot {
   std::vector<uint32_t> sink_ids;           // by sink: stable across reloads (interned sink names)
   bool track_series = false;                // staleness.on_terminate with discovery on
   std::shared_ptr<pipeline::HaTracker> ha;  // ha_dedup; null when off
+  pipeline::TenancyConfig tenancy;
+  std::shared_ptr<sinks::TenantNames> tenants;  // null when tenancy is off
 };
 
 enum class RejectReason : uint8_t {
@@ -62,6 +66,8 @@ enum class RejectReason : uint8_t {
   kSymbols,
   kHistogram,
   kEmptySeries,
+  kTenant,       // a series without a tenant, or with an invalid tenant name
+  kTenantLimit,  // a tenant past tenancy.max_tenants
   kQueueFull,
   kNoSink,
   kBufferError,
@@ -84,6 +90,10 @@ std::optional<Rejection> check_request(const HttpRequest& req, proto::Protocol& 
 std::optional<Rejection> decompress(std::string_view body, uint64_t max_decoded_bytes,
                                     std::string& decoded);
 std::optional<Rejection> decode(proto::Protocol protocol, pipeline::WorkerContext& ctx);
+// Each series' tenant; with a request of several tenants, each sink's series are then put
+// in tenant order (group_by_tenant), as sinks with tenants take them.
+std::optional<Rejection> resolve_tenants(const IngestSnapshot& snap, pipeline::WorkerContext& ctx);
+void group_by_tenant(const proto::Batch& batch, std::vector<proto::SeriesOut>& series);
 // Hands the batch to every sink, or to none: all reserve first, and a sink that refuses
 // releases the others' reservations. `series_for(s)`: what sink s gets.
 std::optional<Rejection> hand_off(std::span<const std::shared_ptr<sinks::Sink>> sinks,

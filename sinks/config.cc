@@ -106,6 +106,35 @@ void read_headers(Reader& r, const YAML::Node& headers, const std::string& path,
   }
 }
 
+// tenant_header: an HTTP token, not one rwgate sets, not a configured header; and a
+// {tenant} only in the url's path or query.
+void read_tenant_header(Reader& r, const YAML::Node& node, const std::string& path,
+                        RemoteWriteConfig& out) {
+  r.string(node, path, "tenant_header", out.tenant_header);
+  const std::string hp = Reader::join(path, "tenant_header");
+  const std::string& h = out.tenant_header;
+  const bool token = std::all_of(h.begin(), h.end(), [](unsigned char c) {
+    return std::isalnum(c) ||
+           std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
+  });
+  auto lower = [](std::string s) {
+    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+    return s;
+  };
+  if (!token) {
+    r.error(hp, node["tenant_header"], "must be an HTTP header name");
+  } else if (!h.empty() && (is_reserved_header(h) || lower(h) == "authorization")) {
+    r.error(hp, node["tenant_header"], "header is set by rwgate and cannot carry the tenant");
+  }
+  for (const auto& [name, value] : out.headers) {
+    if (!h.empty() && lower(name) == lower(h))
+      r.error(hp, node["tenant_header"], "is also set in headers; the tenant sets it");
+  }
+  if (out.url.host.find('{') != std::string::npos) {
+    r.error(Reader::join(path, "url"), node["url"], "{tenant} may only be in the path or query");
+  }
+}
+
 void read_queue(Reader& r, const YAML::Node& q, const std::string& qp, QueueConfig& out) {
   if (!r.map(q, qp,
              {"max_samples_per_send", "batch_send_deadline", "shards", "min_backoff", "max_backoff",
@@ -184,7 +213,8 @@ void read_remote_write(Reader& r, const YAML::Node& node, const YAML::Node& wher
                        RemoteWriteConfig& out) {
   if (!r.map(node, path,
              {"url", "protocol", "headers", "timeout", "write_relabel_configs", "queue", "buffer",
-              "basic_auth", "authorization", "oauth2", "sigv4", "tls_config", "proxy_url"})) {
+              "basic_auth", "authorization", "oauth2", "sigv4", "tls_config", "proxy_url",
+              "tenant_header"})) {
     if (!node.IsDefined() || node.IsNull()) r.error(path, where, "missing");
     return;
   }
@@ -216,6 +246,7 @@ void read_remote_write(Reader& r, const YAML::Node& node, const YAML::Node& wher
               "use one of them");
     }
   }
+  read_tenant_header(r, node, path, out);
   r.duration(node, path, "timeout", out.timeout);
   if (out.timeout.count() <= 0)
     r.error(Reader::join(path, "timeout"), node["timeout"], "must be positive");

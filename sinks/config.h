@@ -55,10 +55,17 @@ struct RemoteWriteConfig {
   TlsConfig tls;                  // tls_config; enabled for https
   proto::Protocol protocol = proto::Protocol::kV1;
   std::vector<std::pair<std::string, std::string>> headers;
+  // How a series' tenant reaches the store (sinks/tenant_sinks.h): this header, and/or a
+  // {tenant} in the url's path or query. Neither: the sink gets every tenant's series mixed.
+  std::string tenant_header;
   Duration timeout = std::chrono::seconds(30);
   std::vector<relabel::Rule> write_relabel_configs;
   QueueConfig queue;
   BufferConfig buffer;
+
+  bool per_tenant() const {
+    return !tenant_header.empty() || url.target.find("{tenant}") != std::string::npos;
+  }
 };
 
 struct SinkConfig {

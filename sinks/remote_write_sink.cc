@@ -49,18 +49,30 @@ struct RemoteWriteSink::Shard {
   std::atomic<uint64_t> sending{0};
 };
 
+namespace {
+
+// sink="...", and tenant="..." for one tenant's sink.
+prometheus::Labels metric_labels(const RemoteWriteOptions& o, prometheus::Labels more = {}) {
+  more.emplace("sink", o.name);
+  if (!o.tenant.empty()) more.emplace("tenant", o.tenant);
+  return more;
+}
+
+}  // namespace
+
 RemoteWriteSink::RemoteWriteSink(RemoteWriteOptions options, SinkMetricFamilies& families)
     : options_(std::move(options)),
+      log_name_(options_.tenant.empty() ? options_.name : options_.name + "/" + options_.tenant),
       families_(families),
-      metrics_{families.forwarded_samples.Add({{"sink", options_.name}}),
-               families.forwarded_histograms.Add({{"sink", options_.name}}),
-               families.forwarded_exemplars.Add({{"sink", options_.name}}),
-               families.dropped_samples.Add({{"sink", options_.name}, {"reason", "rejected"}}),
-               families.dropped_samples.Add({{"sink", options_.name}, {"reason", "shutdown"}}),
-               families.retries.Add({{"sink", options_.name}}),
-               families.queue_bytes.Add({{"sink", options_.name}}),
-               SendCounters(families.sends, options_.name)} {
-  families.queue_capacity_bytes.Add({{"sink", options_.name}})
+      metrics_{families.forwarded_samples.Add(metric_labels(options_)),
+               families.forwarded_histograms.Add(metric_labels(options_)),
+               families.forwarded_exemplars.Add(metric_labels(options_)),
+               families.dropped_samples.Add(metric_labels(options_, {{"reason", "rejected"}})),
+               families.dropped_samples.Add(metric_labels(options_, {{"reason", "shutdown"}})),
+               families.retries.Add(metric_labels(options_)),
+               families.queue_bytes.Add(metric_labels(options_)),
+               SendCounters(families.sends, metric_labels(options_))} {
+  families.queue_capacity_bytes.Add(metric_labels(options_))
       .Set(static_cast<double>(options_.max_bytes));
   if (options_.tls.enabled) {
     // The config loader checked the files; they can still be gone by now.
@@ -68,7 +80,7 @@ RemoteWriteSink::RemoteWriteSink(RemoteWriteOptions options, SinkMetricFamilies&
     tls_ = TlsClient::make(options_.tls, options_.host, error);
     if (!tls_)
       log::error("sink TLS files do not load; sends fail until they do",
-                 {{"sink", options_.name}, {"error", error}});
+                 {{"sink", log_name_}, {"error", error}});
   }
   address_ = StoreAddress{options_.host, options_.port, options_.proxy, options_.tls.enabled};
   for (int i = 0; i < options_.shards; ++i) {
@@ -78,7 +90,7 @@ RemoteWriteSink::RemoteWriteSink(RemoteWriteOptions options, SinkMetricFamilies&
   }
   if (options_.disk) {
     buffer_ = DiskBuffer::open(*options_.disk, open_error_);
-    const prometheus::Labels l = {{"sink", options_.name}};
+    const prometheus::Labels l = metric_labels(options_);
     buffer_metrics_.emplace(
         BufferMetrics{families.buffer_segments.Add(l), families.buffer_undelivered.Add(l),
                       families.buffer_corrupt.Add(l), families.buffer_truncated.Add(l),
@@ -295,7 +307,7 @@ Status RemoteWriteSink::enqueue_to_disk(const proto::Batch& batch,
   Status st = buffer_->append(std::span(records).first(nused));
   if (!st) {
     log::error("sink buffer cannot take data; answering 503",
-               {{"component", "sink"}, {"sink", options_.name}, {"error", st.reason()}});
+               {{"component", "sink"}, {"sink", log_name_}, {"error", st.reason()}});
   }
   return st;
 }
@@ -447,7 +459,7 @@ void RemoteWriteSink::drop_rejected(const PendingRequest& req, const SendOutcome
   last_auth_refusal_ = auth ? outcome.error_text : std::string();
   log::error("store rejected a request; dropping it",
              {{"component", "sink"},
-              {"sink", options_.name},
+              {"sink", log_name_},
               {"status", std::to_string(outcome.status)},
               {"samples", std::to_string(req.samples + req.histograms)},
               {"response", outcome.error_text}});
@@ -458,7 +470,7 @@ void RemoteWriteSink::log_retry(const SendOutcome& outcome, int attempt) {
   if (attempt != 0 && attempt % 10 != 0) return;
   log::warn("send failed; retrying",
             {{"component", "sink"},
-             {"sink", options_.name},
+             {"sink", log_name_},
              {"status", outcome.status != kNoAnswer ? std::to_string(outcome.status) : "error"},
              {"error", outcome.error_text},
              {"attempt", std::to_string(attempt + 1)}});
@@ -503,9 +515,8 @@ void RemoteWriteSink::stop(Clock::time_point deadline) {
     const uint64_t left = buffer_->undelivered();
     buffer_->close();
     if (left > 0) {
-      log::info(
-          "sink stopped; undelivered records stay in its buffer for the next start",
-          {{"component", "sink"}, {"sink", options_.name}, {"records", std::to_string(left)}});
+      log::info("sink stopped; undelivered records stay in its buffer for the next start",
+                {{"component", "sink"}, {"sink", log_name_}, {"records", std::to_string(left)}});
     }
     return;
   }
@@ -519,7 +530,7 @@ void RemoteWriteSink::stop(Clock::time_point deadline) {
   if (left > 0) {
     metrics_.dropped_shutdown.Increment(static_cast<double>(left));
     log::warn("drain deadline passed; dropping queued samples",
-              {{"component", "sink"}, {"sink", options_.name}, {"samples", std::to_string(left)}});
+              {{"component", "sink"}, {"sink", log_name_}, {"samples", std::to_string(left)}});
   }
 }
 

@@ -60,6 +60,9 @@ struct RemoteWriteOptions {
   std::string host;
   std::string port;
   std::string target;  // request path
+  // Set for one tenant's sink of a sink with tenants (sinks/tenant_sinks.h): its metrics
+  // carry tenant="..." next to sink="...", and its log lines name it.
+  std::string tenant;
   proto::Protocol protocol = proto::Protocol::kV1;
   std::vector<std::pair<std::string, std::string>> headers;
   std::chrono::milliseconds timeout{30000};
@@ -105,8 +108,16 @@ class RemoteWriteSink final : public Sink {
   ~RemoteWriteSink() override;
 
   const std::string& name() const override { return options_.name; }
-  bool try_reserve(size_t bytes) override;
-  void cancel_reservation(size_t bytes) override;
+  // One queue: the series do not matter.
+  bool try_reserve(const proto::Batch&, std::span<const proto::SeriesOut>, size_t bytes) override {
+    return try_reserve(bytes);
+  }
+  void cancel_reservation(const proto::Batch&, std::span<const proto::SeriesOut>,
+                          size_t bytes) override {
+    cancel_reservation(bytes);
+  }
+  bool try_reserve(size_t bytes);
+  void cancel_reservation(size_t bytes);
   Status enqueue(const proto::Batch& batch, std::span<const proto::SeriesOut> series,
                  size_t reserved_bytes) override;
   // Why the disk buffer could not be opened (empty: it was, or there is none).
@@ -163,6 +174,7 @@ class RemoteWriteSink final : public Sink {
   void release(Shard& shard, const PendingRequest& req);
 
   RemoteWriteOptions options_;
+  const std::string log_name_;  // "<sink>", or "<sink>/<tenant>" for a tenant's sink
   SinkMetricFamilies& families_;
   Metrics metrics_;
   std::atomic<int64_t> used_bytes_{0};

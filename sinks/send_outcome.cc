@@ -35,14 +35,16 @@ std::chrono::milliseconds Backoff::next(std::optional<std::chrono::milliseconds>
   return wait;
 }
 
-SendCounters::SendCounters(prometheus::Family<prometheus::Counter>& family, std::string sink)
-    : family_(family), sink_(std::move(sink)) {}
+SendCounters::SendCounters(prometheus::Family<prometheus::Counter>& family,
+                           prometheus::Labels labels)
+    : family_(family), labels_(std::move(labels)) {}
 
 prometheus::Counter& SendCounters::of(int status) {
   const bool cacheable = status >= 0 && status < static_cast<int>(by_status_.size());
   if (cacheable && by_status_[status] != nullptr) return *by_status_[status];
-  prometheus::Counter& c = family_.Add(
-      {{"sink", sink_}, {"status", status == kNoAnswer ? "error" : std::to_string(status)}});
+  prometheus::Labels labels = labels_;
+  labels.emplace("status", status == kNoAnswer ? "error" : std::to_string(status));
+  prometheus::Counter& c = family_.Add(labels);
   if (cacheable) by_status_[status] = &c;
   return c;
 }

@@ -73,12 +73,13 @@ class Backoff {
 // and one atomic add, with no label lookup. Not thread-safe: the sink's I/O thread owns it.
 class SendCounters {
  public:
-  SendCounters(prometheus::Family<prometheus::Counter>& family, std::string sink);
+  // `labels`: the sink's own (sink, and tenant for a tenant's sink); status is added.
+  SendCounters(prometheus::Family<prometheus::Counter>& family, prometheus::Labels labels);
   prometheus::Counter& of(int status);
 
  private:
   prometheus::Family<prometheus::Counter>& family_;
-  std::string sink_;
+  prometheus::Labels labels_;
   // Indexed by status; HTTP statuses have three digits, so 0 (kNoAnswer) to 999.
   std::array<prometheus::Counter*, 1000> by_status_{};
 };

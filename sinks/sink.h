@@ -22,10 +22,14 @@ class Sink {
   /// The sink's configured name, used in logs and metric labels.
   virtual const std::string& name() const = 0;
 
-  /// Reserves queue room for about `bytes` of encoded data. False: the queue is full.
-  virtual bool try_reserve(size_t bytes) = 0;
+  /// Reserves queue room for about `bytes` of encoded data of `series` (of `batch`): the
+  /// series tell a sink with a queue per tenant which queues to reserve in. False: a queue
+  /// is full.
+  virtual bool try_reserve(const proto::Batch& batch, std::span<const proto::SeriesOut> series,
+                           size_t bytes) = 0;
   /// Gives back a reservation that will not be used (another sink was full).
-  virtual void cancel_reservation(size_t bytes) = 0;
+  virtual void cancel_reservation(const proto::Batch& batch,
+                                  std::span<const proto::SeriesOut> series, size_t bytes) = 0;
   /// Takes `series` of `batch` (after try_reserve(bytes) succeeded), each with the labels
   /// it is to be sent with. Never blocks on the network. An error (a disk buffer that
   /// cannot write) means the sink did not take the data; ingest then answers 503.

@@ -8,8 +8,10 @@ namespace rwgate::staleness {
 
 namespace {
 
-uint64_t key_of(uint64_t labels_hash, uint32_t sink_id) {
-  return labels_hash ^ (static_cast<uint64_t>(sink_id) + 1) * 0x9e3779b97f4a7c15ULL;
+// Two tenants may send the same output labels to one sink: both are in the key.
+uint64_t key_of(uint64_t labels_hash, uint32_t sink_id, uint32_t tenant) {
+  const uint64_t lane = (static_cast<uint64_t>(tenant) << 32) | sink_id;
+  return labels_hash ^ (lane + 1) * 0x9e3779b97f4a7c15ULL;
 }
 
 // The newest timestamp of a series' samples and histograms; `stale`: its newest sample is
@@ -157,9 +159,10 @@ void SeriesTracker::track(const Request& r) {
       const discovery::InstanceRecord* rec = r.records[so.index];
       if (rec == nullptr) continue;
       bool stale = false;
-      const int64_t ts = newest(r.batch, r.batch.series[so.index], stale);
+      const proto::Series& series = r.batch.series[so.index];
+      const int64_t ts = newest(r.batch, series, stale);
       if (ts == INT64_MIN) continue;  // no sample: nothing to end
-      const uint64_t key = key_of(so.hash, sink_id);
+      const uint64_t key = key_of(so.hash, sink_id, series.tenant);
       auto it = series_.find(key);
       std::string_view bytes = so.encoded_labels;
       if (bytes.empty()) {
@@ -169,7 +172,7 @@ void SeriesTracker::track(const Request& r) {
       }
       if (it != series_.end()) {
         Series& t = it->second;
-        if (t.sink_id != sink_id || !same_labels(t, bytes)) {
+        if (t.sink_id != sink_id || t.tenant != series.tenant || !same_labels(t, bytes)) {
           ++collisions_;
           continue;
         }
@@ -193,7 +196,8 @@ void SeriesTracker::track(const Request& r) {
         continue;
       }
       if (stale || !split(bytes)) continue;  // split fails only on bytes we did not write
-      Series t{ts, r.discovery_generation, instance_index(*rec), r.now_s, sink_id, 0, 0};
+      Series t{ts, r.discovery_generation, instance_index(*rec), r.now_s, sink_id, series.tenant, 0,
+               0};
       store_labels(t);
       instances_[t.instance].series.push_back(key);
       series_.emplace(key, t);
@@ -216,7 +220,8 @@ void SeriesTracker::take(const std::string& instance, uint64_t before_generation
       kept.push_back(key);
       continue;
     }
-    out.push_back(EndedSeries{s->second.sink_id, labels_of(s->second), s->second.last_ts});
+    out.push_back(
+        EndedSeries{s->second.sink_id, s->second.tenant, labels_of(s->second), s->second.last_ts});
     release(s->second);
     series_.erase(s);
   }

@@ -3,7 +3,7 @@
 //
 // Per tracked series (one output label set of one sink):
 //
-//   key    hash_labels(output labels) mixed with the sink id; the stored labels are
+//   key    hash_labels(output labels) mixed with the sink and tenant ids; the stored labels are
 //          compared on every touch, so a hash collision never mixes two series up (the
 //          second one is not tracked, and counted)
 //   value  last sample timestamp, the discovery generation of the last touch, the
@@ -41,6 +41,7 @@ namespace rwgate::staleness {
 // A series taken out of a tracker, to be ended with a marker.
 struct EndedSeries {
   uint32_t sink_id;
+  uint32_t tenant;     // proto::Series::tenant of the series (0: none)
   std::string labels;  // RW 1.0 Label fields
   int64_t last_timestamp_ms;
 };
@@ -77,6 +78,7 @@ class SeriesTracker {
     uint32_t instance;
     uint32_t touched_s;
     uint32_t sink_id;
+    uint32_t tenant;
     uint32_t ids_at;  // into ids_: the pool ids of its label fields, in order
     uint16_t ids_count;
   };

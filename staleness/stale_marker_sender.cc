@@ -230,10 +230,12 @@ namespace {
 // A series two trackers held (a sender that reconnected to another worker) is ended once,
 // after the later of its timestamps.
 std::vector<EndedSeries> unique_series(std::vector<EndedSeries> ended) {
-  std::unordered_map<std::string, size_t> first;  // sink id + labels -> index in `unique`
+  // sink id + tenant + labels -> index in `unique`
+  std::unordered_map<std::string, size_t> first;
   std::vector<EndedSeries> unique;
   for (EndedSeries& e : ended) {
     std::string id(reinterpret_cast<const char*>(&e.sink_id), sizeof e.sink_id);
+    id.append(reinterpret_cast<const char*>(&e.tenant), sizeof e.tenant);
     id += e.labels;
     auto [it, added] = first.emplace(std::move(id), unique.size());
     if (added) {
@@ -268,6 +270,7 @@ struct MarkerBatch {
       s.labels_count = static_cast<uint32_t>(decoded.size());
       s.samples_begin = static_cast<uint32_t>(batch.samples.size());
       s.samples_count = 1;
+      s.tenant = e->tenant;  // a sink with tenants sends it to that tenant's store
       batch.labels.insert(batch.labels.end(), decoded.begin(), decoded.end());
       batch.samples.push_back({stale, e->last_timestamp_ms + 1});
       batch.series.push_back(s);
@@ -292,6 +295,12 @@ void StaleMarkerSender::send(std::vector<EndedSeries> ended) {
   }
   std::map<uint32_t, std::vector<EndedSeries*>> by_sink;
   for (EndedSeries& e : unique) by_sink[e.sink_id].push_back(&e);
+  // A tenant's markers together: a sink with tenants takes each tenant's run as one.
+  for (auto& [id, series] : by_sink) {
+    std::stable_sort(series.begin(), series.end(), [](const EndedSeries* a, const EndedSeries* b) {
+      return a->tenant < b->tenant;
+    });
+  }
   std::vector<EndedSeries> retry;  // a full queue did not take them
   uint64_t sent = 0, dropped = 0;
   for (const auto& [sink_id, series] : by_sink) {
@@ -307,7 +316,8 @@ void StaleMarkerSender::send(std::vector<EndedSeries> ended) {
       const size_t n = std::min(series.size() - from, kMarkersPerRequest);
       const MarkerBatch m(std::span<EndedSeries* const>(series).subspan(from, n));
       dropped += m.unreadable;
-      if (!sink->try_reserve(m.bytes) || !sink->enqueue(m.batch, m.outs, m.bytes)) {
+      if (!sink->try_reserve(m.batch, m.outs, m.bytes) ||
+          !sink->enqueue(m.batch, m.outs, m.bytes)) {
         for (EndedSeries* e : m.included) retry.push_back(std::move(*e));
         continue;
       }

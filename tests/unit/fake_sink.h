@@ -17,6 +17,7 @@ class FakeSink final : public sinks::Sink {
  public:
   struct Taken {
     std::string labels;  // RW 1.0 Label fields
+    uint32_t tenant;     // proto::Series::tenant
     double value;
     bool stale;  // the staleness marker NaN
     int64_t timestamp_ms;
@@ -24,13 +25,14 @@ class FakeSink final : public sinks::Sink {
 
   explicit FakeSink(std::string name = "fake") : name_(std::move(name)) {}
   const std::string& name() const override { return name_; }
-  bool try_reserve(size_t bytes) override {
+  bool try_reserve(const proto::Batch&, std::span<const proto::SeriesOut>, size_t bytes) override {
     std::lock_guard lock(mu_);
     if (full) return false;
     reserved += bytes;
     return true;
   }
-  void cancel_reservation(size_t bytes) override {
+  void cancel_reservation(const proto::Batch&, std::span<const proto::SeriesOut>,
+                          size_t bytes) override {
     std::lock_guard lock(mu_);
     reserved -= bytes;
     ++cancelled;
@@ -49,7 +51,8 @@ class FakeSink final : public sinks::Sink {
         const proto::Sample& smp = batch.samples[s.samples_begin + k];
         uint64_t bits;
         std::memcpy(&bits, &smp.value, sizeof bits);
-        taken.push_back({encoded, smp.value, bits == proto::kStaleNaNBits, smp.timestamp});
+        taken.push_back(
+            {encoded, s.tenant, smp.value, bits == proto::kStaleNaNBits, smp.timestamp});
       }
     }
     return {};

@@ -109,11 +109,11 @@ TEST(HaDedupTest, FailsOverWhenTheElectedReplicaIsSilentForTheTimeout) {
   EXPECT_EQ(tracker.dedup(b.batch).failovers, 1u);
   EXPECT_EQ(b.batch.series.size(), 1u);
   EXPECT_FALSE(accepted("r1"));  // r1 is back, too late: r2 keeps it
-  const auto report = tracker.report();
+  const auto report = tracker.report(nullptr);
   ASSERT_EQ(report.size(), 1u);
   EXPECT_EQ(report[0].elected, "r2");
   EXPECT_EQ(report[0].failovers, 1u);
-  EXPECT_NE(tracker.report_json().find("\"elected_replica\":\"r2\""), std::string::npos);
+  EXPECT_NE(tracker.report_json(nullptr).find("\"elected_replica\":\"r2\""), std::string::npos);
 }
 
 TEST(HaDedupTest, EachSeriesIsDecidedOnItsOwnInAMixedRequest) {
@@ -157,7 +157,7 @@ TEST(HaDedupTest, TheClusterIdleLongestIsForgottenAtTheBound) {
   TestBatch flood({up("d", "r1"), up("e", "r1")});
   EXPECT_EQ(tracker.dedup(flood.batch).evicted, 2u);
   std::vector<std::string> names;
-  for (const auto& r : tracker.report()) names.push_back(r.cluster);
+  for (const auto& r : tracker.report(nullptr)) names.push_back(r.cluster);
   EXPECT_EQ(names, (std::vector<std::string>{"a", "d", "e"}));
   // A smaller bound on reload trims at once.
   tracker.configure(config(1));

@@ -121,7 +121,7 @@ size_t series_count(prometheus::Registry& registry) {
 TEST(SendCountersTest, ASeriesAppearsWithTheFirstSendOfItsStatus) {
   prometheus::Registry registry;
   auto& family = prometheus::BuildCounter().Name("sends_total").Register(registry);
-  SendCounters sends(family, "store");
+  SendCounters sends(family, {{"sink", "store"}});
   EXPECT_EQ(series_count(registry), 0u);
   sends.of(503).Increment();
   sends.of(503).Increment();

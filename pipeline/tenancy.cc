@@ -1,0 +1,178 @@
+#include "pipeline/tenancy.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+
+#include "base/utf8.h"
+#include "base/yaml_reader.h"
+
+namespace rwgate::pipeline {
+
+void read_tenancy(yaml::Reader& r, const YAML::Node& node, TenancyConfig& out) {
+  const std::string path = "tenancy";
+  if (!r.map(node, path,
+             {"label", "label_list", "label_remove", "prefix", "from_sender", "senders", "default",
+              "max_tenants"}))
+    return;
+  out.enabled = true;
+  std::string label;
+  r.string(node, path, "label", label);
+  r.string_list(node, path, "label_list", out.labels);
+  if (!label.empty() && !out.labels.empty()) {
+    r.error(path + ".label_list", node["label_list"], "set label or label_list, not both");
+  }
+  if (!label.empty()) out.labels = {label};
+  for (size_t i = 0; i < out.labels.size(); ++i) {
+    const std::string& l = out.labels[i];
+    if (l.empty() || !utf8::valid(l) || l == "__name__") {
+      r.error(label.empty() ? path + ".label_list[" + std::to_string(i) + "]" : path + ".label",
+              node[label.empty() ? "label_list" : "label"],
+              "must be a label name other than __name__");
+    }
+  }
+  r.boolean(node, path, "label_remove", out.label_remove);
+  r.string(node, path, "prefix", out.prefix);
+  r.boolean(node, path, "from_sender", out.from_sender);
+  r.string(node, path, "default", out.default_tenant);
+  r.integer<size_t>(node, path, "max_tenants", out.max_tenants, 1, 100000);
+  const YAML::Node senders = node["senders"];
+  if (senders.IsDefined() && !senders.IsNull()) {
+    if (!senders.IsMap()) {
+      r.error(path + ".senders", senders, "must be a mapping of sender identity to tenant");
+    } else {
+      for (const auto& kv : senders) {
+        const std::string sp = path + ".senders." + kv.first.Scalar();
+        std::string tenant;
+        if (!r.scalar(kv.second, sp, tenant)) continue;
+        if (std::string why = tenant_name_problem(tenant); !why.empty())
+          r.error(sp, kv.second, why);
+        out.senders.emplace(kv.first.Scalar(), tenant);
+      }
+    }
+  }
+  if (!out.senders.empty() && !out.from_sender) {
+    r.error(path + ".senders", senders, "takes effect only with from_sender: true");
+  }
+  if (!out.default_tenant.empty()) {
+    if (std::string why = tenant_name_problem(out.default_tenant); !why.empty())
+      r.error(path + ".default", node["default"], why);
+  }
+  if (out.labels.empty() && !out.from_sender && out.default_tenant.empty()) {
+    r.error(path, node, "names no tenant source: set label, label_list, from_sender or default");
+  }
+}
+
+std::string tenant_name_problem(std::string_view name) {
+  if (name.empty()) return "tenant name is empty";
+  if (name.size() > 150)
+    return "tenant name is " + std::to_string(name.size()) + " characters long; at most 150";
+  if (name == "." || name == "..") return "tenant name may not be \".\" or \"..\"";
+  for (const char c : name) {
+    const auto u = static_cast<unsigned char>(c);
+    if (std::isalnum(u) || std::string_view("!-_.*'()").find(c) != std::string_view::npos) continue;
+    std::string shown = u < 0x20 || u >= 0x7f ? "byte 0x" : "'";
+    if (u < 0x20 || u >= 0x7f) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      shown += kHex[u >> 4];
+      shown += kHex[u & 15];
+    } else {
+      shown += c;
+      shown += '\'';
+    }
+    return "tenant name " + proto::quote(name) + " has " + shown +
+           "; allowed are A-Z a-z 0-9 and !-_.*'()";
+  }
+  return {};
+}
+
+std::optional<TenantRefusal> TenantResolver::id_of(const TenancyConfig& config,
+                                                   sinks::TenantNames& names,
+                                                   const std::string& name, std::string_view from,
+                                                   uint32_t& id) {
+  if (auto it = known_.find(name); it != known_.end()) {
+    id = it->second;
+    return std::nullopt;
+  }
+  if (std::string why = tenant_name_problem(name); !why.empty())
+    return TenantRefusal{TenantRefusal::Kind::kInvalid, why + " (from " + std::string(from) + ")"};
+  const std::optional<uint32_t> interned = names.intern(name, config.max_tenants);
+  if (!interned) {
+    return TenantRefusal{TenantRefusal::Kind::kTooMany,
+                         "tenant \"" + name + "\" would be one more than tenancy.max_tenants (" +
+                             std::to_string(config.max_tenants) + ")"};
+  }
+  id = *interned;
+  known_.emplace(name, id);
+  return std::nullopt;
+}
+
+std::optional<TenantRefusal> TenantResolver::resolve(const TenancyConfig& config,
+                                                     sinks::TenantNames& names,
+                                                     std::string_view sender, proto::Batch& batch) {
+  // The fallback (sender, else default) is the same for every series: found at most once.
+  std::optional<uint32_t> fallback;
+  auto fallback_id = [&](uint32_t& id) -> std::optional<TenantRefusal> {
+    if (fallback) {
+      id = *fallback;
+      return std::nullopt;
+    }
+    std::string name, from;
+    if (config.from_sender && !sender.empty()) {
+      auto it = config.senders.find(std::string(sender));
+      name = it != config.senders.end() ? it->second : std::string(sender);
+      from = "the sender " + proto::quote(sender);
+    } else {
+      name = config.default_tenant;
+      from = "tenancy.default";
+    }
+    if (name.empty()) return TenantRefusal{TenantRefusal::Kind::kMissing, ""};
+    if (auto refusal = id_of(config, names, name, from, id)) return refusal;
+    fallback = id;
+    return std::nullopt;
+  };
+  std::string_view last_value;
+  uint32_t last_id = 0;
+  for (proto::Series& s : batch.series) {
+    proto::Label* labels = batch.labels.data() + s.labels_begin;
+    proto::Label* const end = labels + s.labels_count;
+    proto::Label* found = nullptr;
+    for (const std::string& want : config.labels) {
+      found = std::find_if(labels, end, [&](const proto::Label& l) { return l.name == want; });
+      if (found != end && !found->value.empty()) break;
+      found = nullptr;
+    }
+    std::optional<TenantRefusal> refusal;
+    if (found == nullptr) {
+      refusal = fallback_id(s.tenant);
+    } else if (last_id != 0 && found->value == last_value) {
+      s.tenant = last_id;
+    } else {
+      name_.assign(config.prefix).append(found->value);
+      refusal = id_of(config, names, name_, "label " + std::string(found->name), s.tenant);
+      if (!refusal) {
+        last_value = found->value;
+        last_id = s.tenant;
+      }
+    }
+    if (refusal) {
+      const std::string labels_text = proto::format_labels(batch.labels_of(s));
+      if (refusal->kind == TenantRefusal::Kind::kMissing) {
+        refusal->message = "series " + labels_text + " has no tenant: no tenant label, " +
+                           (config.from_sender ? "no authenticated sender" : "") +
+                           (config.from_sender ? " and " : "") + "no tenancy.default";
+      } else {
+        refusal->message += ": series " + labels_text;
+      }
+      return refusal;
+    }
+    if (found != nullptr && config.label_remove) {
+      std::copy(found + 1, end, found);  // the series' labels close up within their range
+      --s.labels_count;
+      s.raw_labels = {};  // the received bytes still hold the label
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace rwgate::pipeline

@@ -1,0 +1,86 @@
+// The tenant stage: which tenant each series belongs to.
+//
+// It runs first, with HA deduplication, on the series as the sender sent them (an HA
+// pair is decided per tenant, so the tenant must be known before): the tenant of a series
+// is, in this order,
+//   1. the value of the first of `label_list` (or `label`) the series has, after `prefix`;
+//      with `label_remove` that label is taken off the series;
+//   2. with `from_sender`, the authenticated sender's (its basic-auth user, else the subject
+//      of its client certificate): `senders[identity]`, or the identity itself;
+//   3. `default`.
+// A series with none of them, or whose tenant is not a valid name, refuses its request
+// (400, with the series' labels): rwgate never guesses a tenant.
+//
+// A tenant is a small id on the series (proto::Series::tenant), interned once in the
+// process-wide sinks::TenantNames. Each worker keeps the names it has already interned, and
+// a request from one sender usually names one tenant, so the cost per series is a label
+// lookup and a comparison with the previous series' value.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "proto/batch.h"
+#include "sinks/tenant_sinks.h"
+
+namespace YAML {
+class Node;
+}
+namespace rwgate::yaml {
+class Reader;
+}
+
+namespace rwgate::pipeline {
+
+// The top-level `tenancy` section; present = on.
+struct TenancyConfig {
+  bool enabled = false;
+  std::vector<std::string> labels;  // `label`, or `label_list`: the first one present wins
+  bool label_remove = false;
+  std::string prefix;
+  bool from_sender = false;
+  std::map<std::string, std::string> senders;  // sender identity -> tenant
+  std::string default_tenant;                  // `default`; empty: none
+  size_t max_tenants = 100;                    // tenants the process keeps apart
+};
+
+void read_tenancy(yaml::Reader& r, const YAML::Node& node, TenancyConfig& out);
+
+// Why `name` is not a tenant name (empty: it is one). The rule is Mimir's: at most 150
+// characters of [A-Za-z0-9] and !-_.*'(), and neither "." nor "..".
+std::string tenant_name_problem(std::string_view name);
+
+// A request refused by the tenant stage.
+struct TenantRefusal {
+  enum class Kind : uint8_t { kMissing, kInvalid, kTooMany } kind;
+  std::string message;  // one line
+};
+
+// One per ingest worker: no locks but the registry's, once per new tenant name.
+class TenantResolver {
+ public:
+  // Sets every series' tenant (and takes the tenant label off with label_remove), or
+  // refuses the request at its first series without a valid tenant. `sender`: the
+  // request's authenticated identity (empty: none).
+  std::optional<TenantRefusal> resolve(const TenancyConfig& config, sinks::TenantNames& names,
+                                       std::string_view sender, proto::Batch& batch);
+
+ private:
+  // The id of `name`, interned when new; a refusal when it is invalid or one too many.
+  std::optional<TenantRefusal> id_of(const TenancyConfig& config, sinks::TenantNames& names,
+                                     const std::string& name, std::string_view from, uint32_t& id);
+
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, uint32_t, Hash, std::equal_to<>> known_;
+  std::string name_;  // scratch: prefix + label value
+};
+
+}  // namespace rwgate::pipeline

@@ -1,0 +1,105 @@
+// Tenants on the way out: a sink whose store keeps tenants apart sends each tenant's series
+// in requests of their own.
+//
+// A tenant travels to the store in one of two ways, per sink:
+//   tenant_header: X-Scope-OrgID     Mimir, Cortex, Loki-style stores; THANOS-TENANT for Thanos
+//   url: .../{tenant}/...            VictoriaMetrics cluster (/insert/{tenant}/prometheus/...),
+//                                    or ?extra_label=tenant={tenant} for a single node
+//
+// Every outgoing request carries exactly one tenant, and no tenant waits on another: each
+// tenant gets a RemoteWriteSink of its own (queue, shards, retries, connections and, with a
+// disk buffer, the directory <buffer.path>/<tenant>), created the first time the tenant has
+// data for the sink. A tenant whose store path fails fills its own queue and gets 503s; the
+// others keep flowing. Their number is bounded by the tenant registry (tenancy.max_tenants),
+// which also bounds the threads: one sink thread per tenant, and a feeder per disk buffer.
+//
+// The series of a request reach try_reserve() and enqueue() grouped by tenant (ingest sorts
+// them); each run of one tenant reserves and takes its share of the estimate.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "sinks/remote_write_sink.h"
+
+namespace rwgate::sinks {
+
+// The tenants the process has seen, each with a small id for the series that carry it
+// (proto::Series::tenant; 0 is "no tenant"). Ids are never reused, so a queued series and a
+// series tracker entry keep meaning the same tenant; the number is bounded.
+// Shared by the ingest threads, the stale-marker sender and the sinks.
+class TenantNames {
+ public:
+  // The id of `name`, adding it when it is new; nullopt when `max` tenants are known and
+  // `name` is not one of them. The name must be valid (pipeline/tenancy.h).
+  std::optional<uint32_t> intern(std::string_view name, size_t max);
+  // The name of `id` (empty for 0 or an id never handed out).
+  std::string name(uint32_t id) const;
+  size_t size() const;
+
+ private:
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  mutable std::mutex mu_;
+  std::deque<std::string> names_;  // id - 1 -> name
+  std::unordered_map<std::string, uint32_t, Hash, std::equal_to<>> ids_;
+};
+
+// The `{tenant}` placeholder of a sink URL's target replaced by `tenant`.
+std::string tenant_target(std::string_view target, std::string_view tenant);
+
+// A sink with tenants: one RemoteWriteSink per tenant, made from `base` on first use.
+class TenantSinks final : public Sink {
+ public:
+  // `header`: the header that carries the tenant (empty: the target's {tenant} does).
+  TenantSinks(RemoteWriteOptions base, std::string header, std::shared_ptr<const TenantNames> names,
+              SinkMetricFamilies& metrics);
+  ~TenantSinks() override;
+
+  const std::string& name() const override { return base_.name; }
+  bool try_reserve(const proto::Batch& batch, std::span<const proto::SeriesOut> series,
+                   size_t bytes) override;
+  void cancel_reservation(const proto::Batch& batch, std::span<const proto::SeriesOut> series,
+                          size_t bytes) override;
+  Status enqueue(const proto::Batch& batch, std::span<const proto::SeriesOut> series,
+                 size_t reserved_bytes) override;
+  void start() override {}  // each tenant's sink starts when it is made
+  // Stops every tenant's sink at once, each draining until `deadline`.
+  void stop(std::chrono::steady_clock::time_point deadline) override;
+
+  // The tenants that have a sink here.
+  size_t tenants() const;
+
+ private:
+  // One tenant's run of series, and its share of a request's estimate.
+  struct Run {
+    uint32_t tenant;
+    std::span<const proto::SeriesOut> series;
+    size_t bytes;
+  };
+  template <typename F>
+  static void for_each_run(const proto::Batch& batch, std::span<const proto::SeriesOut> series,
+                           size_t bytes, F&& f);
+  // The sink of `tenant`, made and started when it has none yet; null when the tenant is
+  // unknown (0, or an id the registry never handed out) or the sink is stopping.
+  std::shared_ptr<RemoteWriteSink> sink_of(uint32_t tenant);
+
+  const RemoteWriteOptions base_;
+  const std::string header_;
+  const std::shared_ptr<const TenantNames> names_;
+  SinkMetricFamilies& metrics_;
+  mutable std::mutex mu_;                                    // guards the two below
+  std::vector<std::shared_ptr<RemoteWriteSink>> by_tenant_;  // by tenant id
+  bool stopped_ = false;
+};
+
+}  // namespace rwgate::sinks
