@@ -60,6 +60,7 @@ void read_sections(Reader& r, const YAML::Node& root, Config& config) {
   staleness::read_staleness(r, root["staleness"], config.staleness);
   pipeline::read_ha_dedup(r, root["ha_dedup"], config.ha_dedup);
   pipeline::read_tenancy(r, root["tenancy"], config.tenancy);
+  pipeline::read_limits(r, root["limits"], config.tenancy.enabled, config.limits);
   config.relabel_configs =
       relabel::parse_rules(root["relabel_configs"], "relabel_configs", r.errors(), names);
   if (r.map(root["relabel"], "relabel", {"cache_max_entries"})) {
@@ -69,7 +70,7 @@ void read_sections(Reader& r, const YAML::Node& root, Config& config) {
   sinks::read_sinks(r, root["sinks"], names, config.sinks);
   for (size_t i = 0; i < config.sinks.size(); ++i) {
     if (config.sinks[i].remote_write.per_tenant() && !config.tenancy.enabled) {
-      r.error("sinks[" + std::to_string(i) + "].remote_write", root["sinks"][i],
+      r.error("sinks[" + std::to_string(i) + "].remote_write", root["sinks"][i]["remote_write"],
               "tenant_header or {tenant} in url needs a tenancy section");
     }
   }
@@ -96,7 +97,8 @@ ConfigResult parse_config(const std::string& yaml_text) {
     if (root.IsDefined() && !root.IsNull()) {
       if (r.map(root, "",
                 {"server", "discovery", "enrich", "load_balancer_detection", "staleness", "relabel",
-                 "relabel_configs", "name_validation_scheme", "ha_dedup", "tenancy", "sinks"})) {
+                 "relabel_configs", "name_validation_scheme", "ha_dedup", "tenancy", "limits",
+                 "sinks"})) {
         read_sections(r, root, config);
       } else {
         r.error("", root, "the config must be a mapping");

@@ -11,6 +11,7 @@
 //   enrich                                pipeline/config.h
 //   ha_dedup                              pipeline/ha_dedup.h
 //   tenancy                               pipeline/tenancy.h
+//   limits                                pipeline/limits.h
 //   load_balancer_detection               lb/config.h
 //   staleness                             staleness/config.h
 //   sinks                                 sinks/config.h
@@ -28,6 +29,7 @@
 #include "lb/config.h"
 #include "pipeline/config.h"
 #include "pipeline/ha_dedup.h"
+#include "pipeline/limits.h"
 #include "pipeline/tenancy.h"
 #include "relabel/rule.h"
 #include "sinks/config.h"
@@ -69,6 +71,7 @@ struct Config {
   size_t relabel_cache_max_entries = 100000;  // relabel.cache_max_entries
   pipeline::HaDedupConfig ha_dedup;
   pipeline::TenancyConfig tenancy;
+  pipeline::LimitsConfig limits;
   std::vector<SinkConfig> sinks;
 };
 

@@ -108,6 +108,7 @@ Gateway::Gateway(Config initial, std::string config_path, std::chrono::milliseco
     trackers.push_back(&workers_.back()->tracker);
   }
   stale_markers_ = std::make_unique<staleness::StaleMarkerSender>(std::move(trackers), registry_);
+  limits_ = std::make_shared<pipeline::LimitsState>(registry_, tenant_names_);
   auto& auth = prometheus::BuildCounter()
                    .Name("rwgate_http_auth_failures_total")
                    .Help(
@@ -221,6 +222,11 @@ std::shared_ptr<IngestSnapshot> Gateway::ingest_snapshot(
   if (config.tenancy.enabled) {
     snapshot->tenancy = config.tenancy;
     snapshot->tenants = tenant_names_;  // ids outlive reloads: queued series carry them
+  }
+  if (config.tenancy.enabled || config.limits.enabled) {
+    // Without a limits section every limit is 0 (none): the tenants are still accounted.
+    limits_->configure(std::make_shared<pipeline::LimitsConfig>(config.limits));
+    snapshot->limits = limits_;
   }
   rules.cache_entries_per_thread =
       config.relabel_cache_max_entries / std::max<size_t>(1, worker_threads_);
@@ -394,6 +400,13 @@ void Gateway::route(const HttpRequest& req, HttpResponse& res, const Connection&
     res.result(http::status::ok);
     res.set(http::field::content_type, "application/json");
     res.body() = ha_tracker_->report_json(ingest_.snapshot()->tenants.get());
+    return;
+  }
+  if (path == "/api/v1/tenants" && get) {
+    res.result(http::status::ok);
+    res.set(http::field::content_type, "application/json");
+    res.body() = ingest_.snapshot()->limits != nullptr ? limits_->report_json()
+                                                       : std::string("{\"tenants\":[]}\n");
     return;
   }
   if (path == "/api/v1/aws/events") return aws_events(req, res);

@@ -123,6 +123,8 @@ class Gateway {
   prometheus::Gauge& ha_clusters_;
   // Tenant ids outlive reloads: queued series and tracked series carry them.
   std::shared_ptr<sinks::TenantNames> tenant_names_ = std::make_shared<sinks::TenantNames>();
+  // Per-tenant buckets, active series and counters; they outlive reloads too.
+  std::shared_ptr<pipeline::LimitsState> limits_;
   prometheus::Family<prometheus::Gauge>& lb_targets_;
   std::mutex lb_gauges_mu_;                             // guards lb_gauge_labels_
   std::set<std::vector<std::string>> lb_gauge_labels_;  // (job, verdict, evidence) ever set

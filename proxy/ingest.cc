@@ -15,15 +15,15 @@ namespace http = boost::beast::http;
 
 namespace {
 
-constexpr const char* kReasonNames[] = {"method",         "content_encoding", "content_type",
-                                        "body_too_large", "snappy",           "decoded_too_large",
-                                        "protobuf",       "labels",           "symbols",
-                                        "histogram",      "empty_series",     "tenant",
-                                        "tenant_limit",   "queue_full",       "no_sink",
-                                        "buffer_error",   "unauthorized"};
+constexpr const char* kReasonNames[] = {
+    "method",       "content_encoding",  "content_type", "body_too_large",
+    "snappy",       "decoded_too_large", "protobuf",     "labels",
+    "symbols",      "histogram",         "empty_series", "tenant",
+    "tenant_limit", "rate_limited",      "limits",       "queue_full",
+    "no_sink",      "buffer_error",      "unauthorized"};
 static_assert(std::size(kReasonNames) == static_cast<size_t>(RejectReason::kCount));
 
-constexpr int kCodes[] = {204, 400, 401, 405, 413, 415, 503};
+constexpr int kCodes[] = {204, 400, 401, 405, 413, 415, 429, 503};
 
 std::string lower(std::string_view s) {
   std::string out(s);
@@ -398,6 +398,14 @@ void IngestHandler::handle(const HttpRequest& req, HttpResponse& res,
     if (auto r = resolve_tenants(*snap, ctx)) return reject(res, std::move(*r));
   }
   if (snap->ha != nullptr) count_ha(snap->ha->dedup(ctx.batch));
+  pipeline::LimitsOutcome limited;
+  if (snap->limits != nullptr) {
+    limited = snap->limits->apply(ctx.batch);
+    if (limited.throttled) {
+      return reject(res, {429, RejectReason::kRateLimited, std::move(*limited.throttled),
+                          std::to_string(limited.retry_after_s)});
+    }
+  }
   // Held until the sinks have the batch: the direct path hands them views into it.
   std::shared_ptr<const discovery::DiscoverySnapshot> fleet;
   std::shared_ptr<const lb::LbVerdicts> verdicts;
@@ -420,6 +428,10 @@ void IngestHandler::handle(const HttpRequest& req, HttpResponse& res,
     return reject(res, std::move(*r));
   }
   account(*snap, fleet.get(), ctx);
+  if (snap->limits != nullptr) snap->limits->count_accepted(limited.accepted);
+  // Series over a limit: the rest went on; the answer names the first refusal.
+  if (limited.refused)
+    return reject(res, {400, RejectReason::kLimits, std::move(*limited.refused)});
   answer(protocol, ctx.batch, res);
 }
 

@@ -6,6 +6,7 @@
 //   decompress  snappy, refused before allocating when the header claims too much
 //   decode      into a Batch of views into the decompressed bytes
 //   tenant, HA  each series' tenant (pipeline/tenancy.h), then HA-pair deduplication
+//   limits      the tenant's limits (pipeline/limits.h): 429 over its rate, series refused
 //   labels      the label pipeline (enrich, lb, relabel; cached), or the series as received
 //   hand off    every sink takes the batch, or none does (reserve everywhere first)
 //   account     counters, load-balancer evidence, the series tracker: accepted requests only
@@ -32,6 +33,7 @@
 #include "base/clock.h"
 #include "discovery/discovery.h"
 #include "pipeline/ha_dedup.h"
+#include "pipeline/limits.h"
 #include "pipeline/tenancy.h"
 #include "pipeline/worker_context.h"
 #include "proxy/http_server.h"
@@ -52,6 +54,8 @@ struct IngestSnapshot {
   std::shared_ptr<pipeline::HaTracker> ha;  // ha_dedup; null when off
   pipeline::TenancyConfig tenancy;
   std::shared_ptr<sinks::TenantNames> tenants;  // null when tenancy is off
+  // Per-tenant limits and accounting, with tenancy or limits; null when both are off.
+  std::shared_ptr<pipeline::LimitsState> limits;
 };
 
 enum class RejectReason : uint8_t {
@@ -68,6 +72,8 @@ enum class RejectReason : uint8_t {
   kEmptySeries,
   kTenant,       // a series without a tenant, or with an invalid tenant name
   kTenantLimit,  // a tenant past tenancy.max_tenants
+  kRateLimited,  // 429: over the tenant's limits.ingestion_rate
+  kLimits,       // 400 after forwarding the rest: series over one of the tenant's limits
   kQueueFull,
   kNoSink,
   kBufferError,
@@ -79,9 +85,9 @@ enum class RejectReason : uint8_t {
 struct Rejection {
   int status;
   RejectReason reason;
-  std::string message;           // one line
-  std::string_view retry_after;  // empty: no Retry-After header
-  std::string_view allow;        // 405: the Allow header
+  std::string message;      // one line
+  std::string retry_after;  // empty: no Retry-After header
+  std::string_view allow;   // 405: the Allow header
 };
 
 // The stages, exposed for tests. Each returns the refusal, or nothing when the request
@@ -130,7 +136,7 @@ class IngestHandler {
   const Clock& clock_;
 
   // Metric handles, resolved once.
-  std::array<prometheus::Counter*, 8> requests_;  // 204 400 401 405 413 415 503 other
+  std::array<prometheus::Counter*, 9> requests_;  // 204 400 401 405 413 415 429 503 other
   std::array<prometheus::Counter*, static_cast<size_t>(RejectReason::kCount)> rejected_;
   prometheus::Counter& samples_received_;
   prometheus::Counter& histograms_received_;

@@ -10,44 +10,14 @@
 #include <map>
 
 #include "base/yaml_reader.h"
+#include "tests/unit/pipeline/label_batch.h"
 
 namespace rwgate::pipeline {
 namespace {
 
 using std::chrono::seconds;
 
-// A batch of series given as label maps (sorted, as the decoder leaves them), one sample
-// each unless `samples` says otherwise.
-struct TestBatch {
-  std::deque<std::string> strings;
-  proto::Batch batch;
-
-  explicit TestBatch(const std::vector<std::map<std::string, std::string>>& series,
-                     uint32_t samples = 1) {
-    for (const auto& labels : series) {
-      proto::Series s;
-      s.labels_begin = static_cast<uint32_t>(batch.labels.size());
-      for (const auto& [k, v] : labels)
-        batch.labels.push_back({strings.emplace_back(k), strings.emplace_back(v)});
-      s.labels_count = static_cast<uint32_t>(labels.size());
-      s.samples_begin = static_cast<uint32_t>(batch.samples.size());
-      s.samples_count = samples;
-      for (uint32_t i = 0; i < samples; ++i) batch.samples.push_back({1.0, 1000});
-      s.raw_labels = "raw";  // as if received canonical: dedup must clear it when it edits
-      batch.series.push_back(s);
-    }
-  }
-
-  std::vector<std::map<std::string, std::string>> series() const {
-    std::vector<std::map<std::string, std::string>> out;
-    for (const proto::Series& s : batch.series) {
-      std::map<std::string, std::string> m;
-      for (const proto::Label& l : batch.labels_of(s)) m[std::string(l.name)] = l.value;
-      out.push_back(m);
-    }
-    return out;
-  }
-};
+using testing::TestBatch;
 
 HaDedupConfig config(size_t max_clusters = 100) {
   HaDedupConfig c;
@@ -129,6 +99,31 @@ TEST(HaDedupTest, EachSeriesIsDecidedOnItsOwnInAMixedRequest) {
   ASSERT_EQ(mixed.batch.series.size(), 2u);
   EXPECT_EQ(mixed.series()[0].at("cluster"), "c1");
   EXPECT_EQ(mixed.series()[1].at("cluster"), "c3");
+}
+
+TEST(HaDedupTest, TwoTenantsClustersOfOneNameAreElectedApart) {
+  ManualClock clock;
+  HaTracker tracker(clock);
+  tracker.configure(config());
+  sinks::TenantNames names;
+  const uint32_t a = *names.intern("team-a", 10), b = *names.intern("team-b", 10);
+  TestBatch first({up("c1", "r1")});
+  first.batch.series[0].tenant = a;
+  tracker.dedup(first.batch);
+  // The same cluster name under team-b is another cluster: its first replica is elected.
+  TestBatch second({up("c1", "r2"), up("c1", "r2")});
+  second.batch.series[0].tenant = b;
+  second.batch.series[1].tenant = a;
+  EXPECT_EQ(tracker.dedup(second.batch).dropped_series, 1u);
+  ASSERT_EQ(second.batch.series.size(), 1u);
+  EXPECT_EQ(second.batch.series[0].tenant, b);
+  const auto report = tracker.report(&names);
+  ASSERT_EQ(report.size(), 2u);
+  EXPECT_EQ(report[0].tenant, "team-a");
+  EXPECT_EQ(report[0].elected, "r1");
+  EXPECT_EQ(report[1].tenant, "team-b");
+  EXPECT_EQ(report[1].elected, "r2");
+  EXPECT_NE(tracker.report_json(&names).find("\"tenant\":\"team-b\""), std::string::npos);
 }
 
 TEST(HaDedupTest, AReplicaLabelWithoutAClusterPassesUntouchedAndIsCounted) {

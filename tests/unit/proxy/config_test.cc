@@ -340,6 +340,43 @@ TEST(ConfigTest, StoreAuthenticationErrorsHaveTheirPaths) {
   EXPECT_TRUE(has_error(o, "/nonexistent/secret"));
 }
 
+TEST(ConfigTest, TenantsTravelByHeaderOrUrlAndNeedTenancy) {
+  auto ok = parse_config(R"(tenancy: { label: team, label_remove: true }
+limits: { default: { ingestion_rate: 1000 }, tenants: { team-a: { max_series: 10 } } }
+sinks:
+  - name: mimir
+    remote_write: { url: 'http://h/api/v1/push', tenant_header: X-Scope-OrgID }
+  - name: vm
+    remote_write: { url: 'http://h/insert/{tenant}/prometheus/api/v1/write' }
+  - name: all
+    remote_write: { url: 'http://h/w' }
+)");
+  ASSERT_TRUE(ok.config) << (ok.errors.empty() ? "" : ok.errors[0]);
+  EXPECT_TRUE(ok.config->sinks[0].remote_write.per_tenant());
+  EXPECT_TRUE(ok.config->sinks[1].remote_write.per_tenant());
+  EXPECT_FALSE(ok.config->sinks[2].remote_write.per_tenant());
+  EXPECT_EQ(ok.config->limits.tenants.at("team-a").ingestion_rate, 1000);
+  auto bad = parse_config(R"(sinks:
+  - name: a
+    remote_write: { url: 'http://h/w', tenant_header: X-Scope-OrgID }
+  - name: b
+    remote_write: { url: 'http://h/w', tenant_header: Content-Type }
+  - name: c
+    remote_write: { url: 'http://h/w', tenant_header: 'a b' }
+  - name: d
+    remote_write: { url: 'http://h/w', tenant_header: X-Org, headers: { x-org: '1' } }
+  - name: e
+    remote_write: { url: 'http://{tenant}.h/w' }
+)");
+  EXPECT_TRUE(has_error(bad,
+                        "sinks[0].remote_write (line 3): tenant_header or {tenant} in url "
+                        "needs a tenancy section"));
+  EXPECT_TRUE(has_error(bad, "sinks[1].remote_write.tenant_header (line 5): header is set by"));
+  EXPECT_TRUE(has_error(bad, "sinks[2].remote_write.tenant_header (line 7): must be an HTTP"));
+  EXPECT_TRUE(has_error(bad, "sinks[3].remote_write.tenant_header (line 9): is also set in"));
+  EXPECT_TRUE(has_error(bad, "sinks[4].remote_write.url"));
+}
+
 TEST(ConfigTest, NoSinksIsAnError) {
   auto r = parse_config("server: { listen_address: 127.0.0.1:9201 }\n");
   EXPECT_TRUE(has_error(r, "at least one sink"));

@@ -59,6 +59,23 @@ TEST(SeriesTrackerTest, TakesTheSeriesOfAnInstanceWithTheirLastTimestamps) {
   EXPECT_TRUE(ended.empty());
 }
 
+TEST(SeriesTrackerTest, TwoTenantsSeriesOfTheSameLabelsAreTrackedApart) {
+  const auto a = instance("i-a");
+  SeriesTracker t;
+  Request r1(2, 1000, &a);
+  Request r2(2, 2000, &a);  // the same output labels (label_remove took the tenant off)
+  for (auto& s : r2.batch.series) s.tenant = 5;
+  r1.track(t, 1);
+  r2.track(t, 1);
+  EXPECT_EQ(t.series(), 4u);
+  EXPECT_EQ(t.collisions(), 0u);
+  std::vector<EndedSeries> ended;
+  t.take("i-a", UINT64_MAX, ended);
+  ASSERT_EQ(ended.size(), 4u);
+  for (const EndedSeries& e : ended)
+    EXPECT_EQ(e.last_timestamp_ms, e.tenant == 5 ? 2000 : 1000) << e.tenant;
+}
+
 TEST(SeriesTrackerTest, OlderSamplesDoNotMoveTheTimestampBack) {
   const auto a = instance("i-a");
   SeriesTracker t;

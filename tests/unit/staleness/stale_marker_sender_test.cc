@@ -8,6 +8,7 @@
 #include <prometheus/registry.h>
 
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -92,6 +93,19 @@ TEST(StaleMarkerSenderTest, EndsTheSeriesOfAGoneInstanceOneMillisecondAfterTheir
   }
   EXPECT_EQ(f.counter("rwgate_staleness_markers_total"), 3);
   EXPECT_EQ(f.tracker.series(), 0u);  // taken out: ended once
+}
+
+TEST(StaleMarkerSenderTest, AMarkerGoesToTheTenantItsSeriesCameFrom) {
+  Fixture f;
+  Request live(2, 5000, f.report("InService"));
+  live.batch.series[1].tenant = 4;
+  f.track(live);
+  f.report("Terminated");
+  f.sender.sweep();
+  ASSERT_EQ(f.sink->taken.size(), 2u);
+  std::multiset<uint32_t> tenants;
+  for (const FakeSink::Taken& t : f.sink->taken) tenants.insert(t.tenant);
+  EXPECT_EQ(tenants, (std::multiset<uint32_t>{0, 4}));
 }
 
 TEST(StaleMarkerSenderTest, AnEnrichmentLabelChangeEndsOnlyTheOldLabelSets) {

@@ -1,0 +1,371 @@
+#include "pipeline/limits.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "base/json.h"
+#include "base/yaml_reader.h"
+#include "pipeline/tenancy.h"
+#include "proto/hash.h"
+
+namespace rwgate::pipeline {
+
+namespace {
+
+constexpr const char* kReasonNames[] = {"rate_limited", "max_series", "max_label_names_per_series",
+                                        "max_label_value_length"};
+static_assert(std::size(kReasonNames) == static_cast<size_t>(LimitReason::kCount));
+
+void read_tenant_limits(yaml::Reader& r, const YAML::Node& node, const std::string& path,
+                        TenantLimits& out) {
+  if (!r.map(node, path,
+             {"ingestion_rate", "ingestion_burst", "max_series", "max_label_names_per_series",
+              "max_label_value_length"}))
+    return;
+  uint64_t rate = static_cast<uint64_t>(out.ingestion_rate);
+  r.integer<uint64_t>(node, path, "ingestion_rate", rate, 0, 1ULL << 40);
+  out.ingestion_rate = static_cast<double>(rate);
+  r.integer<uint64_t>(node, path, "ingestion_burst", out.ingestion_burst, 0, 1ULL << 40);
+  r.integer<uint64_t>(node, path, "max_series", out.max_series, 0, 1ULL << 32);
+  r.integer<uint32_t>(node, path, "max_label_names_per_series", out.max_label_names_per_series, 0,
+                      1 << 20);
+  r.integer<uint32_t>(node, path, "max_label_value_length", out.max_label_value_length, 0, 1 << 30);
+}
+
+// "tenant \"a\": " (nothing without tenancy, where the one tenant is "").
+std::string who(const std::string& tenant) {
+  return tenant.empty() ? std::string() : "tenant " + proto::quote(tenant) + ": ";
+}
+
+}  // namespace
+
+void read_limits(yaml::Reader& r, const YAML::Node& node, bool tenancy, LimitsConfig& out) {
+  const std::string path = "limits";
+  if (!r.map(node, path, {"default", "tenants", "series_idle_timeout"})) return;
+  out.enabled = true;
+  read_tenant_limits(r, node["default"], path + ".default", out.defaults);
+  r.duration(node, path, "series_idle_timeout", out.series_idle_timeout);
+  if (out.series_idle_timeout < std::chrono::seconds(1)) {
+    r.error(path + ".series_idle_timeout", node["series_idle_timeout"], "must be at least 1s");
+  }
+  const YAML::Node tenants = node["tenants"];
+  if (!tenants.IsDefined() || tenants.IsNull()) return;
+  if (!tenants.IsMap()) {
+    r.error(path + ".tenants", tenants, "must be a mapping of tenant name to limits");
+    return;
+  }
+  if (!tenancy) r.error(path + ".tenants", tenants, "needs a tenancy section");
+  for (const auto& kv : tenants) {
+    const std::string name = kv.first.Scalar();
+    const std::string tp = path + ".tenants." + name;
+    if (std::string why = tenant_name_problem(name); !why.empty()) r.error(tp, kv.first, why);
+    TenantLimits limits = out.defaults;
+    read_tenant_limits(r, kv.second, tp, limits);
+    out.tenants.emplace(name, limits);
+  }
+}
+
+struct LimitsState::Tenant {
+  std::mutex mu;  // guards everything below
+  std::string name;
+  uint64_t generation = UINT64_MAX;  // of the limits below
+  TenantLimits limits;
+  uint32_t idle_s = 900;
+  // The bucket: `tokens` as of `refilled`.
+  double tokens = 0;
+  Clock::SteadyTime refilled{};
+  bool bucket_started = false;
+  // max_series: hash of each active series' labels -> when last seen (steady seconds).
+  std::unordered_map<uint64_t, uint32_t> active;
+  uint32_t swept_s = 0;
+  // Accepted samples: the total, and the rate over the last window of ~10 s.
+  uint64_t samples_total = 0;
+  uint64_t window_samples = 0;
+  Clock::SteadyTime window_start{};
+  double rate = 0;
+  std::array<uint64_t, static_cast<size_t>(LimitReason::kCount)> refused{};
+  std::array<prometheus::Counter*, static_cast<size_t>(LimitReason::kCount)> counters{};
+};
+
+LimitsState::LimitsState(prometheus::Registry& registry,
+                         std::shared_ptr<const sinks::TenantNames> names, const Clock& clock)
+    : discarded_(prometheus::BuildCounter()
+                     .Name("rwgate_discarded_samples_total")
+                     .Help("Samples refused by a tenant's limits (limits:), by tenant and reason.")
+                     .Register(registry)),
+      names_(std::move(names)),
+      clock_(clock) {}
+
+LimitsState::~LimitsState() = default;
+
+void LimitsState::configure(std::shared_ptr<const LimitsConfig> config) {
+  std::lock_guard lock(config_mu_);
+  config_ = std::move(config);
+  ++generation_;
+}
+
+LimitsState::Tenant& LimitsState::tenant(uint32_t id) {
+  {
+    std::shared_lock lock(tenants_mu_);
+    if (id < tenants_.size() && tenants_[id] != nullptr) return *tenants_[id];
+  }
+  std::unique_lock lock(tenants_mu_);
+  if (tenants_.size() <= id) tenants_.resize(id + 1);
+  if (tenants_[id] == nullptr) {
+    tenants_[id] = std::make_unique<Tenant>();
+    tenants_[id]->name = names_->name(id);
+  }
+  return *tenants_[id];
+}
+
+const TenantLimits& LimitsState::limits_of(Tenant& t) {
+  std::lock_guard lock(config_mu_);
+  if (t.generation != generation_ && config_ != nullptr) {
+    auto it = config_->tenants.find(t.name);
+    t.limits = it != config_->tenants.end() ? it->second : config_->defaults;
+    t.idle_s = static_cast<uint32_t>(
+        std::chrono::duration_cast<std::chrono::seconds>(config_->series_idle_timeout).count());
+    if (t.limits.max_series == 0) t.active = {};  // nothing to count against any more
+    t.generation = generation_;
+  }
+  return t.limits;
+}
+
+void LimitsState::refuse(Tenant& t, LimitReason reason, uint64_t samples) {
+  const auto r = static_cast<size_t>(reason);
+  t.refused[r] += samples;
+  if (t.counters[r] == nullptr)
+    t.counters[r] = &discarded_.Add({{"tenant", t.name}, {"reason", kReasonNames[r]}});
+  t.counters[r]->Increment(static_cast<double>(samples));
+}
+
+LimitsOutcome LimitsState::apply(proto::Batch& batch) {
+  LimitsOutcome outcome;
+  // The request's tenants (one, mostly), each with its limits as of now.
+  struct Entry {
+    uint32_t id;
+    Tenant* t;
+    TenantLimits limits;
+    uint64_t samples = 0;  // of its series that pass the label checks
+    std::array<uint64_t, static_cast<size_t>(LimitReason::kCount)> refused{};
+  };
+  std::vector<Entry> entries;
+  std::vector<uint32_t> entry_of(batch.series.size());
+  auto samples_of = [](const proto::Series& s) -> uint64_t {
+    return s.samples_count + s.histograms_count;
+  };
+  auto first_refusal = [&](const Entry& e, std::string why) {
+    if (!outcome.refused) outcome.refused = who(e.t->name) + why;
+  };
+  // 1. Label checks, per series.
+  std::vector<bool> drop(batch.series.size(), false);
+  for (size_t i = 0; i < batch.series.size(); ++i) {
+    const proto::Series& s = batch.series[i];
+    size_t ei = 0;
+    while (ei < entries.size() && entries[ei].id != s.tenant) ++ei;
+    if (ei == entries.size()) {
+      Tenant& t = tenant(s.tenant);
+      std::lock_guard lock(t.mu);
+      entries.push_back({s.tenant, &t, limits_of(t)});
+    }
+    entry_of[i] = static_cast<uint32_t>(ei);
+    Entry& e = entries[ei];
+    const auto labels = batch.labels_of(s);
+    if (e.limits.max_label_names_per_series > 0 &&
+        labels.size() > e.limits.max_label_names_per_series) {
+      drop[i] = true;
+      e.refused[static_cast<size_t>(LimitReason::kLabelNames)] += samples_of(s);
+      first_refusal(e, "series " + proto::format_labels(labels) + " has " +
+                           std::to_string(labels.size()) +
+                           " labels, more than limits.max_label_names_per_series (" +
+                           std::to_string(e.limits.max_label_names_per_series) + ")");
+      continue;
+    }
+    if (e.limits.max_label_value_length > 0) {
+      auto long_value = std::find_if(labels.begin(), labels.end(), [&](const proto::Label& l) {
+        return l.value.size() > e.limits.max_label_value_length;
+      });
+      if (long_value != labels.end()) {
+        drop[i] = true;
+        e.refused[static_cast<size_t>(LimitReason::kLabelValueLength)] += samples_of(s);
+        first_refusal(e, "the value of label " + proto::quote(long_value->name) + " is " +
+                             std::to_string(long_value->value.size()) +
+                             " bytes, longer than limits.max_label_value_length (" +
+                             std::to_string(e.limits.max_label_value_length) + "): series " +
+                             proto::format_labels(labels));
+        continue;
+      }
+    }
+    e.samples += samples_of(s);
+  }
+  // 2. The rate, per tenant: every tenant's tokens, or none taken.
+  const Clock::SteadyTime now = clock_.steady();
+  size_t taken = 0;
+  for (; taken < entries.size(); ++taken) {
+    Entry& e = entries[taken];
+    if (e.limits.ingestion_rate <= 0) continue;
+    Tenant& t = *e.t;
+    std::lock_guard lock(t.mu);
+    const double burst = e.limits.ingestion_burst > 0
+                             ? static_cast<double>(e.limits.ingestion_burst)
+                             : e.limits.ingestion_rate;
+    const double elapsed = t.bucket_started
+                               ? std::chrono::duration<double>(now - t.refilled).count()
+                               : 1e9;  // a new bucket starts full
+    t.tokens = std::min(burst, t.tokens + elapsed * e.limits.ingestion_rate);
+    t.refilled = now;
+    t.bucket_started = true;
+    const auto want = static_cast<double>(e.samples);
+    if (want <= t.tokens) {
+      t.tokens -= want;
+      continue;
+    }
+    refuse(t, LimitReason::kRate, e.samples);
+    const double wait = want > burst ? 1 : (want - t.tokens) / e.limits.ingestion_rate;
+    outcome.retry_after_s = std::max(1, static_cast<int>(std::ceil(wait)));
+    outcome.throttled = who(t.name) + "ingestion rate limit (" +
+                        std::to_string(static_cast<uint64_t>(e.limits.ingestion_rate)) +
+                        " samples/s, burst " + std::to_string(static_cast<uint64_t>(burst)) +
+                        ") exceeded while adding " + std::to_string(e.samples) + " samples";
+    break;
+  }
+  if (outcome.throttled) {
+    for (size_t k = 0; k < taken; ++k) {  // the request is refused whole: give them back
+      Entry& e = entries[k];
+      if (e.limits.ingestion_rate <= 0) continue;
+      std::lock_guard lock(e.t->mu);
+      e.t->tokens += static_cast<double>(e.samples);
+    }
+    return outcome;
+  }
+  // 3. Active series, per tenant with a max_series; the lock is held over a run of series
+  // of one tenant.
+  const uint32_t now_s = clock_.steady_seconds();
+  std::unique_lock<std::mutex> held;
+  Tenant* held_for = nullptr;
+  for (size_t i = 0; i < batch.series.size(); ++i) {
+    Entry& e = entries[entry_of[i]];
+    if (drop[i] || e.limits.max_series == 0) continue;
+    Tenant& t = *e.t;
+    if (held_for != &t) {
+      held = std::unique_lock(t.mu);
+      held_for = &t;
+      if (now_s - t.swept_s >= std::max<uint32_t>(1, t.idle_s / 4)) {
+        std::erase_if(t.active, [&](const auto& kv) { return now_s - kv.second > t.idle_s; });
+        t.swept_s = now_s;
+      }
+    }
+    const proto::Series& s = batch.series[i];
+    const auto labels = batch.labels_of(s);
+    const uint64_t h = proto::hash_labels(labels);
+    if (auto it = t.active.find(h); it != t.active.end()) {
+      it->second = now_s;
+    } else if (t.active.size() < e.limits.max_series) {
+      t.active.emplace(h, now_s);
+    } else {
+      drop[i] = true;
+      e.samples -= samples_of(s);
+      e.refused[static_cast<size_t>(LimitReason::kMaxSeries)] += samples_of(s);
+      first_refusal(e, "series " + proto::format_labels(labels) +
+                           " is new, and the tenant has limits.max_series (" +
+                           std::to_string(e.limits.max_series) + ") active series");
+    }
+  }
+  if (held.owns_lock()) held.unlock();
+  for (Entry& e : entries) {
+    outcome.accepted.emplace_back(e.id, e.samples);
+    if (std::all_of(e.refused.begin(), e.refused.end(), [](uint64_t n) { return n == 0; }))
+      continue;
+    std::lock_guard lock(e.t->mu);
+    for (size_t r = 0; r < e.refused.size(); ++r) {
+      if (e.refused[r] > 0) refuse(*e.t, static_cast<LimitReason>(r), e.refused[r]);
+    }
+  }
+  if (outcome.refused) {
+    size_t kept = 0;
+    for (size_t i = 0; i < batch.series.size(); ++i) {
+      if (!drop[i]) batch.series[kept++] = batch.series[i];
+    }
+    batch.series.resize(kept);
+  }
+  return outcome;
+}
+
+void LimitsState::count_accepted(std::span<const std::pair<uint32_t, uint64_t>> accepted) {
+  const Clock::SteadyTime now = clock_.steady();
+  for (const auto& [id, n] : accepted) {
+    Tenant& t = tenant(id);
+    std::lock_guard lock(t.mu);
+    t.samples_total += n;
+    const double window = std::chrono::duration<double>(now - t.window_start).count();
+    if (window >= 10) {
+      t.rate = window < 30 ? static_cast<double>(t.window_samples) / window : 0;
+      t.window_samples = 0;
+      t.window_start = now;
+    }
+    t.window_samples += n;
+  }
+}
+
+std::vector<TenantReport> LimitsState::report() const {
+  std::vector<Tenant*> tenants;
+  {
+    std::shared_lock lock(tenants_mu_);
+    for (const auto& t : tenants_) {
+      if (t != nullptr) tenants.push_back(t.get());
+    }
+  }
+  const Clock::SteadyTime now = clock_.steady();
+  std::vector<TenantReport> out;
+  for (Tenant* t : tenants) {
+    std::lock_guard lock(t->mu);
+    const double window = std::chrono::duration<double>(now - t->window_start).count();
+    // A window gone by without a request since: its own rate, then nothing.
+    const double rate = window < 10   ? t->rate
+                        : window < 30 ? static_cast<double>(t->window_samples) / window
+                                      : 0;
+    out.push_back(
+        {t->name, rate, t->samples_total,
+         t->limits.max_series > 0 ? std::optional<uint64_t>(t->active.size()) : std::nullopt,
+         t->limits, t->refused});
+  }
+  std::sort(out.begin(), out.end(),
+            [](const TenantReport& a, const TenantReport& b) { return a.tenant < b.tenant; });
+  return out;
+}
+
+std::string LimitsState::report_json() const {
+  std::string out = "{\"tenants\":[";
+  bool first = true;
+  auto number = [](std::string& o, const char* key, uint64_t v, bool comma = true) {
+    o.append("\"").append(key).append("\":").append(std::to_string(v)).append(comma ? "," : "");
+  };
+  for (const TenantReport& t : report()) {
+    out += first ? "{" : ",{";
+    first = false;
+    append_json_field(out, "tenant", t.tenant);
+    char rate[32];
+    std::snprintf(rate, sizeof rate, "%.1f", t.samples_per_second);
+    out.append("\"samples_per_second\":").append(rate).append(",");
+    number(out, "samples_total", t.samples_total);
+    out += "\"active_series\":" +
+           (t.active_series ? std::to_string(*t.active_series) : std::string("null")) + ",";
+    out += "\"limits\":{";
+    number(out, "ingestion_rate", static_cast<uint64_t>(t.limits.ingestion_rate));
+    number(out, "ingestion_burst", t.limits.ingestion_burst);
+    number(out, "max_series", t.limits.max_series);
+    number(out, "max_label_names_per_series", t.limits.max_label_names_per_series);
+    number(out, "max_label_value_length", t.limits.max_label_value_length, false);
+    out += "},\"refused_samples\":{";
+    for (size_t r = 0; r < t.refused.size(); ++r)
+      number(out, kReasonNames[r], t.refused[r], r + 1 < t.refused.size());
+    out += "}}";
+  }
+  out += "]}\n";
+  return out;
+}
+
+}  // namespace rwgate::pipeline
