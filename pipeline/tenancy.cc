@@ -54,6 +54,10 @@ void read_tenancy(yaml::Reader& r, const YAML::Node& node, TenancyConfig& out) {
   if (!out.senders.empty() && !out.from_sender) {
     r.error(path + ".senders", senders, "takes effect only with from_sender: true");
   }
+  if (out.from_sender && out.senders.empty()) {
+    r.error(path + ".from_sender", node["from_sender"],
+            "needs senders: the map of sender identities to tenants");
+  }
   if (!out.default_tenant.empty()) {
     if (std::string why = tenant_name_problem(out.default_tenant); !why.empty())
       r.error(path + ".default", node["default"], why);
@@ -89,13 +93,14 @@ std::string tenant_name_problem(std::string_view name) {
 std::optional<TenantRefusal> TenantResolver::id_of(const TenancyConfig& config,
                                                    sinks::TenantNames& names,
                                                    const std::string& name, std::string_view from,
-                                                   uint32_t& id) {
+                                                   std::string_view from_label, uint32_t& id) {
   if (auto it = known_.find(name); it != known_.end()) {
     id = it->second;
     return std::nullopt;
   }
   if (std::string why = tenant_name_problem(name); !why.empty())
-    return TenantRefusal{TenantRefusal::Kind::kInvalid, why + " (from " + std::string(from) + ")"};
+    return TenantRefusal{TenantRefusal::Kind::kInvalid,
+                         why + " (from " + std::string(from) + std::string(from_label) + ")"};
   const std::optional<uint32_t> interned = names.intern(name, config.max_tenants);
   if (!interned) {
     return TenantRefusal{TenantRefusal::Kind::kTooMany,
@@ -117,22 +122,26 @@ std::optional<TenantRefusal> TenantResolver::resolve(const TenancyConfig& config
       id = *fallback;
       return std::nullopt;
     }
-    std::string name, from;
+    std::string name = config.default_tenant, from = "tenancy.default";
     if (config.from_sender && !sender.empty()) {
-      auto it = config.senders.find(std::string(sender));
-      name = it != config.senders.end() ? it->second : std::string(sender);
-      from = "the sender " + proto::quote(sender);
-    } else {
-      name = config.default_tenant;
-      from = "tenancy.default";
+      if (auto it = config.senders.find(std::string(sender)); it != config.senders.end()) {
+        name = it->second;  // valid: checked with the config
+        from = "tenancy.senders." + proto::quote(sender);
+      }
     }
     if (name.empty()) return TenantRefusal{TenantRefusal::Kind::kMissing, ""};
-    if (auto refusal = id_of(config, names, name, from, id)) return refusal;
+    if (auto refusal = id_of(config, names, name, from, "", id)) return refusal;
     fallback = id;
     return std::nullopt;
   };
-  std::string_view last_value;
-  uint32_t last_id = 0;
+  // The label values seen last and their tenants: a request names few, and this saves the
+  // name and its lookup for almost every series.
+  struct Seen {
+    std::string_view value;
+    uint32_t id = 0;
+  };
+  std::array<Seen, 4> seen{};
+  size_t seen_next = 0;
   for (proto::Series& s : batch.series) {
     proto::Label* labels = batch.labels.data() + s.labels_begin;
     proto::Label* const end = labels + s.labels_count;
@@ -143,24 +152,30 @@ std::optional<TenantRefusal> TenantResolver::resolve(const TenancyConfig& config
       found = nullptr;
     }
     std::optional<TenantRefusal> refusal;
+    const Seen* hit = nullptr;
+    if (found != nullptr) {
+      for (const Seen& e : seen) {
+        if (e.id != 0 && e.value == found->value) hit = &e;
+      }
+    }
     if (found == nullptr) {
       refusal = fallback_id(s.tenant);
-    } else if (last_id != 0 && found->value == last_value) {
-      s.tenant = last_id;
+    } else if (hit != nullptr) {
+      s.tenant = hit->id;
     } else {
       name_.assign(config.prefix).append(found->value);
-      refusal = id_of(config, names, name_, "label " + std::string(found->name), s.tenant);
+      refusal = id_of(config, names, name_, "label ", found->name, s.tenant);
       if (!refusal) {
-        last_value = found->value;
-        last_id = s.tenant;
+        seen[seen_next] = {found->value, s.tenant};
+        seen_next = (seen_next + 1) % seen.size();
       }
     }
     if (refusal) {
       const std::string labels_text = proto::format_labels(batch.labels_of(s));
       if (refusal->kind == TenantRefusal::Kind::kMissing) {
         refusal->message = "series " + labels_text + " has no tenant: no tenant label, " +
-                           (config.from_sender ? "no authenticated sender" : "") +
-                           (config.from_sender ? " and " : "") + "no tenancy.default";
+                           (config.from_sender ? "no tenancy.senders entry for its sender, " : "") +
+                           "no tenancy.default";
       } else {
         refusal->message += ": series " + labels_text;
       }

@@ -6,7 +6,8 @@
 //   1. the value of the first of `label_list` (or `label`) the series has, after `prefix`;
 //      with `label_remove` that label is taken off the series;
 //   2. with `from_sender`, the authenticated sender's (its basic-auth user, else the subject
-//      of its client certificate): `senders[identity]`, or the identity itself;
+//      of its client certificate): `senders[identity]`; a sender without an entry gets
+//      none (an identity is not a tenant name until the config says so);
 //   3. `default`.
 // A series with none of them, or whose tenant is not a valid name, refuses its request
 // (400, with the series' labels): rwgate never guesses a tenant.
@@ -17,6 +18,7 @@
 // lookup and a comparison with the previous series' value.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -26,7 +28,7 @@
 #include <vector>
 
 #include "proto/batch.h"
-#include "sinks/tenant_sinks.h"
+#include "sinks/tenant_names.h"
 
 namespace YAML {
 class Node;
@@ -44,7 +46,7 @@ struct TenancyConfig {
   bool label_remove = false;
   std::string prefix;
   bool from_sender = false;
-  std::map<std::string, std::string> senders;  // sender identity -> tenant
+  std::map<std::string, std::string> senders;  // sender identity -> tenant; others: none
   std::string default_tenant;                  // `default`; empty: none
   size_t max_tenants = 100;                    // tenants the process keeps apart
 };
@@ -61,6 +63,13 @@ struct TenantRefusal {
   std::string message;  // one line
 };
 
+// Scratch for grouping a request's series by tenant (proxy/ingest.h group_by_tenant).
+struct TenantGrouping {
+  std::vector<std::pair<uint32_t, uint32_t>> tenants;  // tenant, count (then run start)
+  std::vector<uint32_t> slot;                          // per series: its index in tenants
+  std::vector<proto::SeriesOut> grouped;
+};
+
 // One per ingest worker: no locks but the registry's, once per new tenant name.
 class TenantResolver {
  public:
@@ -72,8 +81,10 @@ class TenantResolver {
 
  private:
   // The id of `name`, interned when new; a refusal when it is invalid or one too many.
+  // `from` and `from_label` say where the name came from, for the refusal.
   std::optional<TenantRefusal> id_of(const TenancyConfig& config, sinks::TenantNames& names,
-                                     const std::string& name, std::string_view from, uint32_t& id);
+                                     const std::string& name, std::string_view from,
+                                     std::string_view from_label, uint32_t& id);
 
   struct Hash {
     using is_transparent = void;

@@ -12,8 +12,10 @@
 // with, it goes again with the new ones (an expired token must not lose data rwgate
 // acknowledged); otherwise the answer is final, as for any 4xx.
 //
-// Called on the sink's thread. Fetching (a token endpoint, STS, IMDS) blocks it for at most
-// the fetch's timeout; that happens once per token lifetime, or after a refusal.
+// Called on the sink's thread, or on the threads of its tenants' sinks, which share one
+// Credentials (sinks/tenant_sinks.h): each implementation guards its state with a mutex.
+// Fetching (a token endpoint, STS, IMDS) blocks the callers for at most the fetch's
+// timeout; that happens once per token lifetime, or after a refusal.
 // Secrets never appear in a Status, a log line or an endpoint.
 #pragma once
 

@@ -58,7 +58,7 @@ TEST(TenancyTest, APrefixAndLabelRemove) {
   EXPECT_EQ(b.batch.series[1].raw_labels, "raw");
 }
 
-TEST(TenancyTest, TheSenderThroughItsMapOrAsItIsThenTheDefault) {
+TEST(TenancyTest, TheSenderThroughItsMapElseTheDefault) {
   sinks::TenantNames names;
   TenantResolver resolver;
   TenancyConfig c = by_label();
@@ -71,7 +71,7 @@ TEST(TenancyTest, TheSenderThroughItsMapOrAsItIsThenTheDefault) {
     return tenants_of(b, names);
   };
   EXPECT_EQ(tenant("alice"), (std::vector<std::string>{"team-alice", "by-label"}));
-  EXPECT_EQ(tenant("bob"), (std::vector<std::string>{"bob", "by-label"}));
+  EXPECT_EQ(tenant("bob"), (std::vector<std::string>{"shared", "by-label"}));  // no entry
   EXPECT_EQ(tenant(""), (std::vector<std::string>{"shared", "by-label"}));
 }
 
@@ -157,6 +157,7 @@ TEST(TenancyTest, ConfigErrorsNameTheirKey) {
   one("{label: a, senders: {alice: x}}", "tenancy.senders");
   one("{from_sender: true, senders: {alice: 'x y'}}", "tenancy.senders.alice");
   one("{label: a, max_tenants: 0}", "tenancy.max_tenants");
+  one("{label: a, from_sender: true}", "tenancy.from_sender");
   one("{label: a, typo: 1}", "tenancy");
 }
 
