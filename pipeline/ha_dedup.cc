@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <array>
 #include <tuple>
 
 #include "base/json.h"
@@ -78,10 +79,27 @@ HaDedupStats HaTracker::dedup(proto::Batch& batch) {
   HaDedupStats stats;
   std::lock_guard lock(mu_);
   const Clock::SteadyTime now = clock_.steady();
-  // A request from one Prometheus carries one (tenant, cluster, replica): decide it once.
-  std::string_view last_cluster, last_replica;
-  uint32_t last_tenant = 0;
-  bool have_last = false, last_accepted = false;
+  // A request from one Prometheus carries one (tenant, cluster, replica), or a few when
+  // its series belong to several tenants: each is decided once per request, the decisions
+  // kept in a small memo (electing the same replica again at the same time changes nothing).
+  struct Decision {
+    uint32_t tenant;
+    std::string_view cluster, replica;
+    bool accepted;
+  };
+  std::array<Decision, 8> memo;
+  size_t memo_size = 0, memo_next = 0;
+  auto decide = [&](uint32_t tenant, std::string_view cluster, std::string_view replica) {
+    for (size_t k = 0; k < memo_size; ++k) {
+      const Decision& d = memo[k];
+      if (d.tenant == tenant && d.cluster == cluster && d.replica == replica) return d.accepted;
+    }
+    const bool accepted = elect(tenant, cluster, replica, now, stats);
+    memo[memo_next] = {tenant, cluster, replica, accepted};
+    memo_next = (memo_next + 1) % memo.size();
+    memo_size = std::max(memo_size, memo_next == 0 ? memo.size() : memo_next);
+    return accepted;
+  };
   size_t kept = 0;
   for (size_t i = 0; i < batch.series.size(); ++i) {
     proto::Series s = batch.series[i];
@@ -95,16 +113,7 @@ HaDedupStats HaTracker::dedup(proto::Batch& batch) {
     }
     if (replica != nullptr && cluster == nullptr) ++stats.no_cluster;
     if (replica != nullptr && cluster != nullptr) {
-      const bool same = have_last && s.tenant == last_tenant && cluster->value == last_cluster &&
-                        replica->value == last_replica;
-      const bool accepted =
-          same ? last_accepted : elect(s.tenant, cluster->value, replica->value, now, stats);
-      have_last = true;
-      last_tenant = s.tenant;
-      last_cluster = cluster->value;
-      last_replica = replica->value;
-      last_accepted = accepted;
-      if (!accepted) {
+      if (!decide(s.tenant, cluster->value, replica->value)) {
         ++stats.dropped_series;
         stats.dropped_samples += s.samples_count + s.histograms_count;
         continue;

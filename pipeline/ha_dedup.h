@@ -30,7 +30,7 @@
 
 #include "base/clock.h"
 #include "proto/batch.h"
-#include "sinks/tenant_sinks.h"
+#include "sinks/tenant_names.h"
 
 namespace YAML {
 class Node;

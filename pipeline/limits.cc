@@ -142,26 +142,67 @@ void LimitsState::refuse(Tenant& t, LimitReason reason, uint64_t samples) {
   t.counters[r]->Increment(static_cast<double>(samples));
 }
 
-LimitsOutcome LimitsState::apply(proto::Batch& batch) {
-  LimitsOutcome outcome;
-  // The request's tenants (one, mostly), each with its limits as of now.
+namespace {
+
+uint64_t samples_of(const proto::Series& s) { return s.samples_count + s.histograms_count; }
+
+}  // namespace
+
+// One request's tenants (one, mostly), each with its limits as of now, and per series its
+// tenant's entry and whether it is refused. Thread-local: reused by the thread's requests.
+struct LimitsState::Scratch {
   struct Entry {
     uint32_t id;
     Tenant* t;
     TenantLimits limits;
-    uint64_t samples = 0;  // of its series that pass the label checks
+    uint64_t samples = 0;  // of its series that are not refused
     std::array<uint64_t, static_cast<size_t>(LimitReason::kCount)> refused{};
   };
   std::vector<Entry> entries;
-  std::vector<uint32_t> entry_of(batch.series.size());
-  auto samples_of = [](const proto::Series& s) -> uint64_t {
-    return s.samples_count + s.histograms_count;
-  };
-  auto first_refusal = [&](const Entry& e, std::string why) {
-    if (!outcome.refused) outcome.refused = who(e.t->name) + why;
-  };
-  // 1. Label checks, per series.
-  std::vector<bool> drop(batch.series.size(), false);
+  std::vector<uint32_t> entry_of;
+  std::vector<uint8_t> drop;
+  LimitsOutcome* outcome = nullptr;
+
+  void refuse_series(size_t i, const proto::Series& s, LimitReason reason, std::string why) {
+    Entry& e = entries[entry_of[i]];
+    drop[i] = 1;
+    e.refused[static_cast<size_t>(reason)] += samples_of(s);
+    if (!outcome->refused) outcome->refused = who(e.t->name) + why;
+  }
+};
+
+LimitsOutcome LimitsState::apply(proto::Batch& batch) {
+  LimitsOutcome outcome;
+  thread_local Scratch scratch;
+  scratch.entries.clear();
+  scratch.entry_of.assign(batch.series.size(), 0);
+  scratch.drop.assign(batch.series.size(), 0);
+  scratch.outcome = &outcome;
+  check_labels(batch, scratch);
+  if (!take_tokens(scratch)) return outcome;
+  check_active_series(batch, scratch);
+  for (Scratch::Entry& e : scratch.entries) {
+    outcome.accepted.emplace_back(e.id, e.samples);
+    if (std::all_of(e.refused.begin(), e.refused.end(), [](uint64_t n) { return n == 0; }))
+      continue;
+    std::lock_guard lock(e.t->mu);
+    for (size_t r = 0; r < e.refused.size(); ++r) {
+      if (e.refused[r] > 0) refuse(*e.t, static_cast<LimitReason>(r), e.refused[r]);
+    }
+  }
+  if (outcome.refused) {
+    size_t kept = 0;
+    for (size_t i = 0; i < batch.series.size(); ++i) {
+      if (!scratch.drop[i]) batch.series[kept++] = batch.series[i];
+    }
+    batch.series.resize(kept);
+  }
+  return outcome;
+}
+
+// 1. Each series' tenant entry, and its label counts and lengths.
+void LimitsState::check_labels(const proto::Batch& batch, Scratch& scratch) {
+  auto& entries = scratch.entries;
   for (size_t i = 0; i < batch.series.size(); ++i) {
     const proto::Series& s = batch.series[i];
     size_t ei = 0;
@@ -171,17 +212,16 @@ LimitsOutcome LimitsState::apply(proto::Batch& batch) {
       std::lock_guard lock(t.mu);
       entries.push_back({s.tenant, &t, limits_of(t)});
     }
-    entry_of[i] = static_cast<uint32_t>(ei);
-    Entry& e = entries[ei];
+    scratch.entry_of[i] = static_cast<uint32_t>(ei);
+    Scratch::Entry& e = entries[ei];
     const auto labels = batch.labels_of(s);
     if (e.limits.max_label_names_per_series > 0 &&
         labels.size() > e.limits.max_label_names_per_series) {
-      drop[i] = true;
-      e.refused[static_cast<size_t>(LimitReason::kLabelNames)] += samples_of(s);
-      first_refusal(e, "series " + proto::format_labels(labels) + " has " +
-                           std::to_string(labels.size()) +
-                           " labels, more than limits.max_label_names_per_series (" +
-                           std::to_string(e.limits.max_label_names_per_series) + ")");
+      scratch.refuse_series(i, s, LimitReason::kLabelNames,
+                            "series " + proto::format_labels(labels) + " has " +
+                                std::to_string(labels.size()) +
+                                " labels, more than limits.max_label_names_per_series (" +
+                                std::to_string(e.limits.max_label_names_per_series) + ")");
       continue;
     }
     if (e.limits.max_label_value_length > 0) {
@@ -189,33 +229,37 @@ LimitsOutcome LimitsState::apply(proto::Batch& batch) {
         return l.value.size() > e.limits.max_label_value_length;
       });
       if (long_value != labels.end()) {
-        drop[i] = true;
-        e.refused[static_cast<size_t>(LimitReason::kLabelValueLength)] += samples_of(s);
-        first_refusal(e, "the value of label " + proto::quote(long_value->name) + " is " +
-                             std::to_string(long_value->value.size()) +
-                             " bytes, longer than limits.max_label_value_length (" +
-                             std::to_string(e.limits.max_label_value_length) + "): series " +
-                             proto::format_labels(labels));
+        scratch.refuse_series(i, s, LimitReason::kLabelValueLength,
+                              "the value of label " + proto::quote(long_value->name) + " is " +
+                                  std::to_string(long_value->value.size()) +
+                                  " bytes, longer than limits.max_label_value_length (" +
+                                  std::to_string(e.limits.max_label_value_length) + "): series " +
+                                  proto::format_labels(labels));
         continue;
       }
     }
     e.samples += samples_of(s);
   }
-  // 2. The rate, per tenant: every tenant's tokens, or none taken.
+}
+
+// 2. Each tenant's samples from its bucket: all of them, or (false) none, the request
+// refused whole with 429.
+bool LimitsState::take_tokens(Scratch& scratch) {
   const Clock::SteadyTime now = clock_.steady();
+  LimitsOutcome& outcome = *scratch.outcome;
   size_t taken = 0;
-  for (; taken < entries.size(); ++taken) {
-    Entry& e = entries[taken];
+  for (; taken < scratch.entries.size(); ++taken) {
+    Scratch::Entry& e = scratch.entries[taken];
     if (e.limits.ingestion_rate <= 0) continue;
     Tenant& t = *e.t;
     std::lock_guard lock(t.mu);
-    const double burst = e.limits.ingestion_burst > 0
-                             ? static_cast<double>(e.limits.ingestion_burst)
-                             : e.limits.ingestion_rate;
+    const double rate = e.limits.ingestion_rate;
+    const double burst =
+        e.limits.ingestion_burst > 0 ? static_cast<double>(e.limits.ingestion_burst) : rate;
     const double elapsed = t.bucket_started
                                ? std::chrono::duration<double>(now - t.refilled).count()
                                : 1e9;  // a new bucket starts full
-    t.tokens = std::min(burst, t.tokens + elapsed * e.limits.ingestion_rate);
+    t.tokens = std::min(burst, t.tokens + elapsed * rate);
     t.refilled = now;
     t.bucket_started = true;
     const auto want = static_cast<double>(e.samples);
@@ -224,31 +268,33 @@ LimitsOutcome LimitsState::apply(proto::Batch& batch) {
       continue;
     }
     refuse(t, LimitReason::kRate, e.samples);
-    const double wait = want > burst ? 1 : (want - t.tokens) / e.limits.ingestion_rate;
+    const double wait = want > burst ? 1 : (want - t.tokens) / rate;
     outcome.retry_after_s = std::max(1, static_cast<int>(std::ceil(wait)));
     outcome.throttled = who(t.name) + "ingestion rate limit (" +
-                        std::to_string(static_cast<uint64_t>(e.limits.ingestion_rate)) +
-                        " samples/s, burst " + std::to_string(static_cast<uint64_t>(burst)) +
-                        ") exceeded while adding " + std::to_string(e.samples) + " samples";
+                        std::to_string(static_cast<uint64_t>(rate)) + " samples/s, burst " +
+                        std::to_string(static_cast<uint64_t>(burst)) + ") exceeded while adding " +
+                        std::to_string(e.samples) + " samples";
     break;
   }
-  if (outcome.throttled) {
-    for (size_t k = 0; k < taken; ++k) {  // the request is refused whole: give them back
-      Entry& e = entries[k];
-      if (e.limits.ingestion_rate <= 0) continue;
-      std::lock_guard lock(e.t->mu);
-      e.t->tokens += static_cast<double>(e.samples);
-    }
-    return outcome;
+  if (!outcome.throttled) return true;
+  for (size_t k = 0; k < taken; ++k) {  // the request is refused whole: give them back
+    Scratch::Entry& e = scratch.entries[k];
+    if (e.limits.ingestion_rate <= 0) continue;
+    std::lock_guard lock(e.t->mu);
+    e.t->tokens += static_cast<double>(e.samples);
   }
-  // 3. Active series, per tenant with a max_series; the lock is held over a run of series
-  // of one tenant.
+  return false;
+}
+
+// 3. Active series, per tenant with a max_series; the tenant's lock is held over a run of
+// its series.
+void LimitsState::check_active_series(const proto::Batch& batch, Scratch& scratch) {
   const uint32_t now_s = clock_.steady_seconds();
   std::unique_lock<std::mutex> held;
   Tenant* held_for = nullptr;
   for (size_t i = 0; i < batch.series.size(); ++i) {
-    Entry& e = entries[entry_of[i]];
-    if (drop[i] || e.limits.max_series == 0) continue;
+    Scratch::Entry& e = scratch.entries[scratch.entry_of[i]];
+    if (scratch.drop[i] || e.limits.max_series == 0) continue;
     Tenant& t = *e.t;
     if (held_for != &t) {
       held = std::unique_lock(t.mu);
@@ -266,32 +312,13 @@ LimitsOutcome LimitsState::apply(proto::Batch& batch) {
     } else if (t.active.size() < e.limits.max_series) {
       t.active.emplace(h, now_s);
     } else {
-      drop[i] = true;
       e.samples -= samples_of(s);
-      e.refused[static_cast<size_t>(LimitReason::kMaxSeries)] += samples_of(s);
-      first_refusal(e, "series " + proto::format_labels(labels) +
-                           " is new, and the tenant has limits.max_series (" +
-                           std::to_string(e.limits.max_series) + ") active series");
+      scratch.refuse_series(i, s, LimitReason::kMaxSeries,
+                            "series " + proto::format_labels(labels) +
+                                " is new, and the tenant has limits.max_series (" +
+                                std::to_string(e.limits.max_series) + ") active series");
     }
   }
-  if (held.owns_lock()) held.unlock();
-  for (Entry& e : entries) {
-    outcome.accepted.emplace_back(e.id, e.samples);
-    if (std::all_of(e.refused.begin(), e.refused.end(), [](uint64_t n) { return n == 0; }))
-      continue;
-    std::lock_guard lock(e.t->mu);
-    for (size_t r = 0; r < e.refused.size(); ++r) {
-      if (e.refused[r] > 0) refuse(*e.t, static_cast<LimitReason>(r), e.refused[r]);
-    }
-  }
-  if (outcome.refused) {
-    size_t kept = 0;
-    for (size_t i = 0; i < batch.series.size(); ++i) {
-      if (!drop[i]) batch.series[kept++] = batch.series[i];
-    }
-    batch.series.resize(kept);
-  }
-  return outcome;
 }
 
 void LimitsState::count_accepted(std::span<const std::pair<uint32_t, uint64_t>> accepted) {

@@ -45,7 +45,7 @@
 #include "base/clock.h"
 #include "base/duration.h"
 #include "proto/batch.h"
-#include "sinks/tenant_sinks.h"
+#include "sinks/tenant_names.h"
 
 namespace YAML {
 class Node;
@@ -125,6 +125,11 @@ class LimitsState {
 
  private:
   struct Tenant;
+  struct Scratch;
+  // The three checks of apply(), in order; take_tokens false: throttled (429).
+  void check_labels(const proto::Batch& batch, Scratch& scratch);
+  bool take_tokens(Scratch& scratch);
+  void check_active_series(const proto::Batch& batch, Scratch& scratch);
   // The state of `tenant`, made on first use, its limits current. Never null.
   Tenant& tenant(uint32_t id);
   const TenantLimits& limits_of(Tenant& t);                      // caller holds t.mu

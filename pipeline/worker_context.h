@@ -29,8 +29,10 @@ struct WorkerContext {
   std::string decoded;
   proto::Decoder decoder;
   proto::Batch batch;
-  // Tenants: the names this worker has already interned.
+  // Tenants: the names this worker has already interned, and the scratch of grouping each
+  // sink's series by tenant.
   TenantResolver tenants;
+  TenantGrouping tenant_grouping;
   // Labels: the pipeline (and its per-series result cache) and what it hands each sink.
   LabelPipeline pipeline;
   PipelineStats stats;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <boost/beast/http.hpp>
 #include <chrono>
+#include <utility>
 
 #include "proto/decode.h"
 #include "proto/hash.h"
@@ -182,12 +183,34 @@ std::optional<Rejection> resolve_tenants(const IngestSnapshot& snap, pipeline::W
                    std::move(refusal->message)};
 }
 
-void group_by_tenant(const proto::Batch& batch, std::vector<proto::SeriesOut>& series) {
+void group_by_tenant(const proto::Batch& batch, std::vector<proto::SeriesOut>& series,
+                     TenantGrouping& scratch) {
   auto tenant = [&](const proto::SeriesOut& o) { return batch.series[o.index].tenant; };
-  // Stable: a tenant's series keep their order, and so their samples' order per shard.
-  std::stable_sort(
-      series.begin(), series.end(),
-      [&](const proto::SeriesOut& a, const proto::SeriesOut& b) { return tenant(a) < tenant(b); });
+  // The request's tenants in order of first appearance, with their counts; a request
+  // names a few, so a linear search beats a map.
+  auto& tenants = scratch.tenants;
+  tenants.clear();
+  scratch.slot.resize(series.size());
+  size_t last = 0;
+  for (size_t i = 0; i < series.size(); ++i) {
+    const uint32_t t = tenant(series[i]);
+    if (tenants.empty() || tenants[last].first != t) {
+      last = 0;
+      while (last < tenants.size() && tenants[last].first != t) ++last;
+      if (last == tenants.size()) tenants.emplace_back(t, 0);
+    }
+    ++tenants[last].second;
+    scratch.slot[i] = static_cast<uint32_t>(last);
+  }
+  if (tenants.size() < 2) return;
+  // Each tenant's run starts after the runs of the tenants seen before it; the series keep
+  // their order within it, and so their samples' order per shard.
+  uint32_t at = 0;
+  for (auto& [t, n] : tenants) at += std::exchange(n, at);
+  scratch.grouped.resize(series.size());
+  for (size_t i = 0; i < series.size(); ++i)
+    scratch.grouped[tenants[scratch.slot[i]].second++] = series[i];
+  series.swap(scratch.grouped);
 }
 
 IngestHandler::IngestHandler(prometheus::Registry& registry, const Clock& clock)
@@ -416,9 +439,9 @@ void IngestHandler::handle(const HttpRequest& req, HttpResponse& res,
   run_labels(*snap, fleet.get(), verdicts.get(), ctx);
   if (snap->tenants != nullptr && several_tenants(ctx.batch)) {
     if (snap->rules.empty()) {
-      group_by_tenant(ctx.batch, ctx.as_received);
+      group_by_tenant(ctx.batch, ctx.as_received, ctx.tenant_grouping);
     } else {
-      for (auto& series : ctx.per_sink) group_by_tenant(ctx.batch, series);
+      for (auto& series : ctx.per_sink) group_by_tenant(ctx.batch, series, ctx.tenant_grouping);
     }
   }
   const std::span<const std::vector<proto::SeriesOut>> per_sink =

@@ -82,7 +82,8 @@ def compare_section(c, rev):
             rw_max["peak_rss_mib"], ".0f", "<= 1.00"),
     ] + half_own_rows(runs) + [
         "",
-    ] + reference_lines(runs, rw_max) + tracking_lines(runs, rw_max, w["series"]) + [
+    ] + reference_lines(runs, rw_max) + tracking_lines(runs, rw_max, w["series"]) + \
+        tenants_lines(runs, rw_max) + [
         "vmagent's `-remoteWrite.relabelConfig` (rwgate's fleet file gives the same values):",
         "",
         "```yaml",
@@ -129,6 +130,25 @@ def tracking_lines(runs, rw_max, series):
             "keeps per-series state that vmagent does not have, and its peak RSS at 1M series is",
             "above vmagent's: the price of ending series the moment their instance goes.", ""]
     return out
+
+
+def tenants_lines(runs, rw_max):
+    tn, tn_fix = runs.get(("rwgate-tenants", "max")), runs.get(("rwgate-tenants", "fixed"))
+    if tn is None:
+        return []
+    out = [
+        "With tenants, HA dedup and limits on (`tenancy` by the load's `team` label, five teams",
+        "in every request, the label removed; `ha_dedup`; a rate limit; the sink sending each",
+        "tenant with `tenant_header`), same run: rwgate sustains"
+        f" {tn['sustained_per_second']:,.0f} samples/s at {tn['cpu_seconds_per_million']:.2f} CPU s per"
+        f" million samples ({tn['cpu_seconds_per_million'] / rw_max['cpu_seconds_per_million']:.2f}x"
+        f" rwgate without them) and peaks at {tn['peak_rss_mib']:.0f} MiB."]
+    rw_fix = runs.get(("rwgate", "fixed"))
+    if tn_fix is not None and rw_fix is not None:
+        out[-1] += (f" At {tn_fix['rate']:,} samples/s: {tn_fix['cpu_seconds_per_million']:.2f} CPU s per"
+                    f" million ({tn_fix['cpu_seconds_per_million'] / rw_fix['cpu_seconds_per_million']:.2f}x),"
+                    f" p99 {tn_fix['latency_ms']['p99']:.2f} ms.")
+    return out + [""]
 
 
 def reference_lines(runs, rw_max):

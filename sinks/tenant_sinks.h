@@ -18,41 +18,15 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <string>
-#include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "sinks/remote_write_sink.h"
+#include "sinks/tenant_names.h"
 
 namespace rwgate::sinks {
-
-// The tenants the process has seen, each with a small id for the series that carry it
-// (proto::Series::tenant; 0 is "no tenant"). Ids are never reused, so a queued series and a
-// series tracker entry keep meaning the same tenant; the number is bounded.
-// Shared by the ingest threads, the stale-marker sender and the sinks.
-class TenantNames {
- public:
-  // The id of `name`, adding it when it is new; nullopt when `max` tenants are known and
-  // `name` is not one of them. The name must be valid (pipeline/tenancy.h).
-  std::optional<uint32_t> intern(std::string_view name, size_t max);
-  // The name of `id` (empty for 0 or an id never handed out).
-  std::string name(uint32_t id) const;
-  size_t size() const;
-
- private:
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
-  mutable std::mutex mu_;
-  std::deque<std::string> names_;  // id - 1 -> name
-  std::unordered_map<std::string, uint32_t, Hash, std::equal_to<>> ids_;
-};
 
 // The `{tenant}` placeholder of a sink URL's target replaced by `tenant`.
 std::string tenant_target(std::string_view target, std::string_view tenant);

@@ -167,5 +167,26 @@ TEST(IngestStagesTest, HandOffGivesEachSinkItsOwnSeries) {
   EXPECT_TRUE(b->taken.empty());  // its rules dropped the series
 }
 
+TEST(IngestStagesTest, GroupByTenantKeepsEachTenantsOrder) {
+  proto::Batch batch;
+  const std::vector<uint32_t> tenants = {2, 1, 2, 3, 1, 2};
+  std::vector<proto::SeriesOut> series;
+  for (uint32_t i = 0; i < tenants.size(); ++i) {
+    proto::Series s;
+    s.tenant = tenants[i];
+    batch.series.push_back(s);
+    series.push_back({i, {}, 0});
+  }
+  TenantGrouping scratch;
+  group_by_tenant(batch, series, scratch);
+  std::vector<uint32_t> order;
+  for (const auto& o : series) order.push_back(o.index);
+  EXPECT_EQ(order, (std::vector<uint32_t>{0, 2, 5, 1, 4, 3}));  // tenants 2, 1, 3
+  group_by_tenant(batch, series, scratch);                      // grouped already: the same again
+  order.clear();
+  for (const auto& o : series) order.push_back(o.index);
+  EXPECT_EQ(order, (std::vector<uint32_t>{0, 2, 5, 1, 4, 3}));
+}
+
 }  // namespace
 }  // namespace rwgate::proxy

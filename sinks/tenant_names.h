@@ -1,0 +1,38 @@
+// Tenant names and their ids: what proto::Series::tenant means.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace rwgate::sinks {
+
+// The tenants the process has seen, each with a small id for the series that carry it
+// (proto::Series::tenant; 0 is "no tenant"). Ids are never reused, so a queued series and a
+// series tracker entry keep meaning the same tenant; the number is bounded.
+// Shared by the ingest threads, the stale-marker sender and the sinks.
+class TenantNames {
+ public:
+  // The id of `name`, adding it when it is new; nullopt when `max` tenants are known and
+  // `name` is not one of them. The name must be valid (pipeline/tenancy.h).
+  std::optional<uint32_t> intern(std::string_view name, size_t max);
+  // The name of `id` (empty for 0 or an id never handed out).
+  std::string name(uint32_t id) const;
+  size_t size() const;
+
+ private:
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  mutable std::mutex mu_;
+  std::deque<std::string> names_;  // id - 1 -> name
+  std::unordered_map<std::string, uint32_t, Hash, std::equal_to<>> ids_;
+};
+
+}  // namespace rwgate::sinks
