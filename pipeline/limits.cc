@@ -104,7 +104,7 @@ LimitsState::~LimitsState() = default;
 void LimitsState::configure(std::shared_ptr<const LimitsConfig> config) {
   std::lock_guard lock(config_mu_);
   config_ = std::move(config);
-  ++generation_;
+  generation_.fetch_add(1, std::memory_order_release);
 }
 
 LimitsState::Tenant& LimitsState::tenant(uint32_t id) {
@@ -122,6 +122,8 @@ LimitsState::Tenant& LimitsState::tenant(uint32_t id) {
 }
 
 const TenantLimits& LimitsState::limits_of(Tenant& t) {
+  // Checked without the config lock: it changes only on a reload.
+  if (t.generation == generation_.load(std::memory_order_acquire)) return t.limits;
   std::lock_guard lock(config_mu_);
   if (t.generation != generation_ && config_ != nullptr) {
     auto it = config_->tenants.find(t.name);
@@ -256,68 +258,97 @@ bool LimitsState::take_tokens(Scratch& scratch) {
     const double rate = e.limits.ingestion_rate;
     const double burst =
         e.limits.ingestion_burst > 0 ? static_cast<double>(e.limits.ingestion_burst) : rate;
-    const double elapsed = t.bucket_started
-                               ? std::chrono::duration<double>(now - t.refilled).count()
-                               : 1e9;  // a new bucket starts full
-    t.tokens = std::min(burst, t.tokens + elapsed * rate);
-    t.refilled = now;
-    t.bucket_started = true;
+    // Another thread may have refilled with a later `now`: time never runs backwards here.
+    if (!t.bucket_started) {
+      t.tokens = burst;  // a new bucket starts full
+      t.refilled = now;
+      t.bucket_started = true;
+    } else if (now > t.refilled) {
+      t.tokens = std::min(
+          burst, t.tokens + std::chrono::duration<double>(now - t.refilled).count() * rate);
+      t.refilled = now;
+    }
     const auto want = static_cast<double>(e.samples);
     if (want <= t.tokens) {
       t.tokens -= want;
       continue;
     }
     refuse(t, LimitReason::kRate, e.samples);
-    const double wait = want > burst ? 1 : (want - t.tokens) / rate;
-    outcome.retry_after_s = std::max(1, static_cast<int>(std::ceil(wait)));
-    outcome.throttled = who(t.name) + "ingestion rate limit (" +
-                        std::to_string(static_cast<uint64_t>(rate)) + " samples/s, burst " +
-                        std::to_string(static_cast<uint64_t>(burst)) + ") exceeded while adding " +
-                        std::to_string(e.samples) + " samples";
+    const std::string limit = "ingestion rate limit (" +
+                              std::to_string(static_cast<uint64_t>(rate)) + " samples/s, burst " +
+                              std::to_string(static_cast<uint64_t>(burst)) + ")";
+    if (want > burst) {
+      // It would never pass: a 429 would have the sender resend it for ever.
+      outcome.too_large = who(t.name) + "a request of " + std::to_string(e.samples) +
+                          " samples is larger than the " + limit +
+                          " can ever take; send smaller requests or raise ingestion_burst";
+    } else {
+      outcome.retry_after_s = std::max(1, static_cast<int>(std::ceil((want - t.tokens) / rate)));
+      outcome.throttled =
+          who(t.name) + limit + " exceeded while adding " + std::to_string(e.samples) + " samples";
+    }
     break;
   }
-  if (!outcome.throttled) return true;
+  if (!outcome.throttled && !outcome.too_large) return true;
   for (size_t k = 0; k < taken; ++k) {  // the request is refused whole: give them back
     Scratch::Entry& e = scratch.entries[k];
     if (e.limits.ingestion_rate <= 0) continue;
     std::lock_guard lock(e.t->mu);
-    e.t->tokens += static_cast<double>(e.samples);
+    give_back(*e.t, e.limits, e.samples);
   }
   return false;
+}
+
+void LimitsState::give_back(Tenant& t, const TenantLimits& limits, uint64_t samples) {
+  const double burst = limits.ingestion_burst > 0 ? static_cast<double>(limits.ingestion_burst)
+                                                  : limits.ingestion_rate;
+  t.tokens = std::min(burst, t.tokens + static_cast<double>(samples));
+}
+
+void LimitsState::refund(const LimitsOutcome& outcome) {
+  for (const auto& [id, n] : outcome.accepted) {
+    Tenant& t = tenant(id);
+    std::lock_guard lock(t.mu);
+    if (t.limits.ingestion_rate > 0) give_back(t, t.limits, n);
+  }
 }
 
 // 3. Active series, per tenant with a max_series; the tenant's lock is held over a run of
 // its series.
 void LimitsState::check_active_series(const proto::Batch& batch, Scratch& scratch) {
   const uint32_t now_s = clock_.steady_seconds();
-  std::unique_lock<std::mutex> held;
-  Tenant* held_for = nullptr;
-  for (size_t i = 0; i < batch.series.size(); ++i) {
-    Scratch::Entry& e = scratch.entries[scratch.entry_of[i]];
-    if (scratch.drop[i] || e.limits.max_series == 0) continue;
+  // One tenant at a time, holding only its lock: two requests that name the same tenants
+  // in different orders can never wait on each other.
+  for (uint32_t ei = 0; ei < scratch.entries.size(); ++ei) {
+    Scratch::Entry& e = scratch.entries[ei];
+    if (e.limits.max_series == 0) continue;
     Tenant& t = *e.t;
-    if (held_for != &t) {
-      held = std::unique_lock(t.mu);
-      held_for = &t;
-      if (now_s - t.swept_s >= std::max<uint32_t>(1, t.idle_s / 4)) {
-        std::erase_if(t.active, [&](const auto& kv) { return now_s - kv.second > t.idle_s; });
-        t.swept_s = now_s;
+    std::lock_guard lock(t.mu);
+    if (now_s - t.swept_s >= std::max<uint32_t>(1, t.idle_s / 4)) {
+      std::erase_if(t.active, [&](const auto& kv) { return now_s - kv.second > t.idle_s; });
+      t.swept_s = now_s;
+    }
+    uint64_t refused = 0;
+    for (size_t i = 0; i < batch.series.size(); ++i) {
+      if (scratch.entry_of[i] != ei || scratch.drop[i]) continue;
+      const proto::Series& s = batch.series[i];
+      const auto labels = batch.labels_of(s);
+      const uint64_t h = proto::hash_labels(labels);
+      if (auto it = t.active.find(h); it != t.active.end()) {
+        it->second = now_s;
+      } else if (t.active.size() < e.limits.max_series) {
+        t.active.emplace(h, now_s);
+      } else {
+        refused += samples_of(s);
+        scratch.refuse_series(i, s, LimitReason::kMaxSeries,
+                              "series " + proto::format_labels(labels) +
+                                  " is new, and the tenant has limits.max_series (" +
+                                  std::to_string(e.limits.max_series) + ") active series");
       }
     }
-    const proto::Series& s = batch.series[i];
-    const auto labels = batch.labels_of(s);
-    const uint64_t h = proto::hash_labels(labels);
-    if (auto it = t.active.find(h); it != t.active.end()) {
-      it->second = now_s;
-    } else if (t.active.size() < e.limits.max_series) {
-      t.active.emplace(h, now_s);
-    } else {
-      e.samples -= samples_of(s);
-      scratch.refuse_series(i, s, LimitReason::kMaxSeries,
-                            "series " + proto::format_labels(labels) +
-                                " is new, and the tenant has limits.max_series (" +
-                                std::to_string(e.limits.max_series) + ") active series");
-    }
+    e.samples -= refused;
+    // Their tokens were taken in step 2: they are given back.
+    if (e.limits.ingestion_rate > 0 && refused > 0) give_back(t, e.limits, refused);
   }
 }
 

@@ -12,7 +12,9 @@
 //   2. per tenant: the request's samples (float and histogram) against a token bucket of
 //      ingestion_rate a second holding at most ingestion_burst (default: one second's
 //      worth). Short of tokens: the whole request is refused, 429 with Retry-After, as
-//      Mimir's distributor does; a request larger than the burst can never pass;
+//      Mimir's distributor does, and no tenant's tokens are taken. A request larger than
+//      the burst could never pass: it gets 400 instead, so that the sender does not resend
+//      it for ever. A request a sink then refuses (503) gets its tokens back;
 //   3. per series: a series not among the tenant's active ones when it has max_series of
 //      them is refused; the active ones keep flowing.
 // A request with refused series forwards the rest and is answered 400 naming the first
@@ -31,6 +33,7 @@
 #include <prometheus/registry.h>
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -88,6 +91,8 @@ enum class LimitReason : uint8_t {
 struct LimitsOutcome {
   std::optional<std::string> throttled;  // 429: why (the request is refused whole)
   int retry_after_s = 0;
+  // 400: a tenant's samples in the request are more than its bucket can ever hold.
+  std::optional<std::string> too_large;
   std::optional<std::string> refused;  // 400 after forwarding the rest: the first refusal
   // Accepted samples by tenant, for LimitsState::count_accepted once the sinks took them.
   std::vector<std::pair<uint32_t, uint64_t>> accepted;
@@ -117,6 +122,9 @@ class LimitsState {
   LimitsOutcome apply(proto::Batch& batch);
   // The samples of a request the sinks took (LimitsOutcome::accepted).
   void count_accepted(std::span<const std::pair<uint32_t, uint64_t>> accepted);
+  // The request was not taken after all (a sink's queue was full: 503): its tokens go
+  // back, so that the sender's retry is not charged twice.
+  void refund(const LimitsOutcome& outcome);
 
   std::vector<TenantReport> report() const;
   // GET /api/v1/tenants: {"tenants": [{"tenant", "samples_per_second", "samples_total",
@@ -134,13 +142,15 @@ class LimitsState {
   Tenant& tenant(uint32_t id);
   const TenantLimits& limits_of(Tenant& t);                      // caller holds t.mu
   void refuse(Tenant& t, LimitReason reason, uint64_t samples);  // caller holds t.mu
+  // Tokens back into the bucket, up to its burst. Caller holds t.mu.
+  static void give_back(Tenant& t, const TenantLimits& limits, uint64_t samples);
 
   prometheus::Family<prometheus::Counter>& discarded_;
   const std::shared_ptr<const sinks::TenantNames> names_;
   const Clock& clock_;
-  mutable std::mutex config_mu_;  // guards config_ and generation_
+  mutable std::mutex config_mu_;  // guards config_; generation_ changes under it
   std::shared_ptr<const LimitsConfig> config_;
-  uint64_t generation_ = 0;
+  std::atomic<uint64_t> generation_{0};
   mutable std::shared_mutex tenants_mu_;          // guards the table (not the tenants)
   std::vector<std::unique_ptr<Tenant>> tenants_;  // by tenant id
 };

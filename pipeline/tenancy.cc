@@ -67,29 +67,6 @@ void read_tenancy(yaml::Reader& r, const YAML::Node& node, TenancyConfig& out) {
   }
 }
 
-std::string tenant_name_problem(std::string_view name) {
-  if (name.empty()) return "tenant name is empty";
-  if (name.size() > 150)
-    return "tenant name is " + std::to_string(name.size()) + " characters long; at most 150";
-  if (name == "." || name == "..") return "tenant name may not be \".\" or \"..\"";
-  for (const char c : name) {
-    const auto u = static_cast<unsigned char>(c);
-    if (std::isalnum(u) || std::string_view("!-_.*'()").find(c) != std::string_view::npos) continue;
-    std::string shown = u < 0x20 || u >= 0x7f ? "byte 0x" : "'";
-    if (u < 0x20 || u >= 0x7f) {
-      static constexpr char kHex[] = "0123456789abcdef";
-      shown += kHex[u >> 4];
-      shown += kHex[u & 15];
-    } else {
-      shown += c;
-      shown += '\'';
-    }
-    return "tenant name " + proto::quote(name) + " has " + shown +
-           "; allowed are A-Z a-z 0-9 and !-_.*'()";
-  }
-  return {};
-}
-
 std::optional<TenantRefusal> TenantResolver::id_of(const TenancyConfig& config,
                                                    sinks::TenantNames& names,
                                                    const std::string& name, std::string_view from,
@@ -134,6 +111,11 @@ std::optional<TenantRefusal> TenantResolver::resolve(const TenancyConfig& config
     fallback = id;
     return std::nullopt;
   };
+  batch.metadata_tenant = 0;
+  if (!batch.metadata.empty()) {
+    uint32_t id = 0;
+    if (!fallback_id(id)) batch.metadata_tenant = id;  // none: the metadata has no tenant
+  }
   // The label values seen last and their tenants: a request names few, and this saves the
   // name and its lookup for almost every series.
   struct Seen {

@@ -53,9 +53,7 @@ struct TenancyConfig {
 
 void read_tenancy(yaml::Reader& r, const YAML::Node& node, TenancyConfig& out);
 
-// Why `name` is not a tenant name (empty: it is one). The rule is Mimir's: at most 150
-// characters of [A-Za-z0-9] and !-_.*'(), and neither "." nor "..".
-std::string tenant_name_problem(std::string_view name);
+using sinks::tenant_name_problem;  // the name rule
 
 // A request refused by the tenant stage.
 struct TenantRefusal {

@@ -103,8 +103,13 @@ struct Batch {
   std::vector<Exemplar> exemplars;
   std::vector<Label> exemplar_labels;
   std::vector<FamilyMetadata> metadata;
+  // With tenancy, the tenant of a request's RW 1.0 metadata that no series of the request
+  // claims (Prometheus sends its metadata in requests of its own): the sender's tenant or
+  // the default (0: none; such metadata reaches no store that keeps tenants apart).
+  uint32_t metadata_tenant = 0;
 
   void clear() {
+    metadata_tenant = 0;
     series.clear();
     labels.clear();
     samples.clear();

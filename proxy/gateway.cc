@@ -161,7 +161,8 @@ std::map<std::string, Gateway::RunningSink> Gateway::start_sinks(const Config& c
       // A RemoteWriteSink per tenant, each opening its own buffer when its tenant first
       // has data.
       sink = std::make_shared<sinks::TenantSinks>(sink_options(sc), sc.remote_write.tenant_header,
-                                                  tenant_names_, sink_metrics_);
+                                                  tenant_names_, config.tenancy.max_tenants,
+                                                  sink_metrics_);
     } else {
       auto one = std::make_shared<sinks::RemoteWriteSink>(sink_options(sc), sink_metrics_);
       if (!one->open_error().empty()) {

@@ -428,6 +428,8 @@ void IngestHandler::handle(const HttpRequest& req, HttpResponse& res,
       return reject(res, {429, RejectReason::kRateLimited, std::move(*limited.throttled),
                           std::to_string(limited.retry_after_s)});
     }
+    if (limited.too_large)
+      return reject(res, {400, RejectReason::kRateLimited, std::move(*limited.too_large)});
   }
   // Held until the sinks have the batch: the direct path hands them views into it.
   std::shared_ptr<const discovery::DiscoverySnapshot> fleet;
@@ -448,6 +450,7 @@ void IngestHandler::handle(const HttpRequest& req, HttpResponse& res,
       snap->rules.empty() ? std::span<const std::vector<proto::SeriesOut>>() : ctx.per_sink;
   if (auto r =
           hand_off(snap->sinks, ctx.batch, ctx.decoded.size() + 64, per_sink, ctx.as_received)) {
+    if (snap->limits != nullptr) snap->limits->refund(limited);  // the retry pays, not this
     return reject(res, std::move(*r));
   }
   account(*snap, fleet.get(), ctx);

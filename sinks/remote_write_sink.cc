@@ -198,7 +198,8 @@ void RemoteWriteSink::wake(Shard& shard) {
 }
 
 Status RemoteWriteSink::enqueue(const proto::Batch& batch, std::span<const proto::SeriesOut> series,
-                                size_t reserved_bytes) {
+                                size_t reserved_bytes,
+                                std::span<const proto::FamilyMetadata> metadata) {
   if (options_.disk && !buffer_) {
     return Status::error("its buffer could not be opened: " + open_error_);
   }
@@ -208,10 +209,10 @@ Status RemoteWriteSink::enqueue(const proto::Batch& batch, std::span<const proto
   // RW 2.0 carries metadata on series only: what RW 1.0 requests say is kept for later ones.
   std::optional<FamilyMetadataCache::Reader> known;
   if (options_.protocol == proto::Protocol::kV2) {
-    if (!batch.metadata.empty()) known_metadata_.learn(batch.metadata);
+    if (!metadata.empty()) known_metadata_.learn(metadata);
     scratch->encode.known = &known.emplace(known_metadata_);
   }
-  if (options_.disk) return enqueue_to_disk(batch, series, *scratch);
+  if (options_.disk) return enqueue_to_disk(batch, series, metadata, *scratch);
 
   // The series of each shard, in order: each shard's lock is then taken once.
   for (size_t i = 0; i < series.size(); ++i) {
@@ -219,7 +220,7 @@ Status RemoteWriteSink::enqueue(const proto::Batch& batch, std::span<const proto
   }
   int64_t added = 0;
   for (size_t si = 0; si < nshards; ++si) {
-    added += append_to_shard(si, batch, series, scratch->of_shard[si], scratch->encode);
+    added += append_to_shard(si, batch, series, scratch->of_shard[si], metadata, scratch->encode);
   }
   // Settle the reservation against what was really encoded.
   add_bytes(added - static_cast<int64_t>(reserved_bytes));
@@ -228,11 +229,13 @@ Status RemoteWriteSink::enqueue(const proto::Batch& batch, std::span<const proto
 
 int64_t RemoteWriteSink::append_to_shard(size_t si, const proto::Batch& batch,
                                          std::span<const proto::SeriesOut> series,
-                                         std::span<const uint32_t> indexes, EncodeState& state) {
+                                         std::span<const uint32_t> indexes,
+                                         std::span<const proto::FamilyMetadata> metadata,
+                                         EncodeState& state) {
   Shard& shard = *shards_[si];
   const bool v1 = options_.protocol == proto::Protocol::kV1;
   // RW 1.0 family metadata rides with shard 0 (RW 2.0 attaches it to its series).
-  const bool with_metadata = si == 0 && v1 && !batch.metadata.empty();
+  const bool with_metadata = si == 0 && v1 && !metadata.empty();
   if (indexes.empty() && !with_metadata) return 0;
 
   int64_t added = 0;
@@ -267,8 +270,7 @@ int64_t RemoteWriteSink::append_to_shard(size_t si, const proto::Batch& batch,
     }
   }
   if (with_metadata) {
-    for (const proto::FamilyMetadata& md : batch.metadata)
-      proto::append_metadata_v1(shard.open_body, md);
+    for (const proto::FamilyMetadata& md : metadata) proto::append_metadata_v1(shard.open_body, md);
   }
   charge();
   if (sealed_any) wake(shard);
@@ -277,6 +279,7 @@ int64_t RemoteWriteSink::append_to_shard(size_t si, const proto::Batch& batch,
 
 Status RemoteWriteSink::enqueue_to_disk(const proto::Batch& batch,
                                         std::span<const proto::SeriesOut> series,
+                                        std::span<const proto::FamilyMetadata> metadata,
                                         EnqueueScratch& scratch) {
   const size_t nshards = shards_.size();
   auto& records = scratch.records;
@@ -290,9 +293,9 @@ Status RemoteWriteSink::enqueue_to_disk(const proto::Batch& batch,
     records[si].first.histograms += s.histograms_count;
     records[si].first.exemplars += s.exemplars_count;
   }
-  if (options_.protocol == proto::Protocol::kV1 && !batch.metadata.empty()) {
+  if (options_.protocol == proto::Protocol::kV1 && !metadata.empty()) {
     scratch.used[0] = true;
-    for (const proto::FamilyMetadata& md : batch.metadata)
+    for (const proto::FamilyMetadata& md : metadata)
       proto::append_metadata_v1(records[0].second, md);
   }
   // The used shards' records to the front, in shard order; the rest keep their capacity.

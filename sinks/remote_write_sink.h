@@ -119,7 +119,12 @@ class RemoteWriteSink final : public Sink {
   bool try_reserve(size_t bytes);
   void cancel_reservation(size_t bytes);
   Status enqueue(const proto::Batch& batch, std::span<const proto::SeriesOut> series,
-                 size_t reserved_bytes) override;
+                 size_t reserved_bytes) override {
+    return enqueue(batch, series, reserved_bytes, batch.metadata);
+  }
+  // `metadata`: the RW 1.0 family metadata to send along (a tenant's share of the batch's).
+  Status enqueue(const proto::Batch& batch, std::span<const proto::SeriesOut> series,
+                 size_t reserved_bytes, std::span<const proto::FamilyMetadata> metadata);
   // Why the disk buffer could not be opened (empty: it was, or there is none).
   const std::string& open_error() const { return open_error_; }
   void start() override;
@@ -149,10 +154,11 @@ class RemoteWriteSink final : public Sink {
   // request, sealing it at max_samples_per_send. Returns the bytes newly charged.
   int64_t append_to_shard(size_t si, const proto::Batch& batch,
                           std::span<const proto::SeriesOut> series,
-                          std::span<const uint32_t> indexes, EncodeState& state);
+                          std::span<const uint32_t> indexes,
+                          std::span<const proto::FamilyMetadata> metadata, EncodeState& state);
   // Disk mode: encodes the series per shard and appends them to the buffer.
   Status enqueue_to_disk(const proto::Batch& batch, std::span<const proto::SeriesOut> series,
-                         EnqueueScratch& scratch);
+                         std::span<const proto::FamilyMetadata> metadata, EnqueueScratch& scratch);
   // Disk mode: moves buffered records into the shards' send queues, bounded in memory.
   void feed_loop();
   void publish_buffer_metrics();

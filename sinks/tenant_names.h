@@ -12,6 +12,11 @@
 
 namespace rwgate::sinks {
 
+// Why `name` is not a tenant name (empty: it is one). The rule is Mimir's: at most 150
+// characters of [A-Za-z0-9] and !-_.*'(), and neither "." nor "..". So a tenant name is
+// also a safe directory name (sinks/tenant_sinks.h keeps a disk buffer per tenant).
+std::string tenant_name_problem(std::string_view name);
+
 // The tenants the process has seen, each with a small id for the series that carry it
 // (proto::Series::tenant; 0 is "no tenant"). Ids are never reused, so a queued series and a
 // series tracker entry keep meaning the same tenant; the number is bounded.

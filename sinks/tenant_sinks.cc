@@ -1,5 +1,6 @@
 #include "sinks/tenant_sinks.h"
 
+#include <filesystem>
 #include <thread>
 
 #include "base/log.h"
@@ -18,35 +19,66 @@ std::string tenant_target(std::string_view target, std::string_view tenant) {
 }
 
 TenantSinks::TenantSinks(RemoteWriteOptions base, std::string header,
-                         std::shared_ptr<const TenantNames> names, SinkMetricFamilies& metrics)
+                         std::shared_ptr<TenantNames> names, size_t max_tenants,
+                         SinkMetricFamilies& metrics)
     : base_(std::move(base)),
       header_(std::move(header)),
       names_(std::move(names)),
-      metrics_(metrics) {}
+      metrics_(metrics) {
+  if (base_.disk) open_buffered_tenants(max_tenants);
+}
 
 TenantSinks::~TenantSinks() { stop(std::chrono::steady_clock::now()); }
 
-std::shared_ptr<RemoteWriteSink> TenantSinks::sink_of(uint32_t tenant) {
-  std::lock_guard lock(mu_);
-  if (stopped_ || tenant == 0) return nullptr;
-  if (tenant < by_tenant_.size() && by_tenant_[tenant] != nullptr) return by_tenant_[tenant];
+void TenantSinks::open_buffered_tenants(size_t max_tenants) {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(base_.disk->path, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (!entry.is_directory(ec) || !tenant_name_problem(name).empty()) continue;
+    const std::optional<uint32_t> id = names_->intern(name, max_tenants);
+    if (!id) {
+      log::error("tenant's buffer left unread: one tenant more than tenancy.max_tenants",
+                 {{"sink", base_.name}, {"tenant", name}});
+      continue;
+    }
+    sink_of(*id, true);  // replays what it holds
+  }
+}
+
+std::shared_ptr<RemoteWriteSink> TenantSinks::sink_of(uint32_t tenant, bool create) {
+  {
+    std::lock_guard lock(mu_);
+    if (tenant < by_tenant_.size() && by_tenant_[tenant] != nullptr) return by_tenant_[tenant];
+    // Being made by another thread: this request is refused (503) and retried.
+    if (stopped_ || !create || tenant == 0 || creating_.contains(tenant)) return nullptr;
+    creating_.insert(tenant);
+  }
   const std::string name = names_->name(tenant);
-  if (name.empty()) return nullptr;
+  if (name.empty()) {
+    std::lock_guard lock(mu_);
+    creating_.erase(tenant);
+    return nullptr;
+  }
   RemoteWriteOptions o = base_;
   o.tenant = name;
   o.target = tenant_target(base_.target, name);
   if (!header_.empty()) o.headers.emplace_back(header_, name);
-  // Tenant names are valid file names (pipeline/tenancy.h: no '/', never "." or "..").
+  // Tenant names are valid file names (sinks/tenant_names.h: no '/', never "." or "..").
   if (o.disk) o.disk->path += "/" + name;
   auto sink = std::make_shared<RemoteWriteSink>(std::move(o), metrics_);
-  if (!sink->open_error().empty()) {
-    log::error("tenant's sink buffer cannot be opened; its data is refused (503) until fixed",
-               {{"sink", base_.name}, {"tenant", name}, {"error", sink->open_error()}});
+  {
+    std::lock_guard lock(mu_);
+    creating_.erase(tenant);
+    if (stopped_) return nullptr;  // never started: it goes with the last reference
+    if (!sink->open_error().empty()) {
+      log::error("tenant's sink buffer cannot be opened; its data is refused (503) until fixed",
+                 {{"sink", base_.name}, {"tenant", name}, {"error", sink->open_error()}});
+    }
+    sink->start();
+    if (by_tenant_.size() <= tenant) by_tenant_.resize(tenant + 1);
+    by_tenant_[tenant] = sink;
   }
-  sink->start();
   log::info("tenant's sink started", {{"sink", base_.name}, {"tenant", name}});
-  if (by_tenant_.size() <= tenant) by_tenant_.resize(tenant + 1);
-  by_tenant_[tenant] = sink;
   return sink;
 }
 
@@ -54,6 +86,11 @@ template <typename F>
 void TenantSinks::for_each_run(const proto::Batch& batch, std::span<const proto::SeriesOut> series,
                                size_t bytes, F&& f) {
   const size_t total = series.size();
+  if (total == 0) {
+    // Metadata alone: one run for its tenant.
+    if (!batch.metadata.empty()) f(Run{batch.metadata_tenant, series, bytes});
+    return;
+  }
   for (size_t b = 0; b < total;) {
     const uint32_t tenant = batch.series[series[b].index].tenant;
     size_t e = b + 1;
@@ -66,13 +103,33 @@ void TenantSinks::for_each_run(const proto::Batch& batch, std::span<const proto:
   }
 }
 
+void TenantSinks::metadata_of(const proto::Batch& batch, const Run& run,
+                              std::vector<proto::FamilyMetadata>& out) {
+  out.clear();
+  if (batch.metadata.empty()) return;
+  if (run.series.empty()) {
+    out.assign(batch.metadata.begin(), batch.metadata.end());
+    return;
+  }
+  // Each entry once, when a series of the run is of its family.
+  std::vector<bool> taken(batch.metadata.size(), false);
+  for (const proto::SeriesOut& o : run.series) {
+    const std::string_view name = proto::label_value(o.labels, "__name__");
+    if (const proto::FamilyMetadata* md = proto::find_family_metadata(batch.metadata, name)) {
+      const auto at = static_cast<size_t>(md - batch.metadata.data());
+      if (!taken[at]) out.push_back(*md);
+      taken[at] = true;
+    }
+  }
+}
+
 bool TenantSinks::try_reserve(const proto::Batch& batch, std::span<const proto::SeriesOut> series,
                               size_t bytes) {
   std::vector<std::pair<std::shared_ptr<RemoteWriteSink>, size_t>> reserved;
   bool ok = true;
   for_each_run(batch, series, bytes, [&](const Run& run) {
     if (run.tenant == 0) return true;  // enqueue() skips it
-    std::shared_ptr<RemoteWriteSink> sink = sink_of(run.tenant);
+    std::shared_ptr<RemoteWriteSink> sink = sink_of(run.tenant, true);
     if (sink == nullptr || !sink->try_reserve(run.bytes)) return ok = false;
     reserved.emplace_back(std::move(sink), run.bytes);
     return true;
@@ -86,7 +143,7 @@ bool TenantSinks::try_reserve(const proto::Batch& batch, std::span<const proto::
 void TenantSinks::cancel_reservation(const proto::Batch& batch,
                                      std::span<const proto::SeriesOut> series, size_t bytes) {
   for_each_run(batch, series, bytes, [&](const Run& run) {
-    if (auto sink = sink_of(run.tenant)) sink->cancel_reservation(run.bytes);
+    if (auto sink = sink_of(run.tenant, false)) sink->cancel_reservation(run.bytes);
     return true;
   });
 }
@@ -94,15 +151,18 @@ void TenantSinks::cancel_reservation(const proto::Batch& batch,
 Status TenantSinks::enqueue(const proto::Batch& batch, std::span<const proto::SeriesOut> series,
                             size_t reserved_bytes) {
   Status result;
+  thread_local std::vector<proto::FamilyMetadata> metadata;
   for_each_run(batch, series, reserved_bytes, [&](const Run& run) {
-    // Tenant 0 only comes from a stale marker of a series tracked before tenancy was on:
-    // no store path of this sink can take it.
+    // Tenant 0 only comes from a stale marker of a series tracked before tenancy was on,
+    // or metadata without a tenant: no store path of this sink can take it.
     if (run.tenant == 0) return true;
-    std::shared_ptr<RemoteWriteSink> sink = sink_of(run.tenant);
+    // It reserved (try_reserve made it): found even if the sink is stopping meanwhile.
+    std::shared_ptr<RemoteWriteSink> sink = sink_of(run.tenant, false);
     if (sink == nullptr) {
-      result = Status::error("sink is stopping");
+      result = Status::error("tenant " + names_->name(run.tenant) + " has no sink");
     } else if (result) {
-      result = sink->enqueue(batch, run.series, run.bytes);
+      metadata_of(batch, run, metadata);
+      result = sink->enqueue(batch, run.series, run.bytes, metadata);
     } else {
       sink->cancel_reservation(run.bytes);  // an earlier tenant failed: release the rest
     }

@@ -13,13 +13,23 @@
 // others keep flowing. Their number is bounded by the tenant registry (tenancy.max_tenants),
 // which also bounds the threads: one sink thread per tenant, and a feeder per disk buffer.
 //
-// The series of a request reach try_reserve() and enqueue() grouped by tenant (ingest sorts
+// The series of a request reach try_reserve() and enqueue() grouped by tenant (ingest groups
 // them); each run of one tenant reserves and takes its share of the estimate.
+//
+// RW 1.0 family metadata goes only with the series it describes: each tenant gets the
+// entries of its own series' families. A request of metadata alone (how Prometheus sends
+// it) goes to Batch::metadata_tenant, the sender's tenant or the default; without one it
+// reaches no tenant.
+//
+// With a disk buffer, the tenants that have a directory under <buffer.path> get their
+// sinks at once, so that what they had buffered before a restart is sent even if they
+// never send again.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -35,8 +45,9 @@ std::string tenant_target(std::string_view target, std::string_view tenant);
 class TenantSinks final : public Sink {
  public:
   // `header`: the header that carries the tenant (empty: the target's {tenant} does).
-  TenantSinks(RemoteWriteOptions base, std::string header, std::shared_ptr<const TenantNames> names,
-              SinkMetricFamilies& metrics);
+  // `max_tenants`: the bound for the tenants found in the disk buffer's directory.
+  TenantSinks(RemoteWriteOptions base, std::string header, std::shared_ptr<TenantNames> names,
+              size_t max_tenants, SinkMetricFamilies& metrics);
   ~TenantSinks() override;
 
   const std::string& name() const override { return base_.name; }
@@ -60,19 +71,25 @@ class TenantSinks final : public Sink {
     std::span<const proto::SeriesOut> series;
     size_t bytes;
   };
+  // The run's share of the batch's RW 1.0 metadata, into `out`.
+  static void metadata_of(const proto::Batch& batch, const Run& run,
+                          std::vector<proto::FamilyMetadata>& out);
   template <typename F>
   static void for_each_run(const proto::Batch& batch, std::span<const proto::SeriesOut> series,
                            size_t bytes, F&& f);
-  // The sink of `tenant`, made and started when it has none yet; null when the tenant is
-  // unknown (0, or an id the registry never handed out) or the sink is stopping.
-  std::shared_ptr<RemoteWriteSink> sink_of(uint32_t tenant);
+  // The sink of `tenant`; with `create`, made and started when it has none yet (but not
+  // once stopping). Null when there is none: tenant 0, an id the registry never handed
+  // out. Made outside the lock: opening a tenant's disk buffer holds up no other tenant.
+  std::shared_ptr<RemoteWriteSink> sink_of(uint32_t tenant, bool create);
+  void open_buffered_tenants(size_t max_tenants);
 
   const RemoteWriteOptions base_;
   const std::string header_;
-  const std::shared_ptr<const TenantNames> names_;
+  const std::shared_ptr<TenantNames> names_;
   SinkMetricFamilies& metrics_;
-  mutable std::mutex mu_;                                    // guards the two below
+  mutable std::mutex mu_;                                    // guards the three below
   std::vector<std::shared_ptr<RemoteWriteSink>> by_tenant_;  // by tenant id
+  std::set<uint32_t> creating_;                              // being made, outside the lock
   bool stopped_ = false;
 };
 

@@ -80,22 +80,43 @@ TEST(LimitsTest, TheRateIsATokenBucketAnsweredWith429AndRetryAfter) {
   t.clock.advance(std::chrono::milliseconds(500));
   TestBatch later = t.batch(t.a, 100);
   EXPECT_FALSE(t.state.apply(later.batch).throttled);
-  // Larger than the burst: never.
+  // Larger than the burst: never, so a 400 rather than a 429 to be resent for ever.
   t.clock.advance(seconds(100));
   TestBatch huge = t.batch(t.a, 201);
-  EXPECT_TRUE(t.state.apply(huge.batch).throttled);
+  const LimitsOutcome h = t.state.apply(huge.batch);
+  EXPECT_FALSE(h.throttled);
+  ASSERT_TRUE(h.too_large);
+  EXPECT_NE(h.too_large->find("a request of 201 samples is larger than"), std::string::npos);
+  TestBatch fits = t.batch(t.a, 200);  // and it took no tokens
+  EXPECT_FALSE(t.state.apply(fits.batch).throttled);
 }
 
 TEST(LimitsTest, ARequestRefusedForOneTenantTakesNoTokensFromAnother) {
   TenantLimits l;
   l.ingestion_rate = 10;
+  l.ingestion_burst = 30;
   LimitsUnderTest t(l);
+  TestBatch drain = t.batch(t.b, 25);  // team-b keeps 5 tokens
+  EXPECT_FALSE(t.state.apply(drain.batch).throttled);
   TestBatch b = t.batch(t.a, 8);
   for (int i = 0; i < 20; ++i) b.batch.series.push_back(b.batch.series[0]);
-  for (size_t i = 8; i < b.batch.series.size(); ++i) b.batch.series[i].tenant = t.b;  // 20 > 10
+  for (size_t i = 8; i < b.batch.series.size(); ++i) b.batch.series[i].tenant = t.b;  // 20 > 5
   EXPECT_TRUE(t.state.apply(b.batch).throttled);
-  TestBatch a_again = t.batch(t.a, 10);  // team-a's 10 tokens are all still there
+  TestBatch a_again = t.batch(t.a, 30);  // team-a's 30 tokens are all still there
   EXPECT_FALSE(t.state.apply(a_again.batch).throttled);
+}
+
+TEST(LimitsTest, ARequestASinkRefusedGetsItsTokensBack) {
+  TenantLimits l;
+  l.ingestion_rate = 10;
+  l.ingestion_burst = 30;
+  LimitsUnderTest t(l);
+  TestBatch first = t.batch(t.a, 30);
+  const LimitsOutcome o = t.state.apply(first.batch);
+  ASSERT_FALSE(o.throttled);
+  t.state.refund(o);  // a sink's queue was full: 503
+  TestBatch retry = t.batch(t.a, 30);
+  EXPECT_FALSE(t.state.apply(retry.batch).throttled) << "the retry is not charged twice";
 }
 
 TEST(LimitsTest, SeriesOverALabelLimitAreRefusedAndTheRestGoesOn) {
@@ -155,7 +176,7 @@ TEST(LimitsTest, ATenantsOverrideReplacesTheDefault) {
   big.ingestion_rate = 1000;
   LimitsUnderTest t(l, {{"team-b", big}});
   TestBatch a = t.batch(t.a, 100);
-  EXPECT_TRUE(t.state.apply(a.batch).throttled);
+  EXPECT_TRUE(t.state.apply(a.batch).too_large);  // over team-a's burst of 10
   TestBatch b = t.batch(t.b, 100);
   EXPECT_FALSE(t.state.apply(b.batch).throttled);
 }

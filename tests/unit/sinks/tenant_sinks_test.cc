@@ -67,7 +67,7 @@ struct TenantSinksUnderTest {
 
   TenantSinksUnderTest(RemoteWriteOptions o, std::string header) {
     for (const char* t : {"team-a", "team-b", "down"}) names->intern(t, 10);
-    sink = std::make_unique<TenantSinks>(std::move(o), std::move(header), names, families);
+    sink = std::make_unique<TenantSinks>(std::move(o), std::move(header), names, 10, families);
     sink->start();
   }
   ~TenantSinksUnderTest() { sink->stop(std::chrono::steady_clock::now()); }
@@ -180,6 +180,88 @@ TEST(TenantSinksTest, SeriesWithoutATenantGoNowhere) {
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0].tenant, "team-a");
   EXPECT_EQ(series_in(got[0]), (std::set<std::string>{"1"}));
+}
+
+// The family names of the RW 1.0 metadata in a received body.
+std::set<std::string> families_in(const ScriptedStore::Received& r) {
+  std::string raw;
+  EXPECT_TRUE(snappy::Uncompress(r.body.data(), r.body.size(), &raw));
+  proto::Decoder decoder;
+  proto::Batch batch;
+  EXPECT_TRUE(decoder.decode_v1(raw, batch).ok());
+  std::set<std::string> out;
+  for (const auto& md : batch.metadata) out.emplace(md.family_name);
+  return out;
+}
+
+TEST(TenantSinksTest, EachTenantGetsTheMetadataOfItsOwnFamilies) {
+  ScriptedStore store({});
+  TenantSinksUnderTest t(fast_options(store), "X-Scope-OrgID");
+  // a_total of team-a, b_total of team-b, and metadata for a, b and c.
+  proto::Batch batch;
+  std::vector<proto::SeriesOut> outs;
+  const std::string names[] = {"a_total", "b_total"};
+  for (uint32_t i = 0; i < 2; ++i) {
+    proto::Series s;
+    s.labels_begin = i;
+    s.labels_count = 1;
+    s.samples_begin = i;
+    s.samples_count = 1;
+    s.tenant = i + 1;
+    batch.labels.push_back({"__name__", names[i]});
+    batch.samples.push_back({1.0, 1700000000000});
+    batch.series.push_back(s);
+  }
+  for (uint32_t i = 0; i < 2; ++i) {
+    const auto labels = batch.labels_of(batch.series[i]);
+    outs.push_back({i, labels, proto::hash_labels(labels)});
+  }
+  for (const char* f : {"a", "b", "c"})
+    batch.metadata.push_back({proto::MetricType::kCounter, f, "help", ""});
+  ASSERT_TRUE(t.sink->try_reserve(batch, outs, 1000));
+  ASSERT_TRUE(t.sink->enqueue(batch, outs, 1000).ok());
+  std::vector<ScriptedStore::Received> got;
+  ASSERT_TRUE(store.wait_for(2, &got));
+  std::map<std::string, std::set<std::string>> by_tenant;
+  for (const auto& r : got) by_tenant[r.tenant] = families_in(r);
+  EXPECT_EQ(by_tenant["team-a"], (std::set<std::string>{"a"}));
+  EXPECT_EQ(by_tenant["team-b"], (std::set<std::string>{"b"}));
+  // Metadata alone goes to the request's metadata tenant, all of it.
+  proto::Batch alone;
+  alone.metadata = batch.metadata;
+  alone.metadata_tenant = 2;
+  ASSERT_TRUE(t.sink->try_reserve(alone, {}, 100));
+  ASSERT_TRUE(t.sink->enqueue(alone, {}, 100).ok());
+  ASSERT_TRUE(store.wait_for(3, &got));
+  EXPECT_EQ(got[2].tenant, "team-b");
+  EXPECT_EQ(families_in(got[2]), (std::set<std::string>{"a", "b", "c"}));
+}
+
+TEST(TenantSinksTest, ATenantsBufferedDataIsSentAfterARestartWithoutNewData) {
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("tenant-replay-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  DiskBufferOptions d;
+  d.path = (dir / "store").string();
+  d.max_bytes = 1 << 20;
+  d.segment_bytes = 64 << 10;
+  {
+    ScriptedStore down({}, answer(503));
+    RemoteWriteOptions o = fast_options(down);
+    o.disk = d;
+    TenantSinksUnderTest t(std::move(o), "X-Scope-OrgID");
+    ASSERT_TRUE(t.send(TenantBatch({2, 2, 2})));
+    ASSERT_TRUE(down.wait_for(1));  // tried, refused, kept on disk
+  }
+  ScriptedStore up({});
+  RemoteWriteOptions o = fast_options(up);
+  o.disk = d;
+  TenantSinksUnderTest t(std::move(o), "X-Scope-OrgID");  // nothing is sent to it
+  std::vector<ScriptedStore::Received> got;
+  ASSERT_TRUE(up.wait_for(1, &got));
+  EXPECT_EQ(got[0].tenant, "team-b");
+  EXPECT_EQ(series_in(got[0]), (std::set<std::string>{"0", "1", "2"}));
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
