@@ -161,6 +161,7 @@ struct LimitsState::Scratch {
     std::array<uint64_t, static_cast<size_t>(LimitReason::kCount)> refused{};
   };
   std::vector<Entry> entries;
+  std::vector<uint32_t> index_of;  // by tenant id: its entry + 1; 0 between requests
   std::vector<uint32_t> entry_of;
   std::vector<uint8_t> drop;
   LimitsOutcome* outcome = nullptr;
@@ -181,6 +182,7 @@ LimitsOutcome LimitsState::apply(proto::Batch& batch) {
   scratch.drop.assign(batch.series.size(), 0);
   scratch.outcome = &outcome;
   check_labels(batch, scratch);
+  for (const Scratch::Entry& e : scratch.entries) scratch.index_of[e.id] = 0;  // for the next
   if (!take_tokens(scratch)) return outcome;
   check_active_series(batch, scratch);
   for (Scratch::Entry& e : scratch.entries) {
@@ -207,13 +209,15 @@ void LimitsState::check_labels(const proto::Batch& batch, Scratch& scratch) {
   auto& entries = scratch.entries;
   for (size_t i = 0; i < batch.series.size(); ++i) {
     const proto::Series& s = batch.series[i];
-    size_t ei = 0;
-    while (ei < entries.size() && entries[ei].id != s.tenant) ++ei;
-    if (ei == entries.size()) {
+    // The series' entry, found by tenant id (ids are small and dense).
+    if (scratch.index_of.size() <= s.tenant) scratch.index_of.resize(s.tenant + 1, 0);
+    if (scratch.index_of[s.tenant] == 0) {
       Tenant& t = tenant(s.tenant);
       std::lock_guard lock(t.mu);
       entries.push_back({s.tenant, &t, limits_of(t)});
+      scratch.index_of[s.tenant] = static_cast<uint32_t>(entries.size());
     }
+    const size_t ei = scratch.index_of[s.tenant] - 1;
     scratch.entry_of[i] = static_cast<uint32_t>(ei);
     Scratch::Entry& e = entries[ei];
     const auto labels = batch.labels_of(s);

@@ -64,7 +64,8 @@ struct TenantRefusal {
 // Scratch for grouping a request's series by tenant (proxy/ingest.h group_by_tenant).
 struct TenantGrouping {
   std::vector<std::pair<uint32_t, uint32_t>> tenants;  // tenant, count (then run start)
-  std::vector<uint32_t> slot;                          // per series: its index in tenants
+  std::vector<uint32_t> index_of;  // by tenant id: its index in tenants + 1; 0 between calls
+  std::vector<uint32_t> slot;      // per series: its index in tenants
   std::vector<proto::SeriesOut> grouped;
 };
 

@@ -186,22 +186,23 @@ std::optional<Rejection> resolve_tenants(const IngestSnapshot& snap, pipeline::W
 void group_by_tenant(const proto::Batch& batch, std::vector<proto::SeriesOut>& series,
                      TenantGrouping& scratch) {
   auto tenant = [&](const proto::SeriesOut& o) { return batch.series[o.index].tenant; };
-  // The request's tenants in order of first appearance, with their counts; a request
-  // names a few, so a linear search beats a map.
+  // The request's tenants in order of first appearance, with their counts, found by id
+  // (ids are small and dense: at most tenancy.max_tenants).
   auto& tenants = scratch.tenants;
+  auto& index_of = scratch.index_of;  // tenant id -> its place in `tenants` + 1
   tenants.clear();
   scratch.slot.resize(series.size());
-  size_t last = 0;
   for (size_t i = 0; i < series.size(); ++i) {
     const uint32_t t = tenant(series[i]);
-    if (tenants.empty() || tenants[last].first != t) {
-      last = 0;
-      while (last < tenants.size() && tenants[last].first != t) ++last;
-      if (last == tenants.size()) tenants.emplace_back(t, 0);
+    if (index_of.size() <= t) index_of.resize(t + 1, 0);
+    if (index_of[t] == 0) {
+      tenants.emplace_back(t, 0);
+      index_of[t] = static_cast<uint32_t>(tenants.size());
     }
-    ++tenants[last].second;
-    scratch.slot[i] = static_cast<uint32_t>(last);
+    ++tenants[index_of[t] - 1].second;
+    scratch.slot[i] = index_of[t] - 1;
   }
+  for (const auto& [t, n] : tenants) index_of[t] = 0;  // clean for the next call
   if (tenants.size() < 2) return;
   // Each tenant's run starts after the runs of the tenants seen before it; the series keep
   // their order within it, and so their samples' order per shard.
