@@ -47,15 +47,31 @@ struct TenantBatch : TestBatch {
   }
 };
 
+// A received body, decompressed and decoded as RW 1.0 (the batch views into `raw`).
+struct Decoded {
+  std::string raw;
+  proto::Batch batch;
+  explicit Decoded(const ScriptedStore::Received& r) {
+    EXPECT_TRUE(snappy::Uncompress(r.body.data(), r.body.size(), &raw));
+    proto::Decoder decoder;
+    EXPECT_TRUE(decoder.decode_v1(raw, batch).ok());
+  }
+};
+
 // The values of label i in a received body.
 std::set<std::string> series_in(const ScriptedStore::Received& r) {
-  std::string raw;
-  EXPECT_TRUE(snappy::Uncompress(r.body.data(), r.body.size(), &raw));
-  proto::Decoder decoder;
-  proto::Batch batch;
-  EXPECT_TRUE(decoder.decode_v1(raw, batch).ok());
+  const Decoded d(r);
   std::set<std::string> out;
-  for (const auto& s : batch.series) out.emplace(proto::label_value(batch.labels_of(s), "i"));
+  for (const auto& s : d.batch.series)
+    out.emplace(proto::label_value(d.batch.labels_of(s), "i"));
+  return out;
+}
+
+// The family names of the RW 1.0 metadata in a received body.
+std::set<std::string> families_in(const ScriptedStore::Received& r) {
+  const Decoded d(r);
+  std::set<std::string> out;
+  for (const auto& md : d.batch.metadata) out.emplace(md.family_name);
   return out;
 }
 
@@ -180,18 +196,6 @@ TEST(TenantSinksTest, SeriesWithoutATenantGoNowhere) {
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0].tenant, "team-a");
   EXPECT_EQ(series_in(got[0]), (std::set<std::string>{"1"}));
-}
-
-// The family names of the RW 1.0 metadata in a received body.
-std::set<std::string> families_in(const ScriptedStore::Received& r) {
-  std::string raw;
-  EXPECT_TRUE(snappy::Uncompress(r.body.data(), r.body.size(), &raw));
-  proto::Decoder decoder;
-  proto::Batch batch;
-  EXPECT_TRUE(decoder.decode_v1(raw, batch).ok());
-  std::set<std::string> out;
-  for (const auto& md : batch.metadata) out.emplace(md.family_name);
-  return out;
 }
 
 TEST(TenantSinksTest, EachTenantGetsTheMetadataOfItsOwnFamilies) {
