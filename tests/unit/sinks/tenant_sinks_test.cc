@@ -62,8 +62,7 @@ struct Decoded {
 std::set<std::string> series_in(const ScriptedStore::Received& r) {
   const Decoded d(r);
   std::set<std::string> out;
-  for (const auto& s : d.batch.series)
-    out.emplace(proto::label_value(d.batch.labels_of(s), "i"));
+  for (const auto& s : d.batch.series) out.emplace(proto::label_value(d.batch.labels_of(s), "i"));
   return out;
 }
 
