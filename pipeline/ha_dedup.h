@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "base/string_hash.h"
 #include "proto/batch.h"
 #include "sinks/tenant_names.h"
 
@@ -104,10 +105,6 @@ class HaTracker {
     uint64_t failovers = 0;
   };
   using Lru = std::list<Cluster>;  // most recently heard from first
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
 
   // Whether `replica` of `cluster` is (now) the elected one. Caller holds mu_.
   bool elect(uint32_t tenant, std::string_view cluster, std::string_view replica,
@@ -118,7 +115,7 @@ class HaTracker {
   mutable std::mutex mu_;  // guards everything below
   HaDedupConfig config_;
   Lru lru_;
-  std::unordered_map<std::string, Lru::iterator, Hash, std::equal_to<>> by_key_;
+  std::unordered_map<std::string, Lru::iterator, StringHash, std::equal_to<>> by_key_;
   std::string key_;  // scratch of elect()
 };
 

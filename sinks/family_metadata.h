@@ -15,6 +15,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "base/string_hash.h"
 #include "proto/batch.h"
 
 namespace rwgate::sinks {
@@ -46,13 +47,9 @@ class FamilyMetadataCache {
     std::string help;
     std::string unit;
   };
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
 
   mutable std::shared_mutex mu_;  // guards families_, full_logged_
-  std::unordered_map<std::string, Entry, Hash, std::equal_to<>> families_;
+  std::unordered_map<std::string, Entry, StringHash, std::equal_to<>> families_;
   bool full_logged_ = false;
 };
 

@@ -10,6 +10,8 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "base/string_hash.h"
+
 namespace rwgate::sinks {
 
 // Why `name` is not a tenant name (empty: it is one). The rule is Mimir's: at most 150
@@ -31,13 +33,9 @@ class TenantNames {
   size_t size() const;
 
  private:
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
   mutable std::mutex mu_;
   std::deque<std::string> names_;  // id - 1 -> name
-  std::unordered_map<std::string, uint32_t, Hash, std::equal_to<>> ids_;
+  std::unordered_map<std::string, uint32_t, StringHash, std::equal_to<>> ids_;
 };
 
 }  // namespace rwgate::sinks

@@ -33,6 +33,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/string_hash.h"
 #include "discovery/instance.h"
 #include "proto/batch.h"
 
@@ -107,11 +108,7 @@ class SeriesTracker {
   std::unordered_map<std::string_view, uint32_t> pool_index_;
   std::vector<std::string_view> fields_;  // scratch of split()
   std::vector<Instance> instances_;
-  struct KeyHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
-  std::unordered_map<std::string, uint32_t, KeyHash, std::equal_to<>> instance_by_key_;
+  std::unordered_map<std::string, uint32_t, StringHash, std::equal_to<>> instance_by_key_;
   uint64_t collisions_ = 0;
   // Per request: the last record seen and its index (series of one target come together).
   const discovery::InstanceRecord* last_rec_ = nullptr;
