@@ -35,6 +35,11 @@ void read_tenant_limits(yaml::Reader& r, const YAML::Node& node, const std::stri
   r.integer<uint32_t>(node, path, "max_label_value_length", out.max_label_value_length, 0, 1 << 30);
 }
 
+// The bucket's size: ingestion_burst, or one second of ingestion_rate.
+double burst_of(const TenantLimits& l) {
+  return l.ingestion_burst > 0 ? static_cast<double>(l.ingestion_burst) : l.ingestion_rate;
+}
+
 // "tenant \"a\": " (nothing without tenancy, where the one tenant is "").
 std::string who(const std::string& tenant) {
   return tenant.empty() ? std::string() : "tenant " + proto::quote(tenant) + ": ";
@@ -260,8 +265,7 @@ bool LimitsState::take_tokens(Scratch& scratch) {
     Tenant& t = *e.t;
     std::lock_guard lock(t.mu);
     const double rate = e.limits.ingestion_rate;
-    const double burst =
-        e.limits.ingestion_burst > 0 ? static_cast<double>(e.limits.ingestion_burst) : rate;
+    const double burst = burst_of(e.limits);
     // Another thread may have refilled with a later `now`: time never runs backwards here.
     if (!t.bucket_started) {
       t.tokens = burst;  // a new bucket starts full
@@ -304,9 +308,7 @@ bool LimitsState::take_tokens(Scratch& scratch) {
 }
 
 void LimitsState::give_back(Tenant& t, const TenantLimits& limits, uint64_t samples) {
-  const double burst = limits.ingestion_burst > 0 ? static_cast<double>(limits.ingestion_burst)
-                                                  : limits.ingestion_rate;
-  t.tokens = std::min(burst, t.tokens + static_cast<double>(samples));
+  t.tokens = std::min(burst_of(limits), t.tokens + static_cast<double>(samples));
 }
 
 void LimitsState::refund(const LimitsOutcome& outcome) {

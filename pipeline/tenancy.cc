@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "base/utf8.h"
 #include "base/yaml_reader.h"
@@ -170,6 +171,37 @@ std::optional<TenantRefusal> TenantResolver::resolve(const TenancyConfig& config
     }
   }
   return std::nullopt;
+}
+
+void TenantGrouping::group(const proto::Batch& batch, std::vector<proto::SeriesOut>& series) {
+  TenantGrouping& scratch = *this;
+  auto tenant = [&](const proto::SeriesOut& o) { return batch.series[o.index].tenant; };
+  // The request's tenants in order of first appearance, with their counts, found by id
+  // (ids are small and dense: at most tenancy.max_tenants).
+  auto& tenants = scratch.tenants;
+  auto& index_of = scratch.index_of;  // tenant id -> its place in `tenants` + 1
+  tenants.clear();
+  scratch.slot.resize(series.size());
+  for (size_t i = 0; i < series.size(); ++i) {
+    const uint32_t t = tenant(series[i]);
+    if (index_of.size() <= t) index_of.resize(t + 1, 0);
+    if (index_of[t] == 0) {
+      tenants.emplace_back(t, 0);
+      index_of[t] = static_cast<uint32_t>(tenants.size());
+    }
+    ++tenants[index_of[t] - 1].second;
+    scratch.slot[i] = index_of[t] - 1;
+  }
+  for (const auto& [t, n] : tenants) index_of[t] = 0;  // clean for the next call
+  if (tenants.size() < 2) return;
+  // Each tenant's run starts after the runs of the tenants seen before it; the series keep
+  // their order within it, and so their samples' order per shard.
+  uint32_t at = 0;
+  for (auto& [t, n] : tenants) at += std::exchange(n, at);
+  scratch.grouped.resize(series.size());
+  for (size_t i = 0; i < series.size(); ++i)
+    scratch.grouped[tenants[scratch.slot[i]].second++] = series[i];
+  series.swap(scratch.grouped);
 }
 
 }  // namespace rwgate::pipeline

@@ -27,6 +27,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/string_hash.h"
 #include "proto/batch.h"
 #include "sinks/tenant_names.h"
 
@@ -61,8 +62,11 @@ struct TenantRefusal {
   std::string message;  // one line
 };
 
-// Scratch for grouping a request's series by tenant (proxy/ingest.h group_by_tenant).
+// Groups a sink's series by tenant, as sinks with tenants take them (sinks/tenant_sinks.h),
+// keeping each tenant's series in their order. One per ingest worker: the state is scratch.
 struct TenantGrouping {
+  void group(const proto::Batch& batch, std::vector<proto::SeriesOut>& series);
+
   std::vector<std::pair<uint32_t, uint32_t>> tenants;  // tenant, count (then run start)
   std::vector<uint32_t> index_of;  // by tenant id: its index in tenants + 1; 0 between calls
   std::vector<uint32_t> slot;      // per series: its index in tenants
@@ -85,11 +89,7 @@ class TenantResolver {
                                      const std::string& name, std::string_view from,
                                      std::string_view from_label, uint32_t& id);
 
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
-  std::unordered_map<std::string, uint32_t, Hash, std::equal_to<>> known_;
+  std::unordered_map<std::string, uint32_t, StringHash, std::equal_to<>> known_;
   std::string name_;  // scratch: prefix + label value
 };
 

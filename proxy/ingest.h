@@ -97,11 +97,8 @@ std::optional<Rejection> decompress(std::string_view body, uint64_t max_decoded_
                                     std::string& decoded);
 std::optional<Rejection> decode(proto::Protocol protocol, pipeline::WorkerContext& ctx);
 // Each series' tenant; with a request of several tenants, each sink's series are then
-// grouped by tenant (group_by_tenant), as sinks with tenants take them.
+// grouped by tenant (pipeline::TenantGrouping), as sinks with tenants take them.
 std::optional<Rejection> resolve_tenants(const IngestSnapshot& snap, pipeline::WorkerContext& ctx);
-using pipeline::TenantGrouping;
-void group_by_tenant(const proto::Batch& batch, std::vector<proto::SeriesOut>& series,
-                     TenantGrouping& scratch);
 // Hands the batch to every sink, or to none: all reserve first, and a sink that refuses
 // releases the others' reservations. `series_for(s)`: what sink s gets.
 std::optional<Rejection> hand_off(std::span<const std::shared_ptr<sinks::Sink>> sinks,

@@ -20,10 +20,15 @@ std::string_view buffer_type_name(BufferType type) {
 
 namespace {
 
+// HTTP header names compare without case.
+std::string lowercase(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
 // Headers that rwgate sets itself; users may not override them (as in Prometheus).
-bool is_reserved_header(std::string name) {
-  std::transform(name.begin(), name.end(), name.begin(),
-                 [](unsigned char c) { return std::tolower(c); });
+bool is_reserved_header(const std::string& header) {
+  const std::string name = lowercase(header);
   static const std::set<std::string> kReserved = {"host",
                                                   "authorization",
                                                   "content-encoding",
@@ -117,17 +122,13 @@ void read_tenant_header(Reader& r, const YAML::Node& node, const std::string& pa
     return std::isalnum(c) ||
            std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
   });
-  auto lower = [](std::string s) {
-    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-    return s;
-  };
   if (!token) {
     r.error(hp, node["tenant_header"], "must be an HTTP header name");
-  } else if (!h.empty() && (is_reserved_header(h) || lower(h) == "authorization")) {
+  } else if (!h.empty() && (is_reserved_header(h) || lowercase(h) == "authorization")) {
     r.error(hp, node["tenant_header"], "header is set by rwgate and cannot carry the tenant");
   }
   for (const auto& [name, value] : out.headers) {
-    if (!h.empty() && lower(name) == lower(h))
+    if (!h.empty() && lowercase(name) == lowercase(h))
       r.error(hp, node["tenant_header"], "is also set in headers; the tenant sets it");
   }
   if (out.url.host.find('{') != std::string::npos) {
@@ -237,10 +238,7 @@ void read_remote_write(Reader& r, const YAML::Node& node, const YAML::Node& wher
   }
   read_headers(r, node["headers"], Reader::join(path, "headers"), out.headers);
   for (const auto& [name, value] : out.headers) {
-    if (out.auth.kind != AuthConfig::Kind::kNone && name.size() == 13 &&
-        std::equal(name.begin(), name.end(), "authorization", [](char a, char b) {
-          return std::tolower(static_cast<unsigned char>(a)) == b;
-        })) {
+    if (out.auth.kind != AuthConfig::Kind::kNone && lowercase(name) == "authorization") {
       r.error(Reader::join(Reader::join(path, "headers"), name), node["headers"],
               "set by the sink's authentication (basic_auth, authorization, oauth2 or sigv4); "
               "use one of them");

@@ -125,7 +125,9 @@ void TenantSinks::metadata_of(const proto::Batch& batch, const Run& run,
 
 bool TenantSinks::try_reserve(const proto::Batch& batch, std::span<const proto::SeriesOut> series,
                               size_t bytes) {
-  std::vector<std::pair<std::shared_ptr<RemoteWriteSink>, size_t>> reserved;
+  // Reused by the thread's requests: no allocation per request.
+  thread_local std::vector<std::pair<std::shared_ptr<RemoteWriteSink>, size_t>> reserved;
+  reserved.clear();
   bool ok = true;
   for_each_run(batch, series, bytes, [&](const Run& run) {
     if (run.tenant == 0) return true;  // enqueue() skips it
@@ -137,6 +139,7 @@ bool TenantSinks::try_reserve(const proto::Batch& batch, std::span<const proto::
   if (!ok) {
     for (auto& [sink, n] : reserved) sink->cancel_reservation(n);
   }
+  reserved.clear();  // holds no sink past the call
   return ok;
 }
 

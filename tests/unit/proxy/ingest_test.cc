@@ -177,12 +177,12 @@ TEST(IngestStagesTest, GroupByTenantKeepsEachTenantsOrder) {
     batch.series.push_back(s);
     series.push_back({i, {}, 0});
   }
-  TenantGrouping scratch;
-  group_by_tenant(batch, series, scratch);
+  pipeline::TenantGrouping grouping;
+  grouping.group(batch, series);
   std::vector<uint32_t> order;
   for (const auto& o : series) order.push_back(o.index);
   EXPECT_EQ(order, (std::vector<uint32_t>{0, 2, 5, 1, 4, 3}));  // tenants 2, 1, 3
-  group_by_tenant(batch, series, scratch);                      // grouped already: the same again
+  grouping.group(batch, series);                                // grouped already: the same again
   order.clear();
   for (const auto& o : series) order.push_back(o.index);
   EXPECT_EQ(order, (std::vector<uint32_t>{0, 2, 5, 1, 4, 3}));
