@@ -53,6 +53,7 @@ void DiscoveryCache::replace_source(const std::string& source,
 void DiscoveryCache::replace_load_balancers(const std::string& source,
                                             std::vector<LoadBalancerRecord> lbs) {
   std::lock_guard lock(mu_);
+  for (LoadBalancerRecord& lb : lbs) lb.source = source;
   auto& mine = load_balancers_[source];
   if (mine == lbs) return;
   mine = std::move(lbs);
@@ -162,16 +163,31 @@ void DiscoveryCache::rebuild(bool force) {
   merged_ = std::move(merged);
   if (events.empty() && !force) return;
   std::vector<InstanceRecord> records;
+  std::vector<std::shared_ptr<InstanceActivity>> activity;
   records.reserve(merged_.size());
-  for (const auto& [key, rec] : merged_) records.push_back(rec);
+  activity.reserve(merged_.size());
+  for (const auto& [key, rec] : merged_) {
+    records.push_back(rec);
+    auto& a = activity_[key];
+    if (a == nullptr) {
+      a = std::make_shared<InstanceActivity>();
+      a->listed_since_s = std::chrono::duration_cast<std::chrono::seconds>(
+                              now.time_since_epoch()).count();
+    }
+    activity.push_back(a);
+  }
+  // Kept while the instance is recently gone too: one that comes back keeps its history.
+  std::erase_if(activity_, [&](const auto& kv) {
+    return !merged_.contains(kv.first) && !gone_.contains(kv.first);
+  });
   std::vector<InstanceRecord> gone;
   gone.reserve(gone_.size());
   for (const auto& [key, g] : gone_) gone.push_back(g.record);
   std::vector<LoadBalancerRecord> lbs;
   for (const auto& [source, list] : load_balancers_)
     lbs.insert(lbs.end(), list.begin(), list.end());
-  snapshot_.store(std::make_shared<const DiscoverySnapshot>(++generation_, std::move(records),
-                                                            std::move(gone), std::move(lbs)));
+  snapshot_.store(std::make_shared<const DiscoverySnapshot>(
+      ++generation_, std::move(records), std::move(gone), std::move(lbs), std::move(activity)));
   for (const auto& [id, listener] : listeners_) listener(events, generation_);
 }
 

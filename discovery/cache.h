@@ -93,6 +93,8 @@ class DiscoveryCache {
   };
   std::map<std::string, Gone> gone_;
   std::map<std::string, std::vector<LoadBalancerRecord>> load_balancers_;  // by source
+  // By key, for instances listed or recently gone: carried from snapshot to snapshot.
+  std::map<std::string, std::shared_ptr<InstanceActivity>> activity_;
   std::map<std::string, Clock::WallTime> last_report_;                     // by source
   std::map<uint64_t, Listener> listeners_;
   uint64_t next_listener_ = 1;

@@ -138,11 +138,17 @@ void index_names(const std::vector<InstanceRecord>& records,
 
 DiscoverySnapshot::DiscoverySnapshot(uint64_t generation, std::vector<InstanceRecord> records,
                                      std::vector<InstanceRecord> gone,
-                                     std::vector<LoadBalancerRecord> load_balancers)
+                                     std::vector<LoadBalancerRecord> load_balancers,
+                                     std::vector<std::shared_ptr<InstanceActivity>> activity)
     : generation_(generation),
       records_(std::move(records)),
+      activity_(std::move(activity)),
       gone_(std::move(gone)),
       load_balancers_(std::move(load_balancers)) {
+  activity_.resize(records_.size());
+  for (auto& a : activity_) {
+    if (a == nullptr) a = std::make_shared<InstanceActivity>();
+  }
   index_names(records_, by_name_);
   index_names(gone_, gone_by_name_);
   for (uint32_t i = 0; i < load_balancers_.size(); ++i)

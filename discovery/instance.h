@@ -1,6 +1,7 @@
 // What rwgate knows about one instance, and the immutable snapshot of all of them.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -59,7 +60,23 @@ struct LoadBalancerRecord {
   std::string type;      // application, network, gateway, classic
   std::string region;
   std::vector<std::string> asgs;  // Auto Scaling groups registered behind it
+  std::string source;             // the source that lists it (set by the cache)
   friend bool operator==(const LoadBalancerRecord&, const LoadBalancerRecord&) = default;
+};
+
+// When series of an instance last arrived: ingest writes it, fleet coverage reads it
+// (coverage/). One per instance, shared by every snapshot that lists the instance, so it
+// survives discovery changes.
+struct InstanceActivity {
+  std::atomic<int64_t> last_seen_s{0};  // wall clock, whole seconds; 0: never
+  int64_t listed_since_s = 0;           // when discovery first listed it (0: not known)
+
+  // A write at most once a second: later requests in the same second only read the line,
+  // so workers marking the same instance do not take its cache line from each other.
+  void mark(int64_t now_s) {
+    if (last_seen_s.load(std::memory_order_relaxed) < now_s)
+      last_seen_s.store(now_s, std::memory_order_relaxed);
+  }
 };
 
 // Kept under their old names for callers not yet moved to base/net.h.
@@ -71,9 +88,12 @@ using net::host_of;
 // samples still arriving for them can be told apart from samples of unknown hosts.
 class DiscoverySnapshot {
  public:
+  // `activity`: by record, the instances' activity carried over from the snapshot before;
+  // missing entries start afresh.
   DiscoverySnapshot(uint64_t generation, std::vector<InstanceRecord> records,
                     std::vector<InstanceRecord> gone = {},
-                    std::vector<LoadBalancerRecord> load_balancers = {});
+                    std::vector<LoadBalancerRecord> load_balancers = {},
+                    std::vector<std::shared_ptr<InstanceActivity>> activity = {});
 
   uint64_t generation() const { return generation_; }
   const std::vector<InstanceRecord>& records() const { return records_; }
@@ -82,6 +102,10 @@ class DiscoverySnapshot {
   // A recently gone instance by the same names; null when none (or when a live instance
   // now has that name: lookup() wins).
   const InstanceRecord* lookup_gone(std::string_view host) const;
+  // The activity of `record`, which must be one of records().
+  InstanceActivity& activity(const InstanceRecord& record) const {
+    return *activity_[static_cast<size_t>(&record - records_.data())];
+  }
   bool has_gone() const { return !gone_.empty(); }
   const std::vector<InstanceRecord>& gone() const { return gone_; }
   // A load balancer by its DNS name (`host` in any case), or null.
@@ -92,7 +116,8 @@ class DiscoverySnapshot {
  private:
   uint64_t generation_;
   std::vector<InstanceRecord> records_;
-  std::unordered_map<std::string_view, uint32_t> by_name_;  // views into records_
+  std::vector<std::shared_ptr<InstanceActivity>> activity_;  // by record
+  std::unordered_map<std::string_view, uint32_t> by_name_;   // views into records_
   std::vector<InstanceRecord> gone_;
   std::unordered_map<std::string_view, uint32_t> gone_by_name_;  // views into gone_
   std::vector<LoadBalancerRecord> load_balancers_;

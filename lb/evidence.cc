@@ -23,8 +23,9 @@ void LbEvidence::collect(const LbRules& rules, const proto::Batch& batch,
       reason = rules.names->description(f.name_pattern);
     } else if (f.name_pattern == kLbDiscovered && fleet != nullptr) {
       if (const auto* lb = fleet->load_balancer(net::host_of(instance))) {
-        reasons_.push_back("the DNS name of " + lb->type + " load balancer " + lb->name +
-                           ", which the aws discovery source lists");
+        reasons_.push_back("the DNS name of " + (lb->type.empty() ? "" : lb->type + " ") +
+                           "load balancer " + lb->name +
+                           ", which discovery source " + lb->source + " lists");
         reason = reasons_.back();
         if (!lb->asgs.empty()) asg = lb->asgs.front();
       }

@@ -68,6 +68,10 @@ void read_sections(Reader& r, const YAML::Node& root, Config& config) {
                       config.relabel_cache_max_entries, 0, 100000000);
   }
   sinks::read_sinks(r, root["sinks"], names, config.sinks);
+  std::vector<std::string> sink_names;
+  for (const SinkConfig& s : config.sinks) sink_names.push_back(s.name);
+  coverage::read_coverage(r, root["coverage"], config.discovery.any(), sink_names,
+                          config.coverage);
   for (size_t i = 0; i < config.sinks.size(); ++i) {
     if (config.sinks[i].remote_write.per_tenant() && !config.tenancy.enabled) {
       r.error("sinks[" + std::to_string(i) + "].remote_write", root["sinks"][i]["remote_write"],
@@ -98,7 +102,7 @@ ConfigResult parse_config(const std::string& yaml_text) {
       if (r.map(root, "",
                 {"server", "discovery", "enrich", "load_balancer_detection", "staleness", "relabel",
                  "relabel_configs", "name_validation_scheme", "ha_dedup", "tenancy", "limits",
-                 "sinks"})) {
+                 "sinks", "coverage"})) {
         read_sections(r, root, config);
       } else {
         r.error("", root, "the config must be a mapping");

@@ -15,6 +15,7 @@
 //   load_balancer_detection               lb/config.h
 //   staleness                             staleness/config.h
 //   sinks                                 sinks/config.h
+//   coverage                              coverage/config.h
 #pragma once
 
 #include <cstdint>
@@ -23,6 +24,7 @@
 #include <vector>
 
 #include "base/duration.h"
+#include "coverage/config.h"
 #include "base/net.h"
 #include "discovery/config.h"
 #include "discovery/discovery.h"  // includers of this header have relied on it
@@ -73,6 +75,7 @@ struct Config {
   pipeline::TenancyConfig tenancy;
   pipeline::LimitsConfig limits;
   std::vector<SinkConfig> sinks;
+  coverage::CoverageConfig coverage;  // read after the sinks, which it names
 };
 
 struct ConfigResult {

@@ -108,6 +108,7 @@ Gateway::Gateway(Config initial, std::string config_path, std::chrono::milliseco
     trackers.push_back(&workers_.back()->tracker);
   }
   stale_markers_ = std::make_unique<staleness::StaleMarkerSender>(std::move(trackers), registry_);
+  coverage_ = std::make_unique<coverage::CoverageSender>(lb_detector_, registry_);
   limits_ = std::make_shared<pipeline::LimitsState>(registry_, tenant_names_);
   auto& auth = prometheus::BuildCounter()
                    .Name("rwgate_http_auth_failures_total")
@@ -212,6 +213,7 @@ std::shared_ptr<IngestSnapshot> Gateway::ingest_snapshot(
   rules.enrich.drop_late = config.staleness.drop_late_samples;
   snapshot->track_series = discovery_ != nullptr && config.staleness.on_terminate;
   rules.encode_direct = snapshot->track_series;
+  snapshot->mark_seen = discovery_ != nullptr && config.coverage.enabled;
   rules.generation = ++generation_;
   rules.global = config.relabel_configs;
   rules.lb = config.load_balancer_detection;
@@ -257,6 +259,7 @@ Status Gateway::apply(const Config& config) {
         return pipeline::enrichment_differs(rules, a, b);
       },
       std::move(marker_sinks));
+  coverage_->configure(coverage_setup(config, *snapshot));
   ingest_.set_snapshot(std::move(snapshot));
   // What is left in sinks_ was removed or changed: drain it without holding up ingest.
   for (auto& [name, old] : sinks_) {
@@ -267,6 +270,22 @@ Status Gateway::apply(const Config& config) {
   }
   sinks_ = std::move(next);
   return errors.empty() ? Status() : Status::error(errors);
+}
+
+coverage::CoverageSetup Gateway::coverage_setup(const Config& config,
+                                                const IngestSnapshot& snapshot) {
+  coverage::CoverageSetup setup{config.coverage};
+  if (!config.coverage.enabled) return setup;
+  setup.discovery = discovery_;
+  const std::vector<std::string>& chosen = config.coverage.sinks;
+  for (const std::shared_ptr<sinks::Sink>& sink : snapshot.sinks) {
+    if (chosen.empty() || std::find(chosen.begin(), chosen.end(), sink->name()) != chosen.end())
+      setup.sinks.push_back(sink);
+  }
+  setup.tenancy = config.tenancy.enabled;
+  setup.tenancy_config = config.tenancy;
+  setup.tenant_names = tenant_names_;
+  return setup;
 }
 
 void Gateway::retire(std::function<void()> drain) {
@@ -306,6 +325,7 @@ Status Gateway::start() {
       });
   if (Status st = server_->start(); !st) return st;
   stale_markers_->start();
+  coverage_->start();
   ready_.store(true);
   log::info("listening", {{"address", config_.server.listen_address},
                           {"port", std::to_string(server_->port())}});
@@ -397,6 +417,12 @@ void Gateway::route(const HttpRequest& req, HttpResponse& res, const Connection&
   }
   if (path == "/api/v1/discovery" && get) return discovery_json(res);
   if (path == "/api/v1/lb-targets" && get) return lb_targets_json(res);
+  if (path == "/api/v1/coverage" && get) {
+    res.result(http::status::ok);
+    res.set(http::field::content_type, "application/json");
+    res.body() = coverage_->json();
+    return;
+  }
   if (path == "/api/v1/ha-clusters" && get) {
     res.result(http::status::ok);
     res.set(http::field::content_type, "application/json");
@@ -541,6 +567,7 @@ void Gateway::shutdown() {
   server_->stop();
   server_.reset();
   stale_markers_->stop();  // its last markers go into the queues before they drain
+  coverage_->stop();
   std::lock_guard lock(reload_mu_);
   log::info("draining sink queues", {{"timeout", format_duration(drain_timeout_)}});
   // All sinks drain at once, each up to the same deadline.

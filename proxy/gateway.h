@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "coverage/coverage_sender.h"
 #include "pipeline/worker_context.h"
 #include "proxy/basic_auth.h"
 #include "proxy/config.h"
@@ -130,6 +131,9 @@ class Gateway {
   std::set<std::vector<std::string>> lb_gauge_labels_;  // (job, verdict, evidence) ever set
   std::map<std::string, uint32_t> sink_ids_;            // by sink name, for the series trackers
   std::unique_ptr<staleness::StaleMarkerSender> stale_markers_;
+  std::unique_ptr<coverage::CoverageSender> coverage_;
+  // The coverage round's setup for `config`, on the sinks of `snapshot`.
+  coverage::CoverageSetup coverage_setup(const Config& config, const IngestSnapshot& snapshot);
   struct Retiring {
     std::thread thread;
     std::shared_ptr<std::atomic<bool>> done;

@@ -6,6 +6,7 @@
 #include <boost/beast/http.hpp>
 #include <chrono>
 
+#include "coverage/coverage.h"
 #include "proto/decode.h"
 #include "proto/hash.h"
 
@@ -327,6 +328,7 @@ void IngestHandler::account(const IngestSnapshot& snap, const discovery::Discove
     }
     if (fleet != nullptr) {
       if (stats.late_samples > 0) late_samples_.Increment(static_cast<double>(stats.late_samples));
+      if (snap.mark_seen) coverage::mark_seen(*fleet, stats.records, clock_.wall_ms() / 1000);
       // After the enqueue: a marker taken from the tracker then always follows the sample.
       if (snap.track_series) {
         ctx.tracker.track({batch, ctx.per_sink, snap.sink_ids, stats.records, fleet->generation(),

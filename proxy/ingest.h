@@ -51,6 +51,7 @@ struct IngestSnapshot {
   std::shared_ptr<lb::LbDetector> lb;                     // load-balancer detection; never null
   std::vector<uint32_t> sink_ids;           // by sink: stable across reloads (interned sink names)
   bool track_series = false;                // staleness.on_terminate with discovery on
+  bool mark_seen = false;                   // coverage on: mark the instances series match
   std::shared_ptr<pipeline::HaTracker> ha;  // ha_dedup; null when off
   pipeline::TenancyConfig tenancy;
   std::shared_ptr<sinks::TenantNames> tenants;  // null when tenancy is off

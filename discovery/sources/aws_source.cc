@@ -175,6 +175,7 @@ Status AwsSource::fetch(std::vector<InstanceRecord>& records,
                                          net::canonical_dns_name(lb->child_text("DNSName")),
                                          std::string(lb->child_text("Type")),
                                          region,
+                                         {},
                                          {}};
                     const auto& g =
                         groups_by_lb_arn[std::string(lb->child_text("LoadBalancerArn"))];
@@ -193,7 +194,8 @@ Status AwsSource::fetch(std::vector<InstanceRecord>& records,
           LoadBalancerRecord r{std::string(lb->child_text("LoadBalancerName")),
                                net::canonical_dns_name(lb->child_text("DNSName")), "classic",
                                region,
-                               groups_by_classic[std::string(lb->child_text("LoadBalancerName"))]};
+                               groups_by_classic[std::string(lb->child_text("LoadBalancerName"))],
+                               {}};
           if (!r.dns_name.empty()) lbs.push_back(std::move(r));
         }
         return std::string(result->child_text("NextMarker"));

@@ -76,6 +76,7 @@ Status HttpSource::refresh() {
   }
   Status st;
   std::vector<InstanceRecord> records;
+  std::vector<LoadBalancerRecord> lbs;
   if (!fetch.error.empty()) {
     st = Status::error(fetch.error);
   } else if (fetch.status != 200) {
@@ -83,7 +84,7 @@ Status HttpSource::refresh() {
   } else if (!fetch.content_type.starts_with("application/json")) {
     st = Status::error("Content-Type \"" + fetch.content_type + "\" is not application/json");
   } else {
-    st = parse_sd_targets(fetch.body, records);
+    st = parse_sd_targets(fetch.body, records, &lbs);
   }
   if (!st) {
     metrics_.refreshed(t0, true, -1);
@@ -92,6 +93,7 @@ Status HttpSource::refresh() {
     return st;
   }
   cache_.replace_source(name_, records);
+  cache_.replace_load_balancers(name_, std::move(lbs));
   metrics_.refreshed(t0, false, static_cast<int64_t>(records.size()));
   return st;
 }

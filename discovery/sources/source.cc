@@ -89,8 +89,33 @@ void SourceMetrics::refreshed(std::chrono::steady_clock::time_point started, boo
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
 }
 
-Status parse_sd_targets(const std::string& text, std::vector<InstanceRecord>& out) {
+namespace {
+
+LoadBalancerRecord lb_from_meta_labels(const std::map<std::string, std::string>& labels,
+                                       std::string_view target) {
+  auto get = [&](const char* k) {
+    auto it = labels.find(k);
+    return it == labels.end() ? std::string() : it->second;
+  };
+  LoadBalancerRecord lb;
+  lb.name = get("__meta_lb_name");
+  lb.type = get("__meta_lb_type");
+  lb.dns_name = net::canonical_dns_name(net::host_of(target));
+  const std::string asgs = get("__meta_lb_asgs");
+  for (size_t at = 0; at <= asgs.size();) {
+    const size_t comma = std::min(asgs.find(',', at), asgs.size());
+    if (comma > at) lb.asgs.push_back(asgs.substr(at, comma - at));
+    at = comma + 1;
+  }
+  return lb;
+}
+
+}  // namespace
+
+Status parse_sd_targets(const std::string& text, std::vector<InstanceRecord>& out,
+                        std::vector<LoadBalancerRecord>* load_balancers) {
   out.clear();
+  if (load_balancers != nullptr) load_balancers->clear();
   YAML::Node root;
   try {
     root = YAML::Load(text);
@@ -115,8 +140,14 @@ Status parse_sd_targets(const std::string& text, std::vector<InstanceRecord>& ou
       const YAML::Node targets = group["targets"];
       if (!targets.IsDefined() || !targets.IsSequence())
         return Status::error(where + "targets must be a list");
+      const bool lb = labels.contains("__meta_lb_name");
       for (const auto& t : targets) {
         if (!t.IsScalar()) return Status::error(where + "targets must be strings");
+        if (lb) {
+          if (load_balancers != nullptr)
+            load_balancers->push_back(lb_from_meta_labels(labels, t.Scalar()));
+          continue;
+        }
         InstanceRecord r = record_from_meta_labels(labels);
         r.addresses.emplace_back(net::host_of(t.Scalar()));
         out.push_back(std::move(r));
@@ -155,20 +186,25 @@ void FileSource::refresh() {
     std::ifstream in(file, std::ios::binary);
     std::stringstream ss;
     ss << in.rdbuf();
-    std::vector<InstanceRecord> records;
-    Status st = in ? parse_sd_targets(ss.str(), records) : Status::error("cannot read the file");
+    FileContent content;
+    Status st = in ? parse_sd_targets(ss.str(), content.records, &content.load_balancers)
+                   : Status::error("cannot read the file");
     if (!st) {
       failed = true;
       log::warn("discovery file is invalid; keeping its last good content",
                 {{"source", name_}, {"file", file}, {"error", st.reason()}});
       continue;
     }
-    last_good_[file] = std::move(records);
+    last_good_[file] = std::move(content);
   }
   std::vector<InstanceRecord> all;
-  for (const auto& [file, records] : last_good_)
-    all.insert(all.end(), records.begin(), records.end());
+  std::vector<LoadBalancerRecord> lbs;
+  for (const auto& [file, content] : last_good_) {
+    all.insert(all.end(), content.records.begin(), content.records.end());
+    lbs.insert(lbs.end(), content.load_balancers.begin(), content.load_balancers.end());
+  }
   cache_.replace_source(name_, all);
+  cache_.replace_load_balancers(name_, std::move(lbs));
   metrics_.refreshed(t0, failed, static_cast<int64_t>(all.size()));
 }
 

@@ -75,7 +75,14 @@ struct SourceMetrics {
 // Parses Prometheus file_sd/http_sd content (JSON or YAML: a list of {targets, labels}).
 // Each target becomes a record from its __meta_ec2_*/__meta_asg_* labels, findable by the
 // target's host as well.
-Status parse_sd_targets(const std::string& text, std::vector<InstanceRecord>& out);
+//
+// A group with a __meta_lb_name label describes load balancers instead (an nginx or
+// HAProxy of the operator's, which no cloud API lists): each target's host is the DNS name
+// or address of one, `__meta_lb_type` says what it is, and `__meta_lb_asgs` (comma
+// separated) names the Auto Scaling groups behind it. Those go to `load_balancers`
+// (ignored when null), never to `out`.
+Status parse_sd_targets(const std::string& text, std::vector<InstanceRecord>& out,
+                        std::vector<LoadBalancerRecord>* load_balancers = nullptr);
 
 // file_sd: re-reads its files when they change (inotify on their directories) and every
 // refresh_interval. A file that fails to parse keeps its last good content.
@@ -97,7 +104,11 @@ class FileSource final : public DiscoverySource {
   std::chrono::milliseconds refresh_interval_;
   DiscoveryCache& cache_;
   SourceMetrics metrics_;
-  std::map<std::string, std::vector<InstanceRecord>> last_good_;  // by file; sink thread only
+  struct FileContent {
+    std::vector<InstanceRecord> records;
+    std::vector<LoadBalancerRecord> load_balancers;
+  };
+  std::map<std::string, FileContent> last_good_;  // by file; sink thread only
   int stop_fd_ = -1;
   std::thread thread_;
 };

@@ -281,6 +281,34 @@ TEST(ConfigTest, StalenessSettings) {
   EXPECT_TRUE(has_error(bad, "staleness.series_idle_timeout (line 2): must be at least 1s"));
 }
 
+TEST(ConfigTest, CoverageIsOnWithDiscoveryAndItsErrorsHaveTheirPaths) {
+  const std::string sinks =
+      "sinks: [{name: a, remote_write: {url: 'http://127.0.0.1:1/w'}},"
+      " {name: b, remote_write: {url: 'http://127.0.0.1:2/w'}}]\n";
+  const std::string discovery = "discovery: {sources: [{file: {files: [x.json]}}]}\n";
+  ConfigResult off = parse_config(sinks);
+  ASSERT_TRUE(off.config);
+  EXPECT_FALSE(off.config->coverage.enabled);
+  ConfigResult on = parse_config(sinks + discovery);
+  ASSERT_TRUE(on.config) << on.errors[0];
+  EXPECT_TRUE(on.config->coverage.enabled);
+  EXPECT_EQ(on.config->coverage.window, std::chrono::minutes(2));
+  EXPECT_EQ(on.config->coverage.interval, std::chrono::seconds(15));
+  EXPECT_EQ(on.config->coverage.lifecycle_states, (std::vector<std::string>{"InService"}));
+  EXPECT_TRUE(on.config->coverage.emit_series);
+  ConfigResult set = parse_config(sinks + discovery +
+                                  "coverage: {window: 5m, interval: 30s, sinks: [b], "
+                                  "lifecycle_states: [InService, Standby], emit_series: false}");
+  ASSERT_TRUE(set.config) << set.errors[0];
+  EXPECT_EQ(set.config->coverage.window, std::chrono::minutes(5));
+  EXPECT_EQ(set.config->coverage.sinks, (std::vector<std::string>{"b"}));
+  EXPECT_FALSE(set.config->coverage.emit_series);
+  ConfigResult bad = parse_config(sinks + "coverage: {enabled: true, window: 10s, sinks: [c]}");
+  EXPECT_TRUE(has_error(bad, "coverage.enabled (line 2): needs a discovery source"));
+  EXPECT_TRUE(has_error(bad, "coverage.window (line 2): must be at least the interval"));
+  EXPECT_TRUE(has_error(bad, "coverage.sinks[0] (line 2): no sink is named \"c\""));
+}
+
 TEST(ConfigTest, StoreAuthenticationAsPrometheusWritesIt) {
   auto r = parse_config(R"(sinks:
   - name: amp
