@@ -310,6 +310,13 @@ class VictoriaMetrics:
         return out
 
 
+    def query(self, promql):
+        """Instant query now, uncached: {frozenset(labels.items()): value str}."""
+        q = urllib.parse.urlencode({"query": promql, "nocache": "1"})
+        status, _, body = http("GET", f"{self.url}/api/v1/query?{q}")
+        assert status == 200, body
+        return {frozenset(r["metric"].items()): r["value"][1] for r in json.loads(body)["data"]["result"]}
+
     def wait_for_job(self, job, n, what=None, timeout=30):
         """Waits until the store holds exactly n series of `job`."""
         wait_until(lambda: len(self.export(f'{{job="{job}"}}')) == n, timeout=timeout,
