@@ -26,8 +26,7 @@ const char* reason_name(Reason r) {
 
 std::string address_of(const discovery::InstanceRecord& r) {
   if (!r.private_ip.empty()) return r.private_ip;
-  if (!r.addresses.empty()) return r.addresses.front();
-  return r.private_dns;
+  return r.addresses.empty() ? std::string() : r.addresses.front();
 }
 
 std::string InstanceCoverage::id() const {
@@ -65,24 +64,34 @@ std::map<std::string, std::string> groups_behind_load_balancers(
 
 }  // namespace
 
+size_t CoverageReport::expected() const {
+  size_t n = 0;
+  for (const GroupCoverage& g : groups) n += g.instances.size();
+  return n;
+}
+
+size_t CoverageReport::monitored() const {
+  size_t n = 0;
+  for (const GroupCoverage& g : groups) n += g.monitored;
+  return n;
+}
+
 CoverageReport compute_coverage(const CoverageConfig& config,
-                                const discovery::DiscoverySnapshot& fleet,
+                                std::shared_ptr<const discovery::DiscoverySnapshot> fleet,
                                 std::span<const lb::LbTargetReport> lb_targets, int64_t now_s,
                                 int64_t watching_since_s) {
   const std::map<std::string, std::string> behind_lb =
-      groups_behind_load_balancers(fleet, lb_targets);
+      groups_behind_load_balancers(*fleet, lb_targets);
   const int64_t window_s = std::chrono::duration_cast<std::chrono::seconds>(config.window).count();
   std::map<std::string, GroupCoverage> groups;
-  CoverageReport report;
-  report.at_s = now_s;
-  for (const discovery::InstanceRecord& rec : fleet.records()) {
+  for (const discovery::InstanceRecord& rec : fleet->records()) {
     if (!expected(config, rec)) continue;
     GroupCoverage& g = groups[rec.asg_name];
     g.asg = rec.asg_name;
-    const discovery::InstanceActivity& activity = fleet.activity(rec);
+    const discovery::InstanceActivity& activity = *fleet->activity(rec);
     InstanceCoverage c{&rec, activity.last_seen_s.load(std::memory_order_relaxed)};
-    if (c.last_seen_s == 0 &&
-        now_s - std::max(activity.listed_since_s, watching_since_s) < window_s) {
+    const int64_t since = std::max(activity.listed_since_s, watching_since_s);
+    if (c.last_seen_s < since && now_s - since < window_s) {
       ++g.waiting;
       continue;
     }
@@ -101,11 +110,10 @@ CoverageReport compute_coverage(const CoverageConfig& config,
     }
     g.instances.push_back(std::move(c));
   }
+  CoverageReport report{std::move(fleet), now_s, {}};
   for (auto& [asg, g] : groups) {
     std::sort(g.instances.begin(), g.instances.end(),
               [](const InstanceCoverage& a, const InstanceCoverage& b) { return a.id() < b.id(); });
-    report.expected += g.instances.size();
-    report.monitored += g.monitored;
     report.groups.push_back(std::move(g));
   }
   return report;
@@ -139,8 +147,8 @@ std::string coverage_json(const CoverageConfig& config, const CoverageReport& re
   append_json_field(out, "window", format_duration(config.window));
   out += "\"lifecycle_states\":";
   append_json_strings(out, config.lifecycle_states);
-  out += ",\"expected\":" + std::to_string(report.expected) +
-         ",\"monitored\":" + std::to_string(report.monitored) + ",\"groups\":[";
+  out += ",\"expected\":" + std::to_string(report.expected()) +
+         ",\"monitored\":" + std::to_string(report.monitored()) + ",\"groups\":[";
   for (size_t i = 0; i < report.groups.size(); ++i) {
     const GroupCoverage& g = report.groups[i];
     out += i == 0 ? "{" : ",{";

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -31,7 +32,7 @@ inline void mark_seen(const discovery::DiscoverySnapshot& fleet,
   for (const discovery::InstanceRecord* r : records) {
     if (r == nullptr || r == last) continue;
     last = r;
-    fleet.activity(*r).mark(now_s);
+    if (discovery::InstanceActivity* a = fleet.activity(*r)) a->mark(now_s);
   }
 }
 
@@ -45,7 +46,7 @@ enum class Reason : uint8_t {
 const char* reason_name(Reason r);  // none, load_balancer, stopped_sending, never_seen
 
 struct InstanceCoverage {
-  const discovery::InstanceRecord* record;  // into the snapshot the report was made from
+  const discovery::InstanceRecord* record;  // into CoverageReport::fleet
   int64_t last_seen_s = 0;                  // 0: never
   Reason reason = Reason::kNone;
   std::string detail;  // the reason in words ("it stopped sending at 2026-...")
@@ -56,32 +57,34 @@ struct InstanceCoverage {
 };
 
 // The address an instance is scraped on as discovery lists it: its private IP, or the
-// host of its file_sd/http_sd target, or its private DNS name.
+// host of its file_sd/http_sd target.
 std::string address_of(const discovery::InstanceRecord& r);
 
 struct GroupCoverage {
   std::string asg;  // empty: instances in no Auto Scaling group
   size_t monitored = 0;
   std::vector<InstanceCoverage> instances;  // every expected instance, by id()
-  // Instances listed (or watched, since rwgate started) for less than the window that have
-  // sent nothing yet: a new instance is not "unmonitored" before its first scrapes could
-  // have arrived. Not counted in `instances` either way.
+  // Instances listed (or watched: since coverage was turned on) for less than the window
+  // that have sent nothing since: a new instance is not "unmonitored" before its first
+  // scrapes could have arrived. Not in `instances`, nor in any series.
   size_t waiting = 0;
 };
 
 struct CoverageReport {
+  std::shared_ptr<const discovery::DiscoverySnapshot> fleet;  // what `record`s point into
   int64_t at_s = 0;
-  size_t expected = 0;
-  size_t monitored = 0;
   std::vector<GroupCoverage> groups;  // by name
+
+  size_t expected() const;
+  size_t monitored() const;
 };
 
 // The coverage of `fleet` at `now_s`. `lb_targets`: the load-balancer detector's flagged
 // targets; one whose host is a load balancer discovery lists with Auto Scaling groups
 // behind it explains why those groups' instances send nothing of their own.
-// `watching_since_s`: when ingest started marking instances (rwgate's start).
+// `watching_since_s`: when ingest started marking instances (coverage turned on).
 CoverageReport compute_coverage(const CoverageConfig& config,
-                                const discovery::DiscoverySnapshot& fleet,
+                                std::shared_ptr<const discovery::DiscoverySnapshot> fleet,
                                 std::span<const lb::LbTargetReport> lb_targets, int64_t now_s,
                                 int64_t watching_since_s = 0);
 

@@ -1,10 +1,10 @@
 #include "coverage/coverage_sender.h"
 
-#include <cstring>
+#include <algorithm>
+#include <cmath>
 
 #include "base/log.h"
-#include "coverage/coverage.h"
-#include "proto/hash.h"
+#include "proto/sample_batch.h"
 
 namespace rwgate::coverage {
 
@@ -17,47 +17,12 @@ prometheus::Gauge& gauge(prometheus::Registry& registry, const char* name, const
   return prometheus::BuildGauge().Name(name).Help(help).Register(registry).Add({});
 }
 
-// "name\xffvalue\xfe..." : equal keys, equal label sets.
-std::string key_of(const std::vector<std::pair<std::string, std::string>>& labels) {
-  std::string key;
-  for (const auto& [n, v] : labels) {
-    key += n;
-    key += '\xff';
-    key += v;
-    key += '\xfe';
-  }
-  return key;
+int64_t seconds_of(const Clock& clock) { return clock.wall_ms() / 1000; }
+
+bool selected(const CoverageConfig& config, const std::string& sink) {
+  return config.sinks.empty() ||
+         std::find(config.sinks.begin(), config.sinks.end(), sink) != config.sinks.end();
 }
-
-// One request: a sample (or marker) per series; the labels are views into the caller's
-// strings, which outlive the enqueue.
-struct RoundBatch {
-  proto::Batch batch;
-  std::vector<proto::SeriesOut> outs;
-  size_t bytes = 0;
-
-  void add(const std::vector<std::pair<std::string, std::string>>& labels, double value,
-           int64_t ts_ms) {
-    proto::Series s;
-    s.labels_begin = static_cast<uint32_t>(batch.labels.size());
-    s.labels_count = static_cast<uint32_t>(labels.size());
-    s.samples_begin = static_cast<uint32_t>(batch.samples.size());
-    s.samples_count = 1;
-    for (const auto& [n, v] : labels) {
-      batch.labels.push_back({n, v});
-      bytes += n.size() + v.size() + 4;
-    }
-    batch.samples.push_back({value, ts_ms});
-    batch.series.push_back(s);
-    bytes += 16;
-  }
-  void finish() {
-    for (uint32_t i = 0; i < batch.series.size(); ++i) {
-      const auto labels = batch.labels_of(batch.series[i]);
-      outs.push_back({i, labels, proto::hash_labels(labels)});
-    }
-  }
-};
 
 }  // namespace
 
@@ -65,7 +30,6 @@ CoverageSender::CoverageSender(std::shared_ptr<lb::LbDetector> lb, prometheus::R
                                const Clock& clock)
     : lb_(std::move(lb)),
       clock_(clock),
-      started_s_(clock.wall_ms() / 1000),
       samples_sent_(prometheus::BuildCounter()
                         .Name("rwgate_coverage_samples_sent_total")
                         .Help("Coverage samples (rwgate_fleet_*) and their staleness markers "
@@ -74,22 +38,29 @@ CoverageSender::CoverageSender(std::shared_ptr<lb::LbDetector> lb, prometheus::R
                         .Add({})),
       rounds_refused_(prometheus::BuildCounter()
                           .Name("rwgate_coverage_rounds_not_sent_total")
-                          .Help("Coverage rounds a sink did not take (its queue was full, or "
-                                "the series got no tenant); the next round is sent instead.")
+                          .Help("Coverage requests a sink did not take (its queue was full, or "
+                                "the series got no tenant); the next round sends them again.")
                           .Register(registry)
                           .Add({})),
       expected_(gauge(registry, "rwgate_coverage_expected_instances",
-                      "Instances discovery lists that are expected to report (coverage).")),
+                      "Instances expected to report, past their first coverage.window.")),
       unmonitored_(gauge(registry, "rwgate_coverage_unmonitored_instances",
-                         "Expected instances no series arrived for within coverage.window.")) {}
+                         "Expected instances no series arrived for within coverage.window.")),
+      watching_since_s_(seconds_of(clock)) {}
 
 CoverageSender::~CoverageSender() { stop(); }
 
 void CoverageSender::configure(CoverageSetup setup) {
   {
     std::lock_guard lock(mu_);
+    // Nothing was marked while coverage was off: a window of grace, as after a start.
+    if (setup.config.enabled && !setup_->config.enabled) watching_since_s_ = seconds_of(clock_);
     setup_ = std::make_shared<const CoverageSetup>(std::move(setup));
     reconfigured_ = true;
+  }
+  {
+    std::lock_guard lock(round_mu_);
+    warned_tenant_ = false;
   }
   cv_.notify_all();
 }
@@ -123,27 +94,29 @@ void CoverageSender::run() {
   }
 }
 
-std::map<std::string, CoverageSender::Point> CoverageSender::series_of(const CoverageSetup& setup,
-                                                                       int64_t now_s) {
-  std::map<std::string, Point> out;
-  if (!setup.config.enabled || setup.discovery == nullptr) {
-    expected_.Set(0);
-    unmonitored_.Set(0);
-    return out;
+CoverageReport CoverageSender::report(const CoverageSetup& setup, int64_t now_s) const {
+  if (!setup.config.enabled || setup.discovery == nullptr) return CoverageReport{nullptr, now_s, {}};
+  int64_t since;
+  {
+    std::lock_guard lock(mu_);
+    since = watching_since_s_;
   }
-  const auto fleet = setup.discovery->cache().snapshot();
-  const std::vector<lb::LbTargetReport> lb_targets = lb_->report();
-  const CoverageReport report = compute_coverage(setup.config, *fleet, lb_targets, now_s, started_s_);
-  expected_.Set(static_cast<double>(report.expected));
-  unmonitored_.Set(static_cast<double>(report.expected - report.monitored));
+  return compute_coverage(setup.config, setup.discovery->cache().snapshot(), lb_->report(), now_s,
+                          since);
+}
+
+CoverageSender::Points CoverageSender::series_of(const CoverageSetup& setup, int64_t now_s) {
+  const CoverageReport r = report(setup, now_s);
+  expected_.Set(static_cast<double>(r.expected()));
+  unmonitored_.Set(static_cast<double>(r.expected() - r.monitored()));
+  Points out;
   if (!setup.config.emit_series) return out;
-  auto put = [&](Labels labels, double value) {
-    std::erase_if(labels, [](const auto& l) { return l.second.empty(); });
+  auto put = [&](LabelSet labels, double value) {
+    std::erase_if(labels, [](const auto& l) { return l.second.empty(); });  // no label
     std::sort(labels.begin(), labels.end());
-    std::string key = key_of(labels);
-    out.insert_or_assign(std::move(key), Point{std::move(labels), value});
+    out.insert_or_assign(std::move(labels), value);
   };
-  for (const GroupCoverage& g : report.groups) {
+  for (const GroupCoverage& g : r.groups) {
     for (const InstanceCoverage& c : g.instances) {
       put({{"__name__", std::string(kMonitored)},
            {"asg", g.asg},
@@ -160,34 +133,58 @@ std::map<std::string, CoverageSender::Point> CoverageSender::series_of(const Cov
   return out;
 }
 
-bool CoverageSender::send(const CoverageSetup& setup, sinks::Sink& sink,
-                          const std::map<std::string, Point>& current,
-                          const std::map<std::string, Labels>& sent, int64_t now_ms) {
-  RoundBatch b;
-  for (const auto& [key, p] : current) b.add(p.labels, p.value, now_ms);
-  double stale;
-  std::memcpy(&stale, &proto::kStaleNaNBits, sizeof stale);
-  for (const auto& [key, labels] : sent) {
-    if (!current.contains(key)) b.add(labels, stale, now_ms);
+std::set<CoverageSender::LabelSet> CoverageSender::send(const CoverageSetup& setup,
+                                                        sinks::Sink& sink, const Points& current,
+                                                        const std::set<LabelSet>& sent,
+                                                        int64_t now_ms) {
+  // The round's samples, then a marker for each series it no longer has.
+  std::vector<std::pair<const LabelSet*, double>> items;
+  for (const auto& [labels, value] : current) items.emplace_back(&labels, value);
+  for (const LabelSet& labels : sent) {
+    if (!current.contains(labels)) items.emplace_back(&labels, proto::stale_nan());
   }
-  if (b.batch.series.empty()) return true;
-  if (setup.tenancy) {
-    pipeline::TenantResolver resolver;
-    if (auto refused =
-            resolver.resolve(setup.tenancy_config, *setup.tenant_names, "", b.batch)) {
-      if (!warned_tenant_) {  // once: it is the config, every round would say the same
-        log::warn("coverage series get no tenant; set tenancy.default to send them",
-                  {{"error", refused->message}});
-        warned_tenant_ = true;
+  // What the sink holds afterwards: what it held, plus what it took, minus what was ended.
+  std::set<LabelSet> holds = sent;
+  std::vector<proto::Label> views;
+  for (size_t from = 0; from < items.size(); from += kSeriesPerRequest) {
+    const size_t n = std::min(items.size() - from, kSeriesPerRequest);
+    proto::OneSampleBatch b;
+    for (size_t i = from; i < from + n; ++i) {
+      views.clear();
+      for (const auto& [name, value] : *items[i].first) views.push_back({name, value});
+      b.add(views, items[i].second, now_ms, 0);
+    }
+    if (setup.tenancy_config.enabled) {
+      pipeline::TenantResolver resolver;
+      if (auto refused = resolver.resolve(setup.tenancy_config, *setup.tenant_names, "", b.batch)) {
+        if (!warned_tenant_) {  // once per config: every round would say the same
+          log::warn("coverage series get no tenant; set tenancy.default to send them",
+                    {{"sink", sink.name()}, {"error", refused->message}});
+          warned_tenant_ = true;
+        }
+        rounds_refused_.Increment();
+        continue;
       }
-      return false;
+    }
+    b.finish();
+    if (!sink.try_reserve(b.batch, b.outs, b.bytes)) {
+      rounds_refused_.Increment();
+      continue;
+    }
+    if (!sink.enqueue(b.batch, b.outs, b.bytes)) {
+      rounds_refused_.Increment();
+      continue;
+    }
+    samples_sent_.Increment(static_cast<double>(n));
+    for (size_t i = from; i < from + n; ++i) {
+      if (std::isnan(items[i].second)) {
+        holds.erase(*items[i].first);
+      } else {
+        holds.insert(*items[i].first);
+      }
     }
   }
-  b.finish();
-  if (!sink.try_reserve(b.batch, b.outs, b.bytes)) return false;
-  if (!sink.enqueue(b.batch, b.outs, b.bytes)) return false;
-  samples_sent_.Increment(static_cast<double>(b.outs.size()));
-  return true;
+  return holds;
 }
 
 void CoverageSender::round() {
@@ -196,21 +193,24 @@ void CoverageSender::round() {
     std::lock_guard lock(mu_);
     setup = setup_;
   }
+  // Before any source reported (a discovery just restarted), the empty fleet is not news:
+  // ending every series now would only start them again a moment later.
+  if (setup->config.enabled && setup->discovery != nullptr &&
+      setup->discovery->cache().snapshot()->generation() == 0)
+    return;
   std::lock_guard lock(round_mu_);
   const int64_t now_ms = clock_.wall_ms();
-  const std::map<std::string, Point> current = series_of(*setup, now_ms / 1000);
-  std::map<std::string, std::map<std::string, Labels>> next;
+  const Points current = series_of(*setup, now_ms / 1000);
+  const Points none;
+  std::map<std::string, std::set<LabelSet>> next;
   for (const std::shared_ptr<sinks::Sink>& sink : setup->sinks) {
-    std::map<std::string, Labels>& sent = sent_[sink->name()];
-    if (!send(*setup, *sink, current, sent, now_ms)) {
-      rounds_refused_.Increment();
-      next[sink->name()] = std::move(sent);  // its markers wait for the next round
-      continue;
-    }
-    std::map<std::string, Labels>& now_sent = next[sink->name()];
-    for (const auto& [key, p] : current) now_sent.emplace(key, p.labels);
+    const std::set<LabelSet>& sent = sent_[sink->name()];
+    const bool chosen = selected(setup->config, sink->name());
+    if (!chosen && sent.empty()) continue;
+    std::set<LabelSet> holds = send(*setup, *sink, chosen ? current : none, sent, now_ms);
+    if (!holds.empty()) next[sink->name()] = std::move(holds);
   }
-  sent_ = std::move(next);  // a sink no longer selected: its series end by lookback
+  sent_ = std::move(next);  // a sink removed by a reload: its series end by lookback
 }
 
 std::string CoverageSender::json() const {
@@ -219,13 +219,7 @@ std::string CoverageSender::json() const {
     std::lock_guard lock(mu_);
     setup = setup_;
   }
-  CoverageReport report;
-  report.at_s = clock_.wall_ms() / 1000;
-  if (setup->config.enabled && setup->discovery != nullptr) {
-    const auto fleet = setup->discovery->cache().snapshot();
-    report = compute_coverage(setup->config, *fleet, lb_->report(), report.at_s, started_s_);
-  }
-  return coverage_json(setup->config, report);
+  return coverage_json(setup->config, report(*setup, seconds_of(clock_)));
 }
 
 }  // namespace rwgate::coverage

@@ -22,6 +22,7 @@
 #include <condition_variable>
 #include <map>
 #include <memory>
+#include <set>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -30,6 +31,7 @@
 
 #include "base/clock.h"
 #include "coverage/config.h"
+#include "coverage/coverage.h"
 #include "discovery/discovery.h"
 #include "lb/detector.h"
 #include "pipeline/tenancy.h"
@@ -42,16 +44,20 @@ namespace rwgate::coverage {
 struct CoverageSetup {
   CoverageConfig config;
   std::shared_ptr<discovery::Discovery> discovery;  // null: no discovery, nothing expected
-  std::vector<std::shared_ptr<sinks::Sink>> sinks;  // the sinks `config.sinks` selects
-  // With tenancy: the series get their tenant as a sender's would (its label, or the
-  // default), with no sender identity.
-  bool tenancy = false;
+  // Every running sink, selected by config.sinks or not: one that is not (any more) gets
+  // the markers that end what it was sent before.
+  std::vector<std::shared_ptr<sinks::Sink>> sinks;
+  // With tenancy (tenancy_config.enabled): the series get their tenant as a sender's would
+  // (its label, or the default), with no sender identity.
   pipeline::TenancyConfig tenancy_config;
   std::shared_ptr<sinks::TenantNames> tenant_names;
 };
 
 class CoverageSender {
  public:
+  // At most this many series in one request to a sink.
+  static constexpr size_t kSeriesPerRequest = 2000;
+
   // `lb`: the flagged targets that explain unmonitored groups. `clock`: the rounds' "now"
   // and the instances' last-seen times (ingest marks them with the same clock).
   CoverageSender(std::shared_ptr<lb::LbDetector> lb, prometheus::Registry& registry,
@@ -69,38 +75,38 @@ class CoverageSender {
   std::string json() const;
 
  private:
-  using Labels = std::vector<std::pair<std::string, std::string>>;  // sorted by name
-  struct Point {
-    Labels labels;
-    double value;
-  };
-  // The round's series, by their label key; empty when no series are to be sent.
-  std::map<std::string, Point> series_of(const CoverageSetup& setup, int64_t now_s);
-  // Sends `current` (and markers for what `sent` has and `current` not) to `sink`; true
-  // when the sink took it all.
-  bool send(const CoverageSetup& setup, sinks::Sink& sink, const std::map<std::string, Point>& current,
-            const std::map<std::string, Labels>& sent, int64_t now_ms);
+  using LabelSet = std::vector<std::pair<std::string, std::string>>;  // sorted by name
+  using Points = std::map<LabelSet, double>;
+  // The coverage now, with the snapshot it reads; an empty report when coverage is off.
+  CoverageReport report(const CoverageSetup& setup, int64_t now_s) const;
+  // The round's series (empty when none are to be sent).
+  Points series_of(const CoverageSetup& setup, int64_t now_s);
+  // Sends `current` to `sink`, and markers for what `sent` holds and `current` does not;
+  // returns what the sink holds afterwards (the new `sent`).
+  std::set<LabelSet> send(const CoverageSetup& setup, sinks::Sink& sink,
+                                  const Points& current, const std::set<LabelSet>& sent,
+                                  int64_t now_ms);
   void run();
 
   const std::shared_ptr<lb::LbDetector> lb_;
   const Clock& clock_;
-  const int64_t started_s_;  // ingest marks instances from about then on
   prometheus::Counter& samples_sent_;
   prometheus::Counter& rounds_refused_;
   prometheus::Gauge& expected_;
   prometheus::Gauge& unmonitored_;
 
-  mutable std::mutex mu_;  // guards setup_, stopping_ and the thread's wake-up
+  mutable std::mutex mu_;  // guards setup_, watching_since_s_, stopping_, the thread's wake-up
   std::condition_variable cv_;
   std::shared_ptr<const CoverageSetup> setup_ = std::make_shared<CoverageSetup>();
+  int64_t watching_since_s_;  // when coverage (and ingest's marking) was last turned on
   bool stopping_ = false;
   bool reconfigured_ = false;
   std::thread thread_;
 
-  std::mutex round_mu_;  // one round at a time; guards sent_
-  // What each sink took last, by sink name then label key: what the next round ends when
-  // it is not part of it.
-  std::map<std::string, std::map<std::string, Labels>> sent_;
+  std::mutex round_mu_;  // one round at a time; guards sent_ and warned_tenant_
+  // The series each sink holds from us, by sink name: what a round ends when it is not
+  // part of it.
+  std::map<std::string, std::set<LabelSet>> sent_;
   bool warned_tenant_ = false;
 };
 

@@ -5,8 +5,12 @@
 
 namespace rwgate::discovery {
 
-DiscoveryCache::DiscoveryCache(std::chrono::milliseconds missing_after, const Clock& clock)
-    : missing_after_(missing_after), clock_(clock) {
+DiscoveryCache::DiscoveryCache(std::chrono::milliseconds missing_after, const Clock& clock,
+                               std::shared_ptr<InstanceActivities> activities)
+    : missing_after_(missing_after),
+      clock_(clock),
+      activities_(activities != nullptr ? std::move(activities)
+                                        : std::make_shared<InstanceActivities>()) {
   snapshot_.store(std::make_shared<const DiscoverySnapshot>(0, std::vector<InstanceRecord>{}));
 }
 
@@ -163,23 +167,15 @@ void DiscoveryCache::rebuild(bool force) {
   merged_ = std::move(merged);
   if (events.empty() && !force) return;
   std::vector<InstanceRecord> records;
-  std::vector<std::shared_ptr<InstanceActivity>> activity;
+  std::vector<std::string> keys;
   records.reserve(merged_.size());
-  activity.reserve(merged_.size());
+  keys.reserve(merged_.size());
   for (const auto& [key, rec] : merged_) {
     records.push_back(rec);
-    auto& a = activity_[key];
-    if (a == nullptr) {
-      a = std::make_shared<InstanceActivity>();
-      a->listed_since_s = std::chrono::duration_cast<std::chrono::seconds>(
-                              now.time_since_epoch()).count();
-    }
-    activity.push_back(a);
+    keys.push_back(key);
   }
-  // Kept while the instance is recently gone too: one that comes back keeps its history.
-  std::erase_if(activity_, [&](const auto& kv) {
-    return !merged_.contains(kv.first) && !gone_.contains(kv.first);
-  });
+  std::vector<std::shared_ptr<InstanceActivity>> activity = activities_->bind(
+      keys, std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count());
   std::vector<InstanceRecord> gone;
   gone.reserve(gone_.size());
   for (const auto& [key, g] : gone_) gone.push_back(g.record);

@@ -40,8 +40,10 @@ class DiscoveryCache {
   static constexpr size_t kMaxGone = 10000;
 
   // `clock`: where "now" comes from (tests pass a ManualClock); it outlives the cache.
+  // `activities`: where the instances' activity lives (null: a table of its own).
   explicit DiscoveryCache(std::chrono::milliseconds missing_after,
-                          const Clock& clock = Clock::system());
+                          const Clock& clock = Clock::system(),
+                          std::shared_ptr<InstanceActivities> activities = nullptr);
 
   // A source's complete current list; what it listed before and does not list now starts
   // its missing_after countdown.
@@ -93,9 +95,8 @@ class DiscoveryCache {
   };
   std::map<std::string, Gone> gone_;
   std::map<std::string, std::vector<LoadBalancerRecord>> load_balancers_;  // by source
-  // By key, for instances listed or recently gone: carried from snapshot to snapshot.
-  std::map<std::string, std::shared_ptr<InstanceActivity>> activity_;
   std::map<std::string, Clock::WallTime> last_report_;                     // by source
+  const std::shared_ptr<InstanceActivities> activities_;  // carried to every snapshot
   std::map<uint64_t, Listener> listeners_;
   uint64_t next_listener_ = 1;
   uint64_t generation_ = 0;

@@ -4,8 +4,9 @@
 
 namespace rwgate::discovery {
 
-Discovery::Discovery(const DiscoveryConfig& config, SourceMetricFamilies& metrics)
-    : cache_(config.missing_after) {
+Discovery::Discovery(const DiscoveryConfig& config, SourceMetricFamilies& metrics,
+                     std::shared_ptr<InstanceActivities> activities)
+    : cache_(config.missing_after, Clock::system(), std::move(activities)) {
   // The factory list: one entry per source type.
   for (size_t i = 0; i < config.file.size(); ++i) {
     sources_.push_back(

@@ -21,7 +21,9 @@ namespace rwgate::discovery {
 // The cache, its sources and the expiry loop, for one configuration.
 class Discovery {
  public:
-  Discovery(const DiscoveryConfig& config, SourceMetricFamilies& metrics);
+  // `activities`: the instances' activity, kept across Discovery objects (null: its own).
+  Discovery(const DiscoveryConfig& config, SourceMetricFamilies& metrics,
+            std::shared_ptr<InstanceActivities> activities = nullptr);
   ~Discovery();
   void start();
   void stop();

@@ -136,6 +136,29 @@ void index_names(const std::vector<InstanceRecord>& records,
 }
 }  // namespace
 
+std::vector<std::shared_ptr<InstanceActivity>> InstanceActivities::bind(
+    const std::vector<std::string>& keys, int64_t now_s) {
+  std::lock_guard lock(mu_);
+  std::vector<std::shared_ptr<InstanceActivity>> out;
+  out.reserve(keys.size());
+  for (const std::string& key : keys) {
+    auto& a = by_key_[key];
+    if (a == nullptr) {
+      a = std::make_shared<InstanceActivity>();
+      a->listed_since_s = now_s;
+    }
+    out.push_back(a);
+  }
+  const int64_t retention_s = std::chrono::seconds(kRetention).count();
+  std::erase_if(by_key_, [&](const auto& kv) {
+    const InstanceActivity& a = *kv.second;
+    return kv.second.use_count() == 1 &&
+           now_s - std::max(a.last_seen_s.load(std::memory_order_relaxed), a.listed_since_s) >
+               retention_s;
+  });
+  return out;
+}
+
 DiscoverySnapshot::DiscoverySnapshot(uint64_t generation, std::vector<InstanceRecord> records,
                                      std::vector<InstanceRecord> gone,
                                      std::vector<LoadBalancerRecord> load_balancers,

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -72,11 +73,33 @@ struct InstanceActivity {
   int64_t listed_since_s = 0;           // when discovery first listed it (0: not known)
 
   // A write at most once a second: later requests in the same second only read the line,
-  // so workers marking the same instance do not take its cache line from each other.
+  // so workers marking the same instance do not take its cache line from each other. A
+  // request that read the clock earlier never moves it back.
   void mark(int64_t now_s) {
-    if (last_seen_s.load(std::memory_order_relaxed) < now_s)
-      last_seen_s.store(now_s, std::memory_order_relaxed);
+    int64_t seen = last_seen_s.load(std::memory_order_relaxed);
+    while (seen < now_s &&
+           !last_seen_s.compare_exchange_weak(seen, now_s, std::memory_order_relaxed)) {
+    }
   }
+};
+
+// Every instance's activity, by InstanceRecord::key(). Owned by the gateway and handed to
+// each discovery cache it builds, so that what ingest saw outlives a discovery restart (a
+// changed discovery section) as well as a snapshot; an instance that leaves and comes back
+// within `retention` keeps its history.
+class InstanceActivities {
+ public:
+  static constexpr std::chrono::hours kRetention{1};
+
+  // The activity of each key, created (listed since `now_s`) for keys not known yet; and
+  // instances no snapshot holds any more and nothing was heard of for kRetention are
+  // forgotten.
+  std::vector<std::shared_ptr<InstanceActivity>> bind(const std::vector<std::string>& keys,
+                                                      int64_t now_s);
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, std::shared_ptr<InstanceActivity>> by_key_;
 };
 
 // Kept under their old names for callers not yet moved to base/net.h.
@@ -102,9 +125,13 @@ class DiscoverySnapshot {
   // A recently gone instance by the same names; null when none (or when a live instance
   // now has that name: lookup() wins).
   const InstanceRecord* lookup_gone(std::string_view host) const;
-  // The activity of `record`, which must be one of records().
-  InstanceActivity& activity(const InstanceRecord& record) const {
-    return *activity_[static_cast<size_t>(&record - records_.data())];
+  // The activity of `record`; null unless it is one of records() (a record of another
+  // snapshot, or of gone(), has none here).
+  InstanceActivity* activity(const InstanceRecord& record) const {
+    const std::less<const InstanceRecord*> before;
+    if (before(&record, records_.data()) || !before(&record, records_.data() + records_.size()))
+      return nullptr;
+    return activity_[static_cast<size_t>(&record - records_.data())].get();
   }
   bool has_gone() const { return !gone_.empty(); }
   const std::vector<InstanceRecord>& gone() const { return gone_; }

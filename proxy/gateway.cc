@@ -190,7 +190,8 @@ void Gateway::restart_discovery_if_changed(const Config& config) {
   if (discovery_) discovery_->stop();
   discovery_.reset();
   if (config.discovery.any()) {
-    discovery_ = std::make_shared<discovery::Discovery>(config.discovery, source_metrics_);
+    discovery_ = std::make_shared<discovery::Discovery>(config.discovery, source_metrics_,
+                                                        instance_activities_);
     discovery_->start();
     log::info("discovery started",
               {{"file_sources", std::to_string(config.discovery.file.size())},
@@ -274,18 +275,9 @@ Status Gateway::apply(const Config& config) {
 
 coverage::CoverageSetup Gateway::coverage_setup(const Config& config,
                                                 const IngestSnapshot& snapshot) {
-  coverage::CoverageSetup setup{config.coverage};
-  if (!config.coverage.enabled) return setup;
-  setup.discovery = discovery_;
-  const std::vector<std::string>& chosen = config.coverage.sinks;
-  for (const std::shared_ptr<sinks::Sink>& sink : snapshot.sinks) {
-    if (chosen.empty() || std::find(chosen.begin(), chosen.end(), sink->name()) != chosen.end())
-      setup.sinks.push_back(sink);
-  }
-  setup.tenancy = config.tenancy.enabled;
-  setup.tenancy_config = config.tenancy;
-  setup.tenant_names = tenant_names_;
-  return setup;
+  // Every sink, coverage on or off: one it no longer goes to gets the markers that end it.
+  return coverage::CoverageSetup{config.coverage, config.coverage.enabled ? discovery_ : nullptr,
+                                 snapshot.sinks, config.tenancy, tenant_names_};
 }
 
 void Gateway::retire(std::function<void()> drain) {

@@ -117,6 +117,9 @@ class Gateway {
   // through its snapshot, so an old one lives until the last request using it is done.
   std::shared_ptr<discovery::Discovery> discovery_;
   std::string discovery_fingerprint_;
+  // When ingest last saw each instance: outlives a restarted discovery (fleet coverage).
+  std::shared_ptr<discovery::InstanceActivities> instance_activities_ =
+      std::make_shared<discovery::InstanceActivities>();
   // Load-balancer verdicts outlive reloads: a target's evidence is not config.
   std::shared_ptr<lb::LbDetector> lb_detector_ = std::make_shared<lb::LbDetector>();
   std::shared_ptr<pipeline::HaTracker> ha_tracker_ =

@@ -1,13 +1,13 @@
 #include "staleness/stale_marker_sender.h"
 
 #include <algorithm>
-#include <cstring>
 #include <span>
 #include <unordered_map>
 
 #include "base/log.h"
 #include "proto/encode.h"
 #include "proto/hash.h"
+#include "proto/sample_batch.h"
 
 namespace rwgate::staleness {
 
@@ -249,38 +249,22 @@ std::vector<EndedSeries> unique_series(std::vector<EndedSeries> ended) {
 
 // One request of markers: a series per ended series, one staleness NaN each, 1 ms after its
 // last sample. The labels are views into `series`' strings, which outlive the enqueue.
-struct MarkerBatch {
-  proto::Batch batch;
-  std::vector<proto::SeriesOut> outs;
+struct MarkerBatch : proto::OneSampleBatch {
   std::vector<EndedSeries*> included;  // by marker series
-  size_t bytes = 0;
-  uint64_t unreadable = 0;  // cannot happen: the tracker wrote the labels
+  uint64_t unreadable = 0;             // cannot happen: the tracker wrote the labels
 
   explicit MarkerBatch(std::span<EndedSeries* const> series) {
     std::vector<proto::Label> decoded;
-    double stale;
-    std::memcpy(&stale, &proto::kStaleNaNBits, sizeof stale);
     for (EndedSeries* e : series) {
       if (!proto::read_labels_v1(e->labels, decoded)) {
         ++unreadable;
         continue;
       }
-      proto::Series s;
-      s.labels_begin = static_cast<uint32_t>(batch.labels.size());
-      s.labels_count = static_cast<uint32_t>(decoded.size());
-      s.samples_begin = static_cast<uint32_t>(batch.samples.size());
-      s.samples_count = 1;
-      s.tenant = e->tenant;  // a sink with tenants sends it to that tenant's store
-      batch.labels.insert(batch.labels.end(), decoded.begin(), decoded.end());
-      batch.samples.push_back({stale, e->last_timestamp_ms + 1});
-      batch.series.push_back(s);
+      // With the tenant: a sink with tenants sends it to that tenant's store.
+      add(decoded, proto::stale_nan(), e->last_timestamp_ms + 1, e->tenant, e->labels);
       included.push_back(e);
-      bytes += e->labels.size() + 32;
     }
-    for (uint32_t i = 0; i < batch.series.size(); ++i) {
-      const auto labels = batch.labels_of(batch.series[i]);
-      outs.push_back({i, labels, proto::hash_labels(labels), included[i]->labels});
-    }
+    finish();
   }
 };
 

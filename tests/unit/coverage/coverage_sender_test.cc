@@ -57,7 +57,7 @@ struct Fixture {
   void settle() { clock.advance(std::chrono::minutes(2) + std::chrono::seconds(1)); }
   void seen(const std::string& id) {
     auto snap = discovery->cache().snapshot();
-    snap->activity(*snap->lookup(id)).mark(clock.wall_ms() / 1000);
+    snap->activity(*snap->lookup(id))->mark(clock.wall_ms() / 1000);
   }
   // The last round's values by series, markers as "stale".
   std::map<std::string, std::string> round() {
@@ -127,6 +127,7 @@ TEST(CoverageSenderTest, TurningCoverageOffEndsEverySeries) {
   f.discovery->cache().replace_source("file", {instance("i-1", "10.0.0.1", "InService")});
   f.settle();
   f.round();
+  // As the gateway builds it for `enabled: false`: no discovery, every running sink.
   CoverageSetup off;
   off.config.enabled = false;
   off.sinks = {f.sink};
@@ -134,11 +135,69 @@ TEST(CoverageSenderTest, TurningCoverageOffEndsEverySeries) {
   const auto got = f.round();
   ASSERT_EQ(got.size(), 3u);
   for (const auto& [labels, value] : got) EXPECT_EQ(value, "stale") << labels;
+  EXPECT_TRUE(f.round().empty());
+}
+
+TEST(CoverageSenderTest, ASinkNoLongerSelectedGetsTheMarkersThatEndItsSeries) {
+  Fixture f;
+  auto other = std::make_shared<FakeSink>("other");
+  CoverageSetup both;
+  both.config.enabled = true;
+  both.discovery = f.discovery;
+  both.sinks = {f.sink, other};
+  f.sender.configure(both);
+  f.discovery->cache().replace_source("file", {instance("i-1", "10.0.0.1", "InService")});
+  f.settle();
+  f.round();
+  EXPECT_EQ(other->taken.size(), 3u);
+  both.config.sinks = {"store"};
+  f.sender.configure(both);
+  other->taken.clear();
+  EXPECT_EQ(f.round().at(kMonitored1), "0");
+  ASSERT_EQ(other->taken.size(), 3u);
+  for (const FakeSink::Taken& t : other->taken) EXPECT_TRUE(t.stale);
+  other->taken.clear();
+  f.round();
+  EXPECT_TRUE(other->taken.empty());
+}
+
+TEST(CoverageSenderTest, TurningCoverageOnAgainGivesEveryInstanceAWindowOfGrace) {
+  Fixture f;
+  f.discovery->cache().replace_source("file", {instance("i-1", "10.0.0.1", "InService")});
+  f.settle();
+  f.seen("i-1");
+  EXPECT_EQ(f.round().at(kMonitored1), "1");
+  CoverageSetup off;
+  off.sinks = {f.sink};
+  f.sender.configure(off);
+  f.round();
+  f.clock.advance(std::chrono::minutes(10));  // nothing is marked while coverage is off
+  CoverageSetup on;
+  on.config.enabled = true;
+  on.discovery = f.discovery;
+  on.sinks = {f.sink};
+  f.sender.configure(on);
+  EXPECT_EQ(f.round().count(kMonitored1), 0u);  // waiting, not "stopped sending"
+  f.seen("i-1");
+  EXPECT_EQ(f.round().at(kMonitored1), "1");
+}
+
+TEST(CoverageSenderTest, ALargeFleetGoesOutInRequestsOfBoundedSize) {
+  Fixture f;
+  std::vector<discovery::InstanceRecord> fleet;
+  for (int i = 0; i < 4500; ++i)
+    fleet.push_back(instance("i-" + std::to_string(i), "10.1." + std::to_string(i / 250) + "." +
+                                                           std::to_string(i % 250),
+                             "InService"));
+  f.discovery->cache().replace_source("file", fleet);
+  f.settle();
+  f.sink->enqueues = 0;
+  EXPECT_EQ(f.round().size(), 4502u);
+  EXPECT_EQ(f.sink->enqueues, 3);  // 2000 + 2000 + 502
 }
 
 TEST(CoverageSenderTest, WithTenancyTheSeriesGoToTheDefaultTenant) {
   CoverageSetup setup;
-  setup.tenancy = true;
   setup.tenancy_config.enabled = true;
   setup.tenancy_config.labels = {"team"};
   setup.tenancy_config.default_tenant = "platform";
