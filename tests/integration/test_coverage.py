@@ -7,13 +7,16 @@ why; an instance scraped but down stays monitored, one taken out of the scrape c
 unmonitored, and one put into Standby leaves the expected set with its series ended."""
 import json
 import os
+import queue
 import signal
+import struct
 import time
 import unittest
 
 import harness
 
 WINDOW_S = 5  # coverage.window; interval 1s
+STALE_NAN = struct.pack("<Q", 0x7ff0000000000002)
 
 
 class CoverageTest(unittest.TestCase):
@@ -61,8 +64,23 @@ remote_write:
         return {dict(k)["instance_id"]: v for k, v in
                 self.vm.query("rwgate_fleet_instance_monitored").items()}
 
+    def marker_captured(self, labels):
+        """Whether a request the capturing sink got since the last call ends `labels`."""
+        while True:
+            try:
+                _, _, body = self.capture.next(timeout=0.1)
+            except queue.Empty:
+                return False
+            req = harness.pb1.WriteRequest()
+            req.ParseFromString(body)
+            for ts in req.timeseries:
+                if {l.name: l.value for l in ts.labels} == labels and any(
+                        struct.pack("<d", s.value) == STALE_NAN for s in ts.samples):
+                    return True
+
     def test_the_store_and_the_endpoint_name_what_nobody_monitors(self):
         self.vm = self.ws.victoria_metrics()
+        self.capture = harness.CapturingStore(self.ws)  # sees the staleness markers themselves
         web = [(f"i-web{n}", self.ws.node_exporter(host=f"127.0.0.{n + 1}", name=f"web{n}")) for n in range(1, 5)]
         api = [(f"i-api{n}", self.ws.node_exporter(name=f"api{n}")) for n in range(1, 3)]
         nginx_port = harness.free_port()
@@ -81,6 +99,11 @@ sinks:
     remote_write:
       url: {self.vm.url}/api/v1/write
       queue: {{ batch_send_deadline: 200ms }}
+  - name: capture
+    remote_write:
+      url: {self.capture.url}/api/v1/write
+      queue: {{ batch_send_deadline: 200ms }}
+      write_relabel_configs: [{{ source_labels: [__name__], regex: 'rwgate_fleet_.*', action: keep }}]
 """)
         scraped = [t for _, t in web[:3]]  # i-web4 is left out of the config
         agent = self.ws.prometheus_agent(self.agent_config(scraped, nginx))
@@ -114,10 +137,13 @@ sinks:
         harness.wait_until(lambda: self.monitored_in_store().get("i-web1") == "0", timeout=20,
                            what="i-web1 0 in the store")
 
-        # Standby: no longer expected; its series ends (a staleness marker), none replaces it.
+        # Standby: no longer expected; its series ends with a staleness marker, none replaces it.
         self.fleet(web, api, nginx, standby={"i-web2"})
+        want = {"__name__": "rwgate_fleet_instance_monitored", "asg": "web", "availability_zone": "us-east-1a",
+                "instance_id": "i-web2", "lifecycle_state": "InService"}
+        harness.wait_until(lambda: self.marker_captured(want), timeout=30, what="a staleness marker for i-web2")
         harness.wait_until(lambda: "i-web2" not in self.monitored_in_store(), timeout=30,
-                           what="the coverage series of i-web2 ended")
+                           what="the coverage series of i-web2 ended in the store")
         self.assertEqual(self.vm.query('rwgate_fleet_instance_monitored{lifecycle_state="Standby"}'), {})
         web_total = sum(int(g["expected"]) for g in self.coverage()["groups"] if g["asg"] == "web")
         self.assertEqual(web_total, 3)
