@@ -32,8 +32,8 @@ void read_coverage(yaml::Reader& r, const YAML::Node& node, bool discovery_on,
     r.error(path + ".window", node["window"], "must be at least the interval");
   for (size_t i = 0; i < out.lifecycle_states.size(); ++i) {
     if (out.lifecycle_states[i].empty()) {
-      r.error(path + ".lifecycle_states[" + std::to_string(i) + "]",
-              node["lifecycle_states"][i], "must not be empty");
+      r.error(path + ".lifecycle_states[" + std::to_string(i) + "]", node["lifecycle_states"][i],
+              "must not be empty");
     }
   }
   for (size_t i = 0; i < out.sinks.size(); ++i) {

@@ -95,7 +95,8 @@ void CoverageSender::run() {
 }
 
 CoverageReport CoverageSender::report(const CoverageSetup& setup, int64_t now_s) const {
-  if (!setup.config.enabled || setup.discovery == nullptr) return CoverageReport{nullptr, now_s, {}};
+  if (!setup.config.enabled || setup.discovery == nullptr)
+    return CoverageReport{nullptr, now_s, {}};
   int64_t since;
   {
     std::lock_guard lock(mu_);

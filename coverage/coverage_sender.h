@@ -22,8 +22,8 @@
 #include <condition_variable>
 #include <map>
 #include <memory>
-#include <set>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <utility>
@@ -83,9 +83,8 @@ class CoverageSender {
   Points series_of(const CoverageSetup& setup, int64_t now_s);
   // Sends `current` to `sink`, and markers for what `sent` holds and `current` does not;
   // returns what the sink holds afterwards (the new `sent`).
-  std::set<LabelSet> send(const CoverageSetup& setup, sinks::Sink& sink,
-                                  const Points& current, const std::set<LabelSet>& sent,
-                                  int64_t now_ms);
+  std::set<LabelSet> send(const CoverageSetup& setup, sinks::Sink& sink, const Points& current,
+                          const std::set<LabelSet>& sent, int64_t now_ms);
   void run();
 
   const std::shared_ptr<lb::LbDetector> lb_;

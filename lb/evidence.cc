@@ -24,8 +24,8 @@ void LbEvidence::collect(const LbRules& rules, const proto::Batch& batch,
     } else if (f.name_pattern == kLbDiscovered && fleet != nullptr) {
       if (const auto* lb = fleet->load_balancer(net::host_of(instance))) {
         reasons_.push_back("the DNS name of " + (lb->type.empty() ? "" : lb->type + " ") +
-                           "load balancer " + lb->name +
-                           ", which discovery source " + lb->source + " lists");
+                           "load balancer " + lb->name + ", which discovery source " + lb->source +
+                           " lists");
         reason = reasons_.back();
         if (!lb->asgs.empty()) asg = lb->asgs.front();
       }

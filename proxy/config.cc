@@ -70,8 +70,7 @@ void read_sections(Reader& r, const YAML::Node& root, Config& config) {
   sinks::read_sinks(r, root["sinks"], names, config.sinks);
   std::vector<std::string> sink_names;
   for (const SinkConfig& s : config.sinks) sink_names.push_back(s.name);
-  coverage::read_coverage(r, root["coverage"], config.discovery.any(), sink_names,
-                          config.coverage);
+  coverage::read_coverage(r, root["coverage"], config.discovery.any(), sink_names, config.coverage);
   for (size_t i = 0; i < config.sinks.size(); ++i) {
     if (config.sinks[i].remote_write.per_tenant() && !config.tenancy.enabled) {
       r.error("sinks[" + std::to_string(i) + "].remote_write", root["sinks"][i]["remote_write"],

@@ -24,8 +24,8 @@
 #include <vector>
 
 #include "base/duration.h"
-#include "coverage/config.h"
 #include "base/net.h"
+#include "coverage/config.h"
 #include "discovery/config.h"
 #include "discovery/discovery.h"  // includers of this header have relied on it
 #include "lb/config.h"

@@ -192,7 +192,8 @@ Status AwsSource::fetch(std::vector<InstanceRecord>& records,
         if (result == nullptr) return std::string();
         for (const aws::XmlNode* lb : members(result->child("LoadBalancerDescriptions"))) {
           LoadBalancerRecord r{std::string(lb->child_text("LoadBalancerName")),
-                               net::canonical_dns_name(lb->child_text("DNSName")), "classic",
+                               net::canonical_dns_name(lb->child_text("DNSName")),
+                               "classic",
                                region,
                                groups_by_classic[std::string(lb->child_text("LoadBalancerName"))],
                                {}};

@@ -79,9 +79,9 @@ const std::string kFalse = R"({__name__="rwgate_fleet_instances", asg="web", mon
 
 TEST(CoverageSenderTest, EachRoundSendsEveryExpectedInstanceAndTheGroupCounts) {
   Fixture f;
-  f.discovery->cache().replace_source("file", {instance("i-1", "10.0.0.1", "InService"),
-                                               instance("i-2", "10.0.0.2", "InService"),
-                                               instance("i-3", "10.0.0.3", "Pending")});
+  f.discovery->cache().replace_source(
+      "file", {instance("i-1", "10.0.0.1", "InService"), instance("i-2", "10.0.0.2", "InService"),
+               instance("i-3", "10.0.0.3", "Pending")});
   // New instances get the window to send something: neither monitored nor not.
   EXPECT_EQ(f.round(), (std::map<std::string, std::string>{{kTrue, "0"}, {kFalse, "0"}}));
   f.settle();
@@ -94,12 +94,12 @@ TEST(CoverageSenderTest, EachRoundSendsEveryExpectedInstanceAndTheGroupCounts) {
 
 TEST(CoverageSenderTest, AnInstanceThatLeavesTheExpectedSetEndsWithAStalenessMarker) {
   Fixture f;
-  f.discovery->cache().replace_source("file", {instance("i-1", "10.0.0.1", "InService"),
-                                               instance("i-2", "10.0.0.2", "InService")});
+  f.discovery->cache().replace_source(
+      "file", {instance("i-1", "10.0.0.1", "InService"), instance("i-2", "10.0.0.2", "InService")});
   f.settle();
   f.round();
-  f.discovery->cache().replace_source("file", {instance("i-1", "10.0.0.1", "InService"),
-                                               instance("i-2", "10.0.0.2", "Standby")});
+  f.discovery->cache().replace_source(
+      "file", {instance("i-1", "10.0.0.1", "InService"), instance("i-2", "10.0.0.2", "Standby")});
   f.clock.advance(std::chrono::seconds(15));
   const auto got = f.round();
   EXPECT_EQ(got.at(kMonitored2), "stale");
@@ -110,12 +110,12 @@ TEST(CoverageSenderTest, AnInstanceThatLeavesTheExpectedSetEndsWithAStalenessMar
 
 TEST(CoverageSenderTest, ASinkThatRefusesARoundGetsItsMarkersInTheNextOne) {
   Fixture f;
-  f.discovery->cache().replace_source("file", {instance("i-1", "10.0.0.1", "InService"),
-                                               instance("i-2", "10.0.0.2", "InService")});
+  f.discovery->cache().replace_source(
+      "file", {instance("i-1", "10.0.0.1", "InService"), instance("i-2", "10.0.0.2", "InService")});
   f.settle();
   f.round();
-  f.discovery->cache().replace_source("file", {instance("i-1", "10.0.0.1", "InService"),
-                                               instance("i-2", "10.0.0.2", "Standby")});
+  f.discovery->cache().replace_source(
+      "file", {instance("i-1", "10.0.0.1", "InService"), instance("i-2", "10.0.0.2", "Standby")});
   f.sink->full = true;
   EXPECT_TRUE(f.round().empty());
   f.sink->full = false;
@@ -186,8 +186,8 @@ TEST(CoverageSenderTest, ALargeFleetGoesOutInRequestsOfBoundedSize) {
   Fixture f;
   std::vector<discovery::InstanceRecord> fleet;
   for (int i = 0; i < 4500; ++i)
-    fleet.push_back(instance("i-" + std::to_string(i), "10.1." + std::to_string(i / 250) + "." +
-                                                           std::to_string(i % 250),
+    fleet.push_back(instance("i-" + std::to_string(i),
+                             "10.1." + std::to_string(i / 250) + "." + std::to_string(i % 250),
                              "InService"));
   f.discovery->cache().replace_source("file", fleet);
   f.settle();

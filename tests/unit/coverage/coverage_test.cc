@@ -51,11 +51,10 @@ TEST(CoverageTest, OnlyLiveInstancesInTheConfiguredLifecycleStatesAreExpected) {
   discovery::InstanceRecord stopped = instance("i-stopped", "10.0.0.6", "");
   stopped.ec2_state = "stopped";
   const auto fleet = fleet_of({instance("i-in", "10.0.0.1", "InService"),
-                                         instance("i-pending", "10.0.0.2", "Pending"),
-                                         instance("i-standby", "10.0.0.3", "Standby"),
-                                         instance("i-term", "10.0.0.4", "Terminating:Wait"),
-                                         instance("i-gone", "10.0.0.5", "Terminated"), stopped,
-                                         bare});
+                               instance("i-pending", "10.0.0.2", "Pending"),
+                               instance("i-standby", "10.0.0.3", "Standby"),
+                               instance("i-term", "10.0.0.4", "Terminating:Wait"),
+                               instance("i-gone", "10.0.0.5", "Terminated"), stopped, bare});
   const CoverageReport report = compute_coverage(config, fleet, {}, kNow);
   EXPECT_EQ(report.expected(), 2u);
   EXPECT_NE(find(report, "i-in"), nullptr);
@@ -68,9 +67,9 @@ TEST(CoverageTest, OnlyLiveInstancesInTheConfiguredLifecycleStatesAreExpected) {
 
 TEST(CoverageTest, AnInstanceIsMonitoredWhileASeriesOfItArrivedWithinTheWindow) {
   CoverageConfig config;  // window 2m
-  const auto fleet = fleet_of({instance("i-1", "10.0.0.1", "InService"),
-                                         instance("i-2", "10.0.0.2", "InService"),
-                                         instance("i-3", "10.0.0.3", "InService")});
+  const auto fleet =
+      fleet_of({instance("i-1", "10.0.0.1", "InService"), instance("i-2", "10.0.0.2", "InService"),
+                instance("i-3", "10.0.0.3", "InService")});
   // A request's series: i-1 twice (not together), i-2 once, one series matched nothing.
   const std::vector<const discovery::InstanceRecord*> records = {
       fleet->lookup("i-1"), fleet->lookup("i-2"), nullptr, fleet->lookup("i-1")};
@@ -93,8 +92,8 @@ TEST(CoverageTest, AnInstanceIsMonitoredWhileASeriesOfItArrivedWithinTheWindow) 
 }
 
 TEST(CoverageTest, ANewInstanceIsNotUnmonitoredBeforeItsFirstScrapesCouldArrive) {
-  const auto fleet = fleet_of({instance("i-1", "10.0.0.1", "InService"),
-                                         instance("i-2", "10.0.0.2", "InService")});
+  const auto fleet = fleet_of(
+      {instance("i-1", "10.0.0.1", "InService"), instance("i-2", "10.0.0.2", "InService")});
   fleet->activity(*fleet->lookup("i-2"))->listed_since_s = kNow - 60;
   CoverageReport report = compute_coverage(CoverageConfig{}, fleet, {}, kNow);
   EXPECT_EQ(report.expected(), 1u);
@@ -121,7 +120,8 @@ TEST(CoverageTest, AGroupBehindAFlaggedLoadBalancerThatDiscoveryListsSaysSo) {
   ASSERT_EQ(lbs.size(), 1u);
   EXPECT_EQ(lbs[0].asgs, (std::vector<std::string>{"web", "api"}));
   records.push_back(instance("i-2", "10.0.0.2", "InService", "batch"));
-  const auto fleet = std::make_shared<const discovery::DiscoverySnapshot>(1, records, std::vector<discovery::InstanceRecord>{}, lbs);
+  const auto fleet = std::make_shared<const discovery::DiscoverySnapshot>(
+      1, records, std::vector<discovery::InstanceRecord>{}, lbs);
   lb::LbTargetReport flagged;
   flagged.job = "via_lb";
   flagged.instance = "127.0.0.2:8080";
@@ -213,18 +213,19 @@ TEST(CoverageTest, AReportKeepsTheSnapshotItsInstancesPointInto) {
 }
 
 TEST(CoverageTest, TheJsonListsEachGroupWithItsUnmonitoredInstances) {
-  const auto fleet = fleet_of({instance("i-1", "10.0.0.1", "InService"),
-                                         instance("i-2", "10.0.0.2", "InService")});
+  const auto fleet = fleet_of(
+      {instance("i-1", "10.0.0.1", "InService"), instance("i-2", "10.0.0.2", "InService")});
   fleet->activity(*fleet->lookup("i-1"))->mark(kNow);
   CoverageConfig config;
   config.enabled = true;
   const std::string json = coverage_json(config, compute_coverage(config, fleet, {}, kNow));
-  EXPECT_NE(json.find(R"("window":"2m","lifecycle_states":["InService"],"expected":2,)"
-                      R"("monitored":1,"groups":[{"asg":"web","expected":2,"monitored":1,"waiting":0,)"
-                      R"("unmonitored":[{"instance_id":"i-2","address":"10.0.0.2",)"
-                      R"("availability_zone":"us-east-1a","lifecycle_state":"InService",)"
-                      R"("reason":"never_seen",)"),
-            std::string::npos)
+  EXPECT_NE(
+      json.find(R"("window":"2m","lifecycle_states":["InService"],"expected":2,)"
+                R"("monitored":1,"groups":[{"asg":"web","expected":2,"monitored":1,"waiting":0,)"
+                R"("unmonitored":[{"instance_id":"i-2","address":"10.0.0.2",)"
+                R"("availability_zone":"us-east-1a","lifecycle_state":"InService",)"
+                R"("reason":"never_seen",)"),
+      std::string::npos)
       << json;
   EXPECT_NE(json.find(R"("last_seen":null}]}]})"), std::string::npos) << json;
 }
