@@ -13,6 +13,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "coverage/coverage.h"
 #include "io/prometheus/write/v2/types.pb.h"
 #include "pipeline/ha_dedup.h"
 #include "pipeline/limits.h"
@@ -390,5 +391,28 @@ void BM_Limits(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * 2000);
 }
 BENCHMARK(BM_Limits)->Arg(0)->Arg(1)->Arg(2);
+
+// Fleet coverage's cost on the request path: marking the instances one request's 2000
+// series matched. Args: instances in the request; 1 = their series interleaved (as a
+// Prometheus shard sends them: by series hash), 0 = each instance's series together. Within
+// one second every mark after the first only reads (the steady state); compare with
+// BM_DecodeV1_Rwgate of the same run.
+void BM_MarkSeen(benchmark::State& state) {
+  const size_t instances = static_cast<size_t>(state.range(0));
+  std::vector<discovery::InstanceRecord> records(instances);
+  for (size_t i = 0; i < instances; ++i) {
+    records[i].instance_id = "i-" + std::to_string(i);
+    records[i].lifecycle_state = "InService";
+  }
+  const discovery::DiscoverySnapshot fleet(1, std::move(records));
+  std::vector<const discovery::InstanceRecord*> matched(2000);
+  for (size_t s = 0; s < matched.size(); ++s) {
+    const size_t i = state.range(1) == 1 ? s % instances : s * instances / matched.size();
+    matched[s] = &fleet.records()[i];
+  }
+  for (auto _ : state) coverage::mark_seen(fleet, matched, 1'800'000'000);
+  state.SetItemsProcessed(state.iterations() * 2000);
+}
+BENCHMARK(BM_MarkSeen)->Args({10, 0})->Args({10, 1})->Args({500, 1})->Args({2000, 1});
 
 BENCHMARK_MAIN();
