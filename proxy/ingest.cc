@@ -328,7 +328,6 @@ void IngestHandler::account(const IngestSnapshot& snap, const discovery::Discove
     }
     if (fleet != nullptr) {
       if (stats.late_samples > 0) late_samples_.Increment(static_cast<double>(stats.late_samples));
-      if (snap.mark_seen) coverage::mark_seen(*fleet, stats.records, clock_.wall_ms() / 1000);
       // After the enqueue: a marker taken from the tracker then always follows the sample.
       if (snap.track_series) {
         ctx.tracker.track({batch, ctx.per_sink, snap.sink_ids, stats.records, fleet->generation(),
@@ -410,6 +409,10 @@ void IngestHandler::handle(const HttpRequest& req, HttpResponse& res,
     if (snap->lb != nullptr) verdicts = snap->lb->verdicts();
   }
   run_labels(*snap, fleet.get(), verdicts.get(), ctx);
+  // Fleet coverage: what arrived was scraped, whether the sinks take it now or the sender
+  // sends it again after a 503 (marking twice is harmless).
+  if (snap->mark_seen && fleet != nullptr)
+    coverage::mark_seen(*fleet, ctx.stats.records, clock_.wall_ms() / 1000);
   if (snap->tenants != nullptr && several_tenants(ctx.batch)) {
     if (snap->rules.empty()) {
       ctx.tenant_grouping.group(ctx.batch, ctx.as_received);
