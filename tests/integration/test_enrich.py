@@ -179,9 +179,11 @@ sinks:
             ({"__name__": "up", "instance": "10.9.9.9:9100"}, [(1_700_000_000_000, 1.0)]),
         ])
         self.assertEqual(gw.write(req)[0], 204)
-        harness.wait_until(lambda: store_rows, what="request at the store")
-        got = {dict((l.name, l.value) for l in ts.labels)["instance"]: dict((l.name, l.value) for l in ts.labels)
-               for ts in store_rows[0].timeseries}
+        def sent():  # by instance; the store also gets rwgate's own fleet coverage series
+            labels = [dict((l.name, l.value) for l in ts.labels) for row in list(store_rows) for ts in row.timeseries]
+            return {l["instance"]: l for l in labels if "instance" in l}
+        harness.wait_until(lambda: len(sent()) == 2, what="both series at the store")
+        got = sent()
         self.assertEqual(got["10.1.2.3:9100"]["asg"], "from-sender")  # the sender's word wins
         self.assertEqual(got["10.1.2.3:9100"]["availability_zone"], "eu-west-1b")
         self.assertEqual(got["10.9.9.9:9100"]["enrichment"], "miss")

@@ -38,6 +38,7 @@ discovery:
   sources:
     - file:
         files: [{fleet}]
+coverage: {{ emit_series: false }}  # the receiver counts exactly what the load generator sent
 sinks:
   - name: receiver
     remote_write:

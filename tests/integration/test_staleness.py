@@ -117,13 +117,13 @@ sinks:
         for k in range(3):
             self.write_up(gw, "127.0.0.5:9100", now - 3000 + 1000 * k)
             self.write_up(gw, "127.0.0.6:9100", now - 3000 + 1000 * k)
-        harness.wait_until(lambda: len(store.query('{asg="web"}')) == 4, timeout=60, what="4 series")
+        harness.wait_until(lambda: len(store.query('{job="app", asg="web"}')) == 4, timeout=60, what="4 series")
         # The fleet file no longer lists i-0a (scale-in without any event).
         with open(self.ws.path("fleet.json")) as f:
             fleet = [g for g in json.load(f) if g["labels"]["__meta_ec2_instance_id"] == "i-0b"]
         self.ws.write("fleet.json.tmp", json.dumps(fleet))
         os.replace(self.ws.path("fleet.json.tmp"), self.ws.path("fleet.json"))
-        harness.wait_until(lambda: sorted(m["instance_id"] for m, _ in store.query('{asg="web"}')) == ["i-0b", "i-0b"],
+        harness.wait_until(lambda: sorted(m["instance_id"] for m, _ in store.query('{job="app", asg="web"}')) == ["i-0b", "i-0b"],
                            timeout=20, what="i-0a's series ended")
         # A late sample of the gone instance is dropped, and counted.
         self.write_up(gw, "127.0.0.5:9100", now + 1000)
