@@ -24,7 +24,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     cache.replace_source("file", out);
     cache.replace_load_balancers("file", lbs);
     const auto snap = cache.snapshot();
-    for (const auto& r : snap->records()) snap->activity(r).mark(1);
+    for (const auto& r : snap->records()) snap->activity(r)->mark(1);
     for (const auto& lb : lbs) {
       if (!lb.dns_name.empty() && snap->load_balancer(lb.dns_name) == nullptr) std::abort();
     }
