@@ -200,7 +200,9 @@ void CoverageSender::round() {
       setup->discovery->cache().snapshot()->generation() == 0)
     return;
   std::lock_guard lock(round_mu_);
-  const int64_t now_ms = clock_.wall_ms();
+  // Never two rounds at one timestamp: a sample and its marker at the same time would get
+  // a whole request refused by the store.
+  const int64_t now_ms = last_round_ms_ = std::max(clock_.wall_ms(), last_round_ms_ + 1);
   const Points current = series_of(*setup, now_ms / 1000);
   const Points none;
   std::map<std::string, std::set<LabelSet>> next;

@@ -102,11 +102,12 @@ class CoverageSender {
   bool reconfigured_ = false;
   std::thread thread_;
 
-  std::mutex round_mu_;  // one round at a time; guards sent_ and warned_tenant_
+  std::mutex round_mu_;  // one round at a time; guards sent_, warned_tenant_, last_round_ms_
   // The series each sink holds from us, by sink name: what a round ends when it is not
   // part of it.
   std::map<std::string, std::set<LabelSet>> sent_;
   bool warned_tenant_ = false;
+  int64_t last_round_ms_ = 0;
 };
 
 }  // namespace rwgate::coverage

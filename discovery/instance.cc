@@ -147,13 +147,14 @@ std::vector<std::shared_ptr<InstanceActivity>> InstanceActivities::bind(
       a = std::make_shared<InstanceActivity>();
       a->listed_since_s = now_s;
     }
+    a->last_listed_s = now_s;  // read and written under mu_ only
     out.push_back(a);
   }
   const int64_t retention_s = std::chrono::seconds(kRetention).count();
   std::erase_if(by_key_, [&](const auto& kv) {
     const InstanceActivity& a = *kv.second;
     return kv.second.use_count() == 1 &&
-           now_s - std::max(a.last_seen_s.load(std::memory_order_relaxed), a.listed_since_s) >
+           now_s - std::max(a.last_seen_s.load(std::memory_order_relaxed), a.last_listed_s) >
                retention_s;
   });
   return out;

@@ -71,6 +71,7 @@ struct LoadBalancerRecord {
 struct InstanceActivity {
   std::atomic<int64_t> last_seen_s{0};  // wall clock, whole seconds; 0: never
   int64_t listed_since_s = 0;           // when discovery first listed it (0: not known)
+  int64_t last_listed_s = 0;            // the last snapshot that listed it (InstanceActivities)
 
   // A write at most once a second: later requests in the same second only read the line,
   // so workers marking the same instance do not take its cache line from each other. A
@@ -92,7 +93,7 @@ class InstanceActivities {
   static constexpr std::chrono::hours kRetention{1};
 
   // The activity of each key, created (listed since `now_s`) for keys not known yet; and
-  // instances no snapshot holds any more and nothing was heard of for kRetention are
+  // instances no snapshot holds any more, neither listed nor heard of for kRetention, are
   // forgotten.
   std::vector<std::shared_ptr<InstanceActivity>> bind(const std::vector<std::string>& keys,
                                                       int64_t now_s);

@@ -45,6 +45,7 @@ discovery:
   eventbridge: {{ enabled: true, api_key_file: {key} }}
   missing_after: {missing_after}
 {staleness}
+coverage: {{ emit_series: false }}  # the queries by instance_id count the sender's series only
 sinks:
   - name: store
     remote_write:

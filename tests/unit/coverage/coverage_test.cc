@@ -167,14 +167,16 @@ TEST(CoverageTest, LastSeenOutlivesDiscoveryChangesAShortAbsenceAndARestartedDis
   EXPECT_EQ(last_seen(*restarted.snapshot(), "i-1"), kNow);
 }
 
-TEST(CoverageTest, AnInstanceNobodyHeardOfForAnHourIsForgotten) {
+TEST(CoverageTest, AnInstanceNeitherListedNorHeardOfForAnHourIsForgotten) {
   auto activities = std::make_shared<discovery::InstanceActivities>();
-  auto a = activities->bind({"i-1"}, kNow);
+  auto a = activities->bind({"i-1", "i-2"}, kNow);
   a[0]->mark(kNow);
-  a.clear();  // no snapshot holds it any more
+  a.clear();  // no snapshot holds them any more
   EXPECT_EQ(activities->bind({"i-1"}, kNow + 3599)[0]->last_seen_s.load(), kNow);
-  activities->bind({}, kNow + 7200);  // over an hour after it was last seen or listed
+  activities->bind({"i-2"}, kNow + 6000);  // i-2, never seen, stays while it is listed
+  activities->bind({}, kNow + 7200);       // over an hour after i-1 was listed or seen
   EXPECT_EQ(activities->bind({"i-1"}, kNow + 7300)[0]->last_seen_s.load(), 0);
+  EXPECT_EQ(activities->bind({"i-2"}, kNow + 7300)[0]->listed_since_s, kNow);
 }
 
 TEST(CoverageTest, MarkingNeverMovesLastSeenBackEvenWhenWorkersRace) {
