@@ -94,6 +94,11 @@ void CoverageSender::run() {
   }
 }
 
+std::shared_ptr<const CoverageSetup> CoverageSender::current_setup() const {
+  std::lock_guard lock(mu_);
+  return setup_;
+}
+
 CoverageReport CoverageSender::report(const CoverageSetup& setup, int64_t now_s) const {
   if (!setup.config.enabled || setup.discovery == nullptr)
     return CoverageReport{nullptr, now_s, {}};
@@ -189,11 +194,7 @@ std::set<CoverageSender::LabelSet> CoverageSender::send(const CoverageSetup& set
 }
 
 void CoverageSender::round() {
-  std::shared_ptr<const CoverageSetup> setup;
-  {
-    std::lock_guard lock(mu_);
-    setup = setup_;
-  }
+  const std::shared_ptr<const CoverageSetup> setup = current_setup();
   // Before any source reported (a discovery just restarted), the empty fleet is not news:
   // ending every series now would only start them again a moment later.
   if (setup->config.enabled && setup->discovery != nullptr &&
@@ -217,11 +218,7 @@ void CoverageSender::round() {
 }
 
 std::string CoverageSender::json() const {
-  std::shared_ptr<const CoverageSetup> setup;
-  {
-    std::lock_guard lock(mu_);
-    setup = setup_;
-  }
+  const std::shared_ptr<const CoverageSetup> setup = current_setup();
   return coverage_json(setup->config, report(*setup, seconds_of(clock_)));
 }
 

@@ -77,6 +77,7 @@ class CoverageSender {
  private:
   using LabelSet = std::vector<std::pair<std::string, std::string>>;  // sorted by name
   using Points = std::map<LabelSet, double>;
+  std::shared_ptr<const CoverageSetup> current_setup() const;
   // The coverage now, with the snapshot it reads; an empty report when coverage is off.
   CoverageReport report(const CoverageSetup& setup, int64_t now_s) const;
   // The round's series (empty when none are to be sent).

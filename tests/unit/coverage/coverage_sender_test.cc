@@ -53,6 +53,11 @@ struct Fixture {
     setup.sinks = {sink};
     sender.configure(std::move(setup));
   }
+  // Lists i-1 (InService) and i-2 in `state` as the only instances of a file source.
+  void list_pair(const std::string& state) {
+    discovery->cache().replace_source(
+        "file", {instance("i-1", "10.0.0.1", "InService"), instance("i-2", "10.0.0.2", state)});
+  }
   // Past the wait for new instances' first scrapes.
   void settle() { clock.advance(std::chrono::minutes(2) + std::chrono::seconds(1)); }
   void seen(const std::string& id) {
@@ -94,12 +99,10 @@ TEST(CoverageSenderTest, EachRoundSendsEveryExpectedInstanceAndTheGroupCounts) {
 
 TEST(CoverageSenderTest, AnInstanceThatLeavesTheExpectedSetEndsWithAStalenessMarker) {
   Fixture f;
-  f.discovery->cache().replace_source(
-      "file", {instance("i-1", "10.0.0.1", "InService"), instance("i-2", "10.0.0.2", "InService")});
+  f.list_pair("InService");
   f.settle();
   f.round();
-  f.discovery->cache().replace_source(
-      "file", {instance("i-1", "10.0.0.1", "InService"), instance("i-2", "10.0.0.2", "Standby")});
+  f.list_pair("Standby");
   f.clock.advance(std::chrono::seconds(15));
   const auto got = f.round();
   EXPECT_EQ(got.at(kMonitored2), "stale");
@@ -110,12 +113,10 @@ TEST(CoverageSenderTest, AnInstanceThatLeavesTheExpectedSetEndsWithAStalenessMar
 
 TEST(CoverageSenderTest, ASinkThatRefusesARoundGetsItsMarkersInTheNextOne) {
   Fixture f;
-  f.discovery->cache().replace_source(
-      "file", {instance("i-1", "10.0.0.1", "InService"), instance("i-2", "10.0.0.2", "InService")});
+  f.list_pair("InService");
   f.settle();
   f.round();
-  f.discovery->cache().replace_source(
-      "file", {instance("i-1", "10.0.0.1", "InService"), instance("i-2", "10.0.0.2", "Standby")});
+  f.list_pair("Standby");
   f.sink->full = true;
   EXPECT_TRUE(f.round().empty());
   f.sink->full = false;
