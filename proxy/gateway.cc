@@ -5,6 +5,7 @@
 
 #include <boost/beast/http.hpp>
 
+#include "base/cpus.h"
 #include "base/json.h"
 #include "base/log.h"
 #include "discovery/discovery_json.h"
@@ -101,7 +102,7 @@ Gateway::Gateway(Config initial, std::string config_path, std::chrono::milliseco
                       .Register(registry_)) {
   worker_threads_ = config_.server.worker_threads > 0
                         ? static_cast<size_t>(config_.server.worker_threads)
-                        : std::max(1u, std::thread::hardware_concurrency());
+                        : usable_cpus();
   std::vector<staleness::SeriesTracker*> trackers;
   for (size_t i = 0; i < worker_threads_; ++i) {
     workers_.push_back(std::make_unique<pipeline::WorkerContext>());

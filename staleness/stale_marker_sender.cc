@@ -177,8 +177,9 @@ void StaleMarkerSender::sweep() {
       for (const auto& [key, since] : gone_) to_take.emplace_back(key, UINT64_MAX);
       for (const auto& [key, gs] : relabeled_) to_take.emplace_back(key, gs.first);
     }
-    // Forgetting idle series is a pass over every tracked series under its tracker's
-    // lock: a quarter of the idle timeout apart is often enough, and at most a minute.
+    // Forgetting idle series is a pass over every tracked series (in slices, each under
+    // its tracker's lock): a quarter of the idle timeout apart is often enough, and at
+    // most a minute.
     const auto forget_every = std::clamp<Clock::SteadyTime::duration>(
         config.series_idle_timeout / 4, std::chrono::seconds(1), std::chrono::seconds(60));
     if (now - last_idle_sweep_ >= forget_every) {

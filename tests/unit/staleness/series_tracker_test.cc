@@ -130,18 +130,22 @@ TEST(SeriesTrackerTest, ASeriesTheSenderEndedIsForgotten) {
   EXPECT_EQ(t.series(), 0u);
 }
 
-TEST(SeriesTrackerTest, HashCollisionsNeverMixSeries) {
+// Every key the same (a weak key hash): the second label set has another check, so it
+// is a collision, counted and not tracked, never merged into the first.
+TEST(SeriesTrackerTest, KeyCollisionsNeverMixSeries) {
   const auto a = instance("i-a");
-  SeriesTracker t;
+  SeriesTracker t([](uint64_t, std::string_view) -> uint64_t { return 42; });
   Request r(2, 1000, &a);
-  r.per_sink[0][1].hash = r.per_sink[0][0].hash;  // forced collision
   r.track(t, 1);
   EXPECT_EQ(t.series(), 1u);
   EXPECT_EQ(t.collisions(), 1u);
+  Request(2, 2000, &a).track(t, 1);  // again: the first is touched, the second refused
+  EXPECT_EQ(t.collisions(), 2u);
   std::vector<EndedSeries> ended;
   t.take("i-a", UINT64_MAX, ended);
   ASSERT_EQ(ended.size(), 1u);
   EXPECT_EQ(label_i(ended[0]), "0");
+  EXPECT_EQ(ended[0].last_timestamp_ms, 2000);
 }
 
 TEST(SeriesTrackerTest, ComparesLabelsWithTheirEncoding) {
