@@ -2,6 +2,7 @@
 
 #include "proto/encode.h"
 #include "proto/hash.h"
+#include "proto/wire.h"
 
 namespace rwgate::pipeline {
 
@@ -29,6 +30,48 @@ void insert_sorted(proto::Label* add, size_t& n, proto::Label l) {
   for (size_t k = n; k > at; --k) add[k] = add[k - 1];
   add[at] = l;
   ++n;
+}
+
+// Encodes `out_labels`, the sender's labels `in` with some added, by copying the
+// sender's Label fields from `raw` (its series' raw_labels: `in` encoded, in order) and
+// encoding only the added labels between them: a few short copies instead of writing
+// every label again. False (out unchanged) when `raw` does not hold `in` in the exact
+// layout append_labels_v1 writes, which the tracker's label pool and the markers assume.
+bool splice_v1(std::string& out, std::span<const proto::Label> out_labels,
+               std::span<const proto::Label> in, std::string_view raw) {
+  using proto::varint_size;
+  const size_t start = out.size();
+  const char* p = raw.data();
+  const char* const end = raw.data() + raw.size();
+  const char* run = p;  // the sender's bytes not yet copied
+  size_t k = 0;
+  for (const proto::Label& l : out_labels) {
+    if (k < in.size() && l.name.data() == in[k].name.data()) {
+      // Label field: 0x0a len { 0x0a nlen name 0x12 vlen value }, minimal varints.
+      const size_t n = l.name.size(), v = l.value.size();
+      const size_t len = 2 + varint_size(n) + n + varint_size(v) + v;
+      const char* name = p + 1 + varint_size(len) + 1 + varint_size(n);
+      const char* value = name + n + 1 + varint_size(v);
+      if (static_cast<size_t>(end - p) < 1 + varint_size(len) + len || l.name.data() != name ||
+          l.value.data() != value || p[0] != 0x0a || name[-1 - varint_size(n)] != 0x0a ||
+          value[-1 - varint_size(v)] != 0x12) {
+        out.resize(start);
+        return false;
+      }
+      p = value + v;
+      ++k;
+      continue;
+    }
+    out.append(run, static_cast<size_t>(p - run));
+    run = p;
+    proto::append_labels_v1(out, {&l, 1});
+  }
+  if (k != in.size() || p != end) {
+    out.resize(start);
+    return false;
+  }
+  out.append(run, static_cast<size_t>(p - run));
+  return true;
 }
 
 }  // namespace
@@ -183,8 +226,14 @@ bool LabelPipeline::direct_series(const PipelineRules& rules,
     stats.lb_flagged.push_back(lb::LbFlag{si, lb.name_pattern, lb.action});
     if (lb.action == lb::LbAction::kDrop) return false;
   }
-  const InstanceMatch m =
-      match_instance(rules.enrich, discovery, proto::label_value(in, rules.enrich.match_label));
+  // The series of one target come together: one discovery lookup for each run of them.
+  const std::string_view match_value = proto::label_value(in, rules.enrich.match_label);
+  if (!last_match_valid_ || match_value != last_match_value_) {
+    last_match_ = match_instance(rules.enrich, discovery, match_value);
+    last_match_value_ = match_value;
+    last_match_valid_ = true;
+  }
+  const InstanceMatch& m = last_match_;
   if (m.late) {
     ++stats.late_series;
     stats.late_samples += series.samples_count + series.histograms_count;
@@ -232,15 +281,16 @@ void LabelPipeline::run_direct(const PipelineRules& rules,
   direct_labels_.clear();
   direct_labels_.reserve(batch.labels.size() + (kMaxDefaultLabels + 1) * n);
   direct_spans_.clear();
+  last_match_valid_ = false;  // the snapshot may be another one than the last request's
   for (uint32_t si = 0; si < n; ++si) {
     const auto begin = static_cast<uint32_t>(direct_labels_.size());
     const bool kept = direct_series(rules, discovery, batch, si, stats);
     direct_spans_.push_back(
         {begin, kept ? static_cast<uint32_t>(direct_labels_.size() - begin) : UINT32_MAX});
   }
-  // Encoded bytes only when asked for (the series tracker compares them with one memcmp);
-  // otherwise the sink encodes these views straight into its request, which costs the
-  // same as copying bytes encoded here would, minus this copy.
+  // Encoded bytes only when asked for (the series tracker keys on them); otherwise the
+  // sink encodes these views straight into its request. RW 1.0 input is spliced: the
+  // sender's Label fields copied, the added labels encoded between them.
   direct_encoded_.clear();
   direct_encoded_spans_.assign(n, {0, 0});
   for (size_t i = 0; i < n && rules.encode_direct; ++i) {
@@ -249,7 +299,11 @@ void LabelPipeline::run_direct(const PipelineRules& rules,
     const std::span<const proto::Label> labels(direct_labels_.data() + direct_spans_[i].first,
                                                direct_spans_[i].second);
     const size_t at = direct_encoded_.size();
-    proto::append_labels_v1(direct_encoded_, labels);
+    const proto::Series& series = batch.series[i];
+    if (series.raw_labels.empty() ||
+        !splice_v1(direct_encoded_, labels, batch.labels_of(series), series.raw_labels)) {
+      proto::append_labels_v1(direct_encoded_, labels);
+    }
     direct_encoded_spans_[i] = {static_cast<uint32_t>(at),
                                 static_cast<uint32_t>(direct_encoded_.size() - at)};
   }

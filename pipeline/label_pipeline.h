@@ -45,7 +45,7 @@ struct PipelineRules {
   std::vector<std::vector<relabel::Rule>> per_sink;  // write_relabel_configs, by sink index
   lb::LbRules lb;                                    // load_balancer_detection
   // direct(): also hand out each output label set encoded (SeriesOut::encoded_labels),
-  // for the series tracker, which compares them on every sample.
+  // for the series tracker, which keys on them.
   bool encode_direct = false;
   size_t cache_entries_per_thread = 100000;
 
@@ -131,6 +131,10 @@ class LabelPipeline {
   std::vector<std::pair<uint32_t, uint32_t>> direct_spans_;  // begin, count
   std::string direct_encoded_;  // with encode_direct: the label sets as RW 1.0 Label fields
   std::vector<std::pair<uint32_t, uint32_t>> direct_encoded_spans_;  // at, length
+  // direct_series' last enrichment lookup, for the request in progress.
+  bool last_match_valid_ = false;
+  std::string_view last_match_value_;
+  InstanceMatch last_match_;
 };
 
 }  // namespace rwgate::pipeline

@@ -1,7 +1,7 @@
 """Turns bench/compare-vmagent's JSON and Google Benchmark JSON into docs/performance.md:
 figures, the commands, and ratios against the peers measured in the same run.
 
-    bench_report.py GBENCH_JSON GBENCH_COMMAND OUT_MD [COMPARE_JSON]"""
+    bench_report.py GBENCH_JSON GBENCH_COMMAND OUT_MD [COMPARE_JSON [GRID_JSON]]"""
 import json
 import os
 import platform
@@ -10,6 +10,7 @@ import sys
 
 path, cmd, out_path = sys.argv[1:4]
 compare = json.load(open(sys.argv[4])) if len(sys.argv) > 4 else None
+grid = json.load(open(sys.argv[5])) if len(sys.argv) > 5 else None
 data = json.load(open(path))
 median = {}
 for b in data["benchmarks"]:
@@ -96,6 +97,53 @@ def compare_section(c, rev):
         "`VmHWM`; latency is the load generator's, from sending a request to its answer.",
         "",
     ] + FINDINGS
+
+
+def grid_section(g, rev):
+    """bench/grid: each cell's rwgate (defaults, pinned to one core) next to vmagent."""
+    if g is None:
+        return []
+    out = [
+        "## Throughput grid: every workload shape, one core each",
+        "",
+        f"Command: `make bench` runs `{g['command']}` (commit {rev}, {g['wall_seconds'] / 60:.1f} min;",
+        "`bench/grid --help` explains every figure). Each proxy is pinned to CPU 0, the load",
+        "generator (niced) and the null receiver to CPU 1. rwgate runs with its defaults:",
+        "enrichment from a file_sd fleet, stale-target tracking on, fleet coverage on, and",
+        f"`{g['rwgate_config_extra']}` so that idle series are forgotten (a pass every 2.5 s)",
+        "during every phase. vmagent adds the same four labels with relabel rules; `bare` is",
+        "vmagent with no rules. vmagent 1.79 takes RW 1.0 only: the RW 2.0 rows compare rwgate fed",
+        "RW 2.0 with vmagent fed the same series in RW 1.0 (the same runs as the RW 1.0 row).",
+        f"{g['batch']} samples a request, ~12 labels a series, {g['connections']} connections,"
+        f" {g['seconds']} s a phase. Max rate: samples accepted over the time to deliver 99.5%",
+        "of them. p99: request latency at half the lower max rate of rwgate (RW 1.0) and vmagent.",
+        f"Peer: vmagent from Debian's victoria-metrics {g['vmagent_version'] or '(version unknown)'}.",
+        "",
+        "| series | instances | in | rwgate max rate, M/s | vmagent | rwgate CPU s / M samples | vmagent | bare | rwgate / vmagent (target <= 0.4) | rwgate / bare (<= 0.8) | p99 ms rwgate | vmagent | peak RSS MiB rwgate | vmagent |",
+        "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for c in g["cells"]:
+        r, p = c["runs"], c["protocol"]
+        rw, vm, bare = r[f"rwgate-tracking/{p}/max"], r["vmagent/v1/max"], r["vmagent-norelabel/v1/max"]
+        rwf, vmf = r[f"rwgate-tracking/{p}/fixed"], r["vmagent/v1/fixed"]
+        cpu = rw["cpu_seconds_per_million"]
+        out.append(
+            f"| {c['series']:,} | {c['instances']:,} | RW {'1.0' if p == 'v1' else '2.0'} | "
+            f"{rw['forwarded_per_second'] / 1e6:.2f} | {vm['forwarded_per_second'] / 1e6:.2f} | "
+            f"{cpu:.2f} | {vm['cpu_seconds_per_million']:.2f} | {bare['cpu_seconds_per_million']:.2f} | "
+            f"{cpu / vm['cpu_seconds_per_million']:.2f} | {cpu / bare['cpu_seconds_per_million']:.2f} | "
+            f"{rwf['latency_ms']['p99']:.1f} | {vmf['latency_ms']['p99']:.1f} | "
+            f"{rw['peak_rss_mib']:.0f} | {vm['peak_rss_mib']:.0f} |")
+    lost = [k for c in g["cells"] for k, r in c["runs"].items()
+            if r["delivered_samples"] != r["accepted_samples"]]
+    differ = [f"{c['series']}x{c['protocol']}" for c in g["cells"]
+              if c["runs"][f"rwgate-tracking/{c['protocol']}/max"]["digest"] !=
+              c["runs"]["vmagent/v1/max"]["digest"]]
+    out += ["", "Every run delivered every sample it accepted." if not lost else
+            f"Runs that lost samples: {', '.join(sorted(set(lost)))}.",
+            "rwgate and vmagent delivered the same distinct series (receiver digest) in every cell."
+            if not differ else f"Digests differ in: {', '.join(differ)}.", ""]
+    return out
 
 
 def half_own_rows(runs):
@@ -323,7 +371,7 @@ lines = [
     "Figures are produced by `make bench` and written here by `scripts/bench_report.py`; do",
     "not edit them by hand. Each comparison is a ratio against a peer measured in the same run.",
     "",
-] + compare_section(compare, rev) + tls_section(compare) + [
+] + grid_section(grid, rev) + compare_section(compare, rev) + tls_section(compare) + [
     "## Codec (micro-benchmarks)",
     "",
     f"Command: `{cmd}` (median of 5 repetitions)  ",

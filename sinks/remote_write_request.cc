@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/verb.hpp>
+#include <memory>
 
 #include "base/net.h"
 #include "sinks/remote_write_sink.h"
@@ -91,7 +92,20 @@ HttpRequest make_http_request(const RemoteWriteOptions& options) {
 }
 
 void set_body(HttpRequest& request, std::string_view body) {
-  snappy::Compress(body.data(), body.size(), &request.body());
+  // Into a buffer of the worst-case size that is never zero-filled, then copied: snappy's
+  // std::string overload resizes its output to that size first, which zero-fills more
+  // bytes than the uncompressed body holds on every request; the copy is of the
+  // compressed bytes only. One buffer per sink thread, grown, never shrunk.
+  thread_local std::unique_ptr<char[]> buffer;
+  thread_local size_t capacity = 0;
+  const size_t worst = snappy::MaxCompressedLength(body.size());
+  if (worst > capacity) {
+    buffer = std::make_unique_for_overwrite<char[]>(worst);
+    capacity = worst;
+  }
+  size_t length = 0;
+  snappy::RawCompress(body.data(), body.size(), buffer.get(), &length);
+  request.body().assign(buffer.get(), length);
   request.prepare_payload();
 }
 

@@ -244,8 +244,25 @@ bool SeriesTracker::split(std::string_view encoded) {
   return true;
 }
 
+void SeriesTracker::index_field(uint32_t id, uint64_t hash) {
+  const size_t mask = pool_index_.size() - 1;
+  size_t i = hash & mask;
+  while (pool_index_[i] != 0) i = (i + 1) & mask;
+  pool_index_[i] = static_cast<uint64_t>(id + 1) << 32 | static_cast<uint32_t>(hash >> 32);
+}
+
 uint32_t SeriesTracker::intern(std::string_view field) {
-  if (auto it = pool_index_.find(field); it != pool_index_.end()) return it->second;
+  const uint64_t hash = proto::hash_bytes(seed_, field);
+  const auto tag = static_cast<uint32_t>(hash >> 32);
+  if (!pool_index_.empty()) {
+    const size_t mask = pool_index_.size() - 1;
+    for (size_t i = hash & mask; pool_index_[i] != 0; i = (i + 1) & mask) {
+      const uint64_t cell = pool_index_[i];
+      if (static_cast<uint32_t>(cell) != tag) continue;
+      const auto id = static_cast<uint32_t>(cell >> 32) - 1;
+      if (pool_[id] == field) return id;
+    }
+  }
   if (field.size() > pool_block_left_) {
     const size_t size = std::max<size_t>(64 << 10, field.size());
     pool_blocks_.push_back(std::make_unique_for_overwrite<char[]>(size));
@@ -258,7 +275,12 @@ uint32_t SeriesTracker::intern(std::string_view field) {
   pool_block_left_ -= field.size();
   const auto id = static_cast<uint32_t>(pool_.size());
   pool_.emplace_back(at, field.size());
-  pool_index_.emplace(pool_.back(), id);
+  if ((pool_.size()) * 2 > pool_index_.size()) {  // grow: rehash every field
+    pool_index_.assign(std::max<size_t>(1024, pool_index_.size() * 2), 0);
+    for (uint32_t k = 0; k < pool_.size(); ++k) index_field(k, proto::hash_bytes(seed_, pool_[k]));
+  } else {
+    index_field(id, hash);
+  }
   return id;
 }
 
@@ -301,7 +323,7 @@ void SeriesTracker::compact() {
   pool_next_ = nullptr;
   pool_block_left_ = 0;
   pool_.clear();
-  pool_index_.clear();
+  pool_index_.clear();  // rebuilt, sized for the live fields, as they are interned again
   for (const std::string_view f : live) intern(f);
   ids_ = std::move(ids);
   garbage_ids_ = 0;

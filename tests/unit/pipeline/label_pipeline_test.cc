@@ -364,5 +364,81 @@ TEST(EnrichTest, DirectPathMatchesTheCachedPath) {
   }
 }
 
+// With encode_direct (stale-target tracking on), RW 1.0 input is spliced: the sender's
+// Label fields copied, the fleet labels encoded between them. The bytes must be exactly
+// what encoding the output labels writes, for every kind of series in one request (the
+// enrichment lookup is shared by a run of one instance's series), and a sender whose
+// Label fields are laid out otherwise (value before name) gets them re-encoded.
+TEST(EnrichTest, DirectPathSplicesTheSendersLabelFieldsIntoCanonicalBytes) {
+  discovery::InstanceRecord other = fleet_record("InService");
+  other.instance_id = "i-0def";
+  other.private_ip = "10.0.0.2";
+  discovery::DiscoverySnapshot fleet(1, {fleet_record("Pending"), other});
+  const std::string long_name(200, 'n'), long_value(300, 'v');  // two-byte lengths
+  const std::vector<std::vector<proto::Label>> inputs = {
+      {{"__name__", "up"}, {"instance", "10.0.0.1:9100"}, {"job", "node"}},
+      {{"__name__", "x"}, {"instance", "10.0.0.1:9100"}, {"job", "node"}},
+      {{"__name__", "up"}, {"instance", "10.0.0.2:9100"}},
+      {{"__name__", "up"}, {"instance", "10.0.0.9:9100"}},
+      {{"__name__", "up"}, {"job", "no-instance"}},
+      {{"__name__", "a"}, {"asg", "mine"}, {"instance", "10.0.0.1:1"}, {"zzz", "last"}},
+      {{"__name__", "b"}, {"enrichment", "sender"}, {"instance", "10.0.0.2"}},
+      {{"__name__", long_name}, {"instance", "10.0.0.2:1"}, {"v", long_value}},
+  };
+  proto::Batch sent;
+  for (const auto& labels : inputs) {
+    proto::Series s;
+    s.labels_begin = static_cast<uint32_t>(sent.labels.size());
+    s.labels_count = static_cast<uint32_t>(labels.size());
+    s.samples_begin = static_cast<uint32_t>(sent.samples.size());
+    s.samples_count = 1;
+    for (const auto& l : labels) sent.labels.push_back(l);
+    sent.samples.push_back({1.0, 1000});
+    sent.series.push_back(s);
+  }
+  std::string body;
+  proto::encode_batch(proto::Protocol::kV1, sent, body);
+  // One more series whose Label fields carry the value first.
+  auto len_field = [](int field, const std::string& bytes) {
+    std::string f(1, static_cast<char>(field << 3 | 2));
+    f.push_back(static_cast<char>(bytes.size()));
+    return f + bytes;
+  };
+  const std::string ts = len_field(1, len_field(2, "up") + len_field(1, "__name__")) +
+                         len_field(1, len_field(2, "10.0.0.1:9") + len_field(1, "instance")) +
+                         len_field(2, std::string("\x09\0\0\0\0\0\0\xf0\x3f\x10\x01", 11));
+  body += len_field(1, ts);
+
+  proto::Decoder decoder;
+  proto::Batch batch;
+  const Status st = decoder.decode(proto::Protocol::kV1, body, batch);
+  ASSERT_TRUE(st.ok()) << st.reason();
+  ASSERT_EQ(batch.series.size(), inputs.size() + 1);
+  for (const auto& series : batch.series) ASSERT_FALSE(series.raw_labels.empty());
+  PipelineRules rules;
+  rules.generation = 1;
+  rules.enrich.enabled = true;
+  rules.encode_direct = true;
+  rules.per_sink.resize(1);
+  ASSERT_TRUE(rules.direct());
+  LabelPipeline pipeline;
+  std::vector<std::vector<SeriesOut>> out;
+  PipelineStats stats;
+  pipeline.run(rules, &fleet, batch, out, stats);
+  ASSERT_EQ(out[0].size(), batch.series.size());
+  EXPECT_EQ(stats.enrich_hits, 7u);
+  for (const SeriesOut& o : out[0]) {
+    std::string want;
+    proto::append_labels_v1(want, o.labels);
+    EXPECT_EQ(o.encoded_labels, want) << o.index;
+    EXPECT_EQ(stats.records[o.index] != nullptr,
+              o.labels.size() > batch.series[o.index].labels_count)
+        << o.index;
+  }
+  EXPECT_EQ(as_map(out[0][1].labels).at("instance_id"), "i-0abc");
+  EXPECT_EQ(as_map(out[0][2].labels).at("instance_id"), "i-0def");
+  EXPECT_EQ(as_map(out[0].back().labels).at("instance_id"), "i-0abc");
+}
+
 }  // namespace
 }  // namespace rwgate::pipeline
