@@ -2,7 +2,6 @@
 
 #include "proto/encode.h"
 #include "proto/hash.h"
-#include "proto/wire.h"
 
 namespace rwgate::pipeline {
 
@@ -30,48 +29,6 @@ void insert_sorted(proto::Label* add, size_t& n, proto::Label l) {
   for (size_t k = n; k > at; --k) add[k] = add[k - 1];
   add[at] = l;
   ++n;
-}
-
-// Encodes `out_labels`, the sender's labels `in` with some added, by copying the
-// sender's Label fields from `raw` (its series' raw_labels: `in` encoded, in order) and
-// encoding only the added labels between them: a few short copies instead of writing
-// every label again. False (out unchanged) when `raw` does not hold `in` in the exact
-// layout append_labels_v1 writes, which the tracker's label pool and the markers assume.
-bool splice_v1(std::string& out, std::span<const proto::Label> out_labels,
-               std::span<const proto::Label> in, std::string_view raw) {
-  using proto::varint_size;
-  const size_t start = out.size();
-  const char* p = raw.data();
-  const char* const end = raw.data() + raw.size();
-  const char* run = p;  // the sender's bytes not yet copied
-  size_t k = 0;
-  for (const proto::Label& l : out_labels) {
-    if (k < in.size() && l.name.data() == in[k].name.data()) {
-      // Label field: 0x0a len { 0x0a nlen name 0x12 vlen value }, minimal varints.
-      const size_t n = l.name.size(), v = l.value.size();
-      const size_t len = 2 + varint_size(n) + n + varint_size(v) + v;
-      const char* name = p + 1 + varint_size(len) + 1 + varint_size(n);
-      const char* value = name + n + 1 + varint_size(v);
-      if (static_cast<size_t>(end - p) < 1 + varint_size(len) + len || l.name.data() != name ||
-          l.value.data() != value || p[0] != 0x0a || name[-1 - varint_size(n)] != 0x0a ||
-          value[-1 - varint_size(v)] != 0x12) {
-        out.resize(start);
-        return false;
-      }
-      p = value + v;
-      ++k;
-      continue;
-    }
-    out.append(run, static_cast<size_t>(p - run));
-    run = p;
-    proto::append_labels_v1(out, {&l, 1});
-  }
-  if (k != in.size() || p != end) {
-    out.resize(start);
-    return false;
-  }
-  out.append(run, static_cast<size_t>(p - run));
-  return true;
 }
 
 }  // namespace
@@ -301,7 +258,8 @@ void LabelPipeline::run_direct(const PipelineRules& rules,
     const size_t at = direct_encoded_.size();
     const proto::Series& series = batch.series[i];
     if (series.raw_labels.empty() ||
-        !splice_v1(direct_encoded_, labels, batch.labels_of(series), series.raw_labels)) {
+        !proto::splice_labels_v1(direct_encoded_, labels, batch.labels_of(series),
+                                 series.raw_labels)) {
       proto::append_labels_v1(direct_encoded_, labels);
     }
     direct_encoded_spans_[i] = {static_cast<uint32_t>(at),

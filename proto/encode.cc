@@ -119,6 +119,47 @@ void append_labels_v1(std::string& out, std::span<const Label> labels) {
   write_labels_v1(out, labels, labels_v1_size(labels));
 }
 
+bool splice_labels_v1(std::string& out, std::span<const Label> out_labels,
+                      std::span<const Label> in, std::string_view raw) {
+  const size_t start = out.size();
+  const char* p = raw.data();
+  const char* const end = raw.data() + raw.size();
+  const char* run = p;  // the sender's bytes not yet copied
+  size_t k = 0;
+  for (const Label& l : out_labels) {
+    if (k < in.size() && l.name.data() == in[k].name.data()) {
+      // Label field: 0x0a len { 0x0a nlen name 0x12 vlen value }, minimal varints.
+      const size_t n = l.name.size(), v = l.value.size();
+      const size_t len = 2 + varint_size(n) + n + varint_size(v) + v;
+      if (static_cast<size_t>(end - p) < 1 + varint_size(len) + len) {
+        out.resize(start);
+        return false;
+      }
+      const char* name_tag = p + 1 + varint_size(len);
+      const char* name = name_tag + 1 + varint_size(n);
+      const char* value_tag = name + n;
+      const char* value = value_tag + 1 + varint_size(v);
+      if (p[0] != 0x0a || *name_tag != 0x0a || *value_tag != 0x12 || l.name.data() != name ||
+          l.value.data() != value) {
+        out.resize(start);
+        return false;
+      }
+      p = value + v;
+      ++k;
+      continue;
+    }
+    out.append(run, static_cast<size_t>(p - run));
+    run = p;
+    append_labels_v1(out, {&l, 1});
+  }
+  if (k != in.size() || p != end) {
+    out.resize(start);
+    return false;
+  }
+  out.append(run, static_cast<size_t>(p - run));
+  return true;
+}
+
 namespace {
 // Equality of short byte strings without a call: label names and values are mostly under
 // 16 bytes, where memcmp's dispatch costs more than the compare.

@@ -27,6 +27,14 @@ void append_series_v1(std::string& out, const Batch& batch, const Series& series
                       std::span<const Label> labels, std::string_view encoded_labels = {});
 // Appends `labels` as TimeSeries Label fields (field 1): what append_series_v1 copies.
 void append_labels_v1(std::string& out, std::span<const Label> labels);
+// Appends what append_labels_v1(out_labels) would, where out_labels is the label set `in`
+// with some labels added, by copying `in`'s Label fields from `raw` (Series::raw_labels:
+// `in` as received) and encoding only the added labels between them: a few short copies
+// instead of writing every label again. False (out unchanged) when `raw` does not hold
+// `in` in exactly the layout append_labels_v1 writes, or out_labels is not `in` plus
+// added labels (views of `in`'s labels, in order); the caller then encodes in full.
+bool splice_labels_v1(std::string& out, std::span<const Label> out_labels,
+                      std::span<const Label> in, std::string_view raw);
 // Reads Label fields written by append_labels_v1 back into views of `encoded`. Returns
 // false on bytes it did not write (a truncated or foreign encoding).
 bool read_labels_v1(std::string_view encoded, std::vector<Label>& out);

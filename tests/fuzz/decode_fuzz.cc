@@ -2,6 +2,9 @@
 //
 // Invariants beyond "no crash, no read past the end" (ASan):
 //   - whatever decodes, re-encodes, and the re-encoding decodes to the same batch;
+//   - a series' labels with fleet labels added, spliced into its raw Label fields
+//     (splice_labels_v1), are byte for byte what encoding them in full writes, or the
+//     splice declines;
 //   - snappy input that claims a size over our limit is refused before allocation.
 #include <snappy.h>
 
@@ -79,6 +82,36 @@ void check_round_trip(const Batch& batch) {
   }
 }
 
+// The labels the direct path adds (fleet labels, the miss label), placed by name among
+// each series' own as it places them; a name the series has stays the sender's.
+void check_splice(const Batch& batch) {
+  static const Label kAdded[] = {{"aaa", "first"},
+                                 {"availability_zone", "us-east-1a"},
+                                 {"instance_id", "i-0123456789abcdef0"},
+                                 {"zzz", std::string_view("\x00\xff", 2)}};
+  std::vector<Label> out;
+  for (const Series& s : batch.series) {
+    if (s.raw_labels.empty()) continue;
+    const std::span<const Label> in = batch.labels_of(s);
+    out.clear();
+    size_t a = 0;
+    for (const Label& l : in) {
+      for (; a < std::size(kAdded) && kAdded[a].name <= l.name; ++a) {
+        if (kAdded[a].name != l.name) out.push_back(kAdded[a]);
+      }
+      out.push_back(l);
+    }
+    for (; a < std::size(kAdded); ++a) out.push_back(kAdded[a]);
+    std::string want, got = "prefix";
+    append_labels_v1(want, out);
+    if (splice_labels_v1(got, out, in, s.raw_labels)) {
+      if (got.substr(6) != want) std::abort();
+    } else if (got != "prefix") {
+      std::abort();  // declined, but left bytes behind
+    }
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -94,10 +127,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (len > (1u << 20)) return 0;  // the ingest limit check, before allocating
     std::string out(len, '\0');
     if (!snappy::RawUncompress(body.data(), body.size(), out.data())) return 0;
-    if (decoder.decode_v1(out, batch).ok()) check_round_trip(batch);
+    if (decoder.decode_v1(out, batch).ok()) {
+      check_round_trip(batch);
+      check_splice(batch);
+    }
     return 0;
   }
   const Protocol p = mode == 0 ? Protocol::kV1 : Protocol::kV2;
-  if (decoder.decode(p, body, batch).ok()) check_round_trip(batch);
+  if (decoder.decode(p, body, batch).ok()) {
+    check_round_trip(batch);
+    check_splice(batch);
+  }
   return 0;
 }
