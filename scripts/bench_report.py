@@ -106,7 +106,8 @@ def grid_section(g, rev):
     out = [
         "## Throughput grid: every workload shape, one core each",
         "",
-        f"Command: `make bench` runs `{g['command']}` (commit {rev}, {g['wall_seconds'] / 60:.1f} min;",
+        f"Command: `make bench` runs `{g['command']}` (commit {g.get('commit') or rev},"
+        f" {g['wall_seconds'] / 60:.1f} min;",
         "`bench/grid --help` explains every figure). Each proxy is pinned to CPU 0, the load",
         "generator (niced) and the null receiver to CPU 1. rwgate runs with its defaults:",
         "enrichment from a file_sd fleet, stale-target tracking on, fleet coverage on, and",
