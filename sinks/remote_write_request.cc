@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/verb.hpp>
-#include <memory>
 
 #include "base/net.h"
 #include "sinks/remote_write_sink.h"
@@ -91,21 +90,15 @@ HttpRequest make_http_request(const RemoteWriteOptions& options) {
   return req;
 }
 
-void set_body(HttpRequest& request, std::string_view body) {
-  // Into a buffer of the worst-case size that is never zero-filled, then copied: snappy's
-  // std::string overload resizes its output to that size first, which zero-fills more
-  // bytes than the uncompressed body holds on every request; the copy is of the
-  // compressed bytes only. One buffer per sink thread, grown, never shrunk.
-  thread_local std::unique_ptr<char[]> buffer;
-  thread_local size_t capacity = 0;
+void set_body(HttpRequest& request, std::string_view body, CompressBuffer& buffer) {
   const size_t worst = snappy::MaxCompressedLength(body.size());
-  if (worst > capacity) {
-    buffer = std::make_unique_for_overwrite<char[]>(worst);
-    capacity = worst;
+  if (worst > buffer.capacity) {
+    buffer.bytes = std::make_unique_for_overwrite<char[]>(worst);
+    buffer.capacity = worst;
   }
   size_t length = 0;
-  snappy::RawCompress(body.data(), body.size(), buffer.get(), &length);
-  request.body().assign(buffer.get(), length);
+  snappy::RawCompress(body.data(), body.size(), buffer.bytes.get(), &length);
+  request.body().assign(buffer.bytes.get(), length);
   request.prepare_payload();
 }
 

@@ -105,8 +105,16 @@ using HttpRequest = boost::beast::http::request<boost::beast::http::string_body>
 // configured headers.
 HttpRequest make_http_request(const RemoteWriteOptions& options);
 
-// Snappy-compresses `body` into `request` (reusing its body's capacity) and sets
-// Content-Length.
-void set_body(HttpRequest& request, std::string_view body);
+// Where set_body compresses to: a buffer of snappy's worst-case size that is never
+// zero-filled (snappy's std::string overload resizes its output to that size first,
+// zero-filling more bytes than the body holds on every request). One per shard, grown,
+// never shrunk.
+struct CompressBuffer {
+  std::unique_ptr<char[]> bytes;
+  size_t capacity = 0;
+};
+// Snappy-compresses `body` into `request` through `buffer` (then a copy of the compressed
+// bytes only, into the request body's kept capacity) and sets Content-Length.
+void set_body(HttpRequest& request, std::string_view body, CompressBuffer& buffer);
 
 }  // namespace rwgate::sinks

@@ -42,6 +42,7 @@ struct RemoteWriteSink::Shard {
   StoreConnection connection;
   // Headers set once (make_http_request); the body is replaced per request (set_body).
   HttpRequest request;
+  CompressBuffer compress;                      // set_body's
   std::mt19937_64 rng{std::random_device{}()};  // backoff jitter
   int index = 0;
   // Samples of the request being sent or waiting out a backoff (taken off `sealed`), so a
@@ -378,7 +379,7 @@ RemoteWriteSink::Next RemoteWriteSink::take_next(Shard& shard, PendingRequest& r
 awaitable<void> RemoteWriteSink::deliver(Shard* shard, PendingRequest* req) {
   shard->sending.store(req->samples + req->histograms);
   // Compressed once: every attempt sends these same bytes.
-  set_body(shard->request, req->body);
+  set_body(shard->request, req->body, shard->compress);
   Backoff backoff(options_.min_backoff, options_.max_backoff);
   bool resent_for_auth = false;
   for (int attempt = 0;; ++attempt) {

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 #include <prometheus/registry.h>
+#include <snappy.h>
 
 #include <limits>
 
@@ -164,9 +165,16 @@ TEST(RemoteWriteRequestTest, SetsTheRemoteWrite2Headers) {
 TEST(RemoteWriteRequestTest, SetBodyCompressesAndSetsContentLength) {
   HttpRequest req = make_http_request(store_options(proto::Protocol::kV1));
   const std::string body(1000, 'x');
-  set_body(req, body);
+  CompressBuffer buffer;
+  set_body(req, body, buffer);
   EXPECT_LT(req.body().size(), body.size());
   EXPECT_EQ(req[boost::beast::http::field::content_length], std::to_string(req.body().size()));
+  std::string back;
+  ASSERT_TRUE(snappy::Uncompress(req.body().data(), req.body().size(), &back));
+  EXPECT_EQ(back, body);
+  set_body(req, "small", buffer);  // the buffer is reused; the body holds only the new bytes
+  ASSERT_TRUE(snappy::Uncompress(req.body().data(), req.body().size(), &back));
+  EXPECT_EQ(back, "small");
 }
 
 }  // namespace
