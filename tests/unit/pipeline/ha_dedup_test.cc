@@ -159,6 +159,33 @@ TEST(HaDedupTest, TheClusterIdleLongestIsForgottenAtTheBound) {
   EXPECT_EQ(tracker.clusters(), 1u);
 }
 
+// A sender inventing a new cluster in every request cannot grow the table: at the default
+// bound of 10000, 25000 distinct clusters leave the 10000 heard from last, every eviction
+// counted, and a cluster kept still has its election.
+TEST(HaDedupTest, TwentyFiveThousandClustersStayWithinTheDefaultBound) {
+  ManualClock clock;
+  HaTracker tracker(clock);
+  HaDedupConfig c = config();
+  c.max_clusters = HaDedupConfig{}.max_clusters;
+  ASSERT_EQ(c.max_clusters, 10000u);
+  tracker.configure(c);
+  uint64_t evicted = 0;
+  for (int i = 0; i < 25000; i += 500) {
+    std::vector<std::map<std::string, std::string>> series;
+    for (int j = i; j < i + 500; ++j) series.push_back(up("c" + std::to_string(j), "r1"));
+    TestBatch b(series);
+    evicted += tracker.dedup(b.batch).evicted;
+    clock.advance(seconds(1));
+  }
+  EXPECT_EQ(tracker.clusters(), 10000u);
+  EXPECT_EQ(evicted, 15000u);
+  // c24999 is kept and still elects r1; c0 was forgotten, so its next replica is elected.
+  TestBatch kept({up("c24999", "r2")});
+  EXPECT_EQ(tracker.dedup(kept.batch).dropped_series, 1u);
+  TestBatch forgotten({up("c0", "r2")});
+  EXPECT_EQ(tracker.dedup(forgotten.batch).dropped_series, 0u);
+}
+
 TEST(HaDedupTest, ConfigErrorsNameTheirKey) {
   auto errors = [](const std::string& text) {
     std::vector<std::string> errs;
