@@ -1,5 +1,7 @@
 #include "pipeline/label_pipeline.h"
 
+#include <cstring>
+
 #include "proto/encode.h"
 #include "proto/hash.h"
 
@@ -31,13 +33,37 @@ void insert_sorted(proto::Label* add, size_t& n, proto::Label l) {
   ++n;
 }
 
+bool has_own_match_label(const PipelineRules& rules) {
+  return rules.enrich.match_label != "instance";
+}
+
+// The series' target in one pass over its labels: job, instance and, when enrichment
+// matches on another label, that label's value. Constant-length compares: the names
+// tested against are fixed, and most labels differ in length from both.
+TargetMemo::Key target_key(std::span<const proto::Label> in, const PipelineRules& rules) {
+  TargetMemo::Key k;
+  const bool own_match = has_own_match_label(rules);
+  const std::string_view match_label = rules.enrich.match_label;
+  for (const proto::Label& l : in) {
+    if (l.name.size() == 3 && std::memcmp(l.name.data(), "job", 3) == 0) {
+      k[0] = l.value;
+    } else if (l.name.size() == 8 && std::memcmp(l.name.data(), "instance", 8) == 0) {
+      k[1] = l.value;
+    }
+    if (own_match && l.name == match_label) k[2] = l.value;
+  }
+  return k;
+}
+
 }  // namespace
 
 void LabelPipeline::run(const PipelineRules& rules, const discovery::DiscoverySnapshot* discovery,
                         const proto::Batch& batch, std::vector<std::vector<SeriesOut>>& out,
                         PipelineStats& stats, const lb::LbVerdicts* verdicts) {
+  // Enrichment reads the snapshot's instances, the lb check its load balancers.
+  const bool reads_discovery = rules.enrich.enabled || rules.lb.enabled;
   const CacheGeneration generation{
-      rules.generation, discovery != nullptr && rules.enrich.enabled ? discovery->generation() : 0,
+      rules.generation, discovery != nullptr && reads_discovery ? discovery->generation() : 0,
       rules.lb.enabled && verdicts != nullptr ? verdicts->generation : 0};
   lb_.begin_request(rules.generation, rules.lb.enabled ? verdicts : nullptr, discovery);
   const size_t nsinks = rules.per_sink.size();
@@ -47,7 +73,7 @@ void LabelPipeline::run(const PipelineRules& rules, const discovery::DiscoverySn
   stats.lb_flagged.clear();
   stats.records.assign(batch.series.size(), nullptr);
   stats.late_series = stats.late_samples = 0;
-  if (rules.direct()) return run_direct(rules, discovery, batch, out, stats);
+  if (rules.direct()) return run_direct(rules, discovery, batch, generation, out, stats);
   run_cached(rules, discovery, batch, generation, out, stats);
 }
 
@@ -173,43 +199,56 @@ void LabelPipeline::run_per_sink(const PipelineRules& rules, CacheEntry& e) {
   }
 }
 
+TargetFacts LabelPipeline::target_facts(const PipelineRules& rules,
+                                        const discovery::DiscoverySnapshot* discovery,
+                                        std::span<const proto::Label> in,
+                                        std::string_view match_value) {
+  TargetFacts f;
+  f.lb = lb_.check(rules.lb, in);
+  const InstanceMatch m = match_instance(rules.enrich, discovery, match_value);
+  f.late = m.late;
+  f.outcome = m.outcome;
+  f.live = m.late ? nullptr : m.live();
+  // The labels to add, in name order; a label the series already has is the sender's word
+  // and stays (an empty value is no label).
+  size_t nadd = 0;
+  if (m.outcome == EnrichOutcome::kMatched) {
+    nadd = default_enrichment(*m.record, f.add.data());
+  } else if (m.outcome == EnrichOutcome::kMissed && rules.enrich.annotate_miss) {
+    f.add[nadd++] = {kMissLabel, kMissValue};
+  }
+  if (f.lb.flagged && f.lb.action == lb::LbAction::kAnnotate)
+    insert_sorted(f.add.data(), nadd, {rules.lb.label, lb::kLbLabelValue});
+  f.nadd = static_cast<uint8_t>(nadd);
+  return f;
+}
+
 bool LabelPipeline::direct_series(const PipelineRules& rules,
                                   const discovery::DiscoverySnapshot* discovery,
                                   const proto::Batch& batch, uint32_t si, PipelineStats& stats) {
   const proto::Series& series = batch.series[si];
   const std::span<const proto::Label> in = batch.labels_of(series);
-  const lb::LbHit lb = lb_.check(rules.lb, in);
-  if (lb.flagged) {
-    stats.lb_flagged.push_back(lb::LbFlag{si, lb.name_pattern, lb.action});
-    if (lb.action == lb::LbAction::kDrop) return false;
+  const TargetMemo::Key key = target_key(in, rules);
+  const TargetFacts* facts = targets_.find(key);
+  if (facts == nullptr) {
+    const std::string_view match_value = has_own_match_label(rules) ? key[2] : key[1];
+    facts = &targets_.put(key, target_facts(rules, discovery, in, match_value));
   }
-  // The series of one target come together: one discovery lookup for each run of them.
-  const std::string_view match_value = proto::label_value(in, rules.enrich.match_label);
-  if (!last_match_valid_ || match_value != last_match_value_) {
-    last_match_ = match_instance(rules.enrich, discovery, match_value);
-    last_match_value_ = match_value;
-    last_match_valid_ = true;
+  const TargetFacts& f = *facts;
+  if (f.lb.flagged) {
+    stats.lb_flagged.push_back(lb::LbFlag{si, f.lb.name_pattern, f.lb.action});
+    if (f.lb.action == lb::LbAction::kDrop) return false;
   }
-  const InstanceMatch& m = last_match_;
-  if (m.late) {
+  if (f.late) {
     ++stats.late_series;
     stats.late_samples += series.samples_count + series.histograms_count;
     return false;
   }
-  stats.records[si] = m.live();
-  // The labels to add, in name order; a label the series already has is the sender's word
-  // and stays (an empty value is no label).
-  proto::Label add[kMaxDefaultLabels + 1];
-  size_t nadd = 0;
-  if (m.outcome == EnrichOutcome::kMatched) {
-    ++stats.enrich_hits;
-    nadd = default_enrichment(*m.record, add);
-  } else if (m.outcome == EnrichOutcome::kMissed) {
-    ++stats.enrich_misses;
-    if (rules.enrich.annotate_miss) add[nadd++] = {kMissLabel, kMissValue};
-  }
-  if (lb.flagged && lb.action == lb::LbAction::kAnnotate)
-    insert_sorted(add, nadd, {rules.lb.label, lb::kLbLabelValue});
+  stats.records[si] = f.live;
+  if (f.outcome == EnrichOutcome::kMatched) ++stats.enrich_hits;
+  if (f.outcome == EnrichOutcome::kMissed) ++stats.enrich_misses;
+  const proto::Label* add = f.add.data();
+  const size_t nadd = f.nadd;
   size_t a = 0;
   for (const proto::Label& l : in) {
     // Most names differ in their first byte; compare whole names only when they do not.
@@ -230,15 +269,15 @@ bool LabelPipeline::direct_series(const PipelineRules& rules,
 
 void LabelPipeline::run_direct(const PipelineRules& rules,
                                const discovery::DiscoverySnapshot* discovery,
-                               const proto::Batch& batch, std::vector<std::vector<SeriesOut>>& out,
-                               PipelineStats& stats) {
+                               const proto::Batch& batch, const CacheGeneration& generation,
+                               std::vector<std::vector<SeriesOut>>& out, PipelineStats& stats) {
   const size_t n = batch.series.size();
   // Sized up front so the spans handed out never move: each series gains at most the
   // default labels (or the miss label) and the load-balancer label.
   direct_labels_.clear();
   direct_labels_.reserve(batch.labels.size() + (kMaxDefaultLabels + 1) * n);
   direct_spans_.clear();
-  last_match_valid_ = false;  // the snapshot may be another one than the last request's
+  targets_.begin_request(generation, &rules, discovery);
   for (uint32_t si = 0; si < n; ++si) {
     const auto begin = static_cast<uint32_t>(direct_labels_.size());
     const bool kept = direct_series(rules, discovery, batch, si, stats);

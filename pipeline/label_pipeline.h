@@ -14,8 +14,9 @@
 //   (config, discovery, verdicts) generation, so it is kept in a ResultCache and a
 //   repeated series costs one hash and one lookup (pipeline/result_cache.h).
 // - Direct (enrichment with the default mapping and the lb check, no rules anywhere): the
-//   output is the input plus at most five labels from two lookups, cheaper to compute than
-//   to look up, so it is computed for every series with no memory per series.
+//   output is the input plus at most five labels, which depend on the series' target only
+//   (its job and instance), so they are looked up once per target (pipeline/target_memo.h)
+//   and merged into each series: no memory per series.
 //
 // One pipeline per ingest worker (pipeline/worker_context.h): no locks.
 #pragma once
@@ -31,6 +32,7 @@
 #include "lb/target_check.h"
 #include "pipeline/enrich.h"
 #include "pipeline/result_cache.h"
+#include "pipeline/target_memo.h"
 #include "proto/batch.h"
 #include "relabel/label_builder.h"
 #include "relabel/rule.h"
@@ -110,8 +112,12 @@ class LabelPipeline {
   void run_per_sink(const PipelineRules& rules, CacheEntry& e);
 
   void run_direct(const PipelineRules& rules, const discovery::DiscoverySnapshot* discovery,
-                  const proto::Batch& batch, std::vector<std::vector<SeriesOut>>& out,
-                  PipelineStats& stats);
+                  const proto::Batch& batch, const CacheGeneration& generation,
+                  std::vector<std::vector<SeriesOut>>& out, PipelineStats& stats);
+  // What the direct path does with the series of a target (memoized in targets_).
+  TargetFacts target_facts(const PipelineRules& rules,
+                           const discovery::DiscoverySnapshot* discovery,
+                           std::span<const proto::Label> in, std::string_view match_value);
   // Series si's output labels appended to direct_labels_; false: it goes nowhere.
   bool direct_series(const PipelineRules& rules, const discovery::DiscoverySnapshot* discovery,
                      const proto::Batch& batch, uint32_t si, PipelineStats& stats);
@@ -131,10 +137,7 @@ class LabelPipeline {
   std::vector<std::pair<uint32_t, uint32_t>> direct_spans_;  // begin, count
   std::string direct_encoded_;  // with encode_direct: the label sets as RW 1.0 Label fields
   std::vector<std::pair<uint32_t, uint32_t>> direct_encoded_spans_;  // at, length
-  // direct_series' last enrichment lookup, for the request in progress.
-  bool last_match_valid_ = false;
-  std::string_view last_match_value_;
-  InstanceMatch last_match_;
+  TargetMemo targets_;  // direct_series' facts by target
 };
 
 }  // namespace rwgate::pipeline

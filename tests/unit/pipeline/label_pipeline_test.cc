@@ -364,6 +364,67 @@ TEST(EnrichTest, DirectPathMatchesTheCachedPath) {
   }
 }
 
+// A Prometheus shard's request mixes its targets. The direct path keeps what it learnt of
+// each target (lb check, discovery match) across series and requests: every series of an
+// interleaved request must still get its own target's labels, as the cached path gives
+// them, and a new snapshot must be seen at once.
+TEST(EnrichTest, DirectPathGivesEachTargetOfAMixedRequestItsOwnLabels) {
+  std::string why;
+  PipelineRules direct;
+  direct.generation = 1;
+  direct.enrich.enabled = true;
+  direct.enrich.annotate_miss = true;
+  direct.lb.enabled = true;
+  direct.lb.names = lb::LbNamePatterns::build({}, why);
+  direct.lb.jobs["dropme"] = lb::LbAction::kDrop;
+  direct.per_sink.resize(1);
+  ASSERT_TRUE(direct.direct());
+  PipelineRules cached = direct;
+  cached.global = rules_of("[{action: labeldrop, regex: not_a_label_anyone_has}]");
+  const std::string elb = "a-1.us-east-1.elb.amazonaws.com:80";
+  std::vector<std::vector<proto::Label>> series;
+  for (const char* name : {"up", "node_load1", "node_load5"}) {
+    series.push_back({{"__name__", name}, {"instance", "10.0.0.1:9100"}, {"job", "node"}});
+    series.push_back({{"__name__", name}, {"instance", elb}, {"job", "node"}});
+    series.push_back({{"__name__", name}, {"instance", "10.0.0.9:9100"}, {"job", "node"}});
+    series.push_back({{"__name__", name}, {"instance", elb}, {"job", "dropme"}});
+    series.push_back({{"__name__", name}, {"instance", "10.0.0.1:9100"}, {"job", "other"}});
+  }
+  proto::Batch batch;
+  for (const auto& labels : series) {
+    proto::Series s;
+    s.labels_begin = static_cast<uint32_t>(batch.labels.size());
+    s.labels_count = static_cast<uint32_t>(labels.size());
+    batch.labels.insert(batch.labels.end(), labels.begin(), labels.end());
+    batch.series.push_back(s);
+  }
+  LabelPipeline a, b;
+  std::vector<std::vector<SeriesOut>> out_a, out_b;
+  const discovery::DiscoverySnapshot first(1, {fleet_record("InService")});
+  const discovery::DiscoverySnapshot second(2, {fleet_record("Terminating:Wait")});
+  for (const auto* fleet : {&first, &first, &second}) {
+    const std::string state = fleet == &first ? "InService" : "Terminating:Wait";
+    PipelineStats stats_a, stats_b;
+    a.run(direct, fleet, batch, out_a, stats_a);
+    b.run(cached, fleet, batch, out_b, stats_b);
+    ASSERT_EQ(out_a[0].size(), 12u);  // the three dropme series go nowhere
+    ASSERT_EQ(out_b[0].size(), out_a[0].size());
+    for (size_t i = 0; i < out_a[0].size(); ++i) {
+      EXPECT_EQ(out_a[0][i].index, out_b[0][i].index);
+      EXPECT_EQ(as_map(out_a[0][i].labels), as_map(out_b[0][i].labels)) << i;
+    }
+    EXPECT_EQ(as_map(out_a[0][0].labels).at("lifecycle_state"), state);
+    EXPECT_EQ(as_map(out_a[0][1].labels).at("scrape_via"), "load_balancer");
+    EXPECT_EQ(as_map(out_a[0][2].labels).at("enrichment"), "miss");
+    EXPECT_EQ(stats_a.records, stats_b.records);
+    EXPECT_EQ(stats_a.lb_flagged.size(), 6u);
+    EXPECT_EQ(stats_a.enrich_hits, 6u);
+    EXPECT_EQ(stats_b.enrich_hits, 6u);
+    // The direct path does not count the dropped load-balanced series as misses.
+    EXPECT_EQ(stats_a.enrich_misses, 6u);
+  }
+}
+
 // With encode_direct (stale-target tracking on), RW 1.0 input is spliced: the sender's
 // Label fields copied, the fleet labels encoded between them. The bytes must be exactly
 // what encoding the output labels writes, for every kind of series in one request (the
