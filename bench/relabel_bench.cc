@@ -214,6 +214,7 @@ void BM_EnrichDirect(benchmark::State& state) {
     std::string why;
     r.lb.names = lb::LbNamePatterns::build({}, why);
   }
+  r.encode_direct = state.range(1) == 1;  // as with tracking on: each output encoded (spliced)
   const lb::LbVerdicts verdicts;
   pipeline::LabelPipeline cache;
   std::vector<std::vector<proto::SeriesOut>> out;
@@ -225,7 +226,11 @@ void BM_EnrichDirect(benchmark::State& state) {
   if (stats.enrich_hits == 0 || stats.enrich_misses != 0 || !stats.lb_flagged.empty()) std::abort();
   state.SetItemsProcessed(state.iterations() * 2000);
 }
-BENCHMARK(BM_EnrichDirect)->ArgName("lb_check")->Arg(0)->Arg(1);
+BENCHMARK(BM_EnrichDirect)
+    ->ArgNames({"lb_check", "encode"})
+    ->Args({0, 0})
+    ->Args({1, 0})
+    ->Args({1, 1});
 
 // The series tracker in the steady state: every series of the request already tracked,
 // its timestamp moved on (one slot lookup per series), on a table that fits in cache.
