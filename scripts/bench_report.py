@@ -81,7 +81,14 @@ def compare_section(c, rev):
             rw_fix["latency_ms"]["p99"], ".2f", "<= 1.00"),
         row(f"peak RSS with {w['series']:,} active series, MiB (max phase)", vm_max["peak_rss_mib"],
             rw_max["peak_rss_mib"], ".0f", "<= 1.00"),
+        row(f"peak RSS at {c['fixed_rate']:,} samples/s, MiB (queues empty)", vm_fix["peak_rss_mib"],
+            rw_fix["peak_rss_mib"], ".0f", "-"),
     ] + half_own_rows(runs) + [
+        "",
+        "At the max rate a proxy that accepts faster than the receiver (which shares the CPUs"
+        " here) takes in holds the difference in its queue: rwgate in memory up to"
+        " `buffer.max_bytes` (1 GiB by default), vmagent in memory and then on disk. The max-phase"
+        " RSS is then mostly queued data; the fixed-rate row is the memory of the series.",
         "",
     ] + reference_lines(runs, rw_max) + tracking_lines(runs, rw_max, w["series"]) + \
         tenants_lines(runs, rw_max) + [
@@ -163,14 +170,16 @@ def tracking_lines(runs, rw_max, series):
         return []
     rw_fix = runs[("rwgate", "fixed")]
     vm_fix = runs[("vmagent", "fixed")]
-    extra = (tr["peak_rss_mib"] - rw_max["peak_rss_mib"]) * 1048576 / series
+    # At the fixed rate, where no queue builds up: the memory of the tracked series.
+    extra = (tr_fix or tr)["peak_rss_mib"] - (rw_fix if tr_fix else rw_max)["peak_rss_mib"]
+    extra = extra * 1048576 / series
     out = [
         "With stale-target tracking on as well (`staleness.on_terminate`, the default once",
         "discovery is on; vmagent has no such feature), same run: rwgate sustains"
         f" {tr['sustained_per_second']:,.0f} samples/s at {tr['cpu_seconds_per_million']:.2f} CPU s per"
-        f" million samples and peaks at {tr['peak_rss_mib']:.0f} MiB: {extra:.0f} bytes per"
-        " tracked series more than without it (labels interned; see the tracker's figures"
-        " below)."]
+        f" million samples and peaks at {tr['peak_rss_mib']:.0f} MiB; at the fixed rate it takes"
+        f" {extra:.0f} bytes per tracked series more than without it (labels interned; see the"
+        " tracker's figures below)."]
     if tr_fix is not None:
         out[-1] += (f" At {tr_fix['rate']:,} samples/s it uses {tr_fix['cpu_seconds_per_million']:.2f} CPU s"
                     f" per million ({tr_fix['cpu_seconds_per_million'] / vm_fix['cpu_seconds_per_million']:.2f}x"
@@ -250,17 +259,20 @@ FINDINGS = [
     "   the size of the previous one. The compressed body is lent to the HTTP request instead",
     "   of copied.",
     "",
-    "What is left on the profile at 1M series: snappy compression of outgoing requests",
-    "(~13%), encoding series into requests (~17%), memory copies (~11%), decoding (~10%),",
-    "the enrichment merge and lookup (~11%). With relabel rules configured the per-series",
-    "cache is used; its memory is bounded by `relabel.cache_max_entries` (about 1.2 KiB per",
-    "entry with 12 labels), and an active set larger than the bound costs the uncached path",
-    "(~3 µs per series; see Relabeling below).",
+    "What is left on the profile at 1M series of 1000 targets, RW 1.0, tracking on (`perf",
+    "record` of the `rwgate-tracking` max phase, issue 18's last step): snappy compression of",
+    "outgoing requests 20%; the series tracker 15%, most of it the slot prefetches of a",
+    "request waiting for memory; the direct path (merge, shard hash, splice) 14%; decoding",
+    "12%; memory copies 10% (half of them snappy's decompression); the per-target memo 4%.",
+    "With relabel rules configured the per-series cache is used; its memory is bounded by",
+    "`relabel.cache_max_entries` (about 1.2 KiB per entry with 12 labels), and an active set",
+    "larger than the bound costs the uncached path (~3 µs per series; see Relabeling below).",
     "",
-    "Next steps, in order of expected gain: splice RW 1.0 series instead of re-encoding them",
-    "(copy the sender's label and sample bytes, insert the four encoded labels between",
-    "label fields); keep one discovery lookup per distinct instance per request; look at",
-    "`snappy::Compress` on larger sink batches.",
+    "Next steps, in order of expected gain: hash the spliced bytes for the shard instead of",
+    "the label views (one pass over ~400 contiguous bytes rather than two short hashes a",
+    "label; it changes which shard a series goes to, so both paths must change together);",
+    "the tracker's memory per series (peak RSS at 1M series is above vmagent's); larger",
+    "snappy blocks were judged not useful (snappy works in 64 KiB fragments anyway).",
     "",
 ]
 
@@ -408,9 +420,12 @@ for label, name in [("uncached: rules applied to every series", "BM_RelabelUncac
                     ("cache miss: rules applied and the result stored", "BM_RelabelCacheMissPath"),
                     ("cached, RW 1.0 (key = raw label bytes)", "BM_RelabelCached"),
                     ("cached, RW 2.0 or re-sorted RW 1.0 (key built from labels)", "BM_RelabelCachedFlattenedKey"),
-                    ("enrichment only, no rules: no cache (4 labels merged from one lookup)",
-                     "BM_EnrichDirect/lb_check:0"),
-                    ("the same with the load-balancer check (the default)", "BM_EnrichDirect/lb_check:1")]:
+                    ("enrichment only, no rules: no cache (4 labels merged, found once per target)",
+                     "BM_EnrichDirect/lb_check:0/encode:0"),
+                    ("the same with the load-balancer check (the default)",
+                     "BM_EnrichDirect/lb_check:1/encode:0"),
+                    ("the same with each output encoded for the tracker (tracking on: RW 1.0 spliced)",
+                     "BM_EnrichDirect/lb_check:1/encode:1")]:
     v = ns_per_series(name)
     ratio = "-" if name.startswith("BM_EnrichDirect") else f"{v / base:.3f}"  # another pipeline
     lines.append(f"| {label} | {v:.0f} | {ratio} |")
