@@ -65,13 +65,16 @@ const TargetFacts* TargetMemo::find(const Key& key) {
 }
 
 const TargetFacts& TargetMemo::put(const Key& key, const TargetFacts& facts) {
+  size_t bytes = 0;
   for (std::string_view part : key) {
-    if (part.size() > UINT16_MAX) {  // not memoized: held only until the next put()
+    if (part.size() > kMaxKeyPart) {  // not memoized: held only until the next put()
       overflow_ = facts;
       return overflow_;
     }
+    bytes += part.size();
   }
-  if (entries_.size() >= kMaxTargets) clear();  // bounded; refills from the next series
+  // Bounded; refills from the next series.
+  if (entries_.size() >= kMaxTargets || keys_.size() + bytes > kMaxKeyBytes) clear();
   if ((entries_.size() + 1) * 2 > slots_.size()) {
     slots_.assign(slots_.size() * 2, 0);
     for (size_t k = 0; k < entries_.size(); ++k) place(entries_[k].hash, k);

@@ -13,7 +13,11 @@
 //
 // Keys are compared in full, so a hash collision costs a lookup, never a wrong answer; the
 // hash is seeded per memo, so a sender cannot craft values that share a probe sequence.
-// Bounded: when kMaxTargets are held, the memo starts again from empty.
+// Bounded whatever the senders send: a key part longer than kMaxKeyPart bytes (no address
+// is that long) is answered but not kept, and when kMaxTargets targets or kMaxKeyBytes of
+// keys are held, the memo starts again from empty. A target costs about 220 bytes plus its
+// key, so the bound is some 20-30 MiB per ingest worker, reached only by a fleet (or a
+// sender) with 65,536 targets; a fleet of 1000 takes a quarter of a MiB.
 #pragma once
 
 #include <array>
@@ -47,6 +51,8 @@ class TargetMemo {
   // matches on `instance`, as it does by default).
   using Key = std::array<std::string_view, 3>;
   static constexpr size_t kMaxTargets = 65536;
+  static constexpr size_t kMaxKeyPart = 1024;
+  static constexpr size_t kMaxKeyBytes = size_t{4} << 20;
 
   TargetMemo();
 
@@ -63,7 +69,7 @@ class TargetMemo {
   struct Entry {
     uint64_t hash;
     uint32_t key_at;                   // into keys_
-    std::array<uint16_t, 3> key_lens;  // each part's length (a longer value is not memoized)
+    std::array<uint16_t, 3> key_lens;  // each part's length, at most kMaxKeyPart
     TargetFacts facts;
   };
   uint64_t hash(const Key& key) const;

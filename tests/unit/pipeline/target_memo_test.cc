@@ -71,12 +71,31 @@ TEST(TargetMemoTest, StaysWithinItsBoundAndKeepsNoOverlongKey) {
   EXPECT_EQ(memo.find({"node", "10.0.7", ""}), nullptr);
   EXPECT_EQ(memo.find(one_more)->lb.name_pattern, 2);
 
-  const std::string huge(70000, 'x');
+  const std::string huge(TargetMemo::kMaxKeyPart + 1, 'x');
   const TargetMemo::Key long_key{"node", huge, ""};
   ASSERT_EQ(memo.find(long_key), nullptr);
   EXPECT_EQ(memo.put(long_key, facts(5)).lb.name_pattern, 5);  // answered, not kept
   EXPECT_EQ(memo.find(long_key), nullptr);
   EXPECT_EQ(memo.size(), 1u);
+}
+
+// Long values, each under the part limit, fill the key bytes' bound before the count's:
+// the memo starts again rather than grow past it.
+TEST(TargetMemoTest, KeyBytesAreBoundedToo) {
+  TargetMemo memo;
+  const int rules = 0;
+  memo.begin_request({1, 0, 0}, &rules, nullptr);
+  const size_t per_key = TargetMemo::kMaxKeyPart;
+  const size_t fit = TargetMemo::kMaxKeyBytes / per_key;
+  for (size_t i = 0; i <= fit; ++i) {
+    std::string instance(per_key, 'a');
+    instance.replace(0, 8, std::to_string(10000000 + i));
+    const TargetMemo::Key key{"", instance, ""};
+    ASSERT_EQ(memo.find(key), nullptr);
+    memo.put(key, facts(1));
+    ASSERT_LE(memo.size(), fit);
+  }
+  EXPECT_EQ(memo.size(), 1u);  // the last one, after starting again
 }
 
 }  // namespace
