@@ -86,6 +86,21 @@ bool read_sample(std::string_view bytes, Sample& out) {
 }
 
 bool read_label_v1(std::string_view bytes, Label& out) {
+  // Nearly every sender writes a Label as name then value, each under 128 bytes: tags and
+  // lengths at fixed places. Read that form directly; anything else takes the general loop
+  // below, which gives the same answer for these bytes.
+  const size_t size = bytes.size();
+  if (size >= 4 && bytes[0] == 0x0a) {
+    const auto name_len = static_cast<unsigned char>(bytes[1]);
+    if (name_len < 0x80 && size_t{4} + name_len <= size && bytes[2 + name_len] == 0x12) {
+      const auto value_len = static_cast<unsigned char>(bytes[3 + name_len]);
+      if (value_len < 0x80 && size_t{4} + name_len + value_len == size) {
+        out.name = bytes.substr(2, name_len);
+        out.value = bytes.substr(4 + name_len, value_len);
+        return true;
+      }
+    }
+  }
   WireReader r(bytes);
   out = Label{};
   while (!r.done()) {

@@ -613,6 +613,39 @@ TEST(CodecTest, CanonicalV1SeriesKeepTheirRawLabelBytes) {
   EXPECT_TRUE(batch.series[0].raw_labels.empty());
 }
 
+// The decoder reads the usual Label form (name then value, each under 128 bytes) by fixed
+// offsets; every other form a sender may write must still read as libprotobuf reads it.
+TEST(CodecDifferentialTest, LabelsInUnusualFormsDecodeAsLibprotobufSees) {
+  const auto field = [](char tag, const std::string& body) {
+    std::string out(1, tag);
+    for (size_t n = body.size();; n >>= 7) {
+      out.push_back(static_cast<char>(n < 0x80 ? n : (n & 0x7f) | 0x80));
+      if (n < 0x80) break;
+    }
+    return out + body;
+  };
+  const std::string long_name(200, 'a'), long_value(130, 'v');
+  const std::vector<std::string> labels = {
+      field(0x12, "up") + field(0x0a, "__name__"),                      // value first
+      field(0x0a, long_name) + field(0x12, "long"),                     // two-byte name length
+      field(0x0a, "zzz") + field(0x0a, "instance") + field(0x12, "x"),  // name twice: last wins
+      field(0x0a, "job") + field(0x12, "node") + std::string("\x18\x01", 2),  // unknown field
+      field(0x0a, "zone") + field(0x12, long_value),              // two-byte value length
+      field(0x0a, "zzzz") + field(0x12, "a") + field(0x12, "b"),  // value twice
+  };
+  std::string series;
+  for (const std::string& l : labels) series += field(0x0a, l);
+  const std::string bytes = field(0x0a, series);
+  prometheus::WriteRequest req;
+  ASSERT_TRUE(req.ParseFromString(bytes));
+  Decoder decoder;
+  Batch batch;
+  ASSERT_TRUE(decoder.decode_v1(bytes, batch).ok());
+  expect_batch_matches_v1(req, batch);
+  EXPECT_EQ(req.timeseries(0).labels(2).name(), "instance");
+  EXPECT_EQ(req.timeseries(0).labels(5).value(), "b");
+}
+
 TEST(CodecTest, UnknownFieldsAreSkipped) {
   prometheus::WriteRequest req;
   auto* ts = req.add_timeseries();
