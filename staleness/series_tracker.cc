@@ -62,82 +62,12 @@ int64_t newest(const proto::Batch& b, const proto::Series& s, bool& stale) {
   return ts;
 }
 
-void put_varint(std::string& out, uint32_t v) {
-  while (v >= 0x80) {
-    out.push_back(static_cast<char>(v | 0x80));
-    v >>= 7;
-  }
-  out.push_back(static_cast<char>(v));
-}
-
-// Calls f(id) for each varint of ids[at, at + len).
-template <typename F>
-void for_each_id(std::string_view ids, uint32_t at, uint16_t len, F&& f) {
-  const auto* p = reinterpret_cast<const unsigned char*>(ids.data()) + at;
-  const auto* end = p + len;
-  while (p < end) {
-    uint32_t v = 0;
-    for (int shift = 0;; shift += 7) {
-      const unsigned char b = *p++;
-      v |= static_cast<uint32_t>(b & 0x7f) << shift;
-      if ((b & 0x80) == 0) break;
-    }
-    f(v);
-  }
-}
-
 }  // namespace
 
 SeriesTracker::SeriesTracker(KeyHash key_hash)
-    : key_hash_(key_hash != nullptr ? key_hash : default_key_hash), seed_(random_seed()) {}
-
-// ---- The table -----------------------------------------------------------------------
-
-size_t SeriesTracker::find(uint64_t key) const {
-  if (slots_.empty()) return SIZE_MAX;
-  for (size_t i = home(key);; i = next(i)) {
-    if (slots_[i].key == key) return i;
-    if (slots_[i].key == 0) return SIZE_MAX;
-  }
-}
-
-SeriesTracker::Slot& SeriesTracker::insert(uint64_t key) {
-  // At most 80% full: linear probing's probe counts stay low (about 3 at the worst).
-  if ((size_ + 1) * 5 > slots_.size() * 4) grow();
-  size_t i = home(key);
-  while (slots_[i].key != 0) i = next(i);
-  ++size_;
-  slots_[i].key = key;
-  return slots_[i];
-}
-
-void SeriesTracker::grow() {
-  // Half full after growing; any size works, as home() maps a key onto it by multiplying.
-  std::vector<Slot> old(std::max<size_t>(1024, (size_ + 1) * 2), Slot{});
-  old.swap(slots_);
-  for (const Slot& s : old) {
-    if (s.key == 0) continue;
-    size_t i = home(s.key);
-    while (slots_[i].key != 0) i = next(i);
-    slots_[i] = s;
-  }
-  forget_cursor_ = 0;
-}
-
-void SeriesTracker::erase_slot(size_t i) {
-  // Backward shift: a later slot of the same run moves into the hole unless its home lies
-  // cyclically in (hole, slot], where moving it would put it before its home.
-  for (size_t j = next(i);; j = next(j)) {
-    if (slots_[j].key == 0) break;
-    const size_t h = home(slots_[j].key);
-    const bool stays = i <= j ? (i < h && h <= j) : (i < h || h <= j);
-    if (stays) continue;
-    slots_[i] = slots_[j];
-    i = j;
-  }
-  slots_[i].key = 0;
-  --size_;
-}
+    : key_hash_(key_hash != nullptr ? key_hash : default_key_hash),
+      seed_(random_seed()),
+      labels_(seed_) {}
 
 // ---- Entries and instances -------------------------------------------------------------
 
@@ -152,14 +82,14 @@ uint32_t SeriesTracker::new_entry(const Entry& e) {
   return static_cast<uint32_t>(entries_.size() - 1);
 }
 
-void SeriesTracker::forget(size_t i) {
-  const uint32_t at = slots_[i].entry;
+void SeriesTracker::forget(Slot& slot) {
+  const uint32_t at = slot.entry;
   Entry& e = entries_[at];
-  garbage_ids_ += e.ids_len;
+  labels_.release(e.labels);
   const uint32_t instance = e.instance;
   e.instance = UINT32_MAX;
   free_entries_.push_back(at);
-  erase_slot(i);
+  slots_.erase(slot);
   --instances_[instance].live;
   drop_instance_if_empty(instance);
 }
@@ -181,8 +111,8 @@ void SeriesTracker::add_key(uint32_t instance, uint64_t key) {
   // Mostly keys that moved on or went: keep those still here, once each. Amortised: the
   // list has doubled since the last time.
   std::erase_if(inst.series, [&](uint64_t k) {
-    const size_t i = find(k);
-    return i == SIZE_MAX || entries_[slots_[i].entry].instance != instance;
+    const Slot* slot = slots_.find(k);
+    return slot == nullptr || entries_[slot->entry].instance != instance;
   });
   std::sort(inst.series.begin(), inst.series.end());
   inst.series.erase(std::unique(inst.series.begin(), inst.series.end()), inst.series.end());
@@ -223,110 +153,12 @@ uint32_t SeriesTracker::instance_index(const discovery::InstanceRecord& rec) {
   return index;
 }
 
-// ---- Labels ----------------------------------------------------------------------------
-
-bool SeriesTracker::split(std::string_view encoded) {
-  fields_.clear();
-  size_t at = 0;
-  while (at < encoded.size()) {
-    if (encoded[at] != 0x0a) return false;  // TimeSeries.labels, length-delimited
-    uint64_t len = 0;
-    size_t p = at + 1;
-    for (int shift = 0; p < encoded.size() && shift < 35; shift += 7, ++p) {
-      len |= static_cast<uint64_t>(static_cast<unsigned char>(encoded[p]) & 0x7f) << shift;
-      if ((static_cast<unsigned char>(encoded[p]) & 0x80) == 0) break;
-    }
-    ++p;
-    if (p > encoded.size() || len > encoded.size() - p) return false;
-    fields_.push_back(encoded.substr(at, p - at + len));
-    at = p + len;
-  }
-  return true;
-}
-
-void SeriesTracker::index_field(uint32_t id, uint64_t hash) {
-  const size_t mask = pool_index_.size() - 1;
-  size_t i = hash & mask;
-  while (pool_index_[i] != 0) i = (i + 1) & mask;
-  pool_index_[i] = static_cast<uint64_t>(id + 1) << 32 | static_cast<uint32_t>(hash >> 32);
-}
-
-uint32_t SeriesTracker::intern(std::string_view field) {
-  const uint64_t hash = proto::hash_bytes(seed_, field);
-  const auto tag = static_cast<uint32_t>(hash >> 32);
-  if (!pool_index_.empty()) {
-    const size_t mask = pool_index_.size() - 1;
-    for (size_t i = hash & mask; pool_index_[i] != 0; i = (i + 1) & mask) {
-      const uint64_t cell = pool_index_[i];
-      if (static_cast<uint32_t>(cell) != tag) continue;
-      const auto id = static_cast<uint32_t>(cell >> 32) - 1;
-      if (pool_[id] == field) return id;
-    }
-  }
-  if (field.size() > pool_block_left_) {
-    const size_t size = std::max<size_t>(64 << 10, field.size());
-    pool_blocks_.push_back(std::make_unique_for_overwrite<char[]>(size));
-    pool_next_ = pool_blocks_.back().get();
-    pool_block_left_ = size;
-  }
-  char* at = pool_next_;
-  std::memcpy(at, field.data(), field.size());
-  pool_next_ += field.size();
-  pool_block_left_ -= field.size();
-  const auto id = static_cast<uint32_t>(pool_.size());
-  pool_.emplace_back(at, field.size());
-  if ((pool_.size()) * 2 > pool_index_.size()) {  // grow: rehash every field
-    pool_index_.assign(std::max<size_t>(1024, pool_index_.size() * 2), 0);
-    for (uint32_t k = 0; k < pool_.size(); ++k) index_field(k, proto::hash_bytes(seed_, pool_[k]));
-  } else {
-    index_field(id, hash);
-  }
-  return id;
-}
-
-void SeriesTracker::store_labels(Entry& e) {
-  e.ids_at = static_cast<uint32_t>(ids_.size());
-  for (const std::string_view f : fields_) put_varint(ids_, intern(f));
-  e.ids_len = static_cast<uint16_t>(ids_.size() - e.ids_at);
-}
-
-std::string SeriesTracker::labels_of(const Entry& e) const {
-  std::string out;
-  for_each_id(ids_, e.ids_at, e.ids_len, [&](uint32_t id) { out.append(pool_[id]); });
-  return out;
-}
-
 void SeriesTracker::compact() {
-  if (garbage_ids_ < 4096 || garbage_ids_ * 2 < ids_.size()) return;
-  // The arena: live series' ids only. The pool: the fields they still use.
-  std::string ids;
-  ids.reserve(ids_.size() - garbage_ids_);
-  std::vector<uint32_t> remap(pool_.size(), UINT32_MAX);
-  std::vector<std::string_view> live;
-  for (Entry& e : entries_) {
-    if (e.instance == UINT32_MAX) continue;
-    const auto at = static_cast<uint32_t>(ids.size());
-    for_each_id(ids_, e.ids_at, e.ids_len, [&](uint32_t id) {
-      uint32_t& to = remap[id];
-      if (to == UINT32_MAX) {
-        to = static_cast<uint32_t>(live.size());
-        live.push_back(pool_[id]);
-      }
-      put_varint(ids, to);
-    });
-    e.ids_at = at;
-    e.ids_len = static_cast<uint16_t>(ids.size() - at);
-  }
-  // Copy the live fields into fresh blocks before the old ones go.
-  std::vector<std::unique_ptr<char[]>> old_blocks = std::move(pool_blocks_);
-  pool_blocks_.clear();
-  pool_next_ = nullptr;
-  pool_block_left_ = 0;
-  pool_.clear();
-  pool_index_.clear();  // rebuilt, sized for the live fields, as they are interned again
-  for (const std::string_view f : live) intern(f);
-  ids_ = std::move(ids);
-  garbage_ids_ = 0;
+  labels_.compact([&](const auto& keep) {
+    for (size_t i = 0; i < entries_.size(); ++i) {
+      if (entries_[i].instance != UINT32_MAX) keep(entries_[i].labels);
+    }
+  });
 }
 
 // ---- Requests ----------------------------------------------------------------------------
@@ -354,7 +186,7 @@ void SeriesTracker::track(const Request& r) {
       }
       p.key = key_of(key_hash_(seed_, bytes), sink_id, r.batch.series[so.index].tenant);
       p.check = check_of(so.hash);
-      if (!slots_.empty()) __builtin_prefetch(&slots_[home(p.key)], 1);
+      slots_.prefetch(p.key);
       pending_.push_back(p);
     }
   }
@@ -374,33 +206,29 @@ void SeriesTracker::touch(const Request& r, const Pending& p, std::string_view b
   const int64_t ts = newest(r.batch, series, stale);
   if (ts == INT64_MIN) return;  // no sample: nothing to end
   const auto generation = static_cast<uint32_t>(r.discovery_generation);
-  if (const size_t i = find(p.key); i != SIZE_MAX) {
-    Slot& t = slots_[i];
-    if (t.check != p.check) {  // another label set with this key: see the header
+  if (Slot* t = slots_.find(p.key); t != nullptr) {
+    if (t->check != p.check) {  // another label set with this key: see the header
       ++collisions_;
       return;
     }
-    if (stale) return forget(i);  // ended by the sender: nothing left for us to end
+    if (stale) return forget(*t);  // ended by the sender: nothing left for us to end
     // Within one discovery snapshot a series' instance cannot change; across them its
     // address may have moved to another instance.
-    if (t.generation != generation) {
-      move_to(entries_[t.entry], p.key, instance_index(*r.records[so.index]));
+    if (t->generation != generation) {
+      move_to(entries_[t->entry], p.key, instance_index(*r.records[so.index]));
     }
-    if (ts > t.last_ts) t.last_ts = ts;
-    t.generation = generation;
-    t.touched_s = r.now_s;
+    if (ts > t->last_ts) t->last_ts = ts;
+    t->generation = generation;
+    t->touched_s = r.now_s;
     return;
   }
-  // split fails only on bytes we did not write; ids_len and ids_at bound what one series
-  // and the arena can hold.
-  if (stale || !split(bytes) || fields_.size() > UINT16_MAX / 5 ||
-      ids_.size() > UINT32_MAX - UINT16_MAX) {
-    return;
-  }
-  Entry e{instance_index(*r.records[so.index]), r.sink_ids[p.sink], series.tenant, 0, 0};
-  store_labels(e);
+  if (stale) return;
+  // Fails only on bytes we did not write, or when the labels cannot be held.
+  LabelStore::Ref labels;
+  if (!labels_.store(bytes, labels)) return;
+  Entry e{instance_index(*r.records[so.index]), r.sink_ids[p.sink], series.tenant, labels};
   const uint32_t at = new_entry(e);
-  Slot& t = insert(p.key);
+  Slot& t = slots_.insert(p.key);
   t.last_ts = ts;
   t.check = p.check;
   t.generation = generation;
@@ -420,15 +248,16 @@ void SeriesTracker::take(const std::string& instance, uint64_t before_generation
   instances_[index].series.clear();
   std::vector<uint64_t> kept;
   for (const uint64_t key : keys) {
-    const size_t i = find(key);
-    if (i == SIZE_MAX || entries_[slots_[i].entry].instance != index) continue;  // moved or gone
-    if (before_generation != UINT64_MAX && at_or_after(slots_[i].generation, before_generation)) {
+    Slot* slot = slots_.find(key);
+    if (slot == nullptr || entries_[slot->entry].instance != index) continue;  // moved or gone
+    if (before_generation != UINT64_MAX && at_or_after(slot->generation, before_generation)) {
       kept.push_back(key);
       continue;
     }
-    const Entry& e = entries_[slots_[i].entry];
-    out.push_back(EndedSeries{e.sink_id, e.tenant, labels_of(e), slots_[i].last_ts});
-    forget(i);  // may drop the instance, once its last series goes
+    const Entry& e = entries_[slot->entry];
+    EndedSeries& ended = out.emplace_back(EndedSeries{e.sink_id, e.tenant, {}, slot->last_ts});
+    labels_.append_labels(e.labels, ended.labels);
+    forget(*slot);  // may drop the instance, once its last series goes
   }
   if (!kept.empty()) {  // then the instance is still here
     std::sort(kept.begin(), kept.end());
@@ -446,18 +275,21 @@ size_t SeriesTracker::forget_idle(uint32_t cutoff_s) {
     last_rec_ = nullptr;
     // Once around the table from where the last slice stopped; the table may have grown
     // between slices (a slot seen twice or missed once is caught by the next pass).
-    for (size_t budget = kForgetSlice; budget > 0 && scanned < slots_.size(); --budget) {
-      if (forget_cursor_ >= slots_.size()) forget_cursor_ = 0;
-      const Slot& s = slots_[forget_cursor_];
-      if (s.key != 0 && s.touched_s < cutoff_s) {
-        forget(forget_cursor_);  // a later slot may have moved here: look again
+    for (size_t budget = kForgetSlice; budget > 0 && scanned < slots_.capacity(); --budget) {
+      Slot* s = slots_.at(forget_cursor_);
+      if (s == nullptr) {
+        forget_cursor_ = {};
+        continue;
+      }
+      if (s->key != 0 && s->touched_s < cutoff_s) {
+        forget(*s);  // a later slot may have moved here: look again
         ++forgotten;
         continue;
       }
-      ++forget_cursor_;
+      ++forget_cursor_.index;
       ++scanned;
     }
-    done = scanned >= slots_.size();
+    done = scanned >= slots_.capacity();
     if (done) compact();
   }
   return forgotten;
@@ -465,7 +297,7 @@ size_t SeriesTracker::forget_idle(uint32_t cutoff_s) {
 
 size_t SeriesTracker::series() const {
   std::lock_guard lock(mu_);
-  return size_;
+  return slots_.size();
 }
 
 size_t SeriesTracker::instances() const {

@@ -4,13 +4,17 @@
 // Every forwarded sample of a matched instance touches its series here, so the table is
 // laid out for the touch, which at 100k-1M series is a cache miss, not a computation:
 //
-//   slots    open addressing (linear probing, backward-shift erase), 32 bytes a slot, two
-//            to a cache line, holding all a touch reads or writes: the key, a check, the
-//            last timestamp, the discovery generation and the arrival second. track()
-//            computes every key of a request first and prefetches their slots, so the
-//            misses of one request overlap instead of queueing.
+//   slots    SlotTable (slot_table.h): 32 bytes a slot, two to a cache line, holding all
+//            a touch reads or writes: the key, a check, the last timestamp, the discovery
+//            generation and the arrival second. track() computes every key of a request
+//            first and prefetches their slots, so the misses of one request overlap
+//            instead of queueing.
 //   entries  what only inserts, discovery changes, take() and compaction need (instance,
-//            sink, tenant, labels), in a dense array the slot points into.
+//            sink, tenant, where its labels are), in chunks the slot points into.
+//   labels   LabelStore (label_store.h): interned, a byte or two a label.
+//
+// Nothing of these is copied to grow (the slots grow a 64th at a time), so the process's
+// peak memory is what the tracker holds, not twice that for the moment of a resize.
 //
 // Telling series apart. A slot is found by a 64-bit key, a hash of the output labels'
 // encoded bytes seeded per tracker from the OS's random source and mixed with the sink
@@ -24,12 +28,8 @@
 // series is not tracked (and counted), as before. Seeding also keeps probe sequences
 // short whatever label sets a sender crafts.
 //
-// Labels are kept interned: each distinct RW 1.0 Label field (name and value, encoded) is
-// stored once in a pool, and a series holds the pool ids of its fields, as varints, in an
-// arena. The series of one target share most of their labels (job, instance, the fleet
-// labels), so a series costs a byte or two a label rather than its label bytes. Arena and
-// pool are compacted when half of them is garbage. Instances keep the keys of their
-// series, so ending one instance costs its own series, not a pass over all of them.
+// Instances keep the keys of their series, so ending one instance costs its own series,
+// not a pass over all of them.
 //
 // Forgetting idle series is a pass over the slots, in slices of kForgetSlice slots with
 // the lock released between them: a request waits for at most one slice, never a pass.
@@ -49,9 +49,12 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/chunked_vector.h"
 #include "base/string_hash.h"
 #include "discovery/instance.h"
 #include "proto/batch.h"
+#include "staleness/label_store.h"
+#include "staleness/slot_table.h"
 
 namespace rwgate::staleness {
 
@@ -95,21 +98,11 @@ class SeriesTracker {
   static constexpr size_t kForgetSlice = 8192;
 
  private:
-  struct Slot {
-    uint64_t key;  // 0: empty
-    int64_t last_ts;
-    uint32_t check;
-    uint32_t generation;  // the low 32 bits of the discovery generation of the last touch
-    uint32_t touched_s;
-    uint32_t entry;  // into entries_
-  };
-  static_assert(sizeof(Slot) == 32);
   struct Entry {
     uint32_t instance;  // UINT32_MAX: free (on free_entries_)
     uint32_t sink_id;
     uint32_t tenant;
-    uint32_t ids_at;   // into ids_: the pool ids of its label fields, varints, in order
-    uint16_t ids_len;  // bytes
+    LabelStore::Ref labels;
   };
   struct Instance {
     std::string key;
@@ -126,54 +119,26 @@ class SeriesTracker {
     uint32_t enc_len;
   };
 
-  size_t home(uint64_t key) const {
-    return static_cast<size_t>((static_cast<unsigned __int128>(key) * slots_.size()) >> 64);
-  }
-  size_t next(size_t i) const { return i + 1 == slots_.size() ? 0 : i + 1; }
-  // The slot of `key`, or SIZE_MAX.
-  size_t find(uint64_t key) const;
-  // Inserts a new key (not in the table); grows first when the table is full enough.
-  Slot& insert(uint64_t key);
-  void erase_slot(size_t i);  // backward shift: the slots after it move up
-  void grow();
-
   void touch(const Request& r, const Pending& p, std::string_view bytes);
-  // Releases slot i's entry and labels, and its instance's count, then empties the slot.
-  void forget(size_t i);
+  // Releases the slot's entry and labels, and its instance's count, then empties the slot
+  // (a later slot of its run may move into it).
+  void forget(Slot& slot);
   uint32_t new_entry(const Entry& e);
   void move_to(Entry& e, uint64_t key, uint32_t instance);
   void drop_instance_if_empty(uint32_t instance);
   void add_key(uint32_t instance, uint64_t key);
-
-  // Label fields of `encoded` into fields_ (false: not RW 1.0 Label fields).
-  bool split(std::string_view encoded);
-  void store_labels(Entry& e);  // fields_ interned into the arena
-  std::string labels_of(const Entry& e) const;
-  uint32_t intern(std::string_view field);
-  void index_field(uint32_t id, uint64_t hash);  // into pool_index_, which has room
-  void compact();                                // arena and pool, when half of them is garbage
+  void compact();  // the labels, when half of them is garbage
   uint32_t instance_index(const discovery::InstanceRecord& rec);
 
   const KeyHash key_hash_;
   const uint64_t seed_;
   mutable std::mutex mu_;  // guards everything below
-  std::vector<Slot> slots_;
-  size_t size_ = 0;
-  std::vector<Entry> entries_;
+  SlotTable slots_;
+  ChunkedVector<Entry> entries_;
   std::vector<uint32_t> free_entries_;
-  size_t forget_cursor_ = 0;  // where the last forgetting slice stopped
-  std::string ids_;           // the arena
-  size_t garbage_ids_ = 0;    // its bytes that belong to no tracked series
-  std::vector<std::unique_ptr<char[]>> pool_blocks_;
-  char* pool_next_ = nullptr;  // free space of the newest block
-  size_t pool_block_left_ = 0;
-  std::vector<std::string_view> pool_;  // id -> encoded Label field, in pool_blocks_
-  // field -> id: open addressing over (id + 1) << 32 | hash tag, at most half full. Eight
-  // bytes a distinct field where a node-based map took about sixty: most series have a
-  // field of their own (a high-cardinality label), so this is most of the pool's cost.
-  std::vector<uint64_t> pool_index_;
-  std::vector<std::string_view> fields_;  // scratch of split()
-  std::vector<Instance> instances_;       // by index; a dropped one has an empty key
+  SlotTable::Cursor forget_cursor_;  // where the last forgetting slice stopped
+  LabelStore labels_;
+  std::vector<Instance> instances_;  // by index; a dropped one has an empty key
   std::vector<uint32_t> free_instances_;
   std::unordered_map<std::string, uint32_t, StringHash, std::equal_to<>> instance_by_key_;
   uint64_t collisions_ = 0;

@@ -1,8 +1,9 @@
 // The series tracker's table against a plain model of what it must keep: random requests
 // (new series, touches, moves between instances across discovery generations, series the
-// sender ended), idle forgetting and takes. Keys are clustered on purpose (a key hash whose
-// top bits take eight values) so that long probe runs, runs that wrap around the end of
-// the table, growth and backward-shift erasing are all exercised.
+// sender ended), idle forgetting and takes. Keys are clustered on purpose (a key hash that
+// puts them in four of the table's 64 segments, by its top six bits, and in eight places
+// of each, by the three bits below) so that long probe runs, runs that wrap around the
+// end of a segment, growth and backward-shift erasing are all exercised.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -22,7 +23,7 @@ namespace {
 
 uint64_t clustered(uint64_t, std::string_view encoded) {
   const uint64_t h = proto::hash_bytes(7, encoded);
-  return (h & ((1ULL << 40) - 1)) | ((h >> 40) & 7) << 61;
+  return (h & ((1ULL << 40) - 1)) | ((h >> 40) & 7) << 55 | ((h >> 43) & 3) << 58;
 }
 
 struct Model {
