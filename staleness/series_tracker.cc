@@ -99,31 +99,29 @@ void SeriesTracker::drop_instance_if_empty(uint32_t instance) {
   if (inst.live > 0) return;
   instance_by_key_.erase(inst.key);
   inst.key.clear();
-  std::vector<uint64_t>().swap(inst.series);
+  std::vector<uint32_t>().swap(inst.series);
   free_instances_.push_back(instance);
   if (last_rec_ != nullptr && last_index_ == instance) last_rec_ = nullptr;
 }
 
-void SeriesTracker::add_key(uint32_t instance, uint64_t key) {
+void SeriesTracker::add_entry(uint32_t instance, uint32_t entry) {
   Instance& inst = instances_[instance];
-  inst.series.push_back(key);
+  inst.series.push_back(entry);
   if (inst.series.size() <= 2 * static_cast<size_t>(inst.live) + 16) return;
-  // Mostly keys that moved on or went: keep those still here, once each. Amortised: the
+  // Mostly entries that moved on or went: keep those still here, once each. Amortised: the
   // list has doubled since the last time.
-  std::erase_if(inst.series, [&](uint64_t k) {
-    const Slot* slot = slots_.find(k);
-    return slot == nullptr || entries_[slot->entry].instance != instance;
-  });
+  std::erase_if(inst.series, [&](uint32_t at) { return entries_[at].instance != instance; });
   std::sort(inst.series.begin(), inst.series.end());
   inst.series.erase(std::unique(inst.series.begin(), inst.series.end()), inst.series.end());
 }
 
-void SeriesTracker::move_to(Entry& e, uint64_t key, uint32_t instance) {
+void SeriesTracker::move_to(uint32_t entry, uint32_t instance) {
+  Entry& e = entries_[entry];
   const uint32_t old = e.instance;
   if (old == instance) return;
   e.instance = instance;
   ++instances_[instance].live;
-  add_key(instance, key);
+  add_entry(instance, entry);
   --instances_[old].live;
   drop_instance_if_empty(old);
 }
@@ -215,7 +213,7 @@ void SeriesTracker::touch(const Request& r, const Pending& p, std::string_view b
     // Within one discovery snapshot a series' instance cannot change; across them its
     // address may have moved to another instance.
     if (t->generation != generation) {
-      move_to(entries_[t->entry], p.key, instance_index(*r.records[so.index]));
+      move_to(t->entry, instance_index(*r.records[so.index]));
     }
     if (ts > t->last_ts) t->last_ts = ts;
     t->generation = generation;
@@ -235,7 +233,7 @@ void SeriesTracker::touch(const Request& r, const Pending& p, std::string_view b
   t.touched_s = r.now_s;
   t.entry = at;
   ++instances_[e.instance].live;
-  add_key(e.instance, p.key);  // after the insert: it may look its keys up
+  add_entry(e.instance, at);
 }
 
 void SeriesTracker::take(const std::string& instance, uint64_t before_generation,
@@ -244,26 +242,28 @@ void SeriesTracker::take(const std::string& instance, uint64_t before_generation
   auto it = instance_by_key_.find(instance);
   if (it == instance_by_key_.end()) return;
   const uint32_t index = it->second;
-  std::vector<uint64_t> keys = std::move(instances_[index].series);
+  std::vector<uint32_t> list = std::move(instances_[index].series);
   instances_[index].series.clear();
-  std::vector<uint64_t> kept;
-  for (const uint64_t key : keys) {
-    Slot* slot = slots_.find(key);
-    if (slot == nullptr || entries_[slot->entry].instance != index) continue;  // moved or gone
+  std::sort(list.begin(), list.end());  // an entry freed and used again is in it twice
+  list.erase(std::unique(list.begin(), list.end()), list.end());
+  std::vector<uint32_t> kept;
+  for (const uint32_t at : list) {
+    const Entry& e = entries_[at];
+    if (e.instance != index) continue;  // moved or gone
+    // The slot's key, from the labels the marker needs anyway: the same bytes it was
+    // computed from, so the same key.
+    std::string labels;
+    labels_.append_labels(e.labels, labels);
+    Slot* slot = slots_.find(key_of(key_hash_(seed_, labels), e.sink_id, e.tenant));
+    if (slot == nullptr || slot->entry != at) continue;  // cannot be: see touch()
     if (before_generation != UINT64_MAX && at_or_after(slot->generation, before_generation)) {
-      kept.push_back(key);
+      kept.push_back(at);
       continue;
     }
-    const Entry& e = entries_[slot->entry];
-    EndedSeries& ended = out.emplace_back(EndedSeries{e.sink_id, e.tenant, {}, slot->last_ts});
-    labels_.append_labels(e.labels, ended.labels);
+    out.push_back(EndedSeries{e.sink_id, e.tenant, std::move(labels), slot->last_ts});
     forget(*slot);  // may drop the instance, once its last series goes
   }
-  if (!kept.empty()) {  // then the instance is still here
-    std::sort(kept.begin(), kept.end());
-    kept.erase(std::unique(kept.begin(), kept.end()), kept.end());
-    instances_[index].series = std::move(kept);
-  }
+  if (!kept.empty()) instances_[index].series = std::move(kept);  // then it is still here
   compact();
 }
 

@@ -28,8 +28,9 @@
 // series is not tracked (and counted), as before. Seeding also keeps probe sequences
 // short whatever label sets a sender crafts.
 //
-// Instances keep the keys of their series, so ending one instance costs its own series,
-// not a pass over all of them.
+// Instances keep the entries of their series (4 bytes each; a slot is found again from the
+// labels, which ending a series reads anyway), so ending one instance costs its own
+// series, not a pass over all of them.
 //
 // Forgetting idle series is a pass over the slots, in slices of kForgetSlice slots with
 // the lock released between them: a request waits for at most one slice, never a pass.
@@ -107,7 +108,7 @@ class SeriesTracker {
   struct Instance {
     std::string key;
     uint32_t live = 0;             // series whose entry names this instance
-    std::vector<uint64_t> series;  // their keys, and maybe keys that moved on or went
+    std::vector<uint32_t> series;  // their entries, and maybe entries that moved on or went
   };
   // A request's series, keyed in the first pass.
   struct Pending {
@@ -124,9 +125,9 @@ class SeriesTracker {
   // (a later slot of its run may move into it).
   void forget(Slot& slot);
   uint32_t new_entry(const Entry& e);
-  void move_to(Entry& e, uint64_t key, uint32_t instance);
+  void move_to(uint32_t entry, uint32_t instance);
   void drop_instance_if_empty(uint32_t instance);
-  void add_key(uint32_t instance, uint64_t key);
+  void add_entry(uint32_t instance, uint32_t entry);
   void compact();  // the labels, when half of them is garbage
   uint32_t instance_index(const discovery::InstanceRecord& rec);
 
