@@ -4,49 +4,26 @@
 #include <cstring>
 
 #include "proto/hash.h"
+#include "proto/wire.h"
 
 namespace rwgate::staleness {
 
 namespace {
 
-// A varint of at most 35 bits at p (bounded by end); returns past it, or null.
-const unsigned char* read_varint(const unsigned char* p, const unsigned char* end, uint64_t& v) {
-  v = 0;
-  for (int shift = 0; p < end && shift < 35; shift += 7) {
-    const unsigned char b = *p++;
-    v |= static_cast<uint64_t>(b & 0x7f) << shift;
-    if ((b & 0x80) == 0) return p;
-  }
-  return nullptr;
-}
-
 // The Label field that starts at p, in the pool: its length is in its own bytes, which
-// store() checked before they went in.
+// store() checked before they went in (a varint ends within them).
 std::string_view field_at(const char* p) {
-  const auto* u = reinterpret_cast<const unsigned char*>(p);
-  uint64_t len;
-  const unsigned char* body = read_varint(u + 1, u + 6, len);
-  return {p, static_cast<size_t>(body - u) + static_cast<size_t>(len)};
-}
-
-void put_varint(std::string& out, uint32_t v) {
-  while (v >= 0x80) {
-    out.push_back(static_cast<char>(v | 0x80));
-    v >>= 7;
-  }
-  out.push_back(static_cast<char>(v));
+  proto::WireReader r(std::string_view(p + 1, 10));
+  uint64_t len = 0;
+  r.read_varint(len);
+  return {p, static_cast<size_t>(r.position() - p) + static_cast<size_t>(len)};
 }
 
 // Calls f(number) for each varint of the `len` bytes at p.
 template <typename F>
 void for_each_id(const char* p, uint16_t len, F&& f) {
-  const auto* u = reinterpret_cast<const unsigned char*>(p);
-  const auto* end = u + len;
-  while (u < end) {
-    uint64_t v;
-    u = read_varint(u, end, v);
-    f(static_cast<uint32_t>(v));
-  }
+  proto::WireReader r(std::string_view(p, len));
+  for (uint64_t v = 0; !r.done() && r.read_varint(v);) f(static_cast<uint32_t>(v));
 }
 
 }  // namespace
@@ -68,15 +45,13 @@ bool LabelStore::store(std::string_view encoded, Ref& out) {
   // Check every field before interning any: bytes we did not write leave nothing behind.
   std::vector<std::string_view>& fields = split_;
   fields.clear();
-  const auto* begin = reinterpret_cast<const unsigned char*>(encoded.data());
-  const auto* end = begin + encoded.size();
-  for (const unsigned char* p = begin; p < end;) {
-    if (*p != 0x0a) return false;  // TimeSeries.labels, length-delimited
-    uint64_t len;
-    const unsigned char* body = read_varint(p + 1, end, len);
-    if (body == nullptr || len > static_cast<uint64_t>(end - body)) return false;
-    fields.emplace_back(reinterpret_cast<const char*>(p), static_cast<size_t>(body - p) + len);
-    p = body + len;
+  for (proto::WireReader r(encoded); !r.done();) {
+    const char* at = r.position();
+    uint64_t key;
+    std::string_view body;
+    // TimeSeries.labels, length-delimited: the one-byte key 0x0a, then length and bytes.
+    if (*at != 0x0a || !r.read_varint(key) || !r.read_bytes(body)) return false;
+    fields.emplace_back(at, static_cast<size_t>(r.position() - at));
   }
   // A varint is at most five bytes: this many fit a Ref's length.
   if (fields.size() > UINT16_MAX / 5) return false;
@@ -84,7 +59,7 @@ bool LabelStore::store(std::string_view encoded, Ref& out) {
     return false;  // the arena's offsets are 32 bits
   }
   ids_.clear();
-  for (const std::string_view f : fields) put_varint(ids_, intern(f));
+  for (const std::string_view f : fields) proto::WireWriter(ids_).varint(intern(f));
   put_ids(arena_, ids_, out);
   used_ += out.len;
   return true;
@@ -157,7 +132,7 @@ void LabelStore::keep(Rebuild& r, Ref& ref) {
         to = static_cast<uint32_t>(r.live.size());
         r.live.push_back(fields_[n]);
       }
-      put_varint(r.ids, to);
+      proto::WireWriter(r.ids).varint(to);
     });
   }
   put_ids(r.arena, r.ids, ref);  // no more blocks than the arena it replaces
