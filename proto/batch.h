@@ -90,8 +90,9 @@ struct Series {
   uint32_t tenant = 0;
   SeriesMetadata metadata;
   // RW 1.0: the series' Label fields exactly as received, when they were contiguous and
-  // already canonical (sorted, no empty values), else empty. Equal bytes mean an equal
-  // label set, so the relabel cache can key on them with one hash and one memcmp.
+  // already canonical (sorted, no empty values, each field as append_labels_v1 writes it:
+  // name then value, minimal lengths), else empty. The bytes are then a function of the
+  // label set: equal bytes mean an equal label set and the other way round.
   std::string_view raw_labels;
 };
 

@@ -216,10 +216,24 @@ bool read_metadata_v1(std::string_view md_bytes, FamilyMetadata& md) {
   return true;
 }
 
+// Whether a Label field is exactly what encoding `l` writes: a one-byte tag and a minimal
+// length, then name and value in that order, each with a one-byte tag and a minimal
+// length. The sizes prove it: a length shorter than minimal cannot exist, so prefixes of
+// exactly the minimal sizes, with the name and the value where they are, leave no room
+// for a longer tag, a second name or an unknown field.
+bool canonical_label_field(const char* field_start, std::string_view part, const Label& l) {
+  const size_t n = l.name.size(), v = l.value.size();
+  const size_t name_at = 1 + varint_size(n);
+  return part.data() == field_start + 1 + varint_size(part.size()) &&
+         part.size() == name_at + n + 1 + varint_size(v) + v &&
+         l.name.data() == part.data() + name_at && l.value.data() == part.data() + part.size() - v;
+}
+
 // TimeSeries { repeated Label labels = 1; repeated Sample samples = 2;
 //              repeated Exemplar exemplars = 3; repeated Histogram histograms = 4; }
 // Appends series number `index` to `out`. Its labels keep their raw bytes
-// (Series::raw_labels) when they came as one run, already sorted and all non-empty.
+// (Series::raw_labels) when they came as one run of canonical fields, already sorted and
+// all non-empty: then the bytes are what encoding the labels would write.
 Status decode_series_v1(std::string_view ts_bytes, size_t index, Batch& out) {
   Series s = begin_series(out);
   WireReader r(ts_bytes);
@@ -242,6 +256,7 @@ Status decode_series_v1(std::string_view ts_bytes, size_t index, Batch& out) {
       Label l;
       if (!read_label_v1(part, l)) return wire_error(where(index) + "bad label");
       out.labels.push_back(l);
+      raw_ok = raw_ok && canonical_label_field(field_start, part, l);
       if (raw_begin == nullptr) {
         raw_begin = field_start;
       } else if (raw_end != field_start) {

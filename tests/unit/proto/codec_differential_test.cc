@@ -613,6 +613,40 @@ TEST(CodecTest, CanonicalV1SeriesKeepTheirRawLabelBytes) {
   EXPECT_TRUE(batch.series[0].raw_labels.empty());
 }
 
+// Raw bytes are kept only when they are what encoding the labels writes, so that they are
+// a function of the label set; other layouts of the same labels decode the same but keep
+// none.
+TEST(CodecTest, RawLabelBytesAreKeptOnlyInTheCanonicalLayout) {
+  // One series: its name, then the Label fields `fields` (already framed), and a sample.
+  const std::string name("\x0a\x0d\x0a\x08__name__\x12\x01m", 15);
+  auto body = [&name](const std::string& fields) {
+    const std::string sample("\x12\x09\x09\0\0\0\0\0\0\xf0\x3f", 11);  // value 1.0
+    const std::string ts = name + fields + sample;
+    return std::string("\x0a") + static_cast<char>(ts.size()) + ts;
+  };
+  const std::string canonical("\x0a\x06\x0a\x01\x61\x12\x01\x62", 8);  // {a="b"}
+  const std::vector<std::string> other_layouts = {
+      std::string("\x0a\x06\x12\x01\x62\x0a\x01\x61", 8),               // value first
+      std::string("\x0a\x86\x00\x0a\x01\x61\x12\x01\x62", 9),           // long field length
+      std::string("\x0a\x07\x0a\x81\x00\x61\x12\x01\x62", 9),           // long name length
+      std::string("\x0a\x08\x0a\x01\x61\x12\x01\x62\x18\x01", 10),      // unknown field
+      std::string("\x0a\x09\x0a\x01\x7a\x0a\x01\x61\x12\x01\x62", 11),  // name twice
+  };
+  Decoder decoder;
+  Batch batch;
+  const std::string kept = body(canonical);  // the batch's views point into it
+  const Status st = decoder.decode_v1(kept, batch);
+  ASSERT_TRUE(st.ok()) << st.reason();
+  EXPECT_EQ(batch.series[0].raw_labels, name + canonical);
+  for (const std::string& fields : other_layouts) {
+    const std::string in = body(fields);
+    ASSERT_TRUE(decoder.decode_v1(in, batch).ok());
+    EXPECT_EQ(span_vec(batch.labels_of(batch.series[0])),
+              (std::vector<Label>{{"__name__", "m"}, {"a", "b"}}));
+    EXPECT_TRUE(batch.series[0].raw_labels.empty());
+  }
+}
+
 // The decoder reads the usual Label form (name then value, each under 128 bytes) by fixed
 // offsets; every other form a sender may write must still read as libprotobuf reads it.
 TEST(CodecDifferentialTest, LabelsInUnusualFormsDecodeAsLibprotobufSees) {
