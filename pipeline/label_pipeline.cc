@@ -1,5 +1,6 @@
 #include "pipeline/label_pipeline.h"
 
+#include <array>
 #include <cstring>
 
 #include "proto/encode.h"
@@ -247,10 +248,17 @@ bool LabelPipeline::direct_series(const PipelineRules& rules,
   stats.records[si] = f.live;
   if (f.outcome == EnrichOutcome::kMatched) ++stats.enrich_hits;
   if (f.outcome == EnrichOutcome::kMissed) ++stats.enrich_misses;
+  // With encode_direct, RW 1.0 input in canonical bytes is spliced here, in the same
+  // pass: the sender's Label fields copied, the target's pre-encoded fields put between.
+  const std::string_view raw = series.raw_labels;
+  const bool splice = rules.encode_direct && f.encoded != nullptr && !raw.empty();
+  std::array<proto::FieldInsert, kMaxDefaultLabels + 1> inserts;
+  size_t ninserts = 0;
   const proto::Label* add = f.add.data();
   const size_t nadd = f.nadd;
   size_t a = 0;
-  for (const proto::Label& l : in) {
+  for (size_t k = 0; k < in.size(); ++k) {
+    const proto::Label& l = in[k];
     // Most names differ in their first byte; compare whole names only when they do not.
     for (; a < nadd; ++a) {
       const std::string_view an = add[a].name;
@@ -259,11 +267,22 @@ bool LabelPipeline::direct_series(const PipelineRules& rules,
               ? (static_cast<unsigned char>(an[0]) < static_cast<unsigned char>(l.name[0]) ? -1 : 1)
               : an.compare(l.name);
       if (c > 0) break;
-      if (c < 0) direct_labels_.push_back(add[a]);
+      if (c == 0) continue;  // the sender's label stays
+      direct_labels_.push_back(add[a]);
+      if (splice) inserts[ninserts++] = {proto::raw_field_start(raw, in, k), f.field(a)};
     }
     direct_labels_.push_back(l);
   }
-  for (; a < nadd; ++a) direct_labels_.push_back(add[a]);
+  for (; a < nadd; ++a) {
+    direct_labels_.push_back(add[a]);
+    if (splice) inserts[ninserts++] = {raw.size(), f.field(a)};
+  }
+  if (ninserts > 0) {
+    const size_t at = direct_encoded_.size();
+    if (proto::splice_fields_v1(direct_encoded_, raw, {inserts.data(), ninserts}))
+      direct_encoded_spans_[si] = {static_cast<uint32_t>(at),
+                                   static_cast<uint32_t>(direct_encoded_.size() - at)};
+  }
   return true;
 }
 
@@ -277,6 +296,8 @@ void LabelPipeline::run_direct(const PipelineRules& rules,
   direct_labels_.clear();
   direct_labels_.reserve(batch.labels.size() + (kMaxDefaultLabels + 1) * n);
   direct_spans_.clear();
+  direct_encoded_.clear();
+  direct_encoded_spans_.assign(n, {0, 0});  // length 0: not encoded
   targets_.begin_request(generation, &rules, discovery);
   for (uint32_t si = 0; si < n; ++si) {
     const auto begin = static_cast<uint32_t>(direct_labels_.size());
@@ -285,22 +306,14 @@ void LabelPipeline::run_direct(const PipelineRules& rules,
         {begin, kept ? static_cast<uint32_t>(direct_labels_.size() - begin) : UINT32_MAX});
   }
   // Encoded bytes only when asked for (the series tracker keys on them); otherwise the
-  // sink encodes these views straight into its request. RW 1.0 input is spliced: the
-  // sender's Label fields copied, the added labels encoded between them.
-  direct_encoded_.clear();
-  direct_encoded_spans_.assign(n, {0, 0});
+  // sink encodes these views straight into its request. What direct_series did not
+  // splice, and that is not the sender's bytes as they are, is encoded here.
   for (size_t i = 0; i < n && rules.encode_direct; ++i) {
-    if (direct_spans_[i].second == UINT32_MAX) continue;
+    if (direct_spans_[i].second == UINT32_MAX || direct_encoded_spans_[i].second != 0) continue;
     if (direct_spans_[i].second == batch.series[i].labels_count) continue;  // raw bytes below
-    const std::span<const proto::Label> labels(direct_labels_.data() + direct_spans_[i].first,
-                                               direct_spans_[i].second);
     const size_t at = direct_encoded_.size();
-    const proto::Series& series = batch.series[i];
-    if (series.raw_labels.empty() ||
-        !proto::splice_labels_v1(direct_encoded_, labels, batch.labels_of(series),
-                                 series.raw_labels)) {
-      proto::append_labels_v1(direct_encoded_, labels);
-    }
+    proto::append_labels_v1(
+        direct_encoded_, {direct_labels_.data() + direct_spans_[i].first, direct_spans_[i].second});
     direct_encoded_spans_[i] = {static_cast<uint32_t>(at),
                                 static_cast<uint32_t>(direct_encoded_.size() - at)};
   }

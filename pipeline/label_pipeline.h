@@ -118,7 +118,9 @@ class LabelPipeline {
   TargetFacts target_facts(const PipelineRules& rules,
                            const discovery::DiscoverySnapshot* discovery,
                            std::span<const proto::Label> in, std::string_view match_value);
-  // Series si's output labels appended to direct_labels_; false: it goes nowhere.
+  // Series si's output labels appended to direct_labels_ and, when they can be spliced,
+  // their encoding to direct_encoded_ (its span in direct_encoded_spans_[si]); false: it
+  // goes nowhere.
   bool direct_series(const PipelineRules& rules, const discovery::DiscoverySnapshot* discovery,
                      const proto::Batch& batch, uint32_t si, PipelineStats& stats);
 

@@ -2,6 +2,7 @@
 
 #include <random>
 
+#include "proto/encode.h"
 #include "proto/hash.h"
 
 namespace rwgate::pipeline {
@@ -21,7 +22,8 @@ TargetMemo::TargetMemo() : seed_(random_seed()), slots_(kMinSlots, 0) {}
 
 void TargetMemo::begin_request(const CacheGeneration& generation, const void* rules,
                                const void* discovery) {
-  if (valid_ && generation == generation_ && rules == rules_ && discovery == discovery_) return;
+  if (valid_ && !full_ && generation == generation_ && rules == rules_ && discovery == discovery_)
+    return;
   clear();
   generation_ = generation;
   rules_ = rules;
@@ -33,6 +35,8 @@ void TargetMemo::clear() {
   if (!entries_.empty()) slots_.assign(kMinSlots, 0);
   entries_.clear();
   keys_.clear();
+  encoded_.clear();
+  full_ = false;
 }
 
 uint64_t TargetMemo::hash(const Key& key) const {
@@ -66,15 +70,20 @@ const TargetFacts* TargetMemo::find(const Key& key) {
 
 const TargetFacts& TargetMemo::put(const Key& key, const TargetFacts& facts) {
   size_t bytes = 0;
-  for (std::string_view part : key) {
-    if (part.size() > kMaxKeyPart) {  // not memoized: held only until the next put()
-      overflow_ = facts;
-      return overflow_;
-    }
-    bytes += part.size();
+  for (std::string_view part : key) bytes += part.size();
+  const bool overlong =
+      key[0].size() > kMaxKeyPart || key[1].size() > kMaxKeyPart || key[2].size() > kMaxKeyPart;
+  // Encoded first, to know whether the labels fit.
+  const size_t at = encoded_.size();
+  if (encoded_.capacity() < kMaxEncodedBytes) encoded_.reserve(kMaxEncodedBytes);
+  const size_t labels_bytes = proto::labels_v1_size({facts.add.data(), facts.nadd});
+  if (overlong || entries_.size() >= kMaxTargets || keys_.size() + bytes > kMaxKeyBytes ||
+      at + labels_bytes > kMaxEncodedBytes) {
+    full_ = full_ || !overlong;  // an overlong key says nothing about the memo's room
+    overflow_ = facts;
+    overflow_.encoded = nullptr;
+    return overflow_;  // held only until the next put()
   }
-  // Bounded; refills from the next series.
-  if (entries_.size() >= kMaxTargets || keys_.size() + bytes > kMaxKeyBytes) clear();
   if ((entries_.size() + 1) * 2 > slots_.size()) {
     slots_.assign(slots_.size() * 2, 0);
     for (size_t k = 0; k < entries_.size(); ++k) place(entries_[k].hash, k);
@@ -84,6 +93,10 @@ const TargetFacts& TargetMemo::put(const Key& key, const TargetFacts& facts) {
     e.key_lens[i] = static_cast<uint16_t>(key[i].size());
     keys_.append(key[i]);
   }
+  proto::append_labels_v1(encoded_, {facts.add.data(), facts.nadd});
+  proto::read_labels_v1(std::string_view(encoded_).substr(at), decoded_);
+  for (size_t a = 0; a < facts.nadd; ++a) e.facts.add[a] = decoded_[a];
+  e.facts.encoded = encoded_.data() + at;
   entries_.push_back(e);
   place(e.hash, entries_.size() - 1);
   return entries_.back().facts;

@@ -11,13 +11,21 @@
 // the direct path. Here it is one seeded hash of the two values, a probe into a table that
 // holds one slot per target (it stays in cache) and one compare of the key.
 //
+// A kept target's added labels are encoded once, into one buffer of the memo: the direct
+// path splices those bytes between the sender's Label fields, and its views (and the shard
+// hash) read them there, next to each other, rather than in the discovery record, which at
+// a thousand targets is a cache miss a series. The buffer is reserved at its bound, so it
+// never moves while views into it are held.
+//
 // Keys are compared in full, so a hash collision costs a lookup, never a wrong answer; the
 // hash is seeded per memo, so a sender cannot craft values that share a probe sequence.
 // Bounded whatever the senders send: a key part longer than kMaxKeyPart bytes (no address
-// is that long) is answered but not kept, and when kMaxTargets targets or kMaxKeyBytes of
-// keys are held, the memo starts again from empty. A target costs about 220 bytes plus its
-// key, so the bound is some 20-30 MiB per ingest worker, reached only by a fleet (or a
-// sender) with 65,536 targets; a fleet of 1000 takes a quarter of a MiB.
+// is that long) is answered but not kept, and when kMaxTargets targets, kMaxKeyBytes of
+// keys or kMaxEncodedBytes of labels are held, further targets are answered but not kept
+// until the next request, which starts again from empty (not earlier: the request's
+// series hold views into the buffer). A target costs about 230 bytes plus its key and
+// labels, so the bound is some 25-40 MiB per ingest worker, reached only by a fleet (or a
+// sender) with 65,536 targets; a fleet of 1000 takes a third of a MiB.
 #pragma once
 
 #include <array>
@@ -39,10 +47,20 @@ struct TargetFacts {
   EnrichOutcome outcome = EnrichOutcome::kOff;
   bool late = false;                                // dropped: the instance is gone
   const discovery::InstanceRecord* live = nullptr;  // for the tracker and coverage
-  // The labels to add, in name order: views into the snapshot's record and the rules,
-  // which live as long as the generation the memo holds.
+  // The labels to add, in name order. Kept facts hold them encoded as Label fields, one
+  // after another from `encoded`, and the views point into those bytes; facts that were
+  // not kept (encoded null) point into the snapshot's record and the rules instead, which
+  // live as long as the generation the memo holds.
   uint8_t nadd = 0;
   std::array<proto::Label, kMaxDefaultLabels + 1> add;
+  const char* encoded = nullptr;
+
+  // add[a]'s Label field, when encoded: it ends with its value and starts where the one
+  // before it ends.
+  std::string_view field(size_t a) const {
+    const char* begin = a == 0 ? encoded : add[a - 1].value.data() + add[a - 1].value.size();
+    return {begin, static_cast<size_t>(add[a].value.data() + add[a].value.size() - begin)};
+  }
 };
 
 class TargetMemo {
@@ -53,15 +71,19 @@ class TargetMemo {
   static constexpr size_t kMaxTargets = 65536;
   static constexpr size_t kMaxKeyPart = 1024;
   static constexpr size_t kMaxKeyBytes = size_t{4} << 20;
+  static constexpr size_t kMaxEncodedBytes = size_t{4} << 20;
 
   TargetMemo();
 
-  // Once per request: forgets everything when `generation` is not the one held, or when
-  // the rules or the snapshot are other objects. The facts point into both, which the
-  // caller keeps alive while their generation lasts (a generation names one snapshot).
+  // Once per request: forgets everything when `generation` is not the one held, when the
+  // rules or the snapshot are other objects, or when the memo filled up. The facts point
+  // into both, which the caller keeps alive while their generation lasts (a generation
+  // names one snapshot), and into the memo, valid until the next begin_request().
   void begin_request(const CacheGeneration& generation, const void* rules, const void* discovery);
   // The facts of `key`, or null; then put() them, for the same key, before the next find().
   const TargetFacts* find(const Key& key);
+  // put() keeps the facts with their labels encoded, unless the memo is full or a key
+  // part too long; the answer says which (`encoded`).
   const TargetFacts& put(const Key& key, const TargetFacts& facts);
   size_t size() const { return entries_.size(); }
 
@@ -88,9 +110,12 @@ class TargetMemo {
   std::vector<uint64_t> slots_;
   std::vector<Entry> entries_;
   std::string keys_;
+  std::string encoded_;  // kept targets' added labels, as Label fields; reserved at its bound
+  std::vector<proto::Label> decoded_;  // put()'s scratch
+  bool full_ = false;                  // a target was not kept: start again next request
   // find()'s hash, reused by the put() that follows a miss.
   uint64_t last_hash_ = 0;
-  TargetFacts overflow_;  // put()'s answer for a key too long to keep
+  TargetFacts overflow_;  // put()'s answer for facts it does not keep
 };
 
 }  // namespace rwgate::pipeline

@@ -88,12 +88,6 @@ char* put_varint(char* p, uint64_t v) {
   return p;
 }
 
-size_t labels_v1_size(std::span<const Label> labels) {
-  size_t total = 0;
-  for (const Label& l : labels) total += bytes_field_size(label_msg_size(l));
-  return total;
-}
-
 // Copies n bytes without a call when n <= 16: label names and values are mostly that
 // short, and a call into memcpy for each costs more than the copy (two overlapping
 // loads and stores of 8 or 4 bytes cover any length up to 16).
@@ -142,61 +136,33 @@ void write_labels_v1(std::string& out, std::span<const Label> labels, size_t tot
 }
 }  // namespace
 
+size_t labels_v1_size(std::span<const Label> labels) {
+  size_t total = 0;
+  for (const Label& l : labels) total += bytes_field_size(label_msg_size(l));
+  return total;
+}
+
 void append_labels_v1(std::string& out, std::span<const Label> labels) {
   write_labels_v1(out, labels, labels_v1_size(labels));
 }
 
-bool splice_labels_v1(std::string& out, std::span<const Label> out_labels,
-                      std::span<const Label> in, std::string_view raw) {
-  // Sized once for the sender's bytes and the added fields, then written through a
-  // pointer: one resize a series rather than one per run and per added label.
-  size_t added = 0;
-  for (size_t i = 0, k = 0; i < out_labels.size(); ++i) {
-    if (k < in.size() && out_labels[i].name.data() == in[k].name.data()) {
-      ++k;
-    } else {
-      added += bytes_field_size(label_msg_size(out_labels[i]));
-    }
+bool splice_fields_v1(std::string& out, std::string_view raw,
+                      std::span<const FieldInsert> inserts) {
+  size_t prev = 0, total = raw.size();
+  for (const FieldInsert& ins : inserts) {
+    if (ins.at < prev || ins.at > raw.size()) return false;
+    prev = ins.at;
+    total += ins.fields.size();
   }
-  const size_t start = out.size();
-  out.resize(start + raw.size() + added);
-  char* d = out.data() + start;
-  const char* p = raw.data();
-  const char* const end = raw.data() + raw.size();
-  const char* run = p;  // the sender's bytes not yet copied
-  size_t k = 0;
-  for (const Label& l : out_labels) {
-    if (k < in.size() && l.name.data() == in[k].name.data()) {
-      // Label field: 0x0a len { 0x0a nlen name 0x12 vlen value }, minimal varints.
-      const size_t n = l.name.size(), v = l.value.size();
-      const size_t len = 2 + varint_size(n) + n + varint_size(v) + v;
-      if (static_cast<size_t>(end - p) < 1 + varint_size(len) + len) {
-        out.resize(start);
-        return false;
-      }
-      const char* name_tag = p + 1 + varint_size(len);
-      const char* name = name_tag + 1 + varint_size(n);
-      const char* value_tag = name + n;
-      const char* value = value_tag + 1 + varint_size(v);
-      if (p[0] != 0x0a || *name_tag != 0x0a || *value_tag != 0x12 || l.name.data() != name ||
-          l.value.data() != value) {
-        out.resize(start);
-        return false;
-      }
-      p = value + v;
-      ++k;
-      continue;
-    }
-    std::memcpy(d, run, static_cast<size_t>(p - run));
-    d += p - run;
-    run = p;
-    d = put_label_v1(d, l);
+  // Appended piece by piece into reserved room: nothing is zero-filled to be overwritten.
+  out.reserve(out.size() + total);
+  size_t copied = 0;
+  for (const FieldInsert& ins : inserts) {
+    out.append(raw.data() + copied, ins.at - copied);
+    out.append(ins.fields);
+    copied = ins.at;
   }
-  if (k != in.size() || p != end) {
-    out.resize(start);
-    return false;
-  }
-  std::memcpy(d, run, static_cast<size_t>(p - run));
+  out.append(raw.data() + copied, raw.size() - copied);
   return true;
 }
 

@@ -27,14 +27,26 @@ void append_series_v1(std::string& out, const Batch& batch, const Series& series
                       std::span<const Label> labels, std::string_view encoded_labels = {});
 // Appends `labels` as TimeSeries Label fields (field 1): what append_series_v1 copies.
 void append_labels_v1(std::string& out, std::span<const Label> labels);
-// Appends what append_labels_v1(out_labels) would, where out_labels is the label set `in`
-// with some labels added, by copying `in`'s Label fields from `raw` (Series::raw_labels:
-// `in` as received) and encoding only the added labels between them: a few short copies
-// instead of writing every label again. False (out unchanged) when `raw` does not hold
-// `in` in exactly the layout append_labels_v1 writes, or out_labels is not `in` plus
-// added labels (views of `in`'s labels, in order); the caller then encodes in full.
-bool splice_labels_v1(std::string& out, std::span<const Label> out_labels,
-                      std::span<const Label> in, std::string_view raw);
+// How many bytes append_labels_v1(labels) appends.
+size_t labels_v1_size(std::span<const Label> labels);
+// Pre-encoded Label fields to insert among a series' own: before the sender's field that
+// starts `at` bytes into its raw_labels (at == raw.size(): after the last one).
+struct FieldInsert {
+  size_t at = 0;
+  std::string_view fields;
+};
+// Appends `raw` (Series::raw_labels: the sender's Label fields, canonical) with each
+// insert's fields placed at its offset: a few copies instead of writing every label again.
+// The caller picks the offsets so that names stay in order; in canonical bytes label k's
+// field starts where label k-1's value ends (raw_field_start). False, with `out`
+// unchanged, when an offset is past the end or before the one ahead of it.
+bool splice_fields_v1(std::string& out, std::string_view raw, std::span<const FieldInsert> inserts);
+// Where in[k]'s Label field starts in `raw`, the canonical raw_labels of the series whose
+// labels are `in` (k == in.size(): raw.size()).
+inline size_t raw_field_start(std::string_view raw, std::span<const Label> in, size_t k) {
+  if (k == 0) return 0;
+  return static_cast<size_t>(in[k - 1].value.data() + in[k - 1].value.size() - raw.data());
+}
 // Reads Label fields written by append_labels_v1 back into views of `encoded`. Returns
 // false on bytes it did not write (a truncated or foreign encoding).
 bool read_labels_v1(std::string_view encoded, std::vector<Label>& out);

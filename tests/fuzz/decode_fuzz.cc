@@ -2,9 +2,9 @@
 //
 // Invariants beyond "no crash, no read past the end" (ASan):
 //   - whatever decodes, re-encodes, and the re-encoding decodes to the same batch;
-//   - a series' labels with fleet labels added, spliced into its raw Label fields
-//     (splice_labels_v1), are byte for byte what encoding them in full writes, or the
-//     splice declines;
+//   - a series' raw Label fields are canonical: fleet labels spliced between them
+//     (splice_fields_v1, at raw_field_start) give byte for byte what encoding the labels
+//     in full writes;
 //   - snappy input that claims a size over our limit is refused before allocation.
 #include <snappy.h>
 
@@ -89,26 +89,31 @@ void check_splice(const Batch& batch) {
                                  {"availability_zone", "us-east-1a"},
                                  {"instance_id", "i-0123456789abcdef0"},
                                  {"zzz", std::string_view("\x00\xff", 2)}};
+  std::string fields[std::size(kAdded)];
+  for (size_t a = 0; a < std::size(kAdded); ++a) append_labels_v1(fields[a], {&kAdded[a], 1});
   std::vector<Label> out;
+  std::vector<FieldInsert> inserts;
   for (const Series& s : batch.series) {
     if (s.raw_labels.empty()) continue;
     const std::span<const Label> in = batch.labels_of(s);
     out.clear();
+    inserts.clear();
     size_t a = 0;
-    for (const Label& l : in) {
-      for (; a < std::size(kAdded) && kAdded[a].name <= l.name; ++a) {
-        if (kAdded[a].name != l.name) out.push_back(kAdded[a]);
+    for (size_t k = 0; k < in.size(); ++k) {
+      for (; a < std::size(kAdded) && kAdded[a].name <= in[k].name; ++a) {
+        if (kAdded[a].name == in[k].name) continue;
+        out.push_back(kAdded[a]);
+        inserts.push_back({raw_field_start(s.raw_labels, in, k), fields[a]});
       }
-      out.push_back(l);
+      out.push_back(in[k]);
     }
-    for (; a < std::size(kAdded); ++a) out.push_back(kAdded[a]);
+    for (; a < std::size(kAdded); ++a) {
+      out.push_back(kAdded[a]);
+      inserts.push_back({s.raw_labels.size(), fields[a]});
+    }
     std::string want, got = "prefix";
     append_labels_v1(want, out);
-    if (splice_labels_v1(got, out, in, s.raw_labels)) {
-      if (got.substr(6) != want) std::abort();
-    } else if (got != "prefix") {
-      std::abort();  // declined, but left bytes behind
-    }
+    if (!splice_fields_v1(got, s.raw_labels, inserts) || got.substr(6) != want) std::abort();
   }
 }
 

@@ -429,7 +429,8 @@ TEST(EnrichTest, DirectPathGivesEachTargetOfAMixedRequestItsOwnLabels) {
 // Label fields copied, the fleet labels encoded between them. The bytes must be exactly
 // what encoding the output labels writes, for every kind of series in one request (the
 // enrichment lookup is shared by a run of one instance's series), and a sender whose
-// Label fields are laid out otherwise (value before name) gets them re-encoded.
+// Label fields are laid out otherwise (value before name) gets them re-encoded. The added
+// labels' views point into the memo's encoded fields, not into the snapshot.
 TEST(EnrichTest, DirectPathSplicesTheSendersLabelFieldsIntoCanonicalBytes) {
   discovery::InstanceRecord other = fleet_record("InService");
   other.instance_id = "i-0def";
@@ -475,7 +476,9 @@ TEST(EnrichTest, DirectPathSplicesTheSendersLabelFieldsIntoCanonicalBytes) {
   const Status st = decoder.decode(proto::Protocol::kV1, body, batch);
   ASSERT_TRUE(st.ok()) << st.reason();
   ASSERT_EQ(batch.series.size(), inputs.size() + 1);
-  for (const auto& series : batch.series) ASSERT_FALSE(series.raw_labels.empty());
+  // The last one's bytes are not what encoding writes: it keeps no raw bytes.
+  for (size_t i = 0; i < inputs.size(); ++i) ASSERT_FALSE(batch.series[i].raw_labels.empty());
+  ASSERT_TRUE(batch.series.back().raw_labels.empty());
   PipelineRules rules;
   rules.generation = 1;
   rules.enrich.enabled = true;
@@ -495,6 +498,11 @@ TEST(EnrichTest, DirectPathSplicesTheSendersLabelFieldsIntoCanonicalBytes) {
     EXPECT_EQ(stats.records[o.index] != nullptr,
               o.labels.size() > batch.series[o.index].labels_count)
         << o.index;
+  }
+  for (const proto::Label& l : out[0][1].labels) {
+    if (l.name == "instance_id") {
+      EXPECT_NE(l.value.data(), fleet.lookup("10.0.0.1")->instance_id.data());
+    }
   }
   EXPECT_EQ(as_map(out[0][1].labels).at("instance_id"), "i-0abc");
   EXPECT_EQ(as_map(out[0][2].labels).at("instance_id"), "i-0def");
