@@ -1,8 +1,41 @@
 #include "staleness/slot_table.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
+#include <cstdint>
+#include <new>
 
 namespace rwgate::staleness {
+
+namespace {
+constexpr size_t kHugePage = size_t{2} << 20;
+}  // namespace
+
+Slot* SlotAllocator::allocate(size_t n) {
+  const size_t bytes = n * sizeof(Slot);
+  if (bytes < kHugePage) return static_cast<Slot*>(::operator new(bytes));
+  // Mapped with a huge page of slack, then trimmed to the aligned part.
+  void* m =
+      mmap(nullptr, bytes + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (m == MAP_FAILED) throw std::bad_alloc();
+  const auto base = reinterpret_cast<uintptr_t>(m);
+  const uintptr_t aligned = (base + kHugePage - 1) & ~(kHugePage - 1);
+  if (aligned > base) munmap(m, aligned - base);
+  if (const uintptr_t end = base + bytes + kHugePage; end > aligned + bytes)
+    munmap(reinterpret_cast<void*>(aligned + bytes), end - aligned - bytes);
+  madvise(reinterpret_cast<void*>(aligned), bytes, MADV_HUGEPAGE);
+  return reinterpret_cast<Slot*>(aligned);
+}
+
+void SlotAllocator::deallocate(Slot* p, size_t n) {
+  const size_t bytes = n * sizeof(Slot);
+  if (bytes < kHugePage) {
+    ::operator delete(p);
+  } else {
+    munmap(p, bytes);
+  }
+}
 
 Slot& SlotTable::insert(uint64_t key) {
   Segment& g = segment(key);
@@ -18,9 +51,9 @@ Slot& SlotTable::insert(uint64_t key) {
 }
 
 void SlotTable::grow(Segment& g) {
-  // Half full after growing. 16 slots to start: 64 segments of them make a first table of
-  // 1024 slots, 32 KiB, which a tracker that sees any series at all soon needs.
-  std::vector<Slot> old(std::max<size_t>(16, (g.size + 1) * 2), Slot{});
+  // Half full after growing. 16 slots to start: 16 segments of them make a first table of
+  // 256 slots, 8 KiB.
+  std::vector<Slot, SlotAllocator> old(std::max<size_t>(16, (g.size + 1) * 2), Slot{});
   old.swap(g.slots);
   capacity_ += g.slots.size() - old.size();
   for (const Slot& s : old) {
