@@ -70,9 +70,11 @@ const TargetFacts* TargetMemo::find(const Key& key) {
 
 const TargetFacts& TargetMemo::put(const Key& key, const TargetFacts& facts) {
   size_t bytes = 0;
-  for (std::string_view part : key) bytes += part.size();
-  const bool overlong =
-      key[0].size() > kMaxKeyPart || key[1].size() > kMaxKeyPart || key[2].size() > kMaxKeyPart;
+  bool overlong = false;
+  for (std::string_view part : key) {
+    bytes += part.size();
+    overlong = overlong || part.size() > kMaxKeyPart;
+  }
   // Encoded first, to know whether the labels fit.
   const size_t at = encoded_.size();
   if (encoded_.capacity() < kMaxEncodedBytes) encoded_.reserve(kMaxEncodedBytes);

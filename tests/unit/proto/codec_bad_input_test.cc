@@ -6,6 +6,7 @@
 #include "io/prometheus/write/v2/types.pb.h"
 #include "prometheus/remote.pb.h"
 #include "proto/decode.h"
+#include "v1_request.h"
 
 namespace rwgate::proto {
 namespace {
@@ -58,36 +59,28 @@ std::vector<BadCase> bad_cases() {
                      bytes({0x0a, static_cast<int>(series.size())}) + series, "bad sample"});
   }
   // label sets
-  auto v1_with = [](std::vector<std::pair<std::string, std::string>> labels) {
-    prometheus::WriteRequest req;
-    auto* ts = req.add_timeseries();
-    for (auto& [k, v] : labels) {
-      auto* l = ts->add_labels();
-      l->set_name(k);
-      l->set_value(v);
-    }
-    ts->add_samples()->set_value(1);
-    return req.SerializeAsString();
-  };
-  cases.push_back({"no labels", Protocol::kV1, v1_with({}), "no labels"});
-  cases.push_back({"no __name__", Protocol::kV1, v1_with({{"job", "x"}}), "no __name__"});
+  cases.push_back({"no labels", Protocol::kV1, testing::v1_request({}), "no labels"});
   cases.push_back(
-      {"empty name", Protocol::kV1, v1_with({{"__name__", "up"}, {"", "x"}}), "empty label name"});
+      {"no __name__", Protocol::kV1, testing::v1_request({{"job", "x"}}), "no __name__"});
+  cases.push_back({"empty name", Protocol::kV1,
+                   testing::v1_request({{"__name__", "up"}, {"", "x"}}), "empty label name"});
   cases.push_back({"duplicate name", Protocol::kV1,
-                   v1_with({{"__name__", "up"}, {"job", "a"}, {"job", "b"}}),
+                   testing::v1_request({{"__name__", "up"}, {"job", "a"}, {"job", "b"}}),
                    "duplicate label name \"job\""});
   cases.push_back({"value not UTF-8", Protocol::kV1,
-                   v1_with({{"__name__", "up"}, {"job", "a\xff"}}),
+                   testing::v1_request({{"__name__", "up"}, {"job", "a\xff"}}),
                    "series 0: value of label \"job\" is not valid UTF-8"});
   cases.push_back({"overlong encoding", Protocol::kV1,
-                   v1_with({{"__name__", "up"}, {"job", "\xc0\xaf"}}), "is not valid UTF-8"});
+                   testing::v1_request({{"__name__", "up"}, {"job", "\xc0\xaf"}}),
+                   "is not valid UTF-8"});
   cases.push_back({"surrogate", Protocol::kV1,
-                   v1_with({{"__name__", "up"}, {"job", "\xed\xa0\x80"}}), "is not valid UTF-8"});
+                   testing::v1_request({{"__name__", "up"}, {"job", "\xed\xa0\x80"}}),
+                   "is not valid UTF-8"});
   cases.push_back({"name not UTF-8", Protocol::kV1,
-                   v1_with({{"__name__", "up"},
-                            {"j\x80"
-                             "b",
-                             "a"}}),
+                   testing::v1_request({{"__name__", "up"},
+                                        {"j\x80"
+                                         "b",
+                                         "a"}}),
                    "label name is not valid UTF-8"});
 
   auto v2_with = [](std::vector<std::string> symbols, std::vector<uint32_t> refs) {

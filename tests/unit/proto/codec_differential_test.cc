@@ -17,6 +17,7 @@
 #include "prometheus/remote.pb.h"
 #include "proto/decode.h"
 #include "proto/encode.h"
+#include "v1_request.h"
 
 namespace rwgate::proto {
 namespace {
@@ -242,7 +243,7 @@ std::vector<Label> resolve(const v2::Request& req,
   return out;
 }
 
-std::vector<Label> span_vec(std::span<const Label> s) { return {s.begin(), s.end()}; }
+using testing::span_vec;
 
 // Checks that `batch` holds exactly what the RW 1.0 message holds.
 void expect_batch_matches_v1(const prometheus::WriteRequest& req, const Batch& batch) {
@@ -567,17 +568,10 @@ TEST(CodecTest, StaleNaNPassesThroughBitForBit) {
 }
 
 TEST(CodecTest, UnsortedV1LabelsAreSortedAndEmptyValuesDropped) {
-  prometheus::WriteRequest req;
-  auto* ts = req.add_timeseries();
-  for (auto [k, v] :
-       {std::pair{"job", "node"}, {"__name__", "up"}, {"empty", ""}, {"instance", "a:1"}}) {
-    auto* l = ts->add_labels();
-    l->set_name(k);
-    l->set_value(v);
-  }
   Decoder decoder;
   Batch batch;
-  const std::string in = req.SerializeAsString();
+  const std::string in = testing::v1_request(
+      {{"job", "node"}, {"__name__", "up"}, {"empty", ""}, {"instance", "a:1"}});
   ASSERT_TRUE(decoder.decode_v1(in, batch).ok());
   const auto labels = span_vec(batch.labels_of(batch.series[0]));
   EXPECT_EQ(labels, (std::vector<Label>{{"__name__", "up"}, {"instance", "a:1"}, {"job", "node"}}));

@@ -9,27 +9,18 @@
 #include "prometheus/remote.pb.h"
 #include "proto/decode.h"
 #include "proto/encode.h"
+#include "v1_request.h"
 
 namespace rwgate::proto {
 namespace {
 
-std::vector<Label> span_vec(std::span<const Label> s) { return {s.begin(), s.end()}; }
+using testing::span_vec;
+using testing::v1_request;
 
 TEST(CodecTest, CanonicalV1SeriesKeepTheirRawLabelBytes) {
-  auto encode = [](std::vector<std::pair<std::string, std::string>> labels) {
-    prometheus::WriteRequest req;
-    auto* ts = req.add_timeseries();
-    for (auto& [k, v] : labels) {
-      auto* l = ts->add_labels();
-      l->set_name(k);
-      l->set_value(v);
-    }
-    ts->add_samples()->set_value(1);
-    return req.SerializeAsString();
-  };
   Decoder decoder;
   Batch batch;
-  const std::string sorted = encode({{"__name__", "up"}, {"job", "a"}});
+  const std::string sorted = v1_request({{"__name__", "up"}, {"job", "a"}});
   ASSERT_TRUE(decoder.decode_v1(sorted, batch).ok());
   const std::string_view raw = batch.series[0].raw_labels;
   ASSERT_FALSE(raw.empty());
@@ -37,10 +28,10 @@ TEST(CodecTest, CanonicalV1SeriesKeepTheirRawLabelBytes) {
   ASSERT_TRUE(only_labels.ParseFromArray(raw.data(), static_cast<int>(raw.size())));
   EXPECT_EQ(only_labels.labels_size(), 2);
   // Reordered or with a dropped empty value: no raw bytes (they would not be canonical).
-  const std::string unsorted = encode({{"job", "a"}, {"__name__", "up"}});
+  const std::string unsorted = v1_request({{"job", "a"}, {"__name__", "up"}});
   ASSERT_TRUE(decoder.decode_v1(unsorted, batch).ok());
   EXPECT_TRUE(batch.series[0].raw_labels.empty());
-  const std::string with_empty = encode({{"__name__", "up"}, {"e", ""}});
+  const std::string with_empty = v1_request({{"__name__", "up"}, {"e", ""}});
   ASSERT_TRUE(decoder.decode_v1(with_empty, batch).ok());
   EXPECT_TRUE(batch.series[0].raw_labels.empty());
 }
