@@ -42,7 +42,7 @@ test-integration: build
 fuzz: deps
 	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_CXX_COMPILER=clang++ -DRWGATE_FUZZ=ON \
 	  -DRWGATE_SANITIZE=address,undefined -DBUILD_TESTING=OFF -DRWGATE_BENCH=OFF $(CMAKE_FLAGS) >/dev/null
-	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target decode_fuzz config_fuzz relabel_fuzz discovery_fuzz aws_xml_fuzz wal_fuzz web_config_fuzz
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target decode_fuzz config_fuzz relabel_fuzz discovery_fuzz aws_xml_fuzz wal_fuzz web_config_fuzz trace_fuzz
 	scripts/fuzz $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 # Every stage; any failure fails the target. Integration runs last, so its ctest summary

@@ -125,6 +125,57 @@ class Parser {
     return false;
   }
 
+  // Skips one value of any kind (nested at most kMaxDepth deep); false with `why`.
+  bool skip_value(std::string& why, int depth = 0) {
+    static constexpr int kMaxDepth = 64;
+    ws();
+    if (i_ >= s_.size()) {
+      why = "expected a value at offset " + std::to_string(i_);
+      return false;
+    }
+    const char c = s_[i_];
+    if (c == '"') {
+      std::string ignored;
+      return string(ignored, why);
+    }
+    if (c != '{' && c != '[') {  // a number, true, false or null
+      const size_t from = i_;
+      while (i_ < s_.size() &&
+             std::string_view(",}] \t\r\n").find(s_[i_]) == std::string_view::npos)
+        ++i_;
+      const std::string_view word = s_.substr(from, i_ - from);
+      if (word.empty() || (word != "true" && word != "false" && word != "null" &&
+                           word.find_first_not_of("0123456789+-.eE") != std::string_view::npos)) {
+        why = "bad value at offset " + std::to_string(from);
+        return false;
+      }
+      return true;
+    }
+    if (depth >= kMaxDepth) {
+      why = "nested too deep";
+      return false;
+    }
+    const char close = c == '{' ? '}' : ']';
+    ++i_;
+    if (eat(close)) return true;
+    for (;;) {
+      if (c == '{') {
+        std::string name;
+        if (!string(name, why)) return false;
+        if (!eat(':')) {
+          why = "expected ':' at offset " + std::to_string(i_);
+          return false;
+        }
+      }
+      if (!skip_value(why, depth + 1)) return false;
+      if (eat(close)) return true;
+      if (!eat(',')) {
+        why = "expected ',' or '" + std::string(1, close) + "' at offset " + std::to_string(i_);
+        return false;
+      }
+    }
+  }
+
  private:
   std::string_view s_;
   size_t i_ = 0;
@@ -166,6 +217,55 @@ bool parse_label_object(std::string_view text,
   }
   if (!p.at_end()) {
     why = "unexpected text after the object";
+    return false;
+  }
+  return true;
+}
+
+bool parse_object_members(std::string_view text,
+                          std::vector<std::pair<std::string, std::string_view>>& out,
+                          std::string& why) {
+  out.clear();
+  Parser p(text);
+  if (!p.eat('{')) {
+    why = "expected a JSON object";
+    return false;
+  }
+  if (!p.eat('}')) {
+    for (;;) {
+      std::string name;
+      if (!p.string(name, why)) return false;
+      if (!p.eat(':')) {
+        why = "expected ':' after \"" + name + "\"";
+        return false;
+      }
+      p.ws();
+      const size_t from = p.pos();
+      if (!p.skip_value(why)) return false;
+      if (std::any_of(out.begin(), out.end(), [&](const auto& kv) { return kv.first == name; })) {
+        why = "\"" + name + "\" appears twice";
+        return false;
+      }
+      out.emplace_back(std::move(name), text.substr(from, p.pos() - from));
+      if (p.eat('}')) break;
+      if (!p.eat(',')) {
+        why = "expected ',' or '}' at offset " + std::to_string(p.pos());
+        return false;
+      }
+    }
+  }
+  if (!p.at_end()) {
+    why = "unexpected text after the object";
+    return false;
+  }
+  return true;
+}
+
+bool parse_json_string(std::string_view text, std::string& out, std::string& why) {
+  Parser p(text);
+  if (!p.string(out, why)) return false;
+  if (!p.at_end()) {
+    why = "unexpected text after the string";
     return false;
   }
   return true;

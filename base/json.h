@@ -1,6 +1,7 @@
 // JSON, written and read by hand where a library would be overkill: string literals and
-// fields for the admin endpoints, and the flat label objects of `rwgate relabel` (one object
-// of string values per line). In namespace rwgate: the names already say json.
+// fields for the admin endpoints, the flat label objects of `rwgate relabel` and `rwgate
+// trace` (one object of string values per line), and the members of a request body such as
+// POST /api/v1/trace's. In namespace rwgate: the names already say json.
 #pragma once
 
 #include <span>
@@ -15,6 +16,15 @@ namespace rwgate {
 // surrogate pairs). Returns false with `why` set on any syntax error or a repeated name.
 bool parse_label_object(std::string_view text,
                         std::vector<std::pair<std::string, std::string>>& out, std::string& why);
+
+// Parses a JSON object's members without reading their values: each name with the JSON
+// text of its value (a string still quoted, an object with its braces). Refuses a syntax
+// error anywhere, a repeated name, and nesting deeper than 64.
+bool parse_object_members(std::string_view text,
+                          std::vector<std::pair<std::string, std::string_view>>& out,
+                          std::string& why);
+// The value of the JSON string literal `text` (quotes included).
+bool parse_json_string(std::string_view text, std::string& out, std::string& why);
 
 // Appends `s` as a JSON string literal.
 void append_json_string(std::string& out, std::string_view s);

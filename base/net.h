@@ -32,6 +32,11 @@ std::string_view host_of(std::string_view address);
 // host alone (still bracketed when IPv6), as a Host header omits a default port.
 std::string join_host_port(std::string_view host, std::string_view port);
 
+// The value of query parameter `name` in a request target ("/trace?labels=%7B..."),
+// percent-decoded with '+' as a space (HTML forms send them so); nullopt when absent.
+// A malformed escape is kept as written.
+std::optional<std::string> query_param(std::string_view target, std::string_view name);
+
 // A DNS name as compared: lower case, without a trailing dot.
 std::string canonical_dns_name(std::string_view name);
 

@@ -2,6 +2,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
+#include <array>
 #include <charconv>
 #include <fstream>
 #include <sstream>
@@ -114,7 +116,10 @@ ConfigResult parse_config(const std::string& yaml_text) {
   if (config.sinks.empty() && result.errors.empty()) {
     result.errors.push_back("sinks: at least one sink is required");
   }
-  if (result.errors.empty()) result.config = std::move(config);
+  if (result.errors.empty()) {
+    config.redacted = redacted_yaml(yaml_text);
+    result.config = std::move(config);
+  }
   return result;
 }
 
@@ -143,6 +148,69 @@ Config default_config(const std::string& sink_url) {
     config.sinks.push_back(std::move(sink));
   }
   return config;
+}
+
+pipeline::PipelineRules pipeline_rules(const Config& config, bool discovery_on) {
+  pipeline::PipelineRules rules;
+  rules.enrich.enabled = discovery_on;
+  rules.enrich.match_label = config.enrich.match_label;
+  rules.enrich.rules = config.enrich.relabel_configs;
+  rules.enrich.annotate_miss = config.enrich.annotate_miss;
+  rules.enrich.drop_late = config.staleness.drop_late_samples;
+  // The series tracker keys on the encoded label sets.
+  rules.encode_direct = discovery_on && config.staleness.on_terminate;
+  rules.global = config.relabel_configs;
+  rules.lb = config.load_balancer_detection;
+  for (const SinkConfig& sc : config.sinks)
+    rules.per_sink.push_back(sc.remote_write.write_relabel_configs);
+  return rules;
+}
+
+namespace {
+
+// Keys whose value is a secret wherever they appear (Prometheus's Secret fields and ours);
+// every value under `headers` is treated as one too (API keys travel there).
+constexpr std::array<std::string_view, 6> kSecretKeys = {
+    "password", "credentials", "bearer_token", "client_secret", "secret_key", "session_token"};
+
+void redact(YAML::Node node, bool every_value) {
+  if (node.IsMap()) {
+    for (auto it = node.begin(); it != node.end(); ++it) {
+      const std::string key = it->first.IsScalar() ? it->first.Scalar() : std::string();
+      YAML::Node value = it->second;
+      const bool secret = every_value || std::find(kSecretKeys.begin(), kSecretKeys.end(), key) !=
+                                             kSecretKeys.end();
+      if (secret && value.IsScalar()) {
+        value = "<secret>";
+      } else {
+        redact(value, secret || key == "headers");
+      }
+    }
+  } else if (node.IsSequence()) {
+    for (YAML::Node item : node) redact(item, every_value);
+  } else if (node.IsScalar()) {
+    // User info in a URL ("https://user:pass@host/").
+    const std::string& text = node.Scalar();
+    const size_t scheme = text.find("://");
+    const size_t at = text.find('@');
+    if (scheme != std::string::npos && at != std::string::npos && at > scheme &&
+        text.find('/', scheme + 3) > at)
+      node = text.substr(0, scheme + 3) + "<secret>" + text.substr(at);
+  }
+}
+
+}  // namespace
+
+std::string redacted_yaml(const std::string& yaml_text) {
+  try {
+    YAML::Node root = YAML::Load(yaml_text);
+    redact(root, false);
+    YAML::Emitter out;
+    out << root;
+    return std::string(out.c_str()) + "\n";
+  } catch (const YAML::Exception&) {
+    return {};
+  }
 }
 
 }  // namespace rwgate::proxy

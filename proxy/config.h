@@ -31,6 +31,7 @@
 #include "lb/config.h"
 #include "pipeline/config.h"
 #include "pipeline/ha_dedup.h"
+#include "pipeline/label_pipeline.h"
 #include "pipeline/limits.h"
 #include "pipeline/tenancy.h"
 #include "relabel/rule.h"
@@ -76,6 +77,7 @@ struct Config {
   pipeline::LimitsConfig limits;
   std::vector<SinkConfig> sinks;
   coverage::CoverageConfig coverage;  // read after the sinks, which it names
+  std::string redacted;  // the YAML as loaded, secrets redacted (/config); empty: built in
 };
 
 struct ConfigResult {
@@ -85,6 +87,15 @@ struct ConfigResult {
 
 ConfigResult parse_config(const std::string& yaml_text);
 ConfigResult load_config_file(const std::string& path);
+
+// The label pipeline's rules for `config`, with discovery on or off; the caller numbers
+// the generation. One function for the ingest path and `rwgate trace`.
+pipeline::PipelineRules pipeline_rules(const Config& config, bool discovery_on);
+
+// The config file's YAML with every secret (passwords, tokens, credentials, secret keys,
+// inline TLS keys, user info in URLs) replaced by "<secret>", as Prometheus shows its
+// config; what cannot be parsed gives nothing.
+std::string redacted_yaml(const std::string& yaml_text);
 
 // The built-in configuration used when no --config.file is given.
 Config default_config(const std::string& sink_url);

@@ -11,6 +11,7 @@
 #include "discovery/discovery_json.h"
 #include "discovery/sources/eventbridge.h"
 #include "lb/report_json.h"
+#include "proxy/pages.h"
 
 #include <set>
 
@@ -208,17 +209,12 @@ std::shared_ptr<IngestSnapshot> Gateway::ingest_snapshot(
   snapshot->max_decoded_bytes = config.server.max_decoded_bytes;
   snapshot->discovery = discovery_;
   pipeline::PipelineRules& rules = snapshot->rules;
-  rules.enrich.enabled = discovery_ != nullptr;
-  rules.enrich.match_label = config.enrich.match_label;
-  rules.enrich.rules = config.enrich.relabel_configs;
-  rules.enrich.annotate_miss = config.enrich.annotate_miss;
-  rules.enrich.drop_late = config.staleness.drop_late_samples;
+  rules = pipeline_rules(config, discovery_ != nullptr);
   snapshot->track_series = discovery_ != nullptr && config.staleness.on_terminate;
-  rules.encode_direct = snapshot->track_series;
   snapshot->mark_seen = discovery_ != nullptr && config.coverage.enabled;
   rules.generation = ++generation_;
-  rules.global = config.relabel_configs;
-  rules.lb = config.load_balancer_detection;
+  snapshot->names = config.name_validation;
+  snapshot->config_yaml = config.redacted;
   snapshot->lb = lb_detector_;
   if (config.ha_dedup.enabled) {
     ha_tracker_->configure(config.ha_dedup);  // the elections outlive the reload
@@ -239,7 +235,7 @@ std::shared_ptr<IngestSnapshot> Gateway::ingest_snapshot(
     snapshot->sinks.push_back(next.at(sc.name).sink);
     snapshot->sink_ids.push_back(
         sink_ids_.try_emplace(sc.name, static_cast<uint32_t>(sink_ids_.size())).first->second);
-    rules.per_sink.push_back(sc.remote_write.write_relabel_configs);
+    snapshot->sink_names.push_back(sc.name);
     snapshot->relabel_dropped.push_back(&relabel_dropped_.Add({{"sink", sc.name}}));
   }
   return snapshot;
@@ -430,6 +426,9 @@ void Gateway::route(const HttpRequest& req, HttpResponse& res, const Connection&
     return;
   }
   if (path == "/api/v1/aws/events") return aws_events(req, res);
+  if (path == "/api/v1/trace") return serve_trace_api(*ingest_.snapshot(), req, res, ctx.identity);
+  if (path == "/trace" && get) return serve_trace_page(*ingest_.snapshot(), req, res, ctx.identity);
+  if (path == "/config" && get) return serve_config_page(*ingest_.snapshot(), res);
   if (path == "/-/healthy" && get) return text(res, http::status::ok, "rwgate is Healthy.\n");
   if (path == "/-/ready" && get) {
     return ready_.load() ? text(res, http::status::ok, "rwgate is Ready.\n")

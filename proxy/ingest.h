@@ -45,7 +45,8 @@ namespace rwgate::proxy {
 struct IngestSnapshot {
   uint64_t max_decoded_bytes = 128ULL << 20;
   std::vector<std::shared_ptr<sinks::Sink>> sinks;
-  pipeline::PipelineRules rules;  // per_sink has one entry per sink, in the same order
+  std::vector<std::string> sink_names;  // by sink, as in the config
+  pipeline::PipelineRules rules;        // per_sink has one entry per sink, in the same order
   std::shared_ptr<const discovery::Discovery> discovery;  // null: no source configured
   std::vector<prometheus::Counter*> relabel_dropped;      // by sink
   std::shared_ptr<lb::LbDetector> lb;                     // load-balancer detection; never null
@@ -54,6 +55,8 @@ struct IngestSnapshot {
   bool mark_seen = false;                   // coverage on: mark the instances series match
   std::shared_ptr<pipeline::HaTracker> ha;  // ha_dedup; null when off
   pipeline::TenancyConfig tenancy;
+  relabel::NameValidation names = relabel::NameValidation::kUtf8;  // name_validation_scheme
+  std::string config_yaml;                      // the running config, secrets redacted (/config)
   std::shared_ptr<sinks::TenantNames> tenants;  // null when tenancy is off
   // Per-tenant limits and accounting, with tenancy or limits; null when both are off.
   std::shared_ptr<pipeline::LimitsState> limits;

@@ -20,6 +20,7 @@
 #include "proxy/config.h"
 #include "proxy/gateway.h"
 #include "proxy/relabel_command.h"
+#include "proxy/trace_service.h"
 #include "proxy/web_config.h"
 
 namespace {
@@ -35,6 +36,8 @@ constexpr const char* kUsage = R"(usage:
   rwgate relabel --rules FILE [--name-validation-scheme=utf8|legacy]
                                   apply the relabel_config list in FILE to label sets read from
                                   stdin (one JSON object a line); print each result or null
+  rwgate trace --config.file=FILE what the pipeline of FILE does to each label set read from
+                                  stdin (one JSON object a line): one JSON trace a line
 
 flags:
   --config.file=FILE              configuration file (YAML); without it, a built-in default
@@ -182,6 +185,14 @@ int main(int argc, char** argv) {
     return kExitConfigError;
   }
   if (argc >= 2 && std::string_view(argv[1]) == "relabel") return relabel_main(argc, argv);
+  if (argc >= 2 && std::string_view(argv[1]) == "trace") {
+    std::string file;
+    if (argc != 3 || !take(argv[2], "--config.file", file)) {
+      std::cerr << kUsage;
+      return kExitConfigError;
+    }
+    return proxy::run_trace_command(file, std::cin, std::cout, std::cerr);
+  }
 
   // 2. Flags, then 3. the configuration: every problem is reported, then exit 2.
   Flags flags;

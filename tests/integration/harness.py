@@ -51,6 +51,16 @@ def discovery_api():
 STALE_NAN_BITS = 0x7FF0000000000002
 
 
+# Screenshots the page tests take: test artifacts, in the build dir unless
+# RWGATE_SCREENSHOTS names another place (docs/images refreshes the ones the docs show).
+SCREENSHOTS = os.environ.get("RWGATE_SCREENSHOTS", os.path.join(BUILD_DIR, "test-artifacts"))
+
+
+def screenshot(driver, name):
+    os.makedirs(SCREENSHOTS, exist_ok=True)
+    driver.save_screenshot(os.path.join(SCREENSHOTS, name + ".png"))
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -138,6 +148,7 @@ class Workspace:
         self.dir = self.tmp.name
         self.procs = []
         self.servers = []
+        self.browsers = []
 
     def path(self, *parts):
         return os.path.join(self.dir, *parts)
@@ -153,6 +164,8 @@ class Workspace:
         return p
 
     def close(self):
+        for b in self.browsers:
+            b.quit()
         for p in reversed(self.procs):
             p.stop()
         for s in self.servers:
@@ -161,6 +174,20 @@ class Workspace:
         self.tmp.cleanup()
 
     # --- the real servers -------------------------------------------------------------
+
+    def browser(self):
+        """Debian's Chromium, headless, driven through chromedriver (python3-selenium); its
+        profile lives in the workspace."""
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+        options = webdriver.ChromeOptions()
+        options.binary_location = "/usr/bin/chromium"
+        for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                  "--window-size=1280,1000", f"--user-data-dir={self.path('chromium')}"):
+            options.add_argument(a)
+        driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+        self.browsers.append(driver)
+        return driver
 
     def victoria_metrics(self, name="vm"):
         port = free_port()

@@ -143,3 +143,19 @@ TEST(ParseUrlTest, RejectsWhatItCannotSendTo) {
 
 }  // namespace
 }  // namespace rwgate::net
+
+namespace rwgate::net {
+namespace {
+
+TEST(QueryParamTest, DecodesFormEncodingAndFindsTheNamedParameter) {
+  EXPECT_EQ(query_param("/trace?labels=%7B%22a%22%3A%22b+c%22%7D&x=1", "labels"),
+            std::optional<std::string>("{\"a\":\"b c\"}"));
+  EXPECT_EQ(query_param("/trace?x=1&labels=", "labels"), std::optional<std::string>(""));
+  EXPECT_EQ(query_param("/trace?x=1&labels", "labels"), std::optional<std::string>(""));
+  EXPECT_EQ(query_param("/trace?xlabels=1", "labels"), std::nullopt);
+  EXPECT_EQ(query_param("/trace", "labels"), std::nullopt);
+  EXPECT_EQ(query_param("/t?a=%zz%4", "a"), std::optional<std::string>("%zz%4"));  // kept
+}
+
+}  // namespace
+}  // namespace rwgate::net

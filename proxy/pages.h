@@ -1,0 +1,35 @@
+// The operator's pages and the trace API, on the main listener behind the same auth as
+// every other endpoint (the gateway routes here after authenticate()):
+//
+//   GET  /trace            what the pipeline does to a label set, step by step; the form
+//                          is a GET, so `/trace?labels={...}&rules=...` links to a trace
+//   POST /api/v1/trace     the same as JSON (proxy/trace_service.h)
+//   GET  /config           the running config, secrets redacted
+//
+// Server-rendered HTML from templates compiled into the binary: readable without
+// JavaScript, nothing fetched from elsewhere. Every text that comes from senders, discovery
+// or the config is HTML-escaped (a label value "<script>" shows as text). The pages read
+// the same snapshot the ingest path reads, so they cost the request path nothing.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "proxy/http_server.h"
+#include "proxy/ingest.h"
+
+namespace rwgate::proxy {
+
+// `s` with & < > " ' as character references.
+std::string html_escape(std::string_view s);
+// `s` percent-encoded for a query parameter value.
+std::string url_encode(std::string_view s);
+
+// `sender`: the request's authenticated identity (for tenancy.from_sender).
+void serve_trace_api(const IngestSnapshot& snapshot, const HttpRequest& req, HttpResponse& res,
+                     std::string_view sender);
+void serve_trace_page(const IngestSnapshot& snapshot, const HttpRequest& req, HttpResponse& res,
+                      std::string_view sender);
+void serve_config_page(const IngestSnapshot& snapshot, HttpResponse& res);
+
+}  // namespace rwgate::proxy
