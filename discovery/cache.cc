@@ -19,6 +19,7 @@ void DiscoveryCache::replace_source(const std::string& source,
   std::lock_guard lock(mu_);
   const auto now = clock_.wall();
   last_report_[source] = now;
+  failures_.erase(source);
   auto& mine = by_source_[source];
   // One target group may list an instance under several hosts (or twice): merge them.
   std::map<std::string, InstanceRecord> incoming;
@@ -196,6 +197,16 @@ uint64_t DiscoveryCache::subscribe(Listener listener) {
 void DiscoveryCache::unsubscribe(uint64_t id) {
   std::lock_guard lock(mu_);
   listeners_.erase(id);
+}
+
+void DiscoveryCache::source_failed(const std::string& source, std::string error) {
+  std::lock_guard lock(mu_);
+  failures_[source] = SourceFailure{std::move(error), clock_.wall()};
+}
+
+std::map<std::string, DiscoveryCache::SourceFailure> DiscoveryCache::failures_per_source() const {
+  std::lock_guard lock(mu_);
+  return failures_;
 }
 
 std::map<std::string, Clock::WallTime> DiscoveryCache::last_report_per_source() const {

@@ -69,6 +69,15 @@ class DiscoveryCache {
   std::map<std::string, size_t> listed_per_source() const;
   // When each source last reported successfully (a full list, or one record).
   std::map<std::string, Clock::WallTime> last_report_per_source() const;
+  // A source's refresh failed (it keeps its last good list): the status page shows why.
+  // Its next full list clears it, unless that list came from a refresh that also failed
+  // in part (a file_sd file that does not parse: report it after the list).
+  void source_failed(const std::string& source, std::string error);
+  struct SourceFailure {
+    std::string error;
+    Clock::WallTime at{};
+  };
+  std::map<std::string, SourceFailure> failures_per_source() const;
 
  private:
   struct Reported {
@@ -96,6 +105,7 @@ class DiscoveryCache {
   std::map<std::string, Gone> gone_;
   std::map<std::string, std::vector<LoadBalancerRecord>> load_balancers_;  // by source
   std::map<std::string, Clock::WallTime> last_report_;                     // by source
+  std::map<std::string, SourceFailure> failures_;                          // by source
   const std::shared_ptr<InstanceActivities> activities_;  // carried to every snapshot
   std::map<uint64_t, Listener> listeners_;
   uint64_t next_listener_ = 1;

@@ -6,11 +6,7 @@
 #include <boost/beast/http.hpp>
 
 #include "base/cpus.h"
-#include "base/json.h"
 #include "base/log.h"
-#include "discovery/discovery_json.h"
-#include "discovery/sources/eventbridge.h"
-#include "lb/report_json.h"
 #include "proxy/pages.h"
 
 #include <set>
@@ -53,12 +49,6 @@ sinks::RemoteWriteOptions sink_options(const SinkConfig& c) {
     o.disk = d;
   }
   return o;
-}
-
-void text(HttpResponse& res, http::status status, std::string body) {
-  res.result(status);
-  res.set(http::field::content_type, "text/plain; charset=utf-8");
-  res.body() = std::move(body);
 }
 
 }  // namespace
@@ -315,6 +305,8 @@ Status Gateway::start() {
   if (Status st = server_->start(); !st) return st;
   stale_markers_->start();
   coverage_->start();
+  started_ = Clock::system().wall();
+  status_sampler_ = std::thread([this] { sample_status_loop(); });
   ready_.store(true);
   log::info("listening", {{"address", config_.server.listen_address},
                           {"port", std::to_string(server_->port())}});
@@ -323,6 +315,13 @@ Status Gateway::start() {
 
 Status Gateway::reload() {
   if (config_path_.empty()) return Status::error("no --config.file was given; nothing to reload");
+  Status st = reload_file();
+  std::lock_guard lock(status_mu_);
+  last_reload_ = {Clock::system().wall(), static_cast<bool>(st), st ? std::string() : st.reason()};
+  return st;
+}
+
+Status Gateway::reload_file() {
   ConfigResult loaded = load_config_file(config_path_);
   if (!loaded.config) {
     reload_counter(false).Increment();
@@ -381,7 +380,7 @@ bool Gateway::authenticate(const HttpRequest& req, HttpResponse& res, const Conn
   if (outcome == AuthOutcome::kOk) return true;
   auth_failures_[static_cast<size_t>(outcome)]->Increment();
   res.set(http::field::www_authenticate, "Basic");
-  text(res, http::status::unauthorized, "Unauthorized\n");
+  text_response(res, http::status::unauthorized, "Unauthorized\n");
   return false;
 }
 
@@ -426,68 +425,36 @@ void Gateway::route(const HttpRequest& req, HttpResponse& res, const Connection&
     return;
   }
   if (path == "/api/v1/aws/events") return aws_events(req, res);
+  if (path == "/" && get) return serve_status_page(status_view(), res);
+  if (path == "/instances" && get) {
+    const auto d = ingest_.snapshot()->discovery;
+    const auto fleet = d ? d->cache().snapshot() : nullptr;
+    const auto series = stale_markers_->series_per_instance();
+    return serve_instances_page(fleet.get(), ingest_.snapshot()->track_series ? &series : nullptr,
+                                Clock::system().wall(), req, res);
+  }
+  if (path == "/static/refresh.js" && get) return serve_refresh_script(res);
   if (path == "/api/v1/trace") return serve_trace_api(*ingest_.snapshot(), req, res, ctx.identity);
   if (path == "/trace" && get) return serve_trace_page(*ingest_.snapshot(), req, res, ctx.identity);
   if (path == "/config" && get) return serve_config_page(*ingest_.snapshot(), res);
-  if (path == "/-/healthy" && get) return text(res, http::status::ok, "rwgate is Healthy.\n");
+  if (path == "/-/healthy" && get)
+    return text_response(res, http::status::ok, "rwgate is Healthy.\n");
   if (path == "/-/ready" && get) {
-    return ready_.load() ? text(res, http::status::ok, "rwgate is Ready.\n")
-                         : text(res, http::status::service_unavailable, "Service Unavailable\n");
+    return ready_.load()
+               ? text_response(res, http::status::ok, "rwgate is Ready.\n")
+               : text_response(res, http::status::service_unavailable, "Service Unavailable\n");
   }
   if (path == "/-/reload") {
     if (req.method() != http::verb::post && req.method() != http::verb::put) {
       res.set(http::field::allow, "POST, PUT");
-      return text(res, http::status::method_not_allowed, "use POST to reload\n");
+      return text_response(res, http::status::method_not_allowed, "use POST to reload\n");
     }
     Status st = reload();
-    return st ? text(res, http::status::ok, "")
-              : text(res, http::status::internal_server_error,
-                     "failed to reload config: " + st.reason() + "\n");
+    return st ? text_response(res, http::status::ok, "")
+              : text_response(res, http::status::internal_server_error,
+                              "failed to reload config: " + st.reason() + "\n");
   }
-  text(res, http::status::not_found, "404 page not found\n");
-}
-
-// Instances listed per source, for every source (file and http set theirs as they refresh;
-// this also covers the push sources, grpc and eventbridge).
-void Gateway::refresh_discovery_gauges() {
-  std::shared_ptr<const discovery::Discovery> d;
-  {
-    std::lock_guard lock(reload_mu_);
-    d = discovery_;
-  }
-  if (!d) return;
-  for (const auto& [source, n] : d->cache().listed_per_source()) {
-    source_metrics_.instances.Add({{"source", source}}).Set(static_cast<double>(n));
-  }
-}
-
-void Gateway::refresh_lb_gauges() {
-  std::map<std::vector<std::string>, int> counts;
-  for (const lb::LbTargetReport& r : lb_detector_->report())
-    ++counts[{r.job, r.verdict, r.evidence}];
-  std::lock_guard lock(lb_gauges_mu_);
-  for (const auto& labels : lb_gauge_labels_) counts.try_emplace(labels, 0);
-  for (const auto& [labels, n] : counts) {
-    lb_gauge_labels_.insert(labels);
-    lb_targets_.Add({{"job", labels[0]}, {"verdict", labels[1]}, {"evidence", labels[2]}}).Set(n);
-  }
-}
-
-void Gateway::lb_targets_json(HttpResponse& res) {
-  res.result(http::status::ok);
-  res.set(http::field::content_type, "application/json");
-  res.body() = lb::lb_targets_json(lb_detector_->report());
-}
-
-void Gateway::discovery_json(HttpResponse& res) {
-  std::shared_ptr<const discovery::Discovery> d;
-  {
-    std::lock_guard lock(reload_mu_);
-    d = discovery_;
-  }
-  res.result(http::status::ok);
-  res.set(http::field::content_type, "application/json");
-  res.body() = discovery::discovery_json(d.get());
+  text_response(res, http::status::not_found, "404 page not found\n");
 }
 
 prometheus::Counter& Gateway::reload_counter(bool success) {
@@ -497,54 +464,6 @@ prometheus::Counter& Gateway::reload_counter(bool success) {
     reload_counters_[1] = &reloads_.Add({{"result", "success"}});
   });
   return *reload_counters_[success ? 1 : 0];
-}
-
-prometheus::Counter& Gateway::event_counter(std::string_view type, EventOutcome outcome) {
-  static constexpr const char* kOutcomes[] = {"applied", "ignored", "malformed", "unauthorized"};
-  const auto types = discovery::counted_event_types();
-  size_t t = types.size() - 1;  // "other"
-  for (size_t i = 0; i < types.size(); ++i) {
-    if (types[i] == type) t = i;
-  }
-  std::lock_guard lock(events_mu_);
-  if (event_counters_.empty()) event_counters_.resize(types.size(), {});
-  prometheus::Counter*& c = event_counters_[t][static_cast<size_t>(outcome)];
-  if (c == nullptr) {
-    c = &events_.Add(
-        {{"type", std::string(types[t])}, {"result", kOutcomes[static_cast<size_t>(outcome)]}});
-  }
-  return *c;
-}
-
-void Gateway::aws_events(const HttpRequest& req, HttpResponse& res) {
-  if (req.method() != http::verb::post) {
-    res.set(http::field::allow, "POST");
-    return text(res, http::status::method_not_allowed, "use POST\n");
-  }
-  std::shared_ptr<discovery::Discovery> d;
-  std::string key;
-  {
-    std::lock_guard lock(reload_mu_);
-    if (!config_.discovery.eventbridge_enabled || !discovery_) {
-      return text(res, http::status::not_found,
-                  "EventBridge events are off (discovery.eventbridge.enabled)\n");
-    }
-    d = discovery_;
-    key = config_.discovery.eventbridge_api_key;
-  }
-  const std::string_view given = req["X-Api-Key"];
-  // Constant-time compare: the key must not leak through response timing.
-  if (!key.empty() &&
-      (given.size() != key.size() || CRYPTO_memcmp(given.data(), key.data(), key.size()) != 0)) {
-    event_counter("other", EventOutcome::kUnauthorized).Increment();
-    return text(res, http::status::unauthorized, "missing or wrong X-Api-Key\n");
-  }
-  const discovery::EventResult r = discovery::apply_eventbridge_event(req.body(), d->cache());
-  const EventOutcome outcome = r.status == 400 ? EventOutcome::kMalformed
-                               : r.applied     ? EventOutcome::kApplied
-                                               : EventOutcome::kIgnored;
-  event_counter(r.counted_type, outcome).Increment();
-  text(res, r.status == 400 ? http::status::bad_request : http::status::ok, r.message + "\n");
 }
 
 void Gateway::shutdown() {
@@ -558,6 +477,12 @@ void Gateway::shutdown() {
   }
   server_->stop();
   server_.reset();
+  {
+    std::lock_guard lock(status_mu_);
+    status_stopping_ = true;
+  }
+  status_cv_.notify_all();
+  if (status_sampler_.joinable()) status_sampler_.join();
   stale_markers_->stop();  // its last markers go into the queues before they drain
   coverage_->stop();
   std::lock_guard lock(reload_mu_);

@@ -10,6 +10,7 @@
 
 #include <array>
 #include <atomic>
+#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
@@ -25,6 +26,7 @@
 #include "proxy/config.h"
 #include "proxy/http_server.h"
 #include "proxy/ingest.h"
+#include "proxy/status_page.h"
 #include "sinks/remote_write_sink.h"
 #include "sinks/tenant_sinks.h"
 #include "staleness/stale_marker_sender.h"
@@ -51,6 +53,7 @@ class Gateway {
 
  private:
   void route(const HttpRequest& req, HttpResponse& res, const Connection& conn);
+  Status reload_file();  // reload()'s work, without recording its outcome
   // The web config's headers on `res`, and who sent the request in ctx.identity; false
   // when the request is refused (401 set).
   bool authenticate(const HttpRequest& req, HttpResponse& res, const Connection& conn,
@@ -61,6 +64,10 @@ class Gateway {
   void refresh_discovery_gauges();
   void aws_events(const HttpRequest& req, HttpResponse& res);
   void lb_targets_json(HttpResponse& res);
+  // The status page's view of everything running now (proxy/status_page.h).
+  StatusView status_view();
+  // Samples the status page's graphs every 5 s until shutdown.
+  void sample_status_loop();
   void refresh_lb_gauges();
   // Applies `config`; the errors of sinks whose disk buffer could not be opened (those
   // sinks refuse data, 503, until a config that works is applied).
@@ -97,6 +104,13 @@ class Gateway {
   std::array<prometheus::Counter*, std::size(kTlsFailureNames)> tls_failures_{};
   prometheus::Counter* connections_refused_ = nullptr;
   std::atomic<bool> ready_{false};
+  Clock::WallTime started_{};
+  StatusHistory status_history_;
+  std::thread status_sampler_;
+  std::mutex status_mu_;  // guards last_reload_ and status_stopping_
+  std::condition_variable status_cv_;
+  bool status_stopping_ = false;
+  ReloadOutcome last_reload_;
 
   std::mutex reload_mu_;  // guards sinks_ and retiring_, and serializes reloads
   struct RunningSink {

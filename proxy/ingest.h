@@ -122,6 +122,8 @@ class IngestHandler {
 
   // `ctx`: the state of the worker the request runs on.
   void handle(const HttpRequest& req, HttpResponse& res, pipeline::WorkerContext& ctx);
+  // rwgate_samples_received_total (the status page's graph).
+  double samples_received() const { return samples_received_.Value(); }
   // Counts a request refused before it reached handle() (413 from the HTTP layer).
   void count_rejected(RejectReason reason, int status);
 

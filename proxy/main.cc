@@ -21,6 +21,7 @@
 #include "proxy/gateway.h"
 #include "proxy/relabel_command.h"
 #include "proxy/trace_service.h"
+#include "proxy/version.h"
 #include "proxy/web_config.h"
 
 namespace {
@@ -130,7 +131,7 @@ std::optional<int> parse_flags(int argc, char** argv, Flags& flags,
       return 0;
     }
     if (a == "--version") {
-      std::cout << "rwgate 0.1.0\n";
+      std::cout << "rwgate " << proxy::kVersion << "\n";
       return 0;
     }
     if (!(take(a, "--config.file", flags.config_file) ||

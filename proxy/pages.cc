@@ -34,7 +34,16 @@ textarea { width: 100%; box-sizing: border-box; }
 .error { background: #fde8e8; border: 1px solid #e5a3a3; padding: 6px 10px; }
 .dropped { color: #a11d1d; font-weight: 600; } .sent { color: #17663a; font-weight: 600; }
 .muted { color: #5b6475; }
-</style></head>
+.ok { color: #17663a; font-weight: 600; } .retrying { color: #9a6700; font-weight: 600; }
+.failing { color: #a11d1d; font-weight: 600; }
+.cards { display: flex; gap: 12px; flex-wrap: wrap; }
+.card { background: #fff; border: 1px solid #d9dde5; padding: 8px 12px; min-width: 160px; }
+.card b { display: block; font-size: 18px; }
+svg.graph { background: #fff; border: 1px solid #d9dde5; }
+svg.graph polyline { fill: none; stroke-width: 1.5; }
+form.filter { margin: 0 0 10px; } form.filter label { margin-right: 12px; }
+</style>
+{{script}}</head>
 <body><header><b>rwgate</b>{{nav}}</header>
 <main><h1>{{title}}</h1>
 {{body}}
@@ -42,9 +51,8 @@ textarea { width: 100%; box-sizing: border-box; }
 )html";
 
 constexpr std::pair<std::string_view, std::string_view> kNav[] = {
-    {"/trace", "Trace"},
-    {"/config", "Config"},
-    {"/metrics", "Metrics"},
+    {"/", "Status"},       {"/instances", "Instances"}, {"/trace", "Trace"},
+    {"/config", "Config"}, {"/metrics", "Metrics"},
 };
 
 void replace(std::string& text, std::string_view key, std::string_view value) {
@@ -52,13 +60,17 @@ void replace(std::string& text, std::string_view key, std::string_view value) {
   if (at != std::string::npos) text.replace(at, key.size(), value);
 }
 
-void page(HttpResponse& res, std::string_view path, std::string_view title, std::string_view body) {
+}  // namespace
+
+void render_page(HttpResponse& res, std::string_view path, std::string_view title,
+                 std::string_view body, bool refresh) {
   std::string nav;
   for (const auto& [href, name] : kNav) {
     nav += "<a href=\"" + std::string(href) + "\"" + (href == path ? " class=\"here\"" : "") + ">" +
            std::string(name) + "</a>";
   }
   std::string html(kLayout);
+  replace(html, "{{script}}", refresh ? "<script src=\"/static/refresh.js\" defer></script>" : "");
   replace(html, "{{nav}}", nav);
   replace(html, "{{title}}", html_escape(title));
   replace(html, "{{title}}", html_escape(title));
@@ -67,10 +79,13 @@ void page(HttpResponse& res, std::string_view path, std::string_view title, std:
   res.set(http::field::content_type, "text/html; charset=utf-8");
   // The pages are built for this origin only: no scripts from anywhere else, no framing.
   res.set("Content-Security-Policy",
-          "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; "
+          "default-src 'none'; style-src 'unsafe-inline'; script-src 'self'; connect-src 'self'; "
+          "img-src 'self'; form-action 'self'; "
           "frame-ancestors 'none'");
   res.body() = std::move(html);
 }
+
+namespace {
 
 std::string labels_html(const pipeline::TraceLabels& labels) {
   if (labels.empty()) return "<span class=\"muted\">none</span>";
@@ -131,6 +146,12 @@ std::string error_html(std::string_view why) {
 }
 
 }  // namespace
+
+void text_response(HttpResponse& res, http::status status, std::string body) {
+  res.result(status);
+  res.set(http::field::content_type, "text/plain; charset=utf-8");
+  res.body() = std::move(body);
+}
 
 std::string html_escape(std::string_view s) {
   std::string out;
@@ -230,7 +251,7 @@ void serve_trace_page(const IngestSnapshot& snapshot, const HttpRequest& req, Ht
               "\">link to this trace</a></p>" + trace_result_html(t);
     }
   }
-  page(res, "/trace", "Trace a series", body);
+  render_page(res, "/trace", "Trace a series", body);
 }
 
 void serve_config_page(const IngestSnapshot& snapshot, HttpResponse& res) {
@@ -240,7 +261,7 @@ void serve_config_page(const IngestSnapshot& snapshot, HttpResponse& res) {
           : "<p class=\"muted\">The config file as last loaded, secrets shown as "
             "&lt;secret&gt;.</p><pre id=\"config\">" +
                 html_escape(snapshot.config_yaml) + "</pre>";
-  page(res, "/config", "Configuration", body);
+  render_page(res, "/config", "Configuration", body);
 }
 
 }  // namespace rwgate::proxy

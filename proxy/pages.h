@@ -20,6 +20,15 @@
 
 namespace rwgate::proxy {
 
+// A plain-text answer (the admin endpoints' errors and acknowledgements).
+void text_response(HttpResponse& res, boost::beast::http::status status, std::string body);
+
+// An HTML page in the common frame (the navigation, the style); `path` marks where in the
+// navigation it is. `body` is HTML: escape what goes into it. `refresh`: load the status
+// page's script, which replaces the content every few seconds.
+void render_page(HttpResponse& res, std::string_view path, std::string_view title,
+                 std::string_view body, bool refresh = false);
+
 // `s` with & < > " ' as character references.
 std::string html_escape(std::string_view s);
 // `s` percent-encoded for a query parameter value.

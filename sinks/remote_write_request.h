@@ -12,6 +12,7 @@
 
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -36,6 +37,9 @@ struct PendingRequest {
   uint64_t histograms = 0;
   uint64_t exemplars = 0;
   size_t accounted_bytes = 0;  // what this request holds of the queue's byte budget
+  // When its first series was queued (memory mode) or read back from disk (disk mode):
+  // the age of the oldest unsent data on the status page.
+  std::chrono::steady_clock::time_point since{};
   std::vector<uint64_t> seqs;  // disk mode: the buffer records it carries
 };
 

@@ -48,9 +48,21 @@ struct RemoteWriteSink::Shard {
   // Samples of the request being sent or waiting out a backoff (taken off `sealed`), so a
   // drain deadline that cuts it short still counts it as dropped.
   std::atomic<uint64_t> sending{0};
+  std::atomic<Clock::rep> sending_since{0};  // that request's `since`; 0: none
 };
 
 namespace {
+
+// A failed attempt in one line, for the status page: "HTTP 503: <the store's answer>", or
+// the connection's error.
+std::string describe(const SendOutcome& outcome) {
+  std::string text = outcome.status != kNoAnswer ? "HTTP " + std::to_string(outcome.status) : "";
+  if (!outcome.error_text.empty()) text += (text.empty() ? "" : ": ") + outcome.error_text;
+  for (char& c : text) {
+    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+  }
+  return text;
+}
 
 // sink="...", and tenant="..." for one tenant's sink.
 prometheus::Labels metric_labels(const RemoteWriteOptions& o, prometheus::Labels more = {}) {
@@ -155,6 +167,7 @@ void RemoteWriteSink::feed_loop() {
         last->seqs.push_back(rec.seq);
       } else {
         PendingRequest req;
+        req.since = Clock::now();
         req.accounted_bytes = rec.body.size();
         req.body = std::move(rec.body);
         req.samples = rec.meta.samples;
@@ -318,6 +331,7 @@ Status RemoteWriteSink::enqueue_to_disk(const proto::Batch& batch,
 
 void RemoteWriteSink::seal_open(Shard& shard) {
   PendingRequest req = std::move(shard.open_counts);
+  req.since = shard.open_since;
   if (options_.protocol == proto::Protocol::kV1) {
     req.body = std::move(shard.open_body);
     // The next request will be about as large: one allocation instead of a doubling chain.
@@ -328,6 +342,32 @@ void RemoteWriteSink::seal_open(Shard& shard) {
   }
   shard.sealed.push_back(std::move(req));
   shard.open_counts = PendingRequest{};
+}
+
+void RemoteWriteSink::status(std::vector<SinkStatus>& out) const {
+  SinkStatus& st = out.emplace_back();
+  st.name = log_name_;
+  st.url = std::string(options_.tls.enabled ? "https://" : "http://") +
+           net::host_header(options_.host, options_.port, options_.tls.enabled) + options_.target;
+  st.protocol = options_.protocol == proto::Protocol::kV2 ? "2.0" : "1.0";
+  health_.fill(st);
+  st.queue_bytes = used_bytes_.load();
+  st.queue_capacity_bytes = static_cast<int64_t>(options_.max_bytes);
+  st.disk = buffer_ != nullptr;
+  if (buffer_metrics_) st.buffer_undelivered = buffer_metrics_->undelivered.Value();
+  st.forwarded_samples = metrics_.forwarded_samples.Value();
+  // The oldest of: a request being sent (or waiting out a backoff), the first sealed one
+  // of each shard, and each shard's open one.
+  Clock::time_point oldest = Clock::time_point::max();
+  for (const auto& shard : shards_) {
+    if (const Clock::rep sending = shard->sending_since.load(); sending != 0)
+      oldest = std::min(oldest, Clock::time_point(Clock::duration(sending)));
+    std::lock_guard lock(shard->mu);
+    if (!shard->sealed.empty()) oldest = std::min(oldest, shard->sealed.front().since);
+    if (shard->open_counts.accounted_bytes > 0) oldest = std::min(oldest, shard->open_since);
+  }
+  if (oldest != Clock::time_point::max())
+    st.oldest_unsent_seconds = std::chrono::duration<double>(Clock::now() - oldest).count();
 }
 
 void RemoteWriteSink::start() {
@@ -378,6 +418,11 @@ RemoteWriteSink::Next RemoteWriteSink::take_next(Shard& shard, PendingRequest& r
 
 awaitable<void> RemoteWriteSink::deliver(Shard* shard, PendingRequest* req) {
   shard->sending.store(req->samples + req->histograms);
+  shard->sending_since.store(req->since.time_since_epoch().count());
+  struct Sent {  // however the request ends, it is not waiting any more
+    Shard* shard;
+    ~Sent() { shard->sending_since.store(0); }
+  } sent{shard};
   // Compressed once: every attempt sends these same bytes.
   set_body(shard->request, req->body, shard->compress);
   Backoff backoff(options_.min_backoff, options_.max_backoff);
@@ -397,9 +442,11 @@ awaitable<void> RemoteWriteSink::deliver(Shard* shard, PendingRequest* req) {
     }
     switch (cls) {
       case SendClass::kDelivered:
+        health_.delivered();
         count_delivered(*req);
         co_return;
       case SendClass::kFinalFailure:
+        health_.refused(describe(outcome));
         drop_rejected(*req, outcome);
         co_return;
       case SendClass::kRetry:
@@ -413,6 +460,7 @@ awaitable<void> RemoteWriteSink::deliver(Shard* shard, PendingRequest* req) {
       co_return;
     }
     metrics_.retries.Increment();
+    health_.retrying(describe(outcome));
     log_retry(outcome, attempt);
     shard->backoff_timer.expires_after(backoff.next(outcome.retry_after, shard->rng()));
     boost::system::error_code ignored;

@@ -127,6 +127,7 @@ class RemoteWriteSink final : public Sink {
                  size_t reserved_bytes, std::span<const proto::FamilyMetadata> metadata);
   // Why the disk buffer could not be opened (empty: it was, or there is none).
   const std::string& open_error() const { return open_error_; }
+  void status(std::vector<SinkStatus>& out) const override;
   void start() override;
   void stop(std::chrono::steady_clock::time_point deadline) override;
 
@@ -198,6 +199,7 @@ class RemoteWriteSink final : public Sink {
 
   std::unique_ptr<DiskBuffer> buffer_;  // disk mode
   std::string open_error_;
+  SendHealth health_;              // written by the sink thread, read by status()
   std::string last_auth_refusal_;  // the store's answer last logged for a 401/403 (sink thread)
   std::thread feeder_;
   std::atomic<int64_t> fed_bytes_{0};  // read from disk, not yet delivered

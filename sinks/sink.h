@@ -5,9 +5,11 @@
 #include <cstddef>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "base/status.h"
 #include "proto/batch.h"
+#include "sinks/sink_status.h"
 
 namespace rwgate::sinks {
 
@@ -35,6 +37,9 @@ class Sink {
   /// cannot write) means the sink did not take the data; ingest then answers 503.
   virtual Status enqueue(const proto::Batch& batch, std::span<const proto::SeriesOut> series,
                          size_t reserved_bytes) = 0;
+
+  /// Appends what the status page shows of it (a sink with tenants: one per tenant).
+  virtual void status(std::vector<SinkStatus>& out) const { (void)out; }
 
   /// Starts sending. Called once, before the first enqueue().
   virtual void start() = 0;

@@ -197,4 +197,15 @@ size_t TenantSinks::tenants() const {
   return n;
 }
 
+void TenantSinks::status(std::vector<SinkStatus>& out) const {
+  std::vector<std::shared_ptr<RemoteWriteSink>> sinks;
+  {
+    std::lock_guard lock(mu_);
+    sinks = by_tenant_;
+  }
+  for (const auto& sink : sinks) {
+    if (sink != nullptr) sink->status(out);
+  }
+}
+
 }  // namespace rwgate::sinks

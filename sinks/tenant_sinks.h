@@ -57,6 +57,7 @@ class TenantSinks final : public Sink {
                           size_t bytes) override;
   Status enqueue(const proto::Batch& batch, std::span<const proto::SeriesOut> series,
                  size_t reserved_bytes) override;
+  void status(std::vector<SinkStatus>& out) const override;
   void start() override {}  // each tenant's sink starts when it is made
   // Stops every tenant's sink at once, each draining until `deadline`.
   void stop(std::chrono::steady_clock::time_point deadline) override;

@@ -305,6 +305,13 @@ size_t SeriesTracker::instances() const {
   return instance_by_key_.size();
 }
 
+void SeriesTracker::add_series_per_instance(std::map<std::string, size_t>& out) const {
+  std::lock_guard lock(mu_);
+  for (const Instance& in : instances_) {
+    if (!in.key.empty() && in.live > 0) out[in.key] += in.live;
+  }
+}
+
 uint64_t SeriesTracker::collisions() const {
   std::lock_guard lock(mu_);
   return collisions_;

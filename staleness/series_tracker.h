@@ -42,6 +42,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -95,6 +96,8 @@ class SeriesTracker {
   size_t series() const;
   size_t instances() const;
   uint64_t collisions() const;
+  // Adds each instance's tracked series to out[key] (the status page's discovery table).
+  void add_series_per_instance(std::map<std::string, size_t>& out) const;
 
   static constexpr size_t kForgetSlice = 8192;
 

@@ -72,6 +72,21 @@ class StaleMarkerSender {
   // Sends what is pending (best effort) and stops the thread. Before the sinks drain.
   void stop();
 
+  // What the status page shows: its gauges and the markers sent so far.
+  struct Summary {
+    double tracked_series = 0;
+    double tracked_instances = 0;
+    double markers_sent = 0;
+  };
+  Summary summary() const {
+    return {tracked_series_.Value(), tracked_instances_.Value(), markers_.Value()};
+  }
+  // Series tracked per instance (InstanceRecord::key()), over every worker's tracker.
+  std::map<std::string, size_t> series_per_instance() const {
+    std::map<std::string, size_t> out;
+    for (const SeriesTracker* t : trackers_) t->add_series_per_instance(out);
+    return out;
+  }
   // One sweep now (tests and the thread's loop).
   void sweep();
 

@@ -211,6 +211,7 @@ Status AwsSource::refresh() {
   if (!st && client_.cancelled()) return st;  // stopping: not a failure of the API
   if (!st) {
     metrics_.refreshed(t0, true, -1);
+    cache_.source_failed(name_, st.reason());
     if (st.reason() != last_error_) {
       log::warn("aws refresh failed; keeping the last good records",
                 {{"source", name_}, {"region", config_.client.region}, {"error", st.reason()}});

@@ -88,6 +88,7 @@ Status HttpSource::refresh() {
   }
   if (!st) {
     metrics_.refreshed(t0, true, -1);
+    cache_.source_failed(name_, st.reason());
     log::warn("http_sd refresh failed; keeping the last good list",
               {{"source", name_}, {"url", config_.url}, {"error", st.reason()}});
     return st;

@@ -182,6 +182,7 @@ void FileSource::refresh() {
   }
   std::erase_if(last_good_, [&](const auto& kv) { return !files.contains(kv.first); });
   bool failed = false;
+  std::string failure;  // the last file that did not parse, and why
   for (const std::string& file : files) {
     std::ifstream in(file, std::ios::binary);
     std::stringstream ss;
@@ -191,6 +192,7 @@ void FileSource::refresh() {
                    : Status::error("cannot read the file");
     if (!st) {
       failed = true;
+      failure = file + ": " + st.reason();
       log::warn("discovery file is invalid; keeping its last good content",
                 {{"source", name_}, {"file", file}, {"error", st.reason()}});
       continue;
@@ -205,6 +207,7 @@ void FileSource::refresh() {
   }
   cache_.replace_source(name_, all);
   cache_.replace_load_balancers(name_, std::move(lbs));
+  if (failed) cache_.source_failed(name_, failure);
   metrics_.refreshed(t0, failed, static_cast<int64_t>(all.size()));
 }
 

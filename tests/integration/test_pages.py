@@ -15,7 +15,9 @@ import unittest
 import urllib.parse
 
 import bcrypt
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
 
 import harness
 
@@ -175,6 +177,99 @@ sinks:
         self.assertEqual(traces[2]["sinks"]["store"]["dropped_by"], "relabel_configs[0]")
 
 
+class StatusPageTest(unittest.TestCase):
+    """The status page live: its own store, so that stopping it disturbs no other test."""
+
+    def setUp(self):
+        self.ws = harness.Workspace()
+        self.addCleanup(self.ws.close)
+
+    def test_status_shows_each_sink_and_source_and_a_stopped_store_turns_retrying(self):
+        vm = self.ws.victoria_metrics()
+        target = self.ws.node_exporter()
+        self.ws.write("fleet.json", json.dumps([
+            {"targets": [target], "labels": {"__meta_ec2_instance_id": "i-0abc", "__meta_asg_name": "web",
+                                             "__meta_ec2_availability_zone": "us-east-1a",
+                                             "__meta_asg_lifecycle_state": "InService"}},
+            {"targets": ["10.0.0.2:9100"], "labels": {"__meta_ec2_instance_id": "i-0def", "__meta_asg_name": "batch",
+                                                      "__meta_ec2_availability_zone": "us-east-1b",
+                                                      "__meta_asg_lifecycle_state": "Pending"}}]))
+        gw = self.ws.rwgate(f"""
+discovery:
+  sources:
+    - file: {{ files: ['{self.ws.path("fleet.json")}'], refresh_interval: 1m }}
+sinks:
+  - name: store
+    remote_write:
+      url: {vm.url}/api/v1/write
+      queue: {{ batch_send_deadline: 200ms, max_backoff: 1s }}
+""")
+        self.ws.node_agent(target, f"""
+  - url: {gw.url}/api/v1/write
+    queue_config: {{ batch_send_deadline: 500ms }}
+""")
+        harness.wait_until(lambda: vm.export('{__name__="node_load1"}'), timeout=60, what="data in the store")
+        # A target that is a load balancer by its name, as a sender would write it.
+        now = int(time.time() * 1000)
+        status, _, text = gw.write(harness.v1_request(
+            [({"__name__": "up", "job": "web", "instance": LB_HOST}, [(now, 1.0)])]))
+        self.assertEqual(status, 204, text)
+
+        browser = self.ws.browser()
+
+        def forwarding():  # the graphs and rates come from counters sampled every 5 s
+            browser.get(gw.url + "/")
+            row = browser.find_element(By.CSS_SELECTOR, 'tr[data-sink="store"]')
+            return row.find_elements(By.TAG_NAME, "td")[5].text not in ("", "0")
+        harness.wait_until(forwarding, timeout=30, interval=1, what="a samples/s figure")
+        self.assertNotIn("now 0/s", browser.find_element(By.ID, "graph-out").find_element(By.XPATH, "..").text)
+        row = browser.find_element(By.CSS_SELECTOR, 'tr[data-sink="store"]')
+        cells = [td.text for td in row.find_elements(By.TAG_NAME, "td")]
+        self.assertEqual(cells[1], vm.url + "/api/v1/write")
+        self.assertEqual((cells[2], cells[3]), ("1.0", "ok"))
+        source = [td.text for td in browser.find_element(By.CSS_SELECTOR, 'tr[data-source="file[0]"]')
+                  .find_elements(By.TAG_NAME, "td")]
+        self.assertEqual(source[1:3], ["file", "2"])
+        self.assertIn("ago", source[3])
+        lb = browser.find_element(By.ID, "lb").text
+        self.assertIn(LB_HOST, lb)
+        self.assertIn("name", lb)
+        self.assertIn("up", browser.find_element(By.ID, "updated").text)
+        harness.screenshot(browser, "status")
+
+        # The store goes away: the page, left open, shows the sink retrying with the
+        # store's error within seconds (its script refreshes it in place).
+        vm.proc.stop()
+        def retrying():
+            try:
+                row = browser.find_element(By.CSS_SELECTOR, 'tr[data-sink="store"]')
+                cells = [td.text for td in row.find_elements(By.TAG_NAME, "td")]
+            except StaleElementReferenceException:  # the script swapped the content meanwhile
+                return False
+            return cells[3].startswith("retrying") and "Connection refused" in cells[4]
+        harness.wait_until(retrying, timeout=30, what="the sink shown as retrying")
+        self.assertEqual(browser.current_url, gw.url + "/")  # refreshed in place, not reloaded
+
+        # The discovery table, filtered by ASG.
+        browser.get(gw.url + "/instances")
+        self.assertEqual(browser.find_element(By.ID, "count").text, "2 of 2 instances")
+        Select(browser.find_element(By.ID, "filter-asg")).select_by_value("batch")
+        browser.find_element(By.ID, "filter").click()
+        harness.wait_until(lambda: browser.current_url.endswith("/instances?asg=batch&zone=&lifecycle="),
+                           what="the filtered table")
+        self.assertEqual(browser.find_element(By.ID, "count").text, "1 of 2 instances")
+        table = browser.find_element(By.ID, "instances").text
+        self.assertIn("i-0def", table)
+        self.assertNotIn("i-0abc", table)
+        browser.get(gw.url + "/instances?asg=web")
+        cells = [td.text for td in browser.find_elements(By.CSS_SELECTOR, "#instances td")]
+        self.assertEqual(cells[0], "i-0abc")
+        self.assertEqual(cells[5], target.split(":")[0])     # found by its file_sd host
+        self.assertGreater(int(cells[7]), 50)                # node_exporter's series, tracked
+        self.assertIn("ago", cells[8])                       # and when it last sent
+        harness.screenshot(browser, "instances")
+
+
 class PagesAuthTest(unittest.TestCase):
     def test_pages_sit_behind_the_web_config_basic_auth(self):
         ws = harness.Workspace()
@@ -183,7 +278,8 @@ class PagesAuthTest(unittest.TestCase):
         web = ws.write("web.yml", f"basic_auth_users:\n  admin: '{hashed}'\n")
         gw = ws.rwgate("sinks:\n  - name: s\n    remote_write: { url: http://127.0.0.1:1/api/v1/write }\n",
                        args=[f"--web.config.file={web}"], auth=("admin", "opensesame"))
-        for method, path in (("GET", "/trace"), ("GET", "/config"), ("POST", "/api/v1/trace")):
+        for method, path in (("GET", "/"), ("GET", "/instances"), ("GET", "/trace"), ("GET", "/config"),
+                             ("GET", "/static/refresh.js"), ("POST", "/api/v1/trace")):
             body = b'{"labels": {"__name__": "up"}}' if method == "POST" else None
             self.assertEqual(harness.http(method, gw.url + path, body)[0], 401, path)
             self.assertEqual(harness.http(method, gw.url + path, body, gw.auth_headers)[0], 200, path)

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "proxy/config.h"
+#include "proxy/status_page.h"
 #include "proxy/trace_service.h"
 
 namespace rwgate::proxy {
@@ -79,6 +80,80 @@ TEST(TraceQueryTest, ReadsLabelsAndRulesAndRefusesTheRest) {
     EXPECT_FALSE(parse_trace_query(body, relabel::NameValidation::kUtf8, q, why)) << body;
     EXPECT_NE(why.find(want), std::string::npos) << body << ": " << why;
   }
+}
+
+constexpr std::string_view kHostile = "<script>alert(1)</script>";
+
+TEST(StatusPageTest, EscapesWhatSendersDiscoveryAndStoresSaid) {
+  StatusView v;
+  v.now = Clock::WallTime(std::chrono::seconds(1'800'000'000));
+  v.started = v.now - std::chrono::seconds(3700);
+  sinks::SinkStatus sink;
+  sink.name = "store";
+  sink.state = "retrying";
+  sink.last_error = "HTTP 500: " + std::string(kHostile);
+  v.sinks.push_back(sink);
+  lb::LbTargetReport t;
+  t.instance = std::string(kHostile);
+  t.fix = "scrape_configs: " + std::string(kHostile);
+  v.lb_targets.push_back(t);
+  discovery::InstanceRecord r;
+  r.instance_id = std::string(kHostile);
+  v.fleet = std::make_shared<discovery::DiscoverySnapshot>(1, std::vector{r});
+  v.tracking = true;
+  v.reload = {v.now, false, std::string(kHostile)};
+  HttpResponse res;
+  serve_status_page(v, res);
+  EXPECT_EQ(res.body().find("<script>alert"), std::string::npos);
+  EXPECT_NE(res.body().find("&lt;script&gt;alert(1)"), std::string::npos);
+  EXPECT_NE(res.body().find("up 1h1m"), std::string::npos);
+  EXPECT_NE(res.body().find("<script src=\"/static/refresh.js\" defer></script>"),
+            std::string::npos);
+
+  HttpRequest req(boost::beast::http::verb::get, "/instances?asg=", 11);
+  const std::map<std::string, size_t> series = {{std::string(kHostile), 7}};
+  serve_instances_page(v.fleet.get(), &series, v.now, req, res);
+  EXPECT_NE(res.body().find("<td>7</td>"), std::string::npos);
+  EXPECT_EQ(res.body().find("<script>alert"), std::string::npos);
+  EXPECT_NE(res.body().find("1 of 1 instances"), std::string::npos);
+}
+
+TEST(StatusHistoryTest, RatesFromConsecutiveCountersAndAnHourKept) {
+  StatusHistory h;
+  std::vector<sinks::SinkStatus> sinks(1);
+  sinks[0].name = "s";
+  sinks[0].queue_capacity_bytes = 100;
+  Clock::WallTime at{};
+  for (size_t i = 0; i < StatusHistory::kPoints + 5; ++i) {
+    sinks[0].forwarded_samples = 50.0 * static_cast<double>(i);
+    sinks[0].queue_bytes = static_cast<int64_t>(i % 100);
+    h.sample(at, 100.0 * static_cast<double>(i), sinks);
+    at += std::chrono::seconds(5);
+  }
+  EXPECT_EQ(h.points().size(), StatusHistory::kPoints);
+  ASSERT_EQ(h.sink_rates().size(), 1u);
+  EXPECT_DOUBLE_EQ(h.sink_rates()[0].second, 10.0);  // 50 samples in 5 s
+  EXPECT_DOUBLE_EQ(h.points().back().samples_out, 50.0 * (StatusHistory::kPoints + 4));
+}
+
+TEST(SendHealthTest, RetryingAndFailingUntilADeliveryWithTheLastError) {
+  sinks::SendHealth health;
+  sinks::SinkStatus st;
+  health.fill(st);
+  EXPECT_EQ(st.state, "ok");
+  EXPECT_EQ(st.state_since, Clock::WallTime{});
+  health.retrying("connection refused");
+  health.fill(st);
+  EXPECT_EQ(st.state, "retrying");
+  EXPECT_EQ(st.last_error, "connection refused");
+  EXPECT_NE(st.state_since, Clock::WallTime{});
+  health.refused("HTTP 400: bad labels");
+  health.fill(st);
+  EXPECT_EQ(st.state, "failing");
+  health.delivered();
+  health.fill(st);
+  EXPECT_EQ(st.state, "ok");
+  EXPECT_EQ(st.last_error, "HTTP 400: bad labels");  // kept: when it last went wrong
 }
 
 }  // namespace
