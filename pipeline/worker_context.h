@@ -3,7 +3,8 @@
 //
 // The HTTP server runs one io_context per worker thread and a connection stays on its
 // worker, so everything here is used by one thread at a time and needs no lock (the
-// tracker has its own, for the stale-marker sender). The gateway creates one context per
+// tracker and the recent series have their own, for the stale-marker sender and the
+// trace page). The gateway creates one context per
 // worker before the server starts and keeps them until after the stale-marker sender has
 // stopped, so the trackers outlive every reader; the server hands each request the context
 // of the worker it runs on.
@@ -14,6 +15,7 @@
 
 #include "lb/evidence.h"
 #include "pipeline/label_pipeline.h"
+#include "pipeline/recent_series.h"
 #include "pipeline/tenancy.h"
 #include "proto/batch.h"
 #include "proto/decode.h"
@@ -42,6 +44,8 @@ struct WorkerContext {
   lb::LbEvidence lb_evidence;
   // Track: the series forwarded for matched instances, for stale-target cleanup.
   staleness::SeriesTracker tracker;
+  // A sample of the label sets received, for the trace page (locks once in 64 requests).
+  RecentSeries recent;
 };
 
 }  // namespace rwgate::pipeline

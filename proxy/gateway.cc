@@ -435,7 +435,11 @@ void Gateway::route(const HttpRequest& req, HttpResponse& res, const Connection&
   }
   if (path == "/static/refresh.js" && get) return serve_refresh_script(res);
   if (path == "/api/v1/trace") return serve_trace_api(*ingest_.snapshot(), req, res, ctx.identity);
-  if (path == "/trace" && get) return serve_trace_page(*ingest_.snapshot(), req, res, ctx.identity);
+  if (path == "/trace" && get) {
+    std::vector<pipeline::TraceLabels> recent;
+    for (const auto& w : workers_) w->recent.collect(recent);
+    return serve_trace_page(*ingest_.snapshot(), req, res, ctx.identity, recent);
+  }
   if (path == "/config" && get) return serve_config_page(*ingest_.snapshot(), res);
   if (path == "/-/healthy" && get)
     return text_response(res, http::status::ok, "rwgate is Healthy.\n");

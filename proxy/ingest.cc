@@ -380,6 +380,7 @@ void IngestHandler::handle(const HttpRequest& req, HttpResponse& res,
   if (auto r = decompress(req.body(), snap->max_decoded_bytes, ctx.decoded))
     return reject(res, std::move(*r));
   if (auto r = decode(protocol, ctx)) return reject(res, std::move(*r));
+  ctx.recent.offer(ctx.batch);  // for the trace page, before any stage edits the labels
   if (snap->sinks.empty()) {
     return reject(res, {503, RejectReason::kNoSink,
                         "no sink is configured; start rwgate with --sink.url or a config file "

@@ -217,7 +217,7 @@ void serve_trace_api(const IngestSnapshot& snapshot, const HttpRequest& req, Htt
 }
 
 void serve_trace_page(const IngestSnapshot& snapshot, const HttpRequest& req, HttpResponse& res,
-                      std::string_view sender) {
+                      std::string_view sender, const std::vector<pipeline::TraceLabels>& recent) {
   const std::string target(req.target());
   const std::optional<std::string> labels = net::query_param(target, "labels");
   const std::string rules = net::query_param(target, "rules").value_or("");
@@ -235,6 +235,14 @@ void serve_trace_page(const IngestSnapshot& snapshot, const HttpRequest& req, Ht
       html_escape(rules) +
       "</textarea></p><p><button type=\"submit\" id=\"trace\">Trace"
       "</button></p></form>";
+  if (!recent.empty()) {
+    body += "<details id=\"recent\"><summary>Or pick a series received lately</summary><ul>";
+    for (const pipeline::TraceLabels& r : recent) {
+      body += "<li><a href=\"/trace?labels=" + html_escape(url_encode(labels_json(r))) + "\">" +
+              labels_html(r) + "</a></li>";
+    }
+    body += "</ul></details>";
+  }
   if (labels) {
     TraceQuery query;
     std::string why;

@@ -14,7 +14,9 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "pipeline/trace.h"
 #include "proxy/http_server.h"
 #include "proxy/ingest.h"
 
@@ -37,8 +39,9 @@ std::string url_encode(std::string_view s);
 // `sender`: the request's authenticated identity (for tenancy.from_sender).
 void serve_trace_api(const IngestSnapshot& snapshot, const HttpRequest& req, HttpResponse& res,
                      std::string_view sender);
+// `recent`: label sets received lately, offered as links to their trace.
 void serve_trace_page(const IngestSnapshot& snapshot, const HttpRequest& req, HttpResponse& res,
-                      std::string_view sender);
+                      std::string_view sender, const std::vector<pipeline::TraceLabels>& recent);
 void serve_config_page(const IngestSnapshot& snapshot, HttpResponse& res);
 
 }  // namespace rwgate::proxy

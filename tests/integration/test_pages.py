@@ -3,8 +3,10 @@ chromium-driver, through python3-selenium) against rwgate, fed by a real Prometh
 scraping node_exporter and writing on to VictoriaMetrics, with a file_sd fleet.
 
 The trace page explains a series that was enriched (and says exactly what the store got),
-one that was not and why, one flagged as load-balanced, and one dropped by a rule; rules
-pasted into the page are tried in place of the running ones; a hostile label value
+one that was not and why, one scraped through a round-robin nginx (flagged as
+load-balanced by its behaviour) and one by its name, and one dropped by a rule; rules
+pasted into the page are tried in place of the running ones; a series received lately
+can be picked from a list; a hostile label value
 renders as text. /config shows the running config with its secrets redacted; the JSON API
 and `rwgate trace` answer the same; every page sits behind the web config's basic auth.
 Screenshots are kept as test artifacts (harness.SCREENSHOTS)."""
@@ -56,11 +58,30 @@ sinks:
       queue: {{ batch_send_deadline: 200ms }}
 """
         cls.gw = ws.rwgate(cls.config)
-        ws.node_agent(cls.target, f"""
+        # A round-robin nginx in front of two more exporters: the classic mistake, scraped
+        # as job `web` through it.
+        backends = []
+        for i in range(2):
+            time.sleep(0.05)  # distinct process_start_time_seconds (10 ms resolution)
+            backends.append(ws.node_exporter(name=f"backend{i}"))
+        lb_port = harness.free_port()
+        ws.nginx(f"""
+  upstream backends {{ {" ".join(f"server {b};" for b in backends)} }}
+  server {{ listen 127.0.0.1:{lb_port}; location / {{ proxy_pass http://backends; }} }}
+""")
+        cls.lb_target = f"127.0.0.1:{lb_port}"
+        ws.prometheus_agent(f"""
+global: {{ scrape_interval: 1s }}
+scrape_configs:
+  - job_name: node
+    static_configs: [{{ targets: ['{cls.target}'] }}]
+  - job_name: web
+    static_configs: [{{ targets: ['{cls.lb_target}'] }}]
+remote_write:
   - url: {cls.gw.url}/api/v1/write
     queue_config: {{ batch_send_deadline: 500ms }}
 """)
-        harness.wait_until(lambda: cls.vm.export('{__name__="node_load1"}'), timeout=60,
+        harness.wait_until(lambda: cls.vm.export('{__name__="node_load1",job="node"}'), timeout=60,
                            what="node_load1 in the store")
         cls.browser = ws.browser()
 
@@ -93,7 +114,7 @@ sinks:
         trace = json.loads(body)
         self.assertEqual([s["stage"] for s in trace["steps"]],
                          ["validate", "enrich", "lb", "relabel"])
-        stored = [dict(s) for s in self.vm.export('{__name__="node_load1"}')]
+        stored = [dict(s) for s in self.vm.export('{__name__="node_load1",job="node"}')]
         self.assertEqual(stored, [trace["sinks"]["store"]["labels"]])
 
         # The page links to itself: the link opens the same trace.
@@ -110,6 +131,19 @@ sinks:
         self.assertIn('host "10.9.9.9" (from "instance") is none of the 1 instances', text)
 
     def test_a_load_balanced_target_and_a_dropped_series(self):
+        # Scraped through nginx: rwgate confirms it by behaviour, and the trace says so.
+        def confirmed():
+            _, _, body = harness.http("GET", self.gw.url + "/api/v1/lb-targets")
+            return any(t["instance"] == self.lb_target and t["verdict"] == "confirmed"
+                       for t in json.loads(body)["targets"])
+        harness.wait_until(confirmed, timeout=90, interval=1, what="the nginx target confirmed")
+        steps, sinks = self.open_trace({"__name__": "node_load1", "instance": self.lb_target, "job": "web"})
+        self.assertIn("a load balancer: its behaviour says so", steps["lb"][2])
+        self.assertIn('scrape_via="load_balancer"', sinks[0][2])
+        # As the store shows, once the verdict reaches the pipeline.
+        harness.wait_until(lambda: self.vm.export('{job="web",scrape_via="load_balancer"}'), timeout=30,
+                           what="annotated series in the store")
+
         steps, sinks = self.open_trace({"__name__": "up", "instance": LB_HOST, "job": "web"})
         self.assertIn("a load balancer: the instance host looks like a load balancer", steps["lb"][2])
         self.assertIn('scrape_via="load_balancer"', sinks[0][2])
@@ -131,6 +165,17 @@ sinks:
         # A rule that does not parse is an error on the page, with its path.
         self.open_trace({"__name__": "up"}, rules="- {action: nonsense}")
         self.assertIn("rules[0]", self.browser.find_element(By.CSS_SELECTOR, ".error").text)
+
+    def test_a_series_received_lately_can_be_picked(self):
+        self.browser.get(self.gw.url + "/trace")
+        recent = self.browser.find_element(By.ID, "recent")
+        recent.find_element(By.TAG_NAME, "summary").click()
+        links = recent.find_elements(By.TAG_NAME, "a")
+        self.assertTrue(links)
+        self.assertIn("job=", links[0].text)
+        links[0].click()
+        stages = [td.text for td in self.browser.find_elements(By.CSS_SELECTOR, "table.steps td:nth-child(2)")]
+        self.assertEqual(stages[:2], ["validate", "enrich"])
 
     def test_a_hostile_label_value_renders_as_text(self):
         self.open_trace({"__name__": "up", "job": "node", "note": HOSTILE})

@@ -8,6 +8,7 @@
 #include <map>
 #include <string>
 
+#include "pipeline/recent_series.h"
 #include "tests/unit/pipeline/label_batch.h"
 
 namespace rwgate::pipeline {
@@ -225,6 +226,27 @@ TEST(TraceTest, TenantFromItsLabelWithoutTakingATenantSlot) {
 
   t = trace_series(setup, {{"__name__", "up"}});
   EXPECT_EQ(t.sinks[0].dropped_by, "tenant");
+}
+
+TEST(RecentSeriesTest, OneSeriesInEveryKEveryRequestsTheNewestFirst) {
+  RecentSeries recent;
+  std::vector<TraceLabels> out;
+  recent.collect(out);
+  EXPECT_TRUE(out.empty());
+  for (uint64_t r = 0; r < RecentSeries::kEvery * (RecentSeries::kKept + 3); ++r) {
+    testing::TestBatch batch({{{"__name__", "a"}, {"r", std::to_string(r)}},
+                              {{"__name__", "b"}, {"r", std::to_string(r)}}});
+    recent.offer(batch.batch);
+  }
+  recent.collect(out);
+  ASSERT_EQ(out.size(), RecentSeries::kKept);
+  // The newest was offered by request kEvery * (kKept + 2), and it is a whole label set.
+  EXPECT_EQ(out[0],
+            (TraceLabels{{"__name__", "a"},
+                         {"r", std::to_string(RecentSeries::kEvery * (RecentSeries::kKept + 2))}}));
+  EXPECT_EQ(out[1][1].second, std::to_string(RecentSeries::kEvery * (RecentSeries::kKept + 1)));
+  EXPECT_NE(out[0][0].second, out[1][0].second);  // another position of the batch each time
+  recent.offer(proto::Batch{});                   // an empty request is no series
 }
 
 }  // namespace
