@@ -427,10 +427,11 @@ void Gateway::route(const HttpRequest& req, HttpResponse& res, const Connection&
   if (path == "/api/v1/aws/events") return aws_events(req, res);
   if (path == "/" && get) return serve_status_page(status_view(), res);
   if (path == "/instances" && get) {
-    const auto d = ingest_.snapshot()->discovery;
-    const auto fleet = d ? d->cache().snapshot() : nullptr;
-    const auto series = stale_markers_->series_per_instance();
-    return serve_instances_page(fleet.get(), ingest_.snapshot()->track_series ? &series : nullptr,
+    const std::shared_ptr<const IngestSnapshot> snap = ingest_.snapshot();
+    const auto fleet = snap->discovery ? snap->discovery->cache().snapshot() : nullptr;
+    std::map<std::string, size_t> series;
+    if (snap->track_series) series = stale_markers_->series_per_instance();
+    return serve_instances_page(fleet.get(), snap->track_series ? &series : nullptr,
                                 Clock::system().wall(), req, res);
   }
   if (path == "/static/refresh.js" && get) return serve_refresh_script(res);
