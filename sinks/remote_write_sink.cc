@@ -418,11 +418,7 @@ RemoteWriteSink::Next RemoteWriteSink::take_next(Shard& shard, PendingRequest& r
 
 awaitable<void> RemoteWriteSink::deliver(Shard* shard, PendingRequest* req) {
   shard->sending.store(req->samples + req->histograms);
-  shard->sending_since.store(req->since.time_since_epoch().count());
-  struct Sent {  // however the request ends, it is not waiting any more
-    Shard* shard;
-    ~Sent() { shard->sending_since.store(0); }
-  } sent{shard};
+  shard->sending_since.store(req->since.time_since_epoch().count());  // release() clears it
   // Compressed once: every attempt sends these same bytes.
   set_body(shard->request, req->body, shard->compress);
   Backoff backoff(options_.min_backoff, options_.max_backoff);
@@ -530,6 +526,7 @@ void RemoteWriteSink::log_retry(const SendOutcome& outcome, int attempt) {
 
 void RemoteWriteSink::release(Shard& shard, const PendingRequest& req) {
   shard.sending.store(0);
+  shard.sending_since.store(0);
   if (buffer_) {
     fed_bytes_.fetch_sub(static_cast<int64_t>(req.accounted_bytes));
   } else {
