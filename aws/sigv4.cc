@@ -54,30 +54,6 @@ std::string trim_value(std::string_view v) {
   return out;
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// Decodes a query component (%XX and '+' as space, as form encoding writes them).
-std::string query_decode(std::string_view s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '+') {
-      out.push_back(' ');
-    } else if (s[i] == '%' && i + 2 < s.size() && hex_value(s[i + 1]) >= 0 &&
-               hex_value(s[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2])));
-      i += 2;
-    } else {
-      out.push_back(s[i]);
-    }
-  }
-  return out;
-}
-
 std::string canonical_query(std::string_view query) {
   std::vector<std::pair<std::string, std::string>> params;
   while (!query.empty()) {
@@ -85,10 +61,10 @@ std::string canonical_query(std::string_view query) {
     const std::string_view part = query.substr(0, amp);
     if (!part.empty()) {
       const size_t eq = part.find('=');
-      params.emplace_back(net::percent_encode(query_decode(part.substr(0, eq))),
+      params.emplace_back(net::percent_encode(net::query_decode(part.substr(0, eq))),
                           eq == std::string_view::npos
                               ? ""
-                              : net::percent_encode(query_decode(part.substr(eq + 1))));
+                              : net::percent_encode(net::query_decode(part.substr(eq + 1))));
     }
     if (amp == std::string_view::npos) break;
     query.remove_prefix(amp + 1);

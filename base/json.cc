@@ -183,31 +183,33 @@ class Parser {
 
 }  // namespace
 
-bool parse_label_object(std::string_view text,
-                        std::vector<std::pair<std::string, std::string>>& out, std::string& why) {
-  out.clear();
+namespace {
+
+// Walks `{"name": <value>, ...}`: `value(p, name, why)` reads each member's value from `p`;
+// a repeated name is refused with `repeated(name)`. Nothing may follow the object.
+template <class ReadValue, class Repeated>
+bool read_members(std::string_view text, const char* not_an_object, ReadValue value,
+                  Repeated repeated, std::string& why) {
   Parser p(text);
   if (!p.eat('{')) {
-    why = "expected a JSON object of label names to string values";
+    why = not_an_object;
     return false;
   }
+  std::vector<std::string> seen;
   if (!p.eat('}')) {
     for (;;) {
-      std::string name, value;
+      std::string name;
       if (!p.string(name, why)) return false;
       if (!p.eat(':')) {
         why = "expected ':' after \"" + name + "\"";
         return false;
       }
-      if (!p.string(value, why)) {
-        why = "the value of \"" + name + "\" must be a string (" + why + ")";
+      if (!value(p, name, why)) return false;
+      if (std::find(seen.begin(), seen.end(), name) != seen.end()) {
+        why = repeated(name);
         return false;
       }
-      if (std::any_of(out.begin(), out.end(), [&](const auto& kv) { return kv.first == name; })) {
-        why = "label \"" + name + "\" appears twice";
-        return false;
-      }
-      out.emplace_back(std::move(name), std::move(value));
+      seen.push_back(std::move(name));
       if (p.eat('}')) break;
       if (!p.eat(',')) {
         why = "expected ',' or '}' at offset " + std::to_string(p.pos());
@@ -222,43 +224,39 @@ bool parse_label_object(std::string_view text,
   return true;
 }
 
+}  // namespace
+
+bool parse_label_object(std::string_view text,
+                        std::vector<std::pair<std::string, std::string>>& out, std::string& why) {
+  out.clear();
+  return read_members(
+      text, "expected a JSON object of label names to string values",
+      [&out](Parser& p, const std::string& name, std::string& why) {
+        std::string value;
+        if (!p.string(value, why)) {
+          why = "the value of \"" + name + "\" must be a string (" + why + ")";
+          return false;
+        }
+        out.emplace_back(name, std::move(value));
+        return true;
+      },
+      [](const std::string& name) { return "label \"" + name + "\" appears twice"; }, why);
+}
+
 bool parse_object_members(std::string_view text,
                           std::vector<std::pair<std::string, std::string_view>>& out,
                           std::string& why) {
   out.clear();
-  Parser p(text);
-  if (!p.eat('{')) {
-    why = "expected a JSON object";
-    return false;
-  }
-  if (!p.eat('}')) {
-    for (;;) {
-      std::string name;
-      if (!p.string(name, why)) return false;
-      if (!p.eat(':')) {
-        why = "expected ':' after \"" + name + "\"";
-        return false;
-      }
-      p.ws();
-      const size_t from = p.pos();
-      if (!p.skip_value(why)) return false;
-      if (std::any_of(out.begin(), out.end(), [&](const auto& kv) { return kv.first == name; })) {
-        why = "\"" + name + "\" appears twice";
-        return false;
-      }
-      out.emplace_back(std::move(name), text.substr(from, p.pos() - from));
-      if (p.eat('}')) break;
-      if (!p.eat(',')) {
-        why = "expected ',' or '}' at offset " + std::to_string(p.pos());
-        return false;
-      }
-    }
-  }
-  if (!p.at_end()) {
-    why = "unexpected text after the object";
-    return false;
-  }
-  return true;
+  return read_members(
+      text, "expected a JSON object",
+      [&out, text](Parser& p, const std::string& name, std::string& why) {
+        p.ws();
+        const size_t from = p.pos();
+        if (!p.skip_value(why)) return false;
+        out.emplace_back(name, text.substr(from, p.pos() - from));
+        return true;
+      },
+      [](const std::string& name) { return "\"" + name + "\" appears twice"; }, why);
 }
 
 bool parse_json_string(std::string_view text, std::string& out, std::string& why) {

@@ -150,31 +150,31 @@ bool is_ip_literal(const std::string& host) {
 
 namespace {
 
-int hex_digit(char c) {
+int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
 }
 
-std::string form_decode(std::string_view s) {
+}  // namespace
+
+std::string query_decode(std::string_view s) {
   std::string out;
   out.reserve(s.size());
   for (size_t i = 0; i < s.size(); ++i) {
     if (s[i] == '+') {
-      out += ' ';
-    } else if (s[i] == '%' && i + 2 < s.size() && hex_digit(s[i + 1]) >= 0 &&
-               hex_digit(s[i + 2]) >= 0) {
-      out += static_cast<char>(hex_digit(s[i + 1]) * 16 + hex_digit(s[i + 2]));
+      out.push_back(' ');
+    } else if (s[i] == '%' && i + 2 < s.size() && hex_value(s[i + 1]) >= 0 &&
+               hex_value(s[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2])));
       i += 2;
     } else {
-      out += s[i];
+      out.push_back(s[i]);
     }
   }
   return out;
 }
-
-}  // namespace
 
 std::optional<std::string> query_param(std::string_view target, std::string_view name) {
   const size_t q = target.find('?');
@@ -185,8 +185,8 @@ std::optional<std::string> query_param(std::string_view target, std::string_view
     const std::string_view pair = rest.substr(0, amp);
     rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
     const size_t eq = pair.find('=');
-    if (form_decode(pair.substr(0, eq)) != name) continue;
-    return eq == std::string_view::npos ? std::string() : form_decode(pair.substr(eq + 1));
+    if (query_decode(pair.substr(0, eq)) != name) continue;
+    return eq == std::string_view::npos ? std::string() : query_decode(pair.substr(eq + 1));
   }
   return std::nullopt;
 }

@@ -32,6 +32,10 @@ std::string_view host_of(std::string_view address);
 // host alone (still bracketed when IPv6), as a Host header omits a default port.
 std::string join_host_port(std::string_view host, std::string_view port);
 
+// Decodes a query component: %XX, and '+' as a space (as HTML forms and form encoding
+// write them). A malformed escape is kept as written.
+std::string query_decode(std::string_view s);
+
 // The value of query parameter `name` in a request target ("/trace?labels=%7B..."),
 // percent-decoded with '+' as a space (HTML forms send them so); nullopt when absent.
 // A malformed escape is kept as written.

@@ -245,7 +245,23 @@ std::string describe_rule(const relabel::Rule& rule) {
 
 namespace {
 
-void append_labels(std::string& out, const TraceLabels& labels) {
+void append_steps(std::string& out, const std::vector<TraceStep>& steps) {
+  out += '[';
+  for (size_t i = 0; i < steps.size(); ++i) {
+    if (i > 0) out += ',';
+    out += '{';
+    append_json_field(out, "stage", steps[i].stage);
+    append_json_field(out, "detail", steps[i].detail);
+    out += "\"labels\":";
+    append_labels_json(out, steps[i].labels);
+    out += '}';
+  }
+  out += ']';
+}
+
+}  // namespace
+
+void append_labels_json(std::string& out, const TraceLabels& labels) {
   out += '{';
   for (size_t i = 0; i < labels.size(); ++i) {
     if (i > 0) out += ',';
@@ -256,25 +272,9 @@ void append_labels(std::string& out, const TraceLabels& labels) {
   out += '}';
 }
 
-void append_steps(std::string& out, const std::vector<TraceStep>& steps) {
-  out += '[';
-  for (size_t i = 0; i < steps.size(); ++i) {
-    if (i > 0) out += ',';
-    out += '{';
-    append_json_field(out, "stage", steps[i].stage);
-    append_json_field(out, "detail", steps[i].detail);
-    out += "\"labels\":";
-    append_labels(out, steps[i].labels);
-    out += '}';
-  }
-  out += ']';
-}
-
-}  // namespace
-
 std::string trace_json(const SeriesTrace& t) {
   std::string out = "{\"input\":";
-  append_labels(out, t.input);
+  append_labels_json(out, t.input);
   out += ",\"steps\":";
   append_steps(out, t.steps);
   out += ",\"tenant\":";
@@ -287,7 +287,7 @@ std::string trace_json(const SeriesTrace& t) {
     out += ":{";
     if (s.dropped_by.empty()) {
       out += "\"labels\":";
-      append_labels(out, s.labels);
+      append_labels_json(out, s.labels);
     } else {
       out += "\"dropped_by\":";
       append_json_string(out, s.dropped_by);

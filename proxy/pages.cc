@@ -1,7 +1,5 @@
 #include "proxy/pages.h"
 
-#include <cctype>
-
 #include "base/json.h"
 #include "base/net.h"
 #include "proxy/trace_service.h"
@@ -100,14 +98,9 @@ std::string labels_html(const pipeline::TraceLabels& labels) {
 }
 
 std::string labels_json(const pipeline::TraceLabels& labels) {
-  std::string out = "{";
-  for (size_t i = 0; i < labels.size(); ++i) {
-    if (i > 0) out += ", ";
-    append_json_string(out, labels[i].first);
-    out += ": ";
-    append_json_string(out, labels[i].second);
-  }
-  return out + "}";
+  std::string out;
+  pipeline::append_labels_json(out, labels);
+  return out;
 }
 
 std::string steps_html(const std::vector<pipeline::TraceStep>& steps) {
@@ -180,21 +173,6 @@ std::string html_escape(std::string_view s) {
   return out;
 }
 
-std::string url_encode(std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (const unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
-
 void serve_trace_api(const IngestSnapshot& snapshot, const HttpRequest& req, HttpResponse& res,
                      std::string_view sender) {
   auto answer = [&res](http::status status, std::string body) {
@@ -238,8 +216,8 @@ void serve_trace_page(const IngestSnapshot& snapshot, const HttpRequest& req, Ht
   if (!recent.empty()) {
     body += "<details id=\"recent\"><summary>Or pick a series received lately</summary><ul>";
     for (const pipeline::TraceLabels& r : recent) {
-      body += "<li><a href=\"/trace?labels=" + html_escape(url_encode(labels_json(r))) + "\">" +
-              labels_html(r) + "</a></li>";
+      body += "<li><a href=\"/trace?labels=" + html_escape(net::percent_encode(labels_json(r))) +
+              "\">" + labels_html(r) + "</a></li>";
     }
     body += "</ul></details>";
   }
@@ -253,8 +231,8 @@ void serve_trace_page(const IngestSnapshot& snapshot, const HttpRequest& req, Ht
       body += error_html(why);
     } else {
       const pipeline::SeriesTrace t = run_trace(snapshot, query, sender);
-      std::string link = "/trace?labels=" + url_encode(labels_json(query.labels));
-      if (!rules.empty()) link += "&rules=" + url_encode(rules);
+      std::string link = "/trace?labels=" + net::percent_encode(labels_json(query.labels));
+      if (!rules.empty()) link += "&rules=" + net::percent_encode(rules);
       body += "<p>Input: " + labels_html(t.input) + " <a id=\"link\" href=\"" + html_escape(link) +
               "\">link to this trace</a></p>" + trace_result_html(t);
     }

@@ -33,8 +33,6 @@ void render_page(HttpResponse& res, std::string_view path, std::string_view titl
 
 // `s` with & < > " ' as character references.
 std::string html_escape(std::string_view s);
-// `s` percent-encoded for a query parameter value.
-std::string url_encode(std::string_view s);
 
 // `sender`: the request's authenticated identity (for tenancy.from_sender).
 void serve_trace_api(const IngestSnapshot& snapshot, const HttpRequest& req, HttpResponse& res,

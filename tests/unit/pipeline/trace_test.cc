@@ -90,6 +90,13 @@ const std::vector<LabelMap> kInputs = {
 
 TraceLabels trace_labels(const LabelMap& m) { return TraceLabels(m.begin(), m.end()); }
 
+// A trace of `rules` on the fleet, to sinks "a" and "b".
+TraceSetup two_sinks(const PipelineRules& rules) {
+  TraceSetup setup{&rules, &fleet()};
+  setup.sink_names = {"a", "b"};
+  return setup;
+}
+
 TEST(TraceTest, EndsWhereThePipelineEndsForEverySeriesAndConfig) {
   size_t sent = 0, dropped = 0;
   for (size_t c = 0; c < configs().size(); ++c) {
@@ -102,8 +109,7 @@ TEST(TraceTest, EndsWhereThePipelineEndsForEverySeriesAndConfig) {
       PipelineStats stats;
       pipeline.run(rules, &fleet(), batch.batch, out, stats);
 
-      TraceSetup setup{&rules, &fleet()};
-      setup.sink_names = {"a", "b"};
+      const TraceSetup setup = two_sinks(rules);
       const SeriesTrace t = trace_series(setup, trace_labels(in));
       ASSERT_EQ(t.sinks.size(), 2u);
       for (size_t s = 0; s < 2; ++s) {
@@ -135,8 +141,7 @@ const TraceStep* step(const SeriesTrace& t, std::string_view stage) {
 
 TEST(TraceTest, StepsSayWhichInstanceMatchedOrWhyNone) {
   const PipelineRules rules = configs()[1];
-  TraceSetup setup{&rules, &fleet()};
-  setup.sink_names = {"a", "b"};
+  TraceSetup setup = two_sinks(rules);
   SeriesTrace t = trace_series(setup, trace_labels(kInputs[0]));
   ASSERT_NE(step(t, "enrich"), nullptr);
   EXPECT_NE(step(t, "enrich")->detail.find("private IP of \"i-live\""), std::string::npos)
@@ -160,8 +165,7 @@ TEST(TraceTest, StepsSayWhichInstanceMatchedOrWhyNone) {
 
 TEST(TraceTest, LoadBalancerVerdictAndTheRuleThatDropped) {
   const PipelineRules rules = configs()[1];
-  TraceSetup setup{&rules, &fleet()};
-  setup.sink_names = {"a", "b"};
+  TraceSetup setup = two_sinks(rules);
   SeriesTrace t = trace_series(setup, trace_labels(kInputs[4]));
   ASSERT_NE(step(t, "lb"), nullptr);
   EXPECT_NE(step(t, "lb")->detail.find("a load balancer: the instance host looks like"),
@@ -185,8 +189,7 @@ TEST(TraceTest, LoadBalancerVerdictAndTheRuleThatDropped) {
 TEST(TraceTest, PastedRulesTakeThePlaceOfRelabelConfigs) {
   const PipelineRules rules = configs()[1];
   const std::vector<relabel::Rule> trial = rules_of("[{target_label: tried, replacement: yes}]");
-  TraceSetup setup{&rules, &fleet()};
-  setup.sink_names = {"a", "b"};
+  TraceSetup setup = two_sinks(rules);
   setup.trial_rules = &trial;
   const SeriesTrace t = trace_series(setup, trace_labels(kInputs[5]));  // drop_me survives
   const LabelMap out(t.sinks[0].labels.begin(), t.sinks[0].labels.end());

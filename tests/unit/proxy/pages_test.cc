@@ -39,7 +39,7 @@ sinks:
 TEST(PagesTest, HtmlAndUrlEscaping) {
   EXPECT_EQ(html_escape("<script>\"a\" & 'b'</script>"),
             "&lt;script&gt;&quot;a&quot; &amp; &#39;b&#39;&lt;/script&gt;");
-  EXPECT_EQ(url_encode("{\"a\": \"b&c\"}"), "%7B%22a%22%3A%20%22b%26c%22%7D");
+  EXPECT_EQ(net::percent_encode("{\"a\": \"b&c\"}"), "%7B%22a%22%3A%20%22b%26c%22%7D");
 }
 
 TEST(TraceQueryTest, ReadsLabelsAndRulesAndRefusesTheRest) {
