@@ -21,6 +21,7 @@ Discovery::Discovery(const DiscoveryConfig& config, SourceMetricFamilies& metric
     sources_.push_back(std::make_unique<AwsSource>("aws[" + std::to_string(i) + "]", config.aws[i],
                                                    cache_, metrics));
   }
+  for (const auto& source : sources_) listing_sources_.push_back(source->name());
   if (!config.grpc_listen_address.empty()) {
     sources_.push_back(
         std::make_unique<GrpcPushSource>(config.grpc_listen_address, config.grpc_tls, cache_));
@@ -28,6 +29,13 @@ Discovery::Discovery(const DiscoveryConfig& config, SourceMetricFamilies& metric
 }
 
 Discovery::~Discovery() { stop(); }
+
+bool Discovery::listed_once() const {
+  const auto reported = cache_.last_report_per_source();
+  for (const std::string& name : listing_sources_)
+    if (!reported.contains(name)) return false;
+  return true;
+}
 
 void Discovery::start() {
   for (auto& s : sources_) s->start();

@@ -29,10 +29,15 @@ class Discovery {
   void stop();
   DiscoveryCache& cache() { return cache_; }
   const DiscoveryCache& cache() const { return cache_; }
+  // Every source that reports full lists (file, http, aws) has listed at least once:
+  // until then the cache is not yet the fleet, and /api/v1/sd answers 503 so that
+  // Prometheus keeps the targets it has.
+  bool listed_once() const;
 
  private:
   DiscoveryCache cache_;
   std::vector<std::unique_ptr<DiscoverySource>> sources_;
+  std::vector<std::string> listing_sources_;  // names of the full-list sources
   std::mutex mu_;  // guards stopping_
   std::condition_variable cv_;
   bool stopping_ = false;

@@ -47,6 +47,7 @@ void append_load_balancer(std::string& out, const LoadBalancerRecord& lb) {
   append_json_field(out, "type", lb.type);
   append_json_field(out, "region", lb.region);
   append_json_field(out, "source", lb.source);
+  append_json_field(out, "target_port", lb.target_port);
   out += "\"asgs\":";
   append_json_strings(out, lb.asgs);
   out += "}";

@@ -62,6 +62,7 @@ struct LoadBalancerRecord {
   std::string region;
   std::vector<std::string> asgs;  // Auto Scaling groups registered behind it
   std::string source;             // the source that lists it (set by the cache)
+  std::string target_port;        // the instance port it forwards to, when known
   friend bool operator==(const LoadBalancerRecord&, const LoadBalancerRecord&) = default;
 };
 

@@ -3,11 +3,13 @@
 #include <re2/re2.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstring>
 
 #include "base/net.h"
 #include "discovery/instance.h"
+#include "proto/batch.h"
 #include "proto/hash.h"
 
 namespace rwgate::lb {
@@ -40,10 +42,6 @@ std::string lower_host(std::string_view instance) {
 bool is_region(std::string_view s) {
   static const RE2 kRegion(R"([a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d+)");
   return RE2::FullMatch(s, kRegion);
-}
-
-std::string port_of(std::string_view instance) {
-  return std::string(net::split_host_port(instance).port);
 }
 
 struct WindowStats {
@@ -273,9 +271,17 @@ void LbDetector::observe(std::span<const LbObservation> observations,
   const int64_t now = clock_.wall_ms();
   std::lock_guard lock(mu_);
   for (const LbObservation& o : observations) {
-    if (std::isnan(o.value)) continue;  // staleness markers end a series; they say nothing
+    if (std::isnan(o.value)) {
+      // A staleness marker says nothing of the values; it says the scrape has ended.
+      if (std::bit_cast<uint64_t>(o.value) == proto::kStaleNaNBits) {
+        auto it = targets_.find(target_key(o.job, o.instance));
+        if (it != targets_.end()) it->second.ended = true;
+      }
+      continue;
+    }
     Target& t = target(o.job, o.instance, now);
     t.last_seen_ms = now;
+    t.ended = false;
     Watch* w = nullptr;
     for (Watch& cand : t.watches) {
       if (cand.series_hash == o.series_hash && cand.metric == o.metric) w = &cand;
@@ -317,43 +323,12 @@ void LbDetector::observe(std::span<const LbObservation> observations,
   verdicts_.store(std::move(next));
 }
 
-std::string LbDetector::fix_for(const Target& t) const {
-  const std::string region = LbNamePatterns::aws_region_of(t.instance);
-  std::string port = port_of(t.instance);
-  if (port.empty()) port = "<port>";
-  std::string out;
-  out += "# " + t.instance +
-         " answers from several processes in turn: scrape each instance behind it\n"
-         "# through service discovery instead, so every one gets its own `instance`.\n";
-  out += "- job_name: " + t.job + "\n";
-  out += "  ec2_sd_configs:\n";
-  out += "    - region: " + (region.empty() ? std::string("<region>") : region) + "\n";
-  out += "      port: " + port + "\n";
-  out += "      filters:\n";
-  out += "        - name: tag:aws:autoscaling:groupName\n";
-  out +=
-      "          values: [" +
-      (t.asg.empty() ? std::string("<the Auto Scaling group behind the load balancer>") : t.asg) +
-      "]\n";
-  out += "        - name: instance-state-name\n";
-  out += "          values: [running]\n";
-  out += "  relabel_configs:\n";
-  out += "    - source_labels: [__meta_ec2_instance_id]\n";
-  out += "      target_label: instance_id\n";
-  if (region.empty()) {
-    out +=
-        "# Not on AWS: list the backends themselves, e.g. file_sd_configs with one target\n"
-        "# per backend (the hosts of the load balancer's upstream), not the balancer.\n";
-  }
-  return out;
-}
-
 std::vector<LbTargetReport> LbDetector::report() const {
   std::vector<LbTargetReport> out;
   std::lock_guard lock(mu_);
   for (const auto& [key, t] : targets_) {
     const bool by_name = !t.name_reason.empty();
-    if (!by_name && !t.confirmed && !t.suspected) continue;
+    if (t.ended || (!by_name && !t.confirmed && !t.suspected)) continue;
     LbTargetReport r;
     r.job = t.job;
     r.instance = t.instance;
@@ -368,7 +343,7 @@ std::vector<LbTargetReport> LbDetector::report() const {
     r.first_seen_ms = t.first_seen_ms;
     r.last_seen_ms = t.last_seen_ms;
     r.series = t.series.size();
-    r.fix = fix_for(t);
+    r.asg = t.asg;
     out.push_back(std::move(r));
   }
   std::sort(out.begin(), out.end(), [](const LbTargetReport& a, const LbTargetReport& b) {

@@ -144,7 +144,8 @@ struct LbTargetReport {
   int64_t first_seen_ms = 0;
   int64_t last_seen_ms = 0;
   size_t series = 0;
-  std::string fix;  // a scrape config that scrapes each instance instead
+  std::string asg;  // the Auto Scaling group behind it, when discovery said
+  std::string fix;  // a scrape config that scrapes each instance instead (lb/fix.h)
 };
 
 class LbDetector {
@@ -165,7 +166,8 @@ class LbDetector {
 
   std::shared_ptr<const LbVerdicts> verdicts() const { return verdicts_.load(); }
 
-  // Every flagged target (suspected or confirmed), in (job, instance) order.
+  // Every flagged target (suspected or confirmed) the sender still scrapes, in (job,
+  // instance) order; `fix` is left to lb/fix.h, which knows how rwgate is reached.
   std::vector<LbTargetReport> report() const;
 
  private:
@@ -187,6 +189,10 @@ class LbDetector {
     std::string asg;          // behind the load balancer, when discovery said
     bool confirmed = false;   // behaviour verdict, sticky (see the top of this file)
     bool suspected = false;
+    // The sender ended its identity or counter series with staleness markers: it no longer
+    // scrapes the target (the fix was applied, or the scrape fails). Not reported until a
+    // sample comes again; the verdict and its window are kept for that.
+    bool ended = false;
     std::string reason;        // the numbers behind the behaviour verdict
     std::string counter_note;  // supporting counter evidence, if any
     std::unordered_set<uint64_t> series;
@@ -195,7 +201,6 @@ class LbDetector {
   // Recomputes t's verdict; true when `confirmed` flipped.
   bool judge(Target& t) const;
   void expire(int64_t now);
-  std::string fix_for(const Target& t) const;
 
   const Clock& clock_;
 

@@ -81,6 +81,10 @@ Gateway::Gateway(Config initial, std::string config_path, std::chrono::milliseco
                         "does not "
                         "use) and result (applied, ignored, malformed, unauthorized).")
                   .Register(registry_)),
+      sd_requests_(prometheus::BuildCounter()
+                       .Name("rwgate_sd_requests_total")
+                       .Help("Requests to /api/v1/sd, the fleet as http_sd, by status code.")
+                       .Register(registry_)),
       ha_clusters_(prometheus::BuildGauge()
                        .Name("rwgate_ha_clusters")
                        .Help("HA clusters (ha_dedup) with an elected replica.")
@@ -404,7 +408,8 @@ void Gateway::route(const HttpRequest& req, HttpResponse& res, const Connection&
     return;
   }
   if (path == "/api/v1/discovery" && get) return discovery_json(res);
-  if (path == "/api/v1/lb-targets" && get) return lb_targets_json(res);
+  if (path == "/api/v1/lb-targets" && get) return lb_targets_json(req, res);
+  if (path == "/api/v1/sd" && get) return serve_sd(req, res);
   if (path == "/api/v1/coverage" && get) {
     res.result(http::status::ok);
     res.set(http::field::content_type, "application/json");
@@ -425,7 +430,7 @@ void Gateway::route(const HttpRequest& req, HttpResponse& res, const Connection&
     return;
   }
   if (path == "/api/v1/aws/events") return aws_events(req, res);
-  if (path == "/" && get) return serve_status_page(status_view(), res);
+  if (path == "/" && get) return serve_status_page(status_view(req), res);
   if (path == "/instances" && get) {
     const std::shared_ptr<const IngestSnapshot> snap = ingest_.snapshot();
     const auto fleet = snap->discovery ? snap->discovery->cache().snapshot() : nullptr;

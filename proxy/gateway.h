@@ -63,9 +63,13 @@ class Gateway {
   void discovery_json(HttpResponse& res);
   void refresh_discovery_gauges();
   void aws_events(const HttpRequest& req, HttpResponse& res);
-  void lb_targets_json(HttpResponse& res);
+  // The flagged targets, each with its fix written for how `req` reached rwgate.
+  std::vector<lb::LbTargetReport> lb_reports(const HttpRequest& req);
+  void lb_targets_json(const HttpRequest& req, HttpResponse& res);
+  // GET /api/v1/sd (discovery/sd_export.h).
+  void serve_sd(const HttpRequest& req, HttpResponse& res);
   // The status page's view of everything running now (proxy/status_page.h).
-  StatusView status_view();
+  StatusView status_view(const HttpRequest& req);
   // Samples the status page's graphs every 5 s until shutdown.
   void sample_status_loop();
   void refresh_lb_gauges();
@@ -124,6 +128,7 @@ class Gateway {
   enum class EventOutcome : uint8_t { kApplied, kIgnored, kMalformed, kUnauthorized, kCount };
   prometheus::Counter& event_counter(std::string_view type, EventOutcome outcome);
   prometheus::Family<prometheus::Counter>& events_;
+  prometheus::Family<prometheus::Counter>& sd_requests_;  // by code
   std::mutex events_mu_;  // guards event_counters_
   std::vector<std::array<prometheus::Counter*, static_cast<size_t>(EventOutcome::kCount)>>
       event_counters_;  // by index in discovery::counted_event_types()

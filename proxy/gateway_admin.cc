@@ -4,7 +4,9 @@
 #include <boost/beast/http.hpp>
 
 #include "discovery/discovery_json.h"
+#include "discovery/sd_export.h"
 #include "discovery/sources/eventbridge.h"
+#include "lb/fix.h"
 #include "lb/report_json.h"
 #include "proxy/gateway.h"
 #include "proxy/pages.h"
@@ -39,10 +41,64 @@ void Gateway::refresh_lb_gauges() {
   }
 }
 
-void Gateway::lb_targets_json(HttpResponse& res) {
+namespace {
+
+// A Host header fit to be written into a URL (no spaces, quotes or YAML punctuation).
+bool plain_host(std::string_view host) {
+  if (host.empty() || host.size() > 255) return false;
+  for (const char c : host) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '-' || c == ':' || c == '[' || c == ']' || c == '_';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::vector<lb::LbTargetReport> Gateway::lb_reports(const HttpRequest& req) {
+  std::vector<lb::LbTargetReport> reports = lb_detector_->report();
+  if (reports.empty()) return reports;
+  lb::FixContext ctx;
+  const std::shared_ptr<const WebConfig> wc = web_config_ ? web_config_->current() : nullptr;
+  const std::string_view host = req[http::field::host];
+  // The fix's URL is rwgate as the asker reached it, which Prometheus can reach too.
+  ctx.rwgate_url = std::string(wc && wc->tls ? "https://" : "http://") +
+                   (plain_host(host) ? std::string(host) : std::string("<rwgate host:port>"));
+  ctx.basic_auth = wc && !wc->users.empty();
+  const std::shared_ptr<const IngestSnapshot> snap = ingest_.snapshot();
+  const auto fleet = snap->discovery ? snap->discovery->cache().snapshot() : nullptr;
+  ctx.fleet = fleet.get();
+  lb::add_fixes(reports, ctx);
+  return reports;
+}
+
+void Gateway::lb_targets_json(const HttpRequest& req, HttpResponse& res) {
   res.result(http::status::ok);
   res.set(http::field::content_type, "application/json");
-  res.body() = lb::lb_targets_json(lb_detector_->report());
+  res.body() = lb::lb_targets_json(lb_reports(req));
+}
+
+void Gateway::serve_sd(const HttpRequest& req, HttpResponse& res) {
+  auto answer = [&](http::status status, std::string body, bool json) {
+    sd_requests_.Add({{"code", std::to_string(static_cast<int>(status))}}).Increment();
+    res.result(status);
+    res.set(http::field::content_type, json ? "application/json" : "text/plain; charset=utf-8");
+    res.body() = std::move(body);
+  };
+  discovery::SdQuery query;
+  if (Status st = discovery::parse_sd_query(req.target(), query); !st)
+    return answer(http::status::bad_request, st.reason() + "\n", false);
+  const std::shared_ptr<const IngestSnapshot> snap = ingest_.snapshot();
+  if (snap->discovery == nullptr)
+    return answer(http::status::not_found, "discovery is off: no source is configured\n", false);
+  // Before every source has listed once, an empty or partial answer would make
+  // Prometheus drop targets it scrapes; an error makes it keep them.
+  if (!snap->discovery->listed_once())
+    return answer(http::status::service_unavailable,
+                  "discovery has not listed every source yet; try again shortly\n", false);
+  discovery::SdAnswer a = discovery::sd_targets(*snap->discovery->cache().snapshot(), query);
+  answer(static_cast<http::status>(a.status), std::move(a.body), a.status == 200);
 }
 
 void Gateway::discovery_json(HttpResponse& res) {
@@ -105,7 +161,7 @@ void Gateway::aws_events(const HttpRequest& req, HttpResponse& res) {
                 r.message + "\n");
 }
 
-StatusView Gateway::status_view() {
+StatusView Gateway::status_view(const HttpRequest& req) {
   StatusView v;
   v.now = Clock::system().wall();
   v.started = started_;
@@ -124,7 +180,7 @@ StatusView Gateway::status_view() {
     v.last_success = cache.last_report_per_source();
     v.failures = cache.failures_per_source();
   }
-  v.lb_targets = lb_detector_->report();
+  v.lb_targets = lb_reports(req);
   v.tracking = snap->track_series;
   const staleness::StaleMarkerSender::Summary stale = stale_markers_->summary();
   v.tracked_series = stale.tracked_series;

@@ -153,6 +153,7 @@ Status AwsSource::fetch(std::vector<InstanceRecord>& records,
     for (const std::string& tg : g.target_groups) groups_by_tg[tg].push_back(g.name);
   }
   std::map<std::string, std::set<std::string>> groups_by_lb_arn;
+  std::map<std::string, std::string> port_by_lb_arn;  // a target group's instance port
   st = paginate(client_, "elasticloadbalancing", kElbV2, "DescribeTargetGroups",
                 {{"PageSize", "400"}}, "Marker", [&](const aws::XmlNode& doc) {
                   const aws::XmlNode* result = doc.child("DescribeTargetGroupsResult");
@@ -160,8 +161,10 @@ Status AwsSource::fetch(std::vector<InstanceRecord>& records,
                   for (const aws::XmlNode* tg : members(result->child("TargetGroups"))) {
                     auto it = groups_by_tg.find(std::string(tg->child_text("TargetGroupArn")));
                     if (it == groups_by_tg.end()) continue;
-                    for (const aws::XmlNode* arn : members(tg->child("LoadBalancerArns")))
+                    for (const aws::XmlNode* arn : members(tg->child("LoadBalancerArns"))) {
                       groups_by_lb_arn[arn->text].insert(it->second.begin(), it->second.end());
+                      port_by_lb_arn.try_emplace(arn->text, tg->child_text("Port"));
+                    }
                   }
                   return std::string(result->child_text("NextMarker"));
                 });
@@ -176,10 +179,12 @@ Status AwsSource::fetch(std::vector<InstanceRecord>& records,
                                          std::string(lb->child_text("Type")),
                                          region,
                                          {},
+                                         {},
                                          {}};
-                    const auto& g =
-                        groups_by_lb_arn[std::string(lb->child_text("LoadBalancerArn"))];
+                    const std::string arn(lb->child_text("LoadBalancerArn"));
+                    const auto& g = groups_by_lb_arn[arn];
                     r.asgs.assign(g.begin(), g.end());
+                    r.target_port = port_by_lb_arn[arn];
                     if (!r.dns_name.empty()) lbs.push_back(std::move(r));
                   }
                   return std::string(result->child_text("NextMarker"));
@@ -196,7 +201,14 @@ Status AwsSource::fetch(std::vector<InstanceRecord>& records,
                                "classic",
                                region,
                                groups_by_classic[std::string(lb->child_text("LoadBalancerName"))],
+                               {},
                                {}};
+          for (const aws::XmlNode* l : members(lb->child("ListenerDescriptions"))) {
+            if (const aws::XmlNode* listener = l->child("Listener")) {
+              r.target_port = std::string(listener->child_text("InstancePort"));
+              break;
+            }
+          }
           if (!r.dns_name.empty()) lbs.push_back(std::move(r));
         }
         return std::string(result->child_text("NextMarker"));

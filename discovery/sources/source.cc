@@ -101,6 +101,7 @@ LoadBalancerRecord lb_from_meta_labels(const std::map<std::string, std::string>&
   lb.name = get("__meta_lb_name");
   lb.type = get("__meta_lb_type");
   lb.dns_name = net::canonical_dns_name(net::host_of(target));
+  lb.target_port = get("__meta_lb_target_port");
   const std::string asgs = get("__meta_lb_asgs");
   for (size_t at = 0; at <= asgs.size();) {
     const size_t comma = std::min(asgs.find(',', at), asgs.size());

@@ -79,7 +79,8 @@ struct SourceMetrics {
 // A group with a __meta_lb_name label describes load balancers instead (an nginx or
 // HAProxy of the operator's, which no cloud API lists): each target's host is the DNS name
 // or address of one, `__meta_lb_type` says what it is, and `__meta_lb_asgs` (comma
-// separated) names the Auto Scaling groups behind it. Those go to `load_balancers`
+// separated) names the Auto Scaling groups behind it, `__meta_lb_target_port` the port it
+// forwards to. Those go to `load_balancers`
 // (ignored when null), never to `out`.
 Status parse_sd_targets(const std::string& text, std::vector<InstanceRecord>& out,
                         std::vector<LoadBalancerRecord>* load_balancers = nullptr);

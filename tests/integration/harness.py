@@ -229,6 +229,8 @@ class Workspace:
                               f"--storage.agent.path={self.path(name + '-agent-data')}",
                               f"--web.listen-address=127.0.0.1:{port}"])
         wait_until(lambda: http("GET", f"http://127.0.0.1:{port}/-/ready")[0] == 200, what="prometheus ready")
+        p.url = f"http://127.0.0.1:{port}"
+        p.config_file = cfg
         return p
 
     def node_agent(self, target, remote_write):

@@ -149,6 +149,8 @@ discovery:
         self.assertEqual(lbs[alb.lower()]["type"], "application")
         self.assertEqual(lbs[alb.lower()]["asgs"], ["web"])
         self.assertEqual(lbs[clb.lower()]["asgs"], ["web"])
+        self.assertEqual(lbs[alb.lower()]["target_port"], "80")  # the target group's
+        self.assertEqual(lbs[clb.lower()]["target_port"], "80")  # the listener's InstancePort
         self.assertEqual([s["name"] for s in d["sources"]], ["aws[0]"])
         # Page size 2: every list took more than one call; every call was signed right.
         self.assertGreaterEqual(emu.count("DescribeAutoScalingGroups", 200), 2)

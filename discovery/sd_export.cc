@@ -1,0 +1,120 @@
+#include "discovery/sd_export.h"
+
+#include <algorithm>
+#include <charconv>
+
+#include "base/json.h"
+#include "base/net.h"
+
+namespace rwgate::discovery {
+
+Status parse_sd_query(std::string_view target, SdQuery& out) {
+  out = SdQuery{};
+  const size_t q = target.find('?');
+  std::string_view rest = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
+  while (!rest.empty()) {
+    const size_t amp = rest.find('&');
+    const std::string_view pair = rest.substr(0, amp);
+    rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
+    if (pair.empty()) continue;
+    const size_t eq = pair.find('=');
+    const std::string name = net::query_decode(pair.substr(0, eq));
+    std::string value =
+        eq == std::string_view::npos ? std::string() : net::query_decode(pair.substr(eq + 1));
+    if (value.empty()) return Status::error(name + ": empty value");
+    if (name == "asg") {
+      out.asgs.push_back(std::move(value));
+    } else if (name == "zone") {
+      out.zones.push_back(std::move(value));
+    } else if (name == "lifecycle") {
+      out.lifecycles.push_back(std::move(value));
+    } else if (name == "port") {
+      unsigned port = 0;
+      const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), port);
+      if (ec != std::errc() || end != value.data() + value.size() || port == 0 || port > 65535)
+        return Status::error("port: \"" + value + "\" is not a port number (1-65535)");
+      out.port = std::move(value);
+    } else if (name == "lb") {
+      out.lb = net::canonical_dns_name(value);
+    } else {
+      return Status::error("unknown parameter \"" + name +
+                           "\" (known: asg, zone, lifecycle, port, lb)");
+    }
+  }
+  if (out.lifecycles.empty()) out.lifecycles.emplace_back("InService");
+  return {};
+}
+
+std::string_view sd_lifecycle(const InstanceRecord& r) {
+  if (!r.lifecycle_state.empty()) return r.lifecycle_state;
+  return r.ec2_state.empty() || r.ec2_state == "running" ? "InService" : "";
+}
+
+namespace {
+
+bool any_of(const std::vector<std::string>& wanted, std::string_view a, std::string_view b = {}) {
+  return wanted.empty() || std::any_of(wanted.begin(), wanted.end(), [&](const std::string& w) {
+           return w == a || (!b.empty() && w == b);
+         });
+}
+
+// Where Prometheus reaches the instance: its private address, as EC2 SD's __address__.
+std::string_view address_of(const InstanceRecord& r) {
+  if (!r.private_ip.empty()) return r.private_ip;
+  if (!r.private_dns.empty()) return r.private_dns;
+  if (!r.addresses.empty()) return r.addresses.front();
+  if (!r.public_ip.empty()) return r.public_ip;
+  return r.public_dns;
+}
+
+void append_group(std::string& out, const InstanceRecord& r, std::string_view port) {
+  out += "{\"targets\":[";
+  append_json_string(out, net::join_host_port(address_of(r), port));
+  out += "],\"labels\":{";
+  bool first = true;
+  for (const auto& [name, value] : r.meta_labels()) {
+    if (!first) out += ",";
+    first = false;
+    append_json_string(out, name);
+    out += ":";
+    append_json_string(out, value);
+  }
+  out += "}}";
+}
+
+}  // namespace
+
+SdAnswer sd_targets(const DiscoverySnapshot& fleet, const SdQuery& q) {
+  std::vector<std::string> asgs = q.asgs;
+  std::string port = q.port;
+  if (!q.lb.empty()) {
+    const LoadBalancerRecord* lb = fleet.load_balancer(q.lb);
+    if (lb == nullptr)
+      return {404, "lb: no load balancer with DNS name \"" + q.lb + "\" in discovery\n"};
+    // The balancer's groups, narrowed by asg= when both are given.
+    std::vector<std::string> behind;
+    for (const std::string& g : lb->asgs)
+      if (any_of(q.asgs, g)) behind.push_back(g);
+    if (behind.empty()) return {200, "[]\n"};
+    asgs = std::move(behind);
+    if (port.empty()) port = lb->target_port;
+  }
+  const bool any_lifecycle =
+      std::find(q.lifecycles.begin(), q.lifecycles.end(), "any") != q.lifecycles.end();
+  SdAnswer a;
+  a.body = "[";
+  bool first = true;
+  for (const InstanceRecord& r : fleet.records()) {
+    if (r.is_gone() || address_of(r).empty()) continue;
+    if (!any_of(asgs, r.asg_name)) continue;
+    if (!any_of(q.zones, r.availability_zone, r.availability_zone_id)) continue;
+    if (!any_lifecycle && !any_of(q.lifecycles, sd_lifecycle(r))) continue;
+    if (!first) a.body += ",";
+    first = false;
+    append_group(a.body, r, port);
+  }
+  a.body += "]\n";
+  return a;
+}
+
+}  // namespace rwgate::discovery

@@ -1,0 +1,94 @@
+#include "lb/fix.h"
+
+#include "base/net.h"
+
+namespace rwgate::lb {
+
+namespace {
+
+// The ec2_sd_configs variant: Prometheus's own discovery, with what is known filled in
+// and the rest in <angle brackets>. Every line is prefixed by `indent` ("# " when it is
+// the commented alternative).
+std::string ec2_sd_block(const LbTargetReport& t, std::string_view region, std::string_view asg,
+                         std::string_view port, std::string_view indent) {
+  auto or_ = [](std::string_view v, std::string_view placeholder) {
+    return std::string(v.empty() ? placeholder : v);
+  };
+  std::string out;
+  auto line = [&](const std::string& l) { out.append(indent).append(l).append("\n"); };
+  line("- job_name: " + t.job);
+  line("  ec2_sd_configs:");
+  line("    - region: " + or_(region, "<region>"));
+  line("      port: " + or_(port, "<port>"));
+  line("      filters:");
+  line("        - name: tag:aws:autoscaling:groupName");
+  line("          values: [" + or_(asg, "<the Auto Scaling group behind the load balancer>") +
+       "]");
+  line("        - name: instance-state-name");
+  line("          values: [running]");
+  line("  relabel_configs:");
+  line("    - source_labels: [__meta_ec2_instance_id]");
+  line("      target_label: instance_id");
+  return out;
+}
+
+}  // namespace
+
+std::string fix_text(const LbTargetReport& t, const FixContext& ctx) {
+  const std::string_view host = net::host_of(t.instance);
+  const discovery::LoadBalancerRecord* lb =
+      ctx.fleet != nullptr ? ctx.fleet->load_balancer(host) : nullptr;
+  // The port the instances serve on: the one the balancer forwards to when discovery
+  // knows it, else the one scraped (the same port behind a TCP balancer).
+  std::string port = lb != nullptr ? lb->target_port : std::string();
+  if (port.empty()) port = std::string(net::split_host_port(t.instance).port);
+  std::string region = LbNamePatterns::aws_region_of(t.instance);
+  if (region.empty() && lb != nullptr) region = lb->region;
+  std::string asg = t.asg;
+  if (lb != nullptr && !lb->asgs.empty()) asg = lb->asgs.front();
+
+  std::string out = "# " + t.instance +
+                    " answers from several processes in turn: scrape each instance behind it\n"
+                    "# through service discovery instead, so every one gets its own `instance`.\n";
+  if (asg.empty()) {
+    out += ec2_sd_block(t, region, asg, port, "");
+    out += "# Or rwgate's own discovery, which scrapes only InService instances:\n";
+    out += "#   http_sd_configs: [{url: '" + ctx.rwgate_url +
+           "/api/v1/sd?asg=<the Auto Scaling group>&port=" + (port.empty() ? "<port>" : port) +
+           "'}]\n";
+    if (region.empty()) {
+      out +=
+          "# Not on AWS: list the backends themselves, e.g. file_sd_configs with one target\n"
+          "# per backend (the hosts of the load balancer's upstream), not the balancer.\n";
+    }
+    return out;
+  }
+  // Known: the balancer (lb=, which follows its registrations) or else the group.
+  std::string query = lb != nullptr && !lb->asgs.empty()
+                          ? "lb=" + net::percent_encode(lb->dns_name)
+                          : "asg=" + net::percent_encode(asg);
+  if (!port.empty()) query += "&port=" + port;
+  out += "# rwgate serves the InService instances of " +
+         (lb != nullptr && lb->asgs.size() > 1 ? std::string("the groups behind it")
+                                               : "Auto Scaling group " + asg) +
+         ":\n";
+  out += "- job_name: " + t.job + "\n";
+  out += "  http_sd_configs:\n";
+  out += "    - url: " + ctx.rwgate_url + "/api/v1/sd?" + query + "\n";
+  out += "      refresh_interval: 30s\n";
+  if (ctx.basic_auth) {
+    out += "      basic_auth: # rwgate asks for credentials (its --web.config.file)\n";
+    out += "        username: <user>\n";
+    out += "        password_file: <file>\n";
+  }
+  out += "# Or Prometheus's own EC2 discovery (it does not know lifecycle states, so it also\n";
+  out += "# scrapes instances that are Pending, in Standby or Terminating:Wait):\n";
+  out += ec2_sd_block(t, region, asg, port, "# ");
+  return out;
+}
+
+void add_fixes(std::vector<LbTargetReport>& reports, const FixContext& ctx) {
+  for (LbTargetReport& r : reports) r.fix = fix_text(r, ctx);
+}
+
+}  // namespace rwgate::lb
