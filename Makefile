@@ -12,7 +12,7 @@ JOBS       ?= $(shell nproc)
 CMAKE_FLAGS ?=
 export DEMO_SECONDS
 
-.PHONY: all deps build build-asan test test-unit test-asan test-integration fuzz demo bench bench-against format check-format clean
+.PHONY: all deps build build-asan test test-unit test-asan test-integration fuzz package demo bench bench-against format check-format clean
 
 all: build
 
@@ -49,6 +49,10 @@ fuzz: deps
 # closes the output.
 test: check-format test-unit test-asan fuzz test-integration
 	@echo "make test: all stages passed"
+
+# The Debian package: $(BUILD)/rwgate_<version>_amd64.deb (deploy/CMakeLists.txt).
+package: build
+	cd $(BUILD) && cpack -G DEB
 
 demo: build
 	scripts/demo $(BUILD)

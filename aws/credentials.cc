@@ -127,6 +127,15 @@ Status CredentialChain::from_chain(Credentials& out) {
     return {};
   }
   tried.push_back("environment: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY not set");
+  // IRSA (EKS IAM roles for service accounts): the pod's token traded for a role's keys.
+  if (const std::string role = env("AWS_ROLE_ARN"), file = env("AWS_WEB_IDENTITY_TOKEN_FILE");
+      !role.empty() && !file.empty()) {
+    Status st = from_web_identity(role, file, out);
+    if (st) return {};
+    tried.push_back("web identity: " + st.reason());
+  } else {
+    tried.push_back("web identity: AWS_ROLE_ARN/AWS_WEB_IDENTITY_TOKEN_FILE not set");
+  }
   const std::string file = shared_file_path();
   std::string profile = options_.profile;
   if (profile.empty()) profile = env("AWS_PROFILE");
@@ -205,39 +214,55 @@ Status CredentialChain::from_imds(Credentials& out) {
   return {};
 }
 
-Status CredentialChain::assume_role(const Credentials& base, Credentials& out) {
-  std::string endpoint = options_.sts_endpoint;
+namespace {
+
+std::string sts_endpoint(const CredentialOptions& o) {
+  std::string endpoint = o.sts_endpoint;
   if (endpoint.empty()) endpoint = env("AWS_ENDPOINT_URL_STS");
   if (endpoint.empty()) endpoint = env("AWS_ENDPOINT_URL");
   if (endpoint.empty()) {
-    endpoint = "https://sts." + options_.region + ".amazonaws.com" +
-               (options_.region.starts_with("cn-") ? ".cn" : "");
+    endpoint = "https://sts." + o.region + ".amazonaws.com" +
+               (o.region.starts_with("cn-") ? ".cn" : "");
   }
+  return endpoint;
+}
+
+std::string session_name() {
+  if (std::string name = env("AWS_ROLE_SESSION_NAME"); !name.empty()) return name;
+  return "rwgate-" + std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
+
+// One STS call that answers with temporary credentials: `form` is its body (Action=...),
+// signed with `signer` unless null (AssumeRoleWithWebIdentity is not signed: the token is
+// the proof). `what` names the call in errors; `action` is the Action, whose
+// <ActionResult> holds the credentials.
+Status sts_credentials(const CredentialOptions& o, const std::string& action,
+                       const std::string& form, const Credentials* signer,
+                       const std::string& what, Credentials& out) {
+  const std::string endpoint = sts_endpoint(o);
   std::string why;
   const std::optional<net::Url> url = net::parse_url(endpoint, why, net::Schemes::kHttpOrHttps);
   if (!url) return Status::error("STS endpoint " + endpoint + " " + why);
-  const std::string session =
-      "rwgate-" + std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
-                                     std::chrono::system_clock::now().time_since_epoch())
-                                     .count());
-  SignInput in;
-  in.host = net::host_header(*url);
-  in.path = url->target;
-  in.headers = {{"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"}};
-  in.body =
-      "Action=AssumeRole&Version=2011-06-15&RoleArn=" + net::percent_encode(options_.role_arn) +
-      "&RoleSessionName=" + net::percent_encode(session) + "&DurationSeconds=3600";
-  const SignOutput sig =
-      sign_v4(base, options_.region, "sts", in, std::chrono::system_clock::now());
-  net::HttpRequest req{"POST", url->target, in.headers, in.body};
-  req.headers.emplace_back("X-Amz-Date", sig.amz_date);
-  req.headers.emplace_back("Authorization", sig.authorization);
-  if (!base.session_token.empty())
-    req.headers.emplace_back("X-Amz-Security-Token", base.session_token);
-  const net::HttpResult res = net::http_exchange(
-      *url, req, {options_.timeout, options_.ca_file, options_.proxy ? &*options_.proxy : nullptr});
-  const std::string what = "AssumeRole " + options_.role_arn + " (with " + base.provider +
-                           " credentials " + base.access_key_id + ")";
+  net::HttpRequest req{"POST",
+                       url->target,
+                       {{"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"}},
+                       form};
+  if (signer != nullptr) {
+    SignInput in;
+    in.host = net::host_header(*url);
+    in.path = url->target;
+    in.headers = req.headers;
+    in.body = form;
+    const SignOutput sig = sign_v4(*signer, o.region, "sts", in, std::chrono::system_clock::now());
+    req.headers.emplace_back("X-Amz-Date", sig.amz_date);
+    req.headers.emplace_back("Authorization", sig.authorization);
+    if (!signer->session_token.empty())
+      req.headers.emplace_back("X-Amz-Security-Token", signer->session_token);
+  }
+  const net::HttpResult res =
+      net::http_exchange(*url, req, {o.timeout, o.ca_file, o.proxy ? &*o.proxy : nullptr});
   if (res.status == 0) return Status::error(what + ": " + res.error);
   std::string parse_error;
   const std::unique_ptr<XmlNode> doc = parse_xml(res.body, parse_error);
@@ -249,7 +274,7 @@ Status CredentialChain::assume_role(const Credentials& base, Credentials& out) {
     return Status::error(what + ": HTTP " + std::to_string(res.status) +
                          (detail.empty() ? "" : " " + detail));
   }
-  const XmlNode* result = doc != nullptr ? doc->child("AssumeRoleResult") : nullptr;
+  const XmlNode* result = doc != nullptr ? doc->child(action + "Result") : nullptr;
   const XmlNode* c = result != nullptr ? result->child("Credentials") : nullptr;
   if (c == nullptr) return Status::error(what + ": no Credentials in the answer");
   out = Credentials{std::string(c->child_text("AccessKeyId")),
@@ -259,6 +284,35 @@ Status CredentialChain::assume_role(const Credentials& base, Credentials& out) {
   if (out.empty() || out.expiration == std::chrono::system_clock::time_point{})
     return Status::error(what + ": incomplete Credentials in the answer");
   return {};
+}
+
+}  // namespace
+
+Status CredentialChain::assume_role(const Credentials& base, Credentials& out) {
+  const std::string form = "Action=AssumeRole&Version=2011-06-15&RoleArn=" +
+                           net::percent_encode(options_.role_arn) +
+                           "&RoleSessionName=" + net::percent_encode(session_name()) +
+                           "&DurationSeconds=3600";
+  return sts_credentials(options_, "AssumeRole", form, &base,
+                         "AssumeRole " + options_.role_arn + " (with " + base.provider +
+                             " credentials " + base.access_key_id + ")",
+                         out);
+}
+
+Status CredentialChain::from_web_identity(const std::string& role_arn,
+                                          const std::string& token_file, Credentials& out) {
+  // Read at every fetch: Kubernetes rotates the projected token (hourly, for EKS).
+  std::string token;
+  if (Status st = read_secret_file(token_file, token); !st)
+    return Status::error("AWS_WEB_IDENTITY_TOKEN_FILE: " + st.reason());
+  const std::string form = "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=" +
+                           net::percent_encode(role_arn) +
+                           "&RoleSessionName=" + net::percent_encode(session_name()) +
+                           "&DurationSeconds=3600&WebIdentityToken=" + net::percent_encode(token);
+  Status st = sts_credentials(options_, "AssumeRoleWithWebIdentity", form, nullptr,
+                              "AssumeRoleWithWebIdentity " + role_arn, out);
+  if (st) out.provider = "web-identity";
+  return st;
 }
 
 }  // namespace rwgate::aws

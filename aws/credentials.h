@@ -2,9 +2,12 @@
 // sinks with `sigv4`). The first provider that has keys wins:
 //   1. static keys from the config;
 //   2. the environment: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN;
-//   3. the shared credentials file: AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials,
+//   3. a web identity (IRSA on EKS): AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE, the
+//      token (re-read every time) traded for the role's credentials with an unsigned STS
+//      AssumeRoleWithWebIdentity (AWS_ROLE_SESSION_NAME names the session);
+//   4. the shared credentials file: AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials,
 //      profile from the config, AWS_PROFILE, or "default";
-//   4. the instance role, through IMDSv2 (token PUT, then role name and credentials).
+//   5. the instance role, through IMDSv2 (token PUT, then role name and credentials).
 //      AWS_EC2_METADATA_DISABLED=true skips it; the endpoint comes from the config,
 //      AWS_EC2_METADATA_SERVICE_ENDPOINT, or http://169.254.169.254.
 // With `role_arn`, those credentials only sign an STS AssumeRole call, and its temporary
@@ -13,7 +16,7 @@
 //
 // Caching: static and environment keys are kept; keys from the shared file are kept until
 // the file changes (checked at most once a second: rotated keys are picked up without a
-// reload); temporary credentials (IMDS, STS) until 5 minutes before they expire (a quarter
+// reload); temporary credentials (IMDS, STS, web identity) until 5 minutes before they expire (a quarter
 // of their lifetime when that is shorter).
 // refresh() drops the cache, for a caller whose signature was just refused.
 //
@@ -58,6 +61,8 @@ class CredentialChain {
   Status from_chain(Credentials& out);
   Status from_imds(Credentials& out);
   Status assume_role(const Credentials& base, Credentials& out);
+  Status from_web_identity(const std::string& role_arn, const std::string& token_file,
+                           Credentials& out);
   bool cached_still_good();  // caller holds mu_
 
   const CredentialOptions options_;

@@ -27,7 +27,8 @@ struct Credentials {
   std::string session_token;  // empty unless temporary credentials
   // When temporary credentials stop working; the epoch for those that do not expire.
   std::chrono::system_clock::time_point expiration{};
-  std::string provider;  // where they came from: config, environment, shared-file, imds
+  std::string provider;  // where they came from: config, environment, web-identity, shared-file,
+                         // imds, sts
 
   bool empty() const { return access_key_id.empty() || secret_access_key.empty(); }
 };

@@ -1,4 +1,5 @@
 #include "proxy/gateway.h"
+#include "proxy/version.h"
 
 #include <openssl/crypto.h>
 #include <prometheus/text_serializer.h>
@@ -128,6 +129,17 @@ Gateway::Gateway(Config initial, std::string config_path, std::chrono::milliseco
                               .Help("Connections closed at once: --web.max-connections were open.")
                               .Register(registry_)
                               .Add({});
+  const BuildInfo& build = build_info();
+  prometheus::BuildGauge()
+      .Name("rwgate_build_info")
+      .Help("A metric with a constant '1' value labeled by version, revision, branch and "
+            "compiler from which rwgate was built.")
+      .Register(registry_)
+      .Add({{"version", std::string(build.version)},
+            {"revision", std::string(build.revision)},
+            {"branch", std::string(build.branch)},
+            {"compiler", std::string(build.compiler)}})
+      .Set(1);
   last_reload_success_.Set(1);
 }
 

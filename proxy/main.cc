@@ -131,7 +131,7 @@ std::optional<int> parse_flags(int argc, char** argv, Flags& flags,
       return 0;
     }
     if (a == "--version") {
-      std::cout << "rwgate " << proxy::kVersion << "\n";
+      std::cout << proxy::version_text();
       return 0;
     }
     if (!(take(a, "--config.file", flags.config_file) ||

@@ -127,6 +127,9 @@ remote_write:
         box.clear()
         box.send_keys(json.dumps({"__name__": "up", "instance": "10.9.9.9:9100", "job": "node"}))
         self.browser.find_element(By.ID, "trace").click()
+        # The click navigates; the old page has no steps table, the new one has.
+        harness.wait_until(lambda: self.browser.find_elements(By.CSS_SELECTOR, "table.steps"),
+                           timeout=10, what="the trace page")
         text = self.browser.find_element(By.CSS_SELECTOR, "table.steps").text
         self.assertIn('host "10.9.9.9" (from "instance") is none of the 1 instances', text)
 
@@ -174,8 +177,10 @@ remote_write:
         self.assertTrue(links)
         self.assertIn("job=", links[0].text)
         links[0].click()
-        stages = [td.text for td in self.browser.find_elements(By.CSS_SELECTOR, "table.steps td:nth-child(2)")]
-        self.assertEqual(stages[:2], ["validate", "enrich"])
+        def stages():
+            return [td.text for td in self.browser.find_elements(By.CSS_SELECTOR, "table.steps td:nth-child(2)")]
+        harness.wait_until(stages, timeout=10, what="the picked series' trace")
+        self.assertEqual(stages()[:2], ["validate", "enrich"])
 
     def test_a_hostile_label_value_renders_as_text(self):
         self.open_trace({"__name__": "up", "job": "node", "note": HOSTILE})

@@ -116,6 +116,39 @@ sinks:
         harness.wait_until(lambda: "AccessDenied" in gw2.proc.output(), timeout=30, what="the STS refusal logged")
         self.assertEqual(len(self.vm.export('{job="denied"}')), 0)
 
+    def test_irsa_web_identity_token_traded_for_the_role_and_reread_when_rotated(self):
+        # EKS IRSA: the pod has AWS_ROLE_ARN and a projected token file, no keys at all.
+        emu = aws_emulator.Emulator(aws_emulator.Fleet(), self.creds)
+        self.addCleanup(emu.close)
+        emu.add_web_identity("eyJhbGciOiJSUzI1NiJ9.first-token.sig", ROLE)
+        emu.sts_duration_override = 12  # renewed after 9 s
+        token = self.ws.write("token", "eyJhbGciOiJSUzI1NiJ9.first-token.sig\n")
+        env = self.env(AWS_ENDPOINT_URL_STS=emu.url, AWS_ROLE_ARN=ROLE, AWS_WEB_IDENTITY_TOKEN_FILE=token,
+                       AWS_ROLE_SESSION_NAME="rwgate-pod-0", HOME=self.ws.dir)
+        gw = self.gateway("{ region: us-east-1 }", env)
+        gw.write_series("irsa")
+        self.vm.wait_for_job("irsa", 5)
+        self.assertTrue(self.amp.key_ids()[-1].startswith("ASIA"))
+        self.assertEqual(emu.count("AssumeRoleWithWebIdentity", 200), 1)
+        self.assertEqual(emu.assumed[-1][:2], (ROLE, "rwgate-pod-0"))
+        # Kubernetes rotates the token; only the new one is good from now on.
+        emu.web_identities = {"eyJhbGciOiJSUzI1NiJ9.second-token.sig": [ROLE]}
+        self.ws.write("token", "eyJhbGciOiJSUzI1NiJ9.second-token.sig\n")
+        time.sleep(10)
+        gw.write_series("irsa-later")
+        self.vm.wait_for_job("irsa-later", 5)
+        self.assertEqual(emu.count("AssumeRoleWithWebIdentity", 200), 2)
+        self.assertEqual(self.amp.count(status=403), 0)
+        # A token the role does not trust: refused, the reason logged, the token never.
+        bad = self.ws.write("bad-token", "eyJhbGciOiJSUzI1NiJ9.untrusted.sig\n")
+        gw2 = self.gateway("{ region: us-east-1 }", dict(env, AWS_WEB_IDENTITY_TOKEN_FILE=bad), name="rwgate-bad")
+        gw2.write_series("untrusted")
+        harness.wait_until(lambda: "InvalidIdentityToken" in gw2.proc.output(), timeout=30,
+                           what="the STS refusal logged")
+        self.assertNotIn("untrusted.sig", gw2.proc.output())
+        self.assertNotIn("token.sig", gw.proc.output())
+        self.assertEqual(len(self.vm.export('{job="untrusted"}')), 0)
+
     def config_errors(self, remote_write_extra):
         gw = self.ws.rwgate(f"""
 sinks:
