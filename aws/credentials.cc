@@ -221,8 +221,8 @@ std::string sts_endpoint(const CredentialOptions& o) {
   if (endpoint.empty()) endpoint = env("AWS_ENDPOINT_URL_STS");
   if (endpoint.empty()) endpoint = env("AWS_ENDPOINT_URL");
   if (endpoint.empty()) {
-    endpoint = "https://sts." + o.region + ".amazonaws.com" +
-               (o.region.starts_with("cn-") ? ".cn" : "");
+    endpoint =
+        "https://sts." + o.region + ".amazonaws.com" + (o.region.starts_with("cn-") ? ".cn" : "");
   }
   return endpoint;
 }
@@ -239,8 +239,8 @@ std::string session_name() {
 // the proof). `what` names the call in errors; `action` is the Action, whose
 // <ActionResult> holds the credentials.
 Status sts_credentials(const CredentialOptions& o, const std::string& action,
-                       const std::string& form, const Credentials* signer,
-                       const std::string& what, Credentials& out) {
+                       const std::string& form, const Credentials* signer, const std::string& what,
+                       Credentials& out) {
   const std::string endpoint = sts_endpoint(o);
   std::string why;
   const std::optional<net::Url> url = net::parse_url(endpoint, why, net::Schemes::kHttpOrHttps);
@@ -289,10 +289,9 @@ Status sts_credentials(const CredentialOptions& o, const std::string& action,
 }  // namespace
 
 Status CredentialChain::assume_role(const Credentials& base, Credentials& out) {
-  const std::string form = "Action=AssumeRole&Version=2011-06-15&RoleArn=" +
-                           net::percent_encode(options_.role_arn) +
-                           "&RoleSessionName=" + net::percent_encode(session_name()) +
-                           "&DurationSeconds=3600";
+  const std::string form =
+      "Action=AssumeRole&Version=2011-06-15&RoleArn=" + net::percent_encode(options_.role_arn) +
+      "&RoleSessionName=" + net::percent_encode(session_name()) + "&DurationSeconds=3600";
   return sts_credentials(options_, "AssumeRole", form, &base,
                          "AssumeRole " + options_.role_arn + " (with " + base.provider +
                              " credentials " + base.access_key_id + ")",

@@ -16,9 +16,9 @@
 //
 // Caching: static and environment keys are kept; keys from the shared file are kept until
 // the file changes (checked at most once a second: rotated keys are picked up without a
-// reload); temporary credentials (IMDS, STS, web identity) until 5 minutes before they expire (a quarter
-// of their lifetime when that is shorter).
-// refresh() drops the cache, for a caller whose signature was just refused.
+// reload); temporary credentials (IMDS, STS, web identity) until 5 minutes before they expire (a
+// quarter of their lifetime when that is shorter). refresh() drops the cache, for a caller whose
+// signature was just refused.
 //
 // Secrets never appear in a Status or the log.
 #pragma once

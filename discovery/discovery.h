@@ -38,7 +38,7 @@ class Discovery {
   DiscoveryCache cache_;
   std::vector<std::unique_ptr<DiscoverySource>> sources_;
   std::vector<std::string> listing_sources_;  // names of the full-list sources
-  std::mutex mu_;  // guards stopping_
+  std::mutex mu_;                             // guards stopping_
   std::condition_variable cv_;
   bool stopping_ = false;
   std::thread expiry_;

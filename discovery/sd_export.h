@@ -35,8 +35,8 @@ Status parse_sd_query(std::string_view target, SdQuery& out);
 std::string_view sd_lifecycle(const InstanceRecord& r);
 
 struct SdAnswer {
-  int status = 200;    // 200, or 404 when lb= names no load balancer discovery lists
-  std::string body;    // the http_sd JSON, or a one-line reason
+  int status = 200;  // 200, or 404 when lb= names no load balancer discovery lists
+  std::string body;  // the http_sd JSON, or a one-line reason
 };
 
 // The target groups of the instances `q` selects, in snapshot (instance key) order.

@@ -22,8 +22,7 @@ std::string ec2_sd_block(const LbTargetReport& t, std::string_view region, std::
   line("      port: " + or_(port, "<port>"));
   line("      filters:");
   line("        - name: tag:aws:autoscaling:groupName");
-  line("          values: [" + or_(asg, "<the Auto Scaling group behind the load balancer>") +
-       "]");
+  line("          values: [" + or_(asg, "<the Auto Scaling group behind the load balancer>") + "]");
   line("        - name: instance-state-name");
   line("          values: [running]");
   line("  relabel_configs:");
@@ -64,9 +63,8 @@ std::string fix_text(const LbTargetReport& t, const FixContext& ctx) {
     return out;
   }
   // Known: the balancer (lb=, which follows its registrations) or else the group.
-  std::string query = lb != nullptr && !lb->asgs.empty()
-                          ? "lb=" + net::percent_encode(lb->dns_name)
-                          : "asg=" + net::percent_encode(asg);
+  std::string query = lb != nullptr && !lb->asgs.empty() ? "lb=" + net::percent_encode(lb->dns_name)
+                                                         : "asg=" + net::percent_encode(asg);
   if (!port.empty()) query += "&port=" + port;
   out += "# rwgate serves the InService instances of " +
          (lb != nullptr && lb->asgs.size() > 1 ? std::string("the groups behind it")

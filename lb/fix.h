@@ -16,7 +16,7 @@
 namespace rwgate::lb {
 
 struct FixContext {
-  std::string rwgate_url;  // "http://host:port", as the asker reached rwgate
+  std::string rwgate_url;   // "http://host:port", as the asker reached rwgate
   bool basic_auth = false;  // rwgate asks for credentials: the block needs basic_auth
   const discovery::DiscoverySnapshot* fleet = nullptr;  // null: discovery is off
 };

@@ -132,8 +132,9 @@ Gateway::Gateway(Config initial, std::string config_path, std::chrono::milliseco
   const BuildInfo& build = build_info();
   prometheus::BuildGauge()
       .Name("rwgate_build_info")
-      .Help("A metric with a constant '1' value labeled by version, revision, branch and "
-            "compiler from which rwgate was built.")
+      .Help(
+          "A metric with a constant '1' value labeled by version, revision, branch and "
+          "compiler from which rwgate was built.")
       .Register(registry_)
       .Add({{"version", std::string(build.version)},
             {"revision", std::string(build.revision)},

@@ -129,7 +129,7 @@ class Gateway {
   prometheus::Counter& event_counter(std::string_view type, EventOutcome outcome);
   prometheus::Family<prometheus::Counter>& events_;
   prometheus::Family<prometheus::Counter>& sd_requests_;  // by code
-  std::mutex events_mu_;  // guards event_counters_
+  std::mutex events_mu_;                                  // guards event_counters_
   std::vector<std::array<prometheus::Counter*, static_cast<size_t>(EventOutcome::kCount)>>
       event_counters_;  // by index in discovery::counted_event_types()
   // The running discovery; replaced when its config section changes. Ingest holds it

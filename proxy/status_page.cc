@@ -269,9 +269,9 @@ std::vector<std::pair<std::string, double>> StatusHistory::sink_rates() const {
 }
 
 void serve_status_page(const StatusView& v, HttpResponse& res) {
-  std::string body = "<p id=\"updated\" class=\"muted\">rwgate " + std::string(build_info().version) + ", up " +
-                     span_text(seconds_between(v.started, v.now)) + "; as of " + utc(v.now) +
-                     "</p>";
+  std::string body =
+      "<p id=\"updated\" class=\"muted\">rwgate " + std::string(build_info().version) + ", up " +
+      span_text(seconds_between(v.started, v.now)) + "; as of " + utc(v.now) + "</p>";
   body += "<p>Config: " +
           (v.config_file.empty() ? std::string("the built-in default")
                                  : "<code>" + esc(v.config_file) + "</code>") +

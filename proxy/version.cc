@@ -4,8 +4,9 @@ namespace rwgate::proxy {
 
 std::string version_text() {
   const BuildInfo& b = build_info();
-  std::string out = "rwgate, version " + std::string(b.version) + " (branch: " +
-                    std::string(b.branch) + ", revision: " + std::string(b.revision) + ")\n";
+  std::string out = "rwgate, version " + std::string(b.version) +
+                    " (branch: " + std::string(b.branch) +
+                    ", revision: " + std::string(b.revision) + ")\n";
   out += "  build user:       " + std::string(b.build_user) + "\n";
   out += "  build date:       " + std::string(b.build_date) + "\n";
   out += "  compiler:         " + std::string(b.compiler) + "\n";

@@ -18,21 +18,22 @@ InstanceRecord instance(std::string id, std::string ip, std::string asg, std::st
 }
 
 DiscoverySnapshot fleet() {
-  LoadBalancerRecord lb{"web-alb", "web-alb-1.us-east-1.elb.amazonaws.com", "application",
-                        "us-east-1", {"web"}, "aws[0]", "9100"};
-  LoadBalancerRecord empty{"idle", "idle-1.us-east-1.elb.amazonaws.com", "application",
-                           "us-east-1", {}, "aws[0]", "80"};
+  LoadBalancerRecord lb{"web-alb",     "web-alb-1.us-east-1.elb.amazonaws.com",
+                        "application", "us-east-1",
+                        {"web"},       "aws[0]",
+                        "9100"};
+  LoadBalancerRecord empty{
+      "idle", "idle-1.us-east-1.elb.amazonaws.com", "application", "us-east-1", {}, "aws[0]", "80"};
   InstanceRecord standalone;  // in no group: InService while it runs
   standalone.instance_id = "i-4";
   standalone.private_ip = "10.0.0.4";
   standalone.ec2_state = "running";
-  return DiscoverySnapshot(
-      1,
-      {instance("i-1", "10.0.0.1", "web", "InService"),
-       instance("i-2", "10.0.0.2", "web", "Standby", "us-east-1b"),
-       instance("i-3", "10.0.0.3", "api", "InService", "us-east-1b"), standalone,
-       instance("i-5", "", "web", "Terminated")},
-      {}, {lb, empty});
+  return DiscoverySnapshot(1,
+                           {instance("i-1", "10.0.0.1", "web", "InService"),
+                            instance("i-2", "10.0.0.2", "web", "Standby", "us-east-1b"),
+                            instance("i-3", "10.0.0.3", "api", "InService", "us-east-1b"),
+                            standalone, instance("i-5", "", "web", "Terminated")},
+                           {}, {lb, empty});
 }
 
 SdAnswer answer(const DiscoverySnapshot& f, std::string_view target) {

@@ -22,10 +22,14 @@ YAML::Node scrape_config(const std::string& fix) {
 }
 
 TEST(LbFixTest, KnownBalancerGetsAFilledInHttpSdBlock) {
-  const discovery::DiscoverySnapshot fleet(
-      1, {}, {},
-      {{"web-alb", "web-alb-1.us-east-1.elb.amazonaws.com", "application", "us-east-1", {"web"},
-        "aws[0]", "9100"}});
+  const discovery::DiscoverySnapshot fleet(1, {}, {},
+                                           {{"web-alb",
+                                             "web-alb-1.us-east-1.elb.amazonaws.com",
+                                             "application",
+                                             "us-east-1",
+                                             {"web"},
+                                             "aws[0]",
+                                             "9100"}});
   const FixContext ctx{"http://127.0.0.1:9201", false, &fleet};
   const std::string fix = fix_text(target("web-alb-1.us-east-1.elb.amazonaws.com:80"), ctx);
   const YAML::Node job = scrape_config(fix);
