@@ -1,10 +1,53 @@
 #include "lb/fix.h"
 
+#include <algorithm>
+#include <cctype>
+
 #include "base/net.h"
 
 namespace rwgate::lb {
 
 namespace {
+
+// A label value (the job, from the sender) as a YAML scalar: plain when that is safe, else
+// single-quoted, and with line breaks written as such, so that no value adds a line of its
+// own to the config.
+std::string yaml_scalar(std::string_view v) {
+  // Plain: a name that starts with a letter and that YAML reads as nothing but a string.
+  static constexpr std::string_view kReserved[] = {"true", "false", "null", "yes", "no",
+                                                   "on",   "off",   "y",    "n"};
+  std::string lower(v);
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const bool plain =
+      !v.empty() && (std::isalpha(static_cast<unsigned char>(v[0])) || v[0] == '_') &&
+      std::all_of(v.begin(), v.end(),
+                  [](char c) {
+                    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' ||
+                           c == '.' || c == '/';
+                  }) &&
+      std::find(std::begin(kReserved), std::end(kReserved), lower) == std::end(kReserved);
+  if (plain) return std::string(v);
+  bool quoted_ok = true;
+  for (const char c : v) quoted_ok = quoted_ok && c != '\n' && c != '\r';
+  std::string out;
+  if (quoted_ok) {
+    out = "'";
+    for (const char c : v) out += c == '\'' ? std::string("''") : std::string(1, c);
+    return out + "'";
+  }
+  out = "\"";
+  for (const char c : v) {
+    if (c == '\n')
+      out += "\\n";
+    else if (c == '\r')
+      out += "\\r";
+    else if (c == '"' || c == '\\')
+      out += std::string("\\") + c;
+    else
+      out += c;
+  }
+  return out + "\"";
+}
 
 // The ec2_sd_configs variant: Prometheus's own discovery, with what is known filled in
 // and the rest in <angle brackets>. Every line is prefixed by `indent` ("# " when it is
@@ -16,7 +59,7 @@ std::string ec2_sd_block(const LbTargetReport& t, std::string_view region, std::
   };
   std::string out;
   auto line = [&](const std::string& l) { out.append(indent).append(l).append("\n"); };
-  line("- job_name: " + t.job);
+  line("- job_name: " + yaml_scalar(t.job));
   line("  ec2_sd_configs:");
   line("    - region: " + or_(region, "<region>"));
   line("      port: " + or_(port, "<port>"));
@@ -70,7 +113,7 @@ std::string fix_text(const LbTargetReport& t, const FixContext& ctx) {
          (lb != nullptr && lb->asgs.size() > 1 ? std::string("the groups behind it")
                                                : "Auto Scaling group " + asg) +
          ":\n";
-  out += "- job_name: " + t.job + "\n";
+  out += "- job_name: " + yaml_scalar(t.job) + "\n";
   out += "  http_sd_configs:\n";
   out += "    - url: " + ctx.rwgate_url + "/api/v1/sd?" + query + "\n";
   out += "      refresh_interval: 30s\n";

@@ -66,5 +66,21 @@ TEST(LbFixTest, UnknownGroupKeepsPlaceholders) {
             std::string::npos);
 }
 
+TEST(LbFixTest, AJobNameFromTheSenderCannotAddLinesToTheConfig) {
+  for (const std::string job :
+       {"a: b", "x'y", "two\nlines: [1]", "#c", "", "q\"\\", "null", "1", "-x"}) {
+    LbTargetReport t = target("10.1.2.3:8080");
+    t.job = job;
+    t.asg = "api";
+    const YAML::Node parsed = scrape_config(fix_text(t, {"http://h:1", false, nullptr}));
+    EXPECT_EQ(parsed["job_name"].as<std::string>(), job);
+  }
+  // Words YAML reads as null, booleans or numbers stay strings for Prometheus.
+  LbTargetReport t = target("10.1.2.3:8080");
+  t.job = "null";
+  EXPECT_NE(fix_text(t, {"http://h:1", false, nullptr}).find("- job_name: 'null'\n"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace rwgate::lb
