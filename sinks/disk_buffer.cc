@@ -11,7 +11,9 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
+#include <tuple>
 
 #include "base/log.h"
 #include "sinks/segment_format.h"
@@ -53,13 +55,13 @@ std::unique_ptr<DiskBuffer> DiskBuffer::open(DiskBufferOptions options, std::str
     error = st.reason();
     return nullptr;
   }
-  if (b->options_.fsync == FsyncMode::kBatch)
-    b->syncer_ = std::thread([p = b.get()] { p->sync_loop(); });
+  b->syncer_ = std::thread([p = b.get()] { p->sync_loop(); });
   return b;
 }
 
 DiskBuffer::~DiskBuffer() {
   close();
+  if (done_fd_ >= 0) ::close(done_fd_);
   if (lock_fd_ >= 0) ::close(lock_fd_);
 }
 
@@ -76,6 +78,12 @@ Status DiskBuffer::recover() {
     read_segment_ = cursor_segment_ = next_id;
     read_offset_ = cursor_offset_ = kSegmentHeaderBytes;
   }
+  const std::string done = options_.path + "/done";
+  done_fd_ = ::open(done.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (done_fd_ < 0) return Status::error(errno_text("open " + done));
+  // What `done` said is in done_before_ now: into the cursor file, and `done` emptied.
+  cursor_dirty_ = true;
+  write_cursor();
   return {};
 }
 
@@ -146,10 +154,29 @@ Status DiskBuffer::load_segments() {
 void DiskBuffer::restore_cursor() {
   std::error_code ec;
   uint64_t cseg = 0, coff = 0;
+  std::vector<DoneRun> runs;
   {
     std::ifstream in(options_.path + "/cursor");
     in >> cseg >> coff;
     if (!in) cseg = coff = 0;
+    // The runs delivered ahead of the cursor. A line that does not parse ends the list:
+    // what follows is sent again, never skipped unread.
+    std::string word;
+    DoneRun r{};
+    while (in >> word >> r.segment >> r.start >> r.end && word == "done" && r.start < r.end)
+      runs.push_back(r);
+  }
+  {
+    // Deliveries since that write; a torn last entry is ignored.
+    std::ifstream in(options_.path + "/done", std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    for (size_t at = 0; at + 24 <= bytes.size(); at += 24) {
+      DoneRun r{};
+      std::memcpy(&r.segment, bytes.data() + at, 8);
+      std::memcpy(&r.start, bytes.data() + at + 8, 8);
+      std::memcpy(&r.end, bytes.data() + at + 16, 8);
+      if (r.start < r.end) runs.push_back(r);
+    }
   }
   if (!segments_.empty()) {
     auto it = segments_.find(cseg);
@@ -158,6 +185,7 @@ void DiskBuffer::restore_cursor() {
       it = segments_.lower_bound(cseg);
       if (it == segments_.end()) it = segments_.begin();
       coff = kSegmentHeaderBytes;
+      runs.clear();  // positions relative to a cursor that is not there
     }
     cursor_segment_ = it->first;
     cursor_offset_ = coff;
@@ -165,7 +193,18 @@ void DiskBuffer::restore_cursor() {
       fs::remove(segments_.begin()->second.file, ec);
       segments_.erase(segments_.begin());
     }
-    // Count what is to be sent again.
+    // Only runs inside what is on disk now: a segment cut short by a torn write, or gone,
+    // may get new records at those positions.
+    std::erase_if(runs, [&](const DoneRun& r) {
+      const auto seg = segments_.find(r.segment);
+      return seg == segments_.end() || r.end > seg->second.size;
+    });
+    std::sort(runs.begin(), runs.end(), [](const DoneRun& a, const DoneRun& b) {
+      return std::tie(a.segment, a.start) < std::tie(b.segment, b.start);
+    });
+    done_before_.assign(runs.begin(), runs.end());
+    // Count what is to be sent again: every record after the cursor, but those delivered.
+    uint64_t skipped = 0;
     for (auto s = segments_.find(cursor_segment_); s != segments_.end(); ++s) {
       std::ifstream in(s->second.file, std::ios::binary);
       std::stringstream ss;
@@ -174,14 +213,32 @@ void DiskBuffer::restore_cursor() {
       const uint64_t from = s->first == cursor_segment_ ? cursor_offset_ : kSegmentHeaderBytes;
       if (from >= bytes.size()) continue;
       const ScanResult scan = scan_records(std::string_view(bytes).substr(from));
-      stats_.replayed_records += scan.records.size();
+      for (const ScannedRecord& rec : scan.records) {
+        const uint64_t at = from + rec.offset;
+        const bool done = std::any_of(runs.begin(), runs.end(), [&](const DoneRun& r) {
+          return r.segment == s->first && r.start <= at && at + rec.size <= r.end;
+        });
+        ++(done ? skipped : stats_.replayed_records);
+      }
     }
     undelivered_ = stats_.replayed_records;
-    if (undelivered_ > 0) {
+    if (undelivered_ > 0 || skipped > 0) {
       log::info("buffer has undelivered records from before; sending them first",
-                {{"path", options_.path}, {"records", std::to_string(undelivered_)}});
+                {{"path", options_.path},
+                 {"records", std::to_string(undelivered_)},
+                 {"delivered_before", std::to_string(skipped)}});
     }
   }
+}
+
+bool DiskBuffer::delivered_before(uint64_t segment, uint64_t at) {
+  while (!done_before_.empty()) {
+    const DoneRun& r = done_before_.front();
+    if (r.segment > segment || (r.segment == segment && r.start > at)) return false;
+    if (r.segment == segment && at < r.end) return true;
+    done_before_.pop_front();  // behind the reader
+  }
+  return false;
 }
 
 Status DiskBuffer::open_segment_for_append(uint64_t id) {
@@ -332,6 +389,10 @@ Status DiskBuffer::append(std::span<const std::pair<RecordMeta, std::string>> re
     int fd;
     {
       std::lock_guard lock(mu_);
+      // Deliveries since the cursor was last written reach the file within 100 ms.
+      if (cursor_dirty_ && !closed_ &&
+          std::chrono::steady_clock::now() - cursor_written_ >= std::chrono::milliseconds(100))
+        write_cursor();
       gen = written_gen_;
       fd = ::dup(write_fd_);
       ++stats_.fsyncs;
@@ -348,16 +409,23 @@ Status DiskBuffer::append(std::span<const std::pair<RecordMeta, std::string>> re
   return {};
 }
 
+// The background thread: the fsyncs of `batch` (5 ms after a write) and, in every mode, the
+// cursor file within 100 ms of a delivery.
 void DiskBuffer::sync_loop() {
+  const bool batch = options_.fsync == FsyncMode::kBatch;
   std::unique_lock l(sync_mu_);
   while (!stop_sync_) {
-    synced_.wait_for(l, std::chrono::milliseconds(5));
+    synced_.wait_for(l, std::chrono::milliseconds(batch ? 5 : 20));
     uint64_t gen;
     int fd = -1;
     {
       std::lock_guard lock(mu_);
+      // Deliveries since the cursor was last written reach the file within 100 ms.
+      if (cursor_dirty_ && !closed_ &&
+          std::chrono::steady_clock::now() - cursor_written_ >= std::chrono::milliseconds(100))
+        write_cursor();
       gen = written_gen_;
-      if (gen > synced_gen_ && write_fd_ >= 0) {
+      if (batch && gen > synced_gen_ && write_fd_ >= 0) {
         fd = ::dup(write_fd_);
         ++stats_.fsyncs;
       }
@@ -429,11 +497,23 @@ bool DiskBuffer::next(BufferedRecord& out, std::chrono::milliseconds wait) {
       }
       continue;
     }
+    read_offset_ = at + rec.bytes.size();
+    if (delivered_before(segment, at)) {
+      // Delivered before the restart, after a record that was not: not sent again. It
+      // waits in line as done, so that the cursor passes it with the records around it.
+      if (in_flight_.empty()) {
+        cursor_segment_ = segment;
+        cursor_offset_ = read_offset_;
+        cursor_dirty_ = true;
+      } else {
+        in_flight_.push_back(InFlight{next_seq_++, segment, at, read_offset_, true});
+      }
+      continue;
+    }
     out.seq = next_seq_++;
     out.meta = rec.meta;
     out.body = rec.bytes.substr(kRecordHeaderBytes);
-    read_offset_ = at + rec.bytes.size();
-    in_flight_.push_back(InFlight{out.seq, segment, read_offset_, false});
+    in_flight_.push_back(InFlight{out.seq, segment, at, read_offset_, false});
     return true;
   }
 }
@@ -443,11 +523,23 @@ void DiskBuffer::done(uint64_t seq) {
   for (InFlight& f : in_flight_) {
     if (f.seq == seq) {
       if (!f.done && undelivered_ > 0) --undelivered_;
+      if (!f.done && done_fd_ >= 0) {
+        // At once, so that a crash before the next cursor write does not send it again.
+        // A failed or short write costs only that: the record is sent again after a crash
+        // (a torn entry is ignored when read).
+        char entry[24];
+        std::memcpy(entry, &f.segment, 8);
+        std::memcpy(entry + 8, &f.start, 8);
+        std::memcpy(entry + 16, &f.end, 8);
+        [[maybe_unused]] const ssize_t n = ::write(done_fd_, entry, sizeof entry);
+      }
       f.done = true;
       break;
     }
   }
   bool moved = false;
+  bool found = false;
+  for (const InFlight& f : in_flight_) found = found || f.seq == seq;
   while (!in_flight_.empty() && in_flight_.front().done) {
     const InFlight& f = in_flight_.front();
     if (segments_.contains(f.segment) &&
@@ -462,9 +554,13 @@ void DiskBuffer::done(uint64_t seq) {
     cursor_segment_ = read_segment_;
     cursor_offset_ = read_offset_;
   }
-  if (!moved) return;
+  if (moved) delete_delivered();
+  // Delivered ahead of the cursor counts too: the file lists it.
+  if (moved || found) cursor_changed();
+}
+
+void DiskBuffer::cursor_changed() {
   cursor_dirty_ = true;
-  delete_delivered();
   if (std::chrono::steady_clock::now() - cursor_written_ >= std::chrono::milliseconds(100)) {
     write_cursor();
   }
@@ -494,6 +590,21 @@ void DiskBuffer::write_cursor() {
   {
     std::ofstream out(tmp, std::ios::trunc);
     out << cursor_segment_ << " " << cursor_offset_ << "\n";
+    // The runs delivered ahead of it; contiguous records of a segment make one run.
+    std::optional<DoneRun> run;
+    for (const InFlight& f : in_flight_) {
+      if (!f.done) continue;
+      if (run && run->segment == f.segment && run->end == f.start) {
+        run->end = f.end;
+        continue;
+      }
+      if (run) out << "done " << run->segment << " " << run->start << " " << run->end << "\n";
+      run = DoneRun{f.segment, f.start, f.end};
+    }
+    if (run) out << "done " << run->segment << " " << run->start << " " << run->end << "\n";
+    // Runs read from the file that the reader has not reached yet still hold.
+    for (const DoneRun& r : done_before_)
+      out << "done " << r.segment << " " << r.start << " " << r.end << "\n";
     if (!out) return;
   }
   std::error_code ec;
@@ -501,6 +612,10 @@ void DiskBuffer::write_cursor() {
   if (!ec) {
     cursor_dirty_ = false;
     cursor_written_ = std::chrono::steady_clock::now();
+    // The cursor file now says all `done` said (the runs behind the cursor need no saying).
+    // Should it fail, `done` keeps entries the cursor file has too: harmless.
+    if (done_fd_ >= 0) [[maybe_unused]]
+      const int r = ::ftruncate(done_fd_, 0);
   }
 }
 

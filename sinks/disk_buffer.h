@@ -4,7 +4,11 @@
 // Layout under buffer.path:
 //
 //   LOCK                  flock()ed while a process uses the buffer
-//   cursor                "<segment id> <offset>\n": the first record not yet delivered
+//   cursor                "<segment id> <offset>\n": the first record not yet delivered,
+//                         then "done <segment id> <start> <end>\n" for each run of records
+//                         after it that were delivered already (out of order)
+//   done                  24 bytes per record delivered since the cursor file was written:
+//                         segment id, start, end (u64 LE); emptied with each cursor write
 //   00000000000000000001.seg, …   segments, appended in order, deleted once delivered
 //
 // A segment starts with a 16-byte header, then records:
@@ -38,8 +42,14 @@
 //
 // The framing (records, headers, CRC32C, scanning) is sinks/segment_format.h.
 //
-// The cursor is written (temp file + rename) at most every 100 ms and on close; after a
-// crash, records delivered since its last write are delivered again: at least once.
+// Shards deliver out of order: while one shard retries its oldest record, the others go on
+// delivering records after it. So every delivery is appended to `done` at once (one small
+// write(2), no fsync: a process crash keeps it), and a restart skips the records the cursor
+// file and `done` name. The cursor file, with the runs delivered ahead of the cursor (a few
+// per shard: the records handed out and not yet passed), is rewritten (temp file + rename)
+// within 100 ms of a delivery and on close, and then `done` is emptied. After kill -9, only
+// the requests in flight are delivered again; after a power loss, what the kernel had not
+// written of `done` and the cursor too: at least once, never a record skipped unsent.
 #pragma once
 
 #include <chrono>
@@ -90,7 +100,7 @@ struct BufferedRecord {
 class DiskBuffer {
  public:
   // Opens (creating) the buffer, recovers what a previous process left, and starts the
-  // batch syncer. Null with `error` set when the directory cannot be used.
+  // syncer (batch fsyncs, cursor writes). Null with `error` set when the directory cannot be used.
   static std::unique_ptr<DiskBuffer> open(DiskBufferOptions options, std::string& error);
   ~DiskBuffer();
 
@@ -122,7 +132,10 @@ class DiskBuffer {
   void restore_cursor();
   Status open_segment_for_append(uint64_t id);  // caller holds mu_
   void sync_loop();
-  void write_cursor();         // caller holds mu_
+  void write_cursor();  // caller holds mu_; empties `done` once the cursor is written
+  // Records a delivery: the cursor is dirty; written now when the last write is 100 ms old
+  // (else the syncer writes it within 100 ms). Caller holds mu_.
+  void cursor_changed();
   void delete_delivered();     // caller holds mu_
   void drop_oldest_segment();  // caller holds mu_
 
@@ -134,12 +147,23 @@ class DiskBuffer {
   struct InFlight {
     uint64_t seq;
     uint64_t segment;
-    uint64_t end;  // offset after the record
+    uint64_t start;  // offset of the record
+    uint64_t end;    // offset after the record
     bool done;
   };
+  // A run of records after the cursor delivered before a restart: [start, end) of segment.
+  struct DoneRun {
+    uint64_t segment;
+    uint64_t start;
+    uint64_t end;
+  };
+  // Whether the record at (segment, at) was delivered before the restart; drops the runs
+  // the reader has passed. Caller holds mu_.
+  bool delivered_before(uint64_t segment, uint64_t at);
 
   DiskBufferOptions options_;
   int lock_fd_ = -1;
+  int done_fd_ = -1;  // `done`, opened for appending
 
   mutable std::mutex mu_;  // guards everything below but the sync state
   std::condition_variable appended_;
@@ -150,7 +174,8 @@ class DiskBuffer {
   uint64_t read_offset_ = 0;
   uint64_t cursor_segment_ = 0;  // first undelivered record
   uint64_t cursor_offset_ = 0;
-  std::deque<InFlight> in_flight_;  // handed out, in log order
+  std::deque<InFlight> in_flight_;   // handed out, in log order
+  std::deque<DoneRun> done_before_;  // from the cursor file, in log order; consumed by next()
   uint64_t next_seq_ = 1;
   uint64_t undelivered_ = 0;
   bool cursor_dirty_ = false;

@@ -113,6 +113,86 @@ TEST(DiskBufferTest, RecordsComeBackInOrderOnceAndSurviveAReopen) {
   EXPECT_EQ(b->undelivered(), 0u);
 }
 
+// A crash as the files are: a copy of the directory while the buffer runs (the lock is
+// flock, which a copy does not carry).
+std::string crash_copy(const std::string& dir) {
+  const std::string copy = dir + "-crashed";
+  fs::remove_all(copy);
+  fs::copy(dir, copy);
+  return copy;
+}
+
+TEST(DiskBufferTest, RecordsDeliveredAheadOfASlowOneAreNotSentAgainAfterACrash) {
+  TempDir dir;
+  auto b = open_ok(options(dir.path));
+  append(*b, 10);
+  // Record 0 is stuck (a slow shard retrying it); 1-3 and 5-7 are delivered by others; 4,
+  // 8 and 9 are handed out but not delivered.
+  std::vector<BufferedRecord> out(10);
+  for (auto& r : out) ASSERT_TRUE(b->next(r, std::chrono::milliseconds(50)));
+  for (int i : {1, 2, 3, 5, 6, 7}) b->done(out[i].seq);
+  EXPECT_EQ(b->undelivered(), 4u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(250));  // the syncer writes the cursor
+  std::ifstream cursor(dir.path + "/cursor");
+  std::string text((std::istreambuf_iterator<char>(cursor)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 3) << text;  // cursor + two runs
+  const std::string copy = crash_copy(dir.path);
+  {
+    auto again = open_ok(options(copy));
+    EXPECT_EQ(again->stats().replayed_records, 4u);
+    EXPECT_EQ(again->undelivered(), 4u);
+    EXPECT_EQ(drain(*again), (std::vector<uint32_t>{0, 4, 8, 9}));
+    EXPECT_EQ(again->undelivered(), 0u);
+  }
+  {
+    // Delivered after the restart: the skipped ones went with the cursor.
+    auto third = open_ok(options(copy));
+    EXPECT_EQ(drain(*third), std::vector<uint32_t>{});
+  }
+  fs::remove_all(copy);
+  // In the running buffer, the slow record's delivery lets the cursor pass them all.
+  b->done(out[0].seq);
+  b->done(out[4].seq);
+  b.reset();
+  auto reopened = open_ok(options(dir.path));
+  EXPECT_EQ(drain(*reopened), (std::vector<uint32_t>{8, 9}));
+}
+
+TEST(DiskBufferTest, DeliveriesSinceTheLastCursorWriteSurviveACrash) {
+  TempDir dir;
+  auto b = open_ok(options(dir.path));  // writes the cursor: the next write is 100 ms away
+  append(*b, 6);
+  std::vector<BufferedRecord> out(6);
+  for (auto& r : out) ASSERT_TRUE(b->next(r, std::chrono::milliseconds(50)));
+  for (int i : {0, 1, 2, 4}) b->done(out[i].seq);
+  // Crashed now: the cursor file is older than these deliveries, `done` has them.
+  EXPECT_EQ(fs::file_size(dir.path + "/done"), 4 * 24u);
+  const std::string copy = crash_copy(dir.path);
+  auto again = open_ok(options(copy));
+  EXPECT_EQ(again->stats().replayed_records, 2u);
+  EXPECT_EQ(fs::file_size(copy + "/done"), 0u);  // folded into the cursor file at open
+  EXPECT_EQ(drain(*again), (std::vector<uint32_t>{3, 5}));
+  again.reset();
+  fs::remove_all(copy);
+}
+
+TEST(DiskBufferTest, ACursorFileWithBadRunsSendsAgainRatherThanSkip) {
+  TempDir dir;
+  {
+    auto b = open_ok(options(dir.path));
+    append(*b, 4);
+    b->close();
+  }
+  // Hand-written: the cursor, a run that does not parse, then one that would skip all.
+  const std::string seg = fs::path(segment_files(dir.path)[0]).stem().string();
+  {
+    std::ofstream f(dir.path + "/cursor", std::ios::trunc);
+    f << std::stoull(seg) << " 16\ndone x y z\ndone " << std::stoull(seg) << " 16 99999\n";
+  }
+  auto b = open_ok(options(dir.path));
+  EXPECT_EQ(drain(*b), range(0, 4));
+}
+
 TEST(DiskBufferTest, DeliveredSegmentsAreDeleted) {
   TempDir dir;
   auto b = open_ok(options(dir.path, 1 << 30, 1 << 12));  // 4 KiB segments
