@@ -11,11 +11,10 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <optional>
 #include <sstream>
-#include <tuple>
 
 #include "base/log.h"
+#include "sinks/delivery_log.h"
 #include "sinks/segment_format.h"
 
 namespace rwgate::sinks {
@@ -153,31 +152,10 @@ Status DiskBuffer::load_segments() {
 // before it are deleted, and what follows it is counted as to be sent again.
 void DiskBuffer::restore_cursor() {
   std::error_code ec;
-  uint64_t cseg = 0, coff = 0;
-  std::vector<DoneRun> runs;
-  {
-    std::ifstream in(options_.path + "/cursor");
-    in >> cseg >> coff;
-    if (!in) cseg = coff = 0;
-    // The runs delivered ahead of the cursor. A line that does not parse ends the list:
-    // what follows is sent again, never skipped unread.
-    std::string word;
-    DoneRun r{};
-    while (in >> word >> r.segment >> r.start >> r.end && word == "done" && r.start < r.end)
-      runs.push_back(r);
-  }
-  {
-    // Deliveries since that write; a torn last entry is ignored.
-    std::ifstream in(options_.path + "/done", std::ios::binary);
-    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    for (size_t at = 0; at + 24 <= bytes.size(); at += 24) {
-      DoneRun r{};
-      std::memcpy(&r.segment, bytes.data() + at, 8);
-      std::memcpy(&r.start, bytes.data() + at + 8, 8);
-      std::memcpy(&r.end, bytes.data() + at + 16, 8);
-      if (r.start < r.end) runs.push_back(r);
-    }
-  }
+  DeliveryState delivered = read_delivery_state(options_.path);
+  const uint64_t cseg = delivered.segment;
+  uint64_t coff = delivered.offset;
+  std::vector<DeliveredRun>& runs = delivered.runs;
   if (!segments_.empty()) {
     auto it = segments_.find(cseg);
     if (it == segments_.end() || coff < kSegmentHeaderBytes || coff > it->second.size) {
@@ -195,12 +173,9 @@ void DiskBuffer::restore_cursor() {
     }
     // Only runs inside what is on disk now: a segment cut short by a torn write, or gone,
     // may get new records at those positions.
-    std::erase_if(runs, [&](const DoneRun& r) {
+    std::erase_if(runs, [&](const DeliveredRun& r) {
       const auto seg = segments_.find(r.segment);
       return seg == segments_.end() || r.end > seg->second.size;
-    });
-    std::sort(runs.begin(), runs.end(), [](const DoneRun& a, const DoneRun& b) {
-      return std::tie(a.segment, a.start) < std::tie(b.segment, b.start);
     });
     done_before_.assign(runs.begin(), runs.end());
     // Count what is to be sent again: every record after the cursor, but those delivered.
@@ -215,7 +190,7 @@ void DiskBuffer::restore_cursor() {
       const ScanResult scan = scan_records(std::string_view(bytes).substr(from));
       for (const ScannedRecord& rec : scan.records) {
         const uint64_t at = from + rec.offset;
-        const bool done = std::any_of(runs.begin(), runs.end(), [&](const DoneRun& r) {
+        const bool done = std::any_of(runs.begin(), runs.end(), [&](const DeliveredRun& r) {
           return r.segment == s->first && r.start <= at && at + rec.size <= r.end;
         });
         ++(done ? skipped : stats_.replayed_records);
@@ -233,7 +208,7 @@ void DiskBuffer::restore_cursor() {
 
 bool DiskBuffer::delivered_before(uint64_t segment, uint64_t at) {
   while (!done_before_.empty()) {
-    const DoneRun& r = done_before_.front();
+    const DeliveredRun& r = done_before_.front();
     if (r.segment > segment || (r.segment == segment && r.start > at)) return false;
     if (r.segment == segment && at < r.end) return true;
     done_before_.pop_front();  // behind the reader
@@ -525,13 +500,7 @@ void DiskBuffer::done(uint64_t seq) {
       if (!f.done && undelivered_ > 0) --undelivered_;
       if (!f.done && done_fd_ >= 0) {
         // At once, so that a crash before the next cursor write does not send it again.
-        // A failed or short write costs only that: the record is sent again after a crash
-        // (a torn entry is ignored when read).
-        char entry[24];
-        std::memcpy(entry, &f.segment, 8);
-        std::memcpy(entry + 8, &f.start, 8);
-        std::memcpy(entry + 16, &f.end, 8);
-        [[maybe_unused]] const ssize_t n = ::write(done_fd_, entry, sizeof entry);
+        append_delivered(done_fd_, DeliveredRun{f.segment, f.start, f.end});
       }
       f.done = true;
       break;
@@ -586,37 +555,25 @@ void DiskBuffer::delete_delivered() {
 
 void DiskBuffer::write_cursor() {
   if (!cursor_dirty_) return;
-  const std::string tmp = options_.path + "/cursor.tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << cursor_segment_ << " " << cursor_offset_ << "\n";
-    // The runs delivered ahead of it; contiguous records of a segment make one run.
-    std::optional<DoneRun> run;
-    for (const InFlight& f : in_flight_) {
-      if (!f.done) continue;
-      if (run && run->segment == f.segment && run->end == f.start) {
-        run->end = f.end;
-        continue;
-      }
-      if (run) out << "done " << run->segment << " " << run->start << " " << run->end << "\n";
-      run = DoneRun{f.segment, f.start, f.end};
+  // The runs delivered ahead of the cursor (contiguous records of a segment make one run),
+  // and those read at the start that the reader has not reached yet.
+  std::vector<DeliveredRun> runs;
+  for (const InFlight& f : in_flight_) {
+    if (!f.done) continue;
+    if (!runs.empty() && runs.back().segment == f.segment && runs.back().end == f.start) {
+      runs.back().end = f.end;
+    } else {
+      runs.push_back(DeliveredRun{f.segment, f.start, f.end});
     }
-    if (run) out << "done " << run->segment << " " << run->start << " " << run->end << "\n";
-    // Runs read from the file that the reader has not reached yet still hold.
-    for (const DoneRun& r : done_before_)
-      out << "done " << r.segment << " " << r.start << " " << r.end << "\n";
-    if (!out) return;
   }
-  std::error_code ec;
-  fs::rename(tmp, options_.path + "/cursor", ec);
-  if (!ec) {
-    cursor_dirty_ = false;
-    cursor_written_ = std::chrono::steady_clock::now();
-    // The cursor file now says all `done` said (the runs behind the cursor need no saying).
-    // Should it fail, `done` keeps entries the cursor file has too: harmless.
-    if (done_fd_ >= 0) [[maybe_unused]]
-      const int r = ::ftruncate(done_fd_, 0);
-  }
+  runs.insert(runs.end(), done_before_.begin(), done_before_.end());
+  if (!write_cursor_file(options_.path, cursor_segment_, cursor_offset_, runs)) return;
+  cursor_dirty_ = false;
+  cursor_written_ = std::chrono::steady_clock::now();
+  // The cursor file now says all `done` said (the runs behind the cursor need no saying).
+  // Should this fail, `done` keeps entries the cursor file has too: harmless.
+  if (done_fd_ >= 0) [[maybe_unused]]
+    const int r = ::ftruncate(done_fd_, 0);
 }
 
 void DiskBuffer::close() {

@@ -40,7 +40,8 @@
 // loss or a kernel crash may lose: nothing with `always`, the last ~5 ms with `batch`,
 // whatever the kernel had not written with `never`.
 //
-// The framing (records, headers, CRC32C, scanning) is sinks/segment_format.h.
+// The framing (records, headers, CRC32C, scanning) is sinks/segment_format.h; the files of
+// what was delivered (cursor, done) are sinks/delivery_log.h.
 //
 // Shards deliver out of order: while one shard retries its oldest record, the others go on
 // delivering records after it. So every delivery is appended to `done` at once (one small
@@ -66,6 +67,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "sinks/delivery_log.h"
 #include "sinks/segment_format.h"
 
 namespace rwgate::sinks {
@@ -151,12 +153,6 @@ class DiskBuffer {
     uint64_t end;    // offset after the record
     bool done;
   };
-  // A run of records after the cursor delivered before a restart: [start, end) of segment.
-  struct DoneRun {
-    uint64_t segment;
-    uint64_t start;
-    uint64_t end;
-  };
   // Whether the record at (segment, at) was delivered before the restart; drops the runs
   // the reader has passed. Caller holds mu_.
   bool delivered_before(uint64_t segment, uint64_t at);
@@ -174,8 +170,8 @@ class DiskBuffer {
   uint64_t read_offset_ = 0;
   uint64_t cursor_segment_ = 0;  // first undelivered record
   uint64_t cursor_offset_ = 0;
-  std::deque<InFlight> in_flight_;   // handed out, in log order
-  std::deque<DoneRun> done_before_;  // from the cursor file, in log order; consumed by next()
+  std::deque<InFlight> in_flight_;        // handed out, in log order
+  std::deque<DeliveredRun> done_before_;  // from the cursor file, in log order; consumed by next()
   uint64_t next_seq_ = 1;
   uint64_t undelivered_ = 0;
   bool cursor_dirty_ = false;
