@@ -32,5 +32,20 @@ void append_json_string(std::string& out, std::string_view s);
 void append_json_field(std::string& out, std::string_view name, std::string_view value);
 // Appends `["a","b",…]`.
 void append_json_strings(std::string& out, std::span<const std::string> values);
+// Appends `{"name":"value",…}` from (name, value) pairs of strings, in their order: a label
+// set, a map of tags.
+template <typename Pairs>
+void append_json_object(std::string& out, const Pairs& pairs) {
+  out += '{';
+  bool first = true;
+  for (const auto& [name, value] : pairs) {
+    if (!first) out += ',';
+    first = false;
+    append_json_string(out, name);
+    out += ':';
+    append_json_string(out, value);
+  }
+  out += '}';
+}
 
 }  // namespace rwgate

@@ -59,13 +59,13 @@ std::string canonical_dns_name(std::string_view name) {
   return out;
 }
 
-namespace {
-
 bool valid_port(std::string_view port) {
   int n = 0;
   auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), n);
   return ec == std::errc() && p == port.data() + port.size() && n >= 1 && n <= 65535;
 }
+
+namespace {
 
 // The scheme part; false with `why` set when it is missing or not one the caller speaks.
 bool read_scheme(std::string_view text, Schemes schemes, Url& url, std::string& why) {
@@ -176,19 +176,46 @@ std::string query_decode(std::string_view s) {
   return out;
 }
 
-std::optional<std::string> query_param(std::string_view target, std::string_view name) {
+namespace {
+
+// Calls `each(name, value)` (both still encoded) for each non-empty pair of the query of
+// `target`, until it returns false.
+template <typename F>
+void walk_query(std::string_view target, F each) {
   const size_t q = target.find('?');
-  if (q == std::string_view::npos) return std::nullopt;
+  if (q == std::string_view::npos) return;
   std::string_view rest = target.substr(q + 1);
   while (!rest.empty()) {
     const size_t amp = rest.find('&');
     const std::string_view pair = rest.substr(0, amp);
     rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
+    if (pair.empty()) continue;
     const size_t eq = pair.find('=');
-    if (query_decode(pair.substr(0, eq)) != name) continue;
-    return eq == std::string_view::npos ? std::string() : query_decode(pair.substr(eq + 1));
+    if (!each(pair.substr(0, eq),
+              eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1)))
+      return;
   }
-  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::string> query_param(std::string_view target, std::string_view name) {
+  std::optional<std::string> out;
+  walk_query(target, [&](std::string_view n, std::string_view v) {
+    if (query_decode(n) != name) return true;
+    out = query_decode(v);
+    return false;
+  });
+  return out;
+}
+
+std::vector<std::pair<std::string, std::string>> query_params(std::string_view target) {
+  std::vector<std::pair<std::string, std::string>> out;
+  walk_query(target, [&](std::string_view n, std::string_view v) {
+    out.emplace_back(query_decode(n), query_decode(v));
+    return true;
+  });
+  return out;
 }
 
 }  // namespace rwgate::net

@@ -12,6 +12,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace rwgate::net {
 
@@ -40,6 +42,12 @@ std::string query_decode(std::string_view s);
 // percent-decoded with '+' as a space (HTML forms send them so); nullopt when absent.
 // A malformed escape is kept as written.
 std::optional<std::string> query_param(std::string_view target, std::string_view name);
+// Every parameter of the query of `target`, in order, names and values decoded as above;
+// an empty pair ("a=1&&b=2") is left out, a name without '=' has an empty value.
+std::vector<std::pair<std::string, std::string>> query_params(std::string_view target);
+
+// A port number as written in an address or a query: digits only, 1-65535.
+bool valid_port(std::string_view port);
 
 // A DNS name as compared: lower case, without a trailing dot.
 std::string canonical_dns_name(std::string_view name);

@@ -26,16 +26,9 @@ void append_instance(std::string& out, const InstanceRecord& r) {
   append_json_field(out, "source", r.source);
   out += "\"addresses\":";
   append_json_strings(out, r.addresses);
-  out += ",\"tags\":{";
-  bool first_tag = true;
-  for (const auto& [k, v] : r.tags) {
-    if (!first_tag) out += ",";
-    first_tag = false;
-    append_json_string(out, k);
-    out += ":";
-    append_json_string(out, v);
-  }
-  out += "},\"gone\":";
+  out += ",\"tags\":";
+  append_json_object(out, r.tags);
+  out += ",\"gone\":";
   out += r.is_gone() ? "true" : "false";
   out += "}";
 }

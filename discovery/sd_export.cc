@@ -1,7 +1,6 @@
 #include "discovery/sd_export.h"
 
 #include <algorithm>
-#include <charconv>
 
 #include "base/json.h"
 #include "base/net.h"
@@ -10,17 +9,7 @@ namespace rwgate::discovery {
 
 Status parse_sd_query(std::string_view target, SdQuery& out) {
   out = SdQuery{};
-  const size_t q = target.find('?');
-  std::string_view rest = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
-  while (!rest.empty()) {
-    const size_t amp = rest.find('&');
-    const std::string_view pair = rest.substr(0, amp);
-    rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
-    if (pair.empty()) continue;
-    const size_t eq = pair.find('=');
-    const std::string name = net::query_decode(pair.substr(0, eq));
-    std::string value =
-        eq == std::string_view::npos ? std::string() : net::query_decode(pair.substr(eq + 1));
+  for (auto& [name, value] : net::query_params(target)) {
     if (value.empty()) return Status::error(name + ": empty value");
     if (name == "asg") {
       out.asgs.push_back(std::move(value));
@@ -29,9 +18,7 @@ Status parse_sd_query(std::string_view target, SdQuery& out) {
     } else if (name == "lifecycle") {
       out.lifecycles.push_back(std::move(value));
     } else if (name == "port") {
-      unsigned port = 0;
-      const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), port);
-      if (ec != std::errc() || end != value.data() + value.size() || port == 0 || port > 65535)
+      if (!net::valid_port(value))
         return Status::error("port: \"" + value + "\" is not a port number (1-65535)");
       out.port = std::move(value);
     } else if (name == "lb") {
@@ -70,16 +57,9 @@ std::string_view address_of(const InstanceRecord& r) {
 void append_group(std::string& out, const InstanceRecord& r, std::string_view port) {
   out += "{\"targets\":[";
   append_json_string(out, net::join_host_port(address_of(r), port));
-  out += "],\"labels\":{";
-  bool first = true;
-  for (const auto& [name, value] : r.meta_labels()) {
-    if (!first) out += ",";
-    first = false;
-    append_json_string(out, name);
-    out += ":";
-    append_json_string(out, value);
-  }
-  out += "}}";
+  out += "],\"labels\":";
+  append_json_object(out, r.meta_labels());
+  out += "}";
 }
 
 }  // namespace

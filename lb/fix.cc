@@ -86,8 +86,9 @@ std::string fix_text(const LbTargetReport& t, const FixContext& ctx) {
   if (port.empty()) port = std::string(net::split_host_port(t.instance).port);
   std::string region = LbNamePatterns::aws_region_of(t.instance);
   if (region.empty() && lb != nullptr) region = lb->region;
-  std::string asg = t.asg;
-  if (lb != nullptr && !lb->asgs.empty()) asg = lb->asgs.front();
+  // Discovery knows the groups behind the balancer: lb= follows its registrations.
+  const bool by_lb = lb != nullptr && !lb->asgs.empty();
+  const std::string asg = by_lb ? lb->asgs.front() : t.asg;
 
   std::string out = "# " + t.instance +
                     " answers from several processes in turn: scrape each instance behind it\n"
@@ -105,13 +106,13 @@ std::string fix_text(const LbTargetReport& t, const FixContext& ctx) {
     }
     return out;
   }
-  // Known: the balancer (lb=, which follows its registrations) or else the group.
-  std::string query = lb != nullptr && !lb->asgs.empty() ? "lb=" + net::percent_encode(lb->dns_name)
-                                                         : "asg=" + net::percent_encode(asg);
+  // Known: the balancer, or else the group the flag named.
+  std::string query =
+      by_lb ? "lb=" + net::percent_encode(lb->dns_name) : "asg=" + net::percent_encode(asg);
   if (!port.empty()) query += "&port=" + port;
   out += "# rwgate serves the InService instances of " +
-         (lb != nullptr && lb->asgs.size() > 1 ? std::string("the groups behind it")
-                                               : "Auto Scaling group " + asg) +
+         (by_lb && lb->asgs.size() > 1 ? std::string("the groups behind it")
+                                       : "Auto Scaling group " + asg) +
          ":\n";
   out += "- job_name: " + yaml_scalar(t.job) + "\n";
   out += "  http_sd_configs:\n";

@@ -253,7 +253,7 @@ void append_steps(std::string& out, const std::vector<TraceStep>& steps) {
     append_json_field(out, "stage", steps[i].stage);
     append_json_field(out, "detail", steps[i].detail);
     out += "\"labels\":";
-    append_labels_json(out, steps[i].labels);
+    append_json_object(out, steps[i].labels);
     out += '}';
   }
   out += ']';
@@ -261,20 +261,9 @@ void append_steps(std::string& out, const std::vector<TraceStep>& steps) {
 
 }  // namespace
 
-void append_labels_json(std::string& out, const TraceLabels& labels) {
-  out += '{';
-  for (size_t i = 0; i < labels.size(); ++i) {
-    if (i > 0) out += ',';
-    append_json_string(out, labels[i].first);
-    out += ':';
-    append_json_string(out, labels[i].second);
-  }
-  out += '}';
-}
-
 std::string trace_json(const SeriesTrace& t) {
   std::string out = "{\"input\":";
-  append_labels_json(out, t.input);
+  append_json_object(out, t.input);
   out += ",\"steps\":";
   append_steps(out, t.steps);
   out += ",\"tenant\":";
@@ -287,7 +276,7 @@ std::string trace_json(const SeriesTrace& t) {
     out += ":{";
     if (s.dropped_by.empty()) {
       out += "\"labels\":";
-      append_labels_json(out, s.labels);
+      append_json_object(out, s.labels);
     } else {
       out += "\"dropped_by\":";
       append_json_string(out, s.dropped_by);

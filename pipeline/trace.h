@@ -68,9 +68,6 @@ struct TraceSetup {
 
 SeriesTrace trace_series(const TraceSetup& setup, const TraceLabels& input);
 
-// Appends `labels` as one JSON object, {"name":"value",...}.
-void append_labels_json(std::string& out, const TraceLabels& labels);
-
 // {"input": {...}, "steps": [{"stage", "detail", "labels"}], "sinks": {name: {"labels"} or
 // {"dropped_by"}, each with its "steps"}, "tenant"} on one line.
 std::string trace_json(const SeriesTrace& trace);

@@ -99,7 +99,7 @@ std::string labels_html(const pipeline::TraceLabels& labels) {
 
 std::string labels_json(const pipeline::TraceLabels& labels) {
   std::string out;
-  pipeline::append_labels_json(out, labels);
+  append_json_object(out, labels);
   return out;
 }
 

@@ -364,10 +364,6 @@ Status DiskBuffer::append(std::span<const std::pair<RecordMeta, std::string>> re
     int fd;
     {
       std::lock_guard lock(mu_);
-      // Deliveries since the cursor was last written reach the file within 100 ms.
-      if (cursor_dirty_ && !closed_ &&
-          std::chrono::steady_clock::now() - cursor_written_ >= std::chrono::milliseconds(100))
-        write_cursor();
       gen = written_gen_;
       fd = ::dup(write_fd_);
       ++stats_.fsyncs;
@@ -396,9 +392,7 @@ void DiskBuffer::sync_loop() {
     {
       std::lock_guard lock(mu_);
       // Deliveries since the cursor was last written reach the file within 100 ms.
-      if (cursor_dirty_ && !closed_ &&
-          std::chrono::steady_clock::now() - cursor_written_ >= std::chrono::milliseconds(100))
-        write_cursor();
+      if (!closed_) write_cursor_when_due();
       gen = written_gen_;
       if (batch && gen > synced_gen_ && write_fd_ >= 0) {
         fd = ::dup(write_fd_);
@@ -495,8 +489,10 @@ bool DiskBuffer::next(BufferedRecord& out, std::chrono::milliseconds wait) {
 
 void DiskBuffer::done(uint64_t seq) {
   std::lock_guard lock(mu_);
+  bool found = false;
   for (InFlight& f : in_flight_) {
     if (f.seq == seq) {
+      found = true;
       if (!f.done && undelivered_ > 0) --undelivered_;
       if (!f.done && done_fd_ >= 0) {
         // At once, so that a crash before the next cursor write does not send it again.
@@ -507,8 +503,6 @@ void DiskBuffer::done(uint64_t seq) {
     }
   }
   bool moved = false;
-  bool found = false;
-  for (const InFlight& f : in_flight_) found = found || f.seq == seq;
   while (!in_flight_.empty() && in_flight_.front().done) {
     const InFlight& f = in_flight_.front();
     if (segments_.contains(f.segment) &&
@@ -524,15 +518,15 @@ void DiskBuffer::done(uint64_t seq) {
     cursor_offset_ = read_offset_;
   }
   if (moved) delete_delivered();
-  // Delivered ahead of the cursor counts too: the file lists it.
-  if (moved || found) cursor_changed();
+  if (!moved && !found) return;
+  cursor_dirty_ = true;  // delivered ahead of the cursor counts too: the file lists it
+  write_cursor_when_due();
 }
 
-void DiskBuffer::cursor_changed() {
-  cursor_dirty_ = true;
-  if (std::chrono::steady_clock::now() - cursor_written_ >= std::chrono::milliseconds(100)) {
+void DiskBuffer::write_cursor_when_due() {
+  if (cursor_dirty_ &&
+      std::chrono::steady_clock::now() - cursor_written_ >= std::chrono::milliseconds(100))
     write_cursor();
-  }
 }
 
 void DiskBuffer::delete_delivered() {

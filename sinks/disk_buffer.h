@@ -135,9 +135,9 @@ class DiskBuffer {
   Status open_segment_for_append(uint64_t id);  // caller holds mu_
   void sync_loop();
   void write_cursor();  // caller holds mu_; empties `done` once the cursor is written
-  // Records a delivery: the cursor is dirty; written now when the last write is 100 ms old
-  // (else the syncer writes it within 100 ms). Caller holds mu_.
-  void cursor_changed();
+  // Writes a dirty cursor when the last write is 100 ms old (done() and the syncer call it,
+  // so a delivery reaches the file within 100 ms). Caller holds mu_.
+  void write_cursor_when_due();
   void delete_delivered();     // caller holds mu_
   void drop_oldest_segment();  // caller holds mu_
 
