@@ -3,15 +3,17 @@
 #include <algorithm>
 #include <cctype>
 
+#include <yaml-cpp/yaml.h>
+
 #include "base/net.h"
 
 namespace rwgate::lb {
 
 namespace {
 
-// A label value (the job, from the sender) as a YAML scalar: plain when that is safe, else
-// single-quoted, and with line breaks written as such, so that no value adds a line of its
-// own to the config.
+// A label value (the job, from the sender) as a YAML scalar that reads back as that string:
+// plain when that is safe, else quoted, so that no value adds a line of its own to the
+// config. (yaml-cpp's own plain style would leave `true` and `1` unquoted.)
 std::string yaml_scalar(std::string_view v) {
   // Plain: a name that starts with a letter and that YAML reads as nothing but a string.
   static constexpr std::string_view kReserved[] = {"true", "false", "null", "yes", "no",
@@ -27,26 +29,10 @@ std::string yaml_scalar(std::string_view v) {
                   }) &&
       std::find(std::begin(kReserved), std::end(kReserved), lower) == std::end(kReserved);
   if (plain) return std::string(v);
-  bool quoted_ok = true;
-  for (const char c : v) quoted_ok = quoted_ok && c != '\n' && c != '\r';
-  std::string out;
-  if (quoted_ok) {
-    out = "'";
-    for (const char c : v) out += c == '\'' ? std::string("''") : std::string(1, c);
-    return out + "'";
-  }
-  out = "\"";
-  for (const char c : v) {
-    if (c == '\n')
-      out += "\\n";
-    else if (c == '\r')
-      out += "\\r";
-    else if (c == '"' || c == '\\')
-      out += std::string("\\") + c;
-    else
-      out += c;
-  }
-  return out + "\"";
+  // Else quoted by yaml-cpp: single quotes, double quotes with escapes for line breaks.
+  YAML::Emitter e;
+  e << YAML::SingleQuoted << std::string(v);
+  return e.c_str();
 }
 
 // The ec2_sd_configs variant: Prometheus's own discovery, with what is known filled in
