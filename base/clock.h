@@ -50,6 +50,11 @@ class ManualClock final : public Clock {
     wall_ns_ += std::chrono::duration_cast<WallTime::duration>(d).count();
     steady_ns_ += std::chrono::duration_cast<SteadyTime::duration>(d).count();
   }
+  // Sets the wall clock forward (or back, for a negative `d`) as an operator or NTP would;
+  // steady time does not move.
+  void set_wall_by(std::chrono::nanoseconds d) {
+    wall_ns_ += std::chrono::duration_cast<WallTime::duration>(d).count();
+  }
 
  private:
   std::atomic<WallTime::rep> wall_ns_;

@@ -17,8 +17,9 @@ DiscoveryCache::DiscoveryCache(std::chrono::milliseconds missing_after, const Cl
 void DiscoveryCache::replace_source(const std::string& source,
                                     const std::vector<InstanceRecord>& records) {
   std::lock_guard lock(mu_);
-  const auto now = clock_.wall();
-  last_report_[source] = now;
+  const auto wall = clock_.wall();
+  const auto now = clock_.steady();
+  last_report_[source] = wall;
   failures_.erase(source);
   auto& mine = by_source_[source];
   // One target group may list an instance under several hosts (or twice): merge them.
@@ -40,14 +41,14 @@ void DiscoveryCache::replace_source(const std::string& source,
     rec.source = source;
     auto it = mine.find(key);
     if (it == mine.end()) {
-      rec.last_reported = now;
+      rec.last_reported = wall;
       mine.emplace(key, Reported{std::move(rec), now, true, {}, false});
       continue;
     }
     Reported& rep = it->second;
-    rec.last_reported = now;
+    rec.last_reported = wall;
     InstanceRecord comparable = rep.record;
-    comparable.last_reported = now;
+    comparable.last_reported = wall;
     if (!(comparable == rec)) rep.changed_at = now;  // unchanged lists keep their old rank
     rep.record = std::move(rec);
     rep.listed = true;
@@ -69,12 +70,13 @@ void DiscoveryCache::upsert(const std::string& source, const InstanceRecord& rec
   const std::string key = record.key();
   if (key.empty()) return;
   std::lock_guard lock(mu_);
-  const auto now = clock_.wall();
-  last_report_[source] = now;
+  const auto wall = clock_.wall();
+  const auto now = clock_.steady();
+  last_report_[source] = wall;
   auto& mine = by_source_[source];
   InstanceRecord rec = record;
   rec.source = source;
-  rec.last_reported = now;
+  rec.last_reported = wall;
   auto it = mine.find(key);
   if (it == mine.end()) {
     mine.emplace(key, Reported{std::move(rec), now, true, {}, event});
@@ -94,13 +96,13 @@ void DiscoveryCache::remove(const std::string& source, const std::string& key) {
   auto it = sit->second.find(key);
   if (it == sit->second.end() || !it->second.listed) return;
   it->second.listed = false;
-  it->second.dropped_at = clock_.wall();
+  it->second.dropped_at = clock_.steady();
   rebuild();
 }
 
 void DiscoveryCache::expire() {
   std::lock_guard lock(mu_);
-  const auto cutoff = clock_.wall() - missing_after_;
+  const auto cutoff = clock_.steady() - missing_after_;
   // Keys some list-keeping source (not an event source) lists right now.
   std::set<std::string> listed;
   for (const auto& [source, mine] : by_source_) {
@@ -119,7 +121,7 @@ void DiscoveryCache::expire() {
              return false;
            }) > 0;
   }
-  const auto gone_cutoff = clock_.wall() - kGoneRetention;
+  const auto gone_cutoff = clock_.steady() - kGoneRetention;
   const bool pruned =
       std::erase_if(gone_, [&](const auto& kv) { return kv.second.at <= gone_cutoff; }) > 0;
   if (any || pruned) rebuild(pruned);
@@ -152,7 +154,7 @@ void DiscoveryCache::rebuild(bool force) {
       if (!(a == b)) events.push_back({ChangeEvent::Kind::kChanged, it->second, rec});
     }
   }
-  const auto now = clock_.wall();
+  const auto now = clock_.steady();
   for (const auto& [key, rec] : merged_) {
     if (merged.contains(key)) continue;
     events.push_back({ChangeEvent::Kind::kGone, rec, {}});
@@ -176,7 +178,8 @@ void DiscoveryCache::rebuild(bool force) {
     keys.push_back(key);
   }
   std::vector<std::shared_ptr<InstanceActivity>> activity = activities_->bind(
-      keys, std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count());
+      keys,
+      std::chrono::duration_cast<std::chrono::seconds>(clock_.wall().time_since_epoch()).count());
   std::vector<InstanceRecord> gone;
   gone.reserve(gone_.size());
   for (const auto& [key, g] : gone_) gone.push_back(g.record);

@@ -82,9 +82,11 @@ class DiscoveryCache {
  private:
   struct Reported {
     InstanceRecord record;
-    Clock::WallTime changed_at;  // orders the overlay: later wins
-    bool listed = true;          // false: dropped by its source at `dropped_at`
-    Clock::WallTime dropped_at{};
+    // Steady times: the overlay's order and the missing_after countdown must not move when
+    // the wall clock is set (an hour back would keep a dropped instance an hour longer).
+    Clock::SteadyTime changed_at;  // orders the overlay: later wins
+    bool listed = true;            // false: dropped by its source at `dropped_at`
+    Clock::SteadyTime dropped_at{};
     bool event = false;  // from an event source: see upsert()
   };
   // Caller holds mu_. `force`: publish a new snapshot even without a change of records
@@ -100,7 +102,7 @@ class DiscoveryCache {
   // theirs are recognised; at most kMaxGone, the oldest leave first.
   struct Gone {
     InstanceRecord record;
-    Clock::WallTime at;
+    Clock::SteadyTime at;
   };
   std::map<std::string, Gone> gone_;
   std::map<std::string, std::vector<LoadBalancerRecord>> load_balancers_;  // by source

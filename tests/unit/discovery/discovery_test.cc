@@ -106,6 +106,26 @@ TEST(DiscoveryCacheTest, InstanceNoSourceListsIsGoneAfterMissingAfter) {
   EXPECT_NE(cache.snapshot()->lookup("i-1"), nullptr);
 }
 
+// missing_after counts on the steady clock: setting the wall clock an hour back must not
+// keep a dropped instance an hour longer, nor an hour forward drop a listed one early.
+TEST(DiscoveryCacheTest, MissingAfterIgnoresTheWallClockBeingSet) {
+  ManualClock clock;
+  DiscoveryCache cache(std::chrono::minutes(2), clock);
+  cache.replace_source("file", {rec("i-1", "10.0.0.1"), rec("i-2", "10.0.0.2")});
+  cache.replace_source("file", {rec("i-1", "10.0.0.1")});  // i-2 dropped
+  clock.set_wall_by(-std::chrono::hours(1));
+  clock.advance(std::chrono::seconds(120));
+  cache.expire();
+  EXPECT_EQ(cache.snapshot()->lookup("i-2"), nullptr);
+  cache.replace_source("file", {});  // i-1 dropped
+  clock.set_wall_by(std::chrono::hours(2));
+  cache.expire();
+  EXPECT_NE(cache.snapshot()->lookup("i-1"), nullptr);
+  clock.advance(std::chrono::seconds(120));
+  cache.expire();
+  EXPECT_EQ(cache.snapshot()->lookup("i-1"), nullptr);
+}
+
 TEST(DiscoveryCacheTest, ChangesProduceEventsAndNewGenerations) {
   ManualClock clock;
   DiscoveryCache cache(std::chrono::minutes(2), clock);
