@@ -5,7 +5,9 @@
 // defines an enum of its kinds (starting at 1) and passes it to error(); 0 is "no code".
 #pragma once
 
+#include <cerrno>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -20,6 +22,11 @@ class Status {
   requires std::is_enum_v<Code>
   static Status error(Code code, std::string reason) {
     return Status(static_cast<uint8_t>(code), std::move(reason));
+  }
+
+  // "`what`: " and the text of errno (a failed system call's reason).
+  static Status from_errno(const std::string& what) {
+    return Status(0, what + ": " + std::strerror(errno));
   }
 
   bool ok() const { return reason_.empty(); }

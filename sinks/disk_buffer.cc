@@ -1,7 +1,6 @@
 #include "sinks/disk_buffer.h"
 
 #include <fcntl.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -22,8 +21,6 @@ namespace rwgate::sinks {
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string errno_text(const std::string& what) { return what + ": " + std::strerror(errno); }
 
 bool write_all(int fd, const char* p, size_t n) {
   while (n > 0) {
@@ -64,165 +61,13 @@ DiskBuffer::~DiskBuffer() {
   if (lock_fd_ >= 0) ::close(lock_fd_);
 }
 
-Status DiskBuffer::recover() {
-  if (Status st = lock_directory(); !st) return st;
-  if (Status st = load_segments(); !st) return st;
-  restore_cursor();
-  read_segment_ = cursor_segment_;
-  read_offset_ = cursor_offset_;
-  const uint64_t next_id = segments_.empty() ? 1 : segments_.rbegin()->first + 1;
-  std::lock_guard lock(mu_);
-  if (Status st = open_segment_for_append(next_id); !st) return st;
-  if (read_segment_ == 0) {
-    read_segment_ = cursor_segment_ = next_id;
-    read_offset_ = cursor_offset_ = kSegmentHeaderBytes;
-  }
-  const std::string done = options_.path + "/done";
-  done_fd_ = ::open(done.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-  if (done_fd_ < 0) return Status::error(errno_text("open " + done));
-  // What `done` said is in done_before_ now: into the cursor file, and `done` emptied.
-  cursor_dirty_ = true;
-  write_cursor();
-  return {};
-}
-
-Status DiskBuffer::lock_directory() {
-  std::error_code ec;
-  fs::create_directories(options_.path, ec);
-  if (ec)
-    return Status::error("cannot create buffer directory " + options_.path + ": " + ec.message());
-  lock_fd_ = ::open((options_.path + "/LOCK").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (lock_fd_ < 0) return Status::error(errno_text("cannot open " + options_.path + "/LOCK"));
-  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
-    return Status::error("buffer directory " + options_.path +
-                         " is in use by another process (or another sink)");
-  }
-  return {};
-}
-
-// Every segment left by a previous process, in id order: bad headers set aside, the
-// newest one's torn tail cut.
-Status DiskBuffer::load_segments() {
-  std::error_code ec;
-  std::vector<std::pair<uint64_t, std::string>> files;
-  for (const auto& entry : fs::directory_iterator(options_.path, ec)) {
-    const std::string name = entry.path().filename().string();
-    if (!name.ends_with(".seg")) continue;
-    const std::string stem = name.substr(0, name.size() - 4);
-    if (stem.empty() || !std::all_of(stem.begin(), stem.end(), ::isdigit)) continue;
-    files.emplace_back(std::stoull(stem), entry.path().string());
-  }
-  if (ec) return Status::error("cannot list " + options_.path + ": " + ec.message());
-  std::sort(files.begin(), files.end());
-  for (size_t i = 0; i < files.size(); ++i) {
-    const auto& [id, file] = files[i];
-    std::ifstream in(file, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    const std::string bytes = ss.str();
-    uint64_t header_id = 0;
-    if (!parse_segment_header(bytes, header_id) || header_id != id) {
-      ++stats_.corrupt_records;
-      log::error("buffer segment has a bad header; set aside",
-                 {{"file", file}, {"renamed", file + ".corrupt"}});
-      fs::rename(file, file + ".corrupt", ec);
-      continue;
-    }
-    uint64_t size = bytes.size();
-    if (i + 1 == files.size()) {
-      // The newest segment may end in a torn write: cut it at its last good record.
-      const ScanResult scan = scan_records(std::string_view(bytes).substr(kSegmentHeaderBytes));
-      const uint64_t good = kSegmentHeaderBytes + scan.valid_end;
-      if (good < size) {
-        stats_.truncated_bytes += size - good;
-        log::warn("buffer segment ends in a torn write; truncated at its last good record",
-                  {{"file", file}, {"bytes_cut", std::to_string(size - good)}});
-        if (::truncate(file.c_str(), static_cast<off_t>(good)) != 0) {
-          return Status::error(errno_text("cannot truncate " + file));
-        }
-        size = good;
-      }
-    }
-    segments_[id] = Segment{id, file, size};
-  }
-  return {};
-}
-
-// Where sending stopped: the cursor file, checked against the segments; segments wholly
-// before it are deleted, and what follows it is counted as to be sent again.
-void DiskBuffer::restore_cursor() {
-  std::error_code ec;
-  DeliveryState delivered = read_delivery_state(options_.path);
-  const uint64_t cseg = delivered.segment;
-  uint64_t coff = delivered.offset;
-  std::vector<DeliveredRun>& runs = delivered.runs;
-  if (!segments_.empty()) {
-    auto it = segments_.find(cseg);
-    if (it == segments_.end() || coff < kSegmentHeaderBytes || coff > it->second.size) {
-      // No cursor, or it names a segment that is gone: from the oldest segment left.
-      it = segments_.lower_bound(cseg);
-      if (it == segments_.end()) it = segments_.begin();
-      coff = kSegmentHeaderBytes;
-      runs.clear();  // positions relative to a cursor that is not there
-    }
-    cursor_segment_ = it->first;
-    cursor_offset_ = coff;
-    while (segments_.begin() != it) {  // wholly delivered already
-      fs::remove(segments_.begin()->second.file, ec);
-      segments_.erase(segments_.begin());
-    }
-    // Only runs inside what is on disk now: a segment cut short by a torn write, or gone,
-    // may get new records at those positions.
-    std::erase_if(runs, [&](const DeliveredRun& r) {
-      const auto seg = segments_.find(r.segment);
-      return seg == segments_.end() || r.end > seg->second.size;
-    });
-    done_before_.assign(runs.begin(), runs.end());
-    // Count what is to be sent again: every record after the cursor, but those delivered.
-    uint64_t skipped = 0;
-    for (auto s = segments_.find(cursor_segment_); s != segments_.end(); ++s) {
-      std::ifstream in(s->second.file, std::ios::binary);
-      std::stringstream ss;
-      ss << in.rdbuf();
-      const std::string bytes = ss.str();
-      const uint64_t from = s->first == cursor_segment_ ? cursor_offset_ : kSegmentHeaderBytes;
-      if (from >= bytes.size()) continue;
-      const ScanResult scan = scan_records(std::string_view(bytes).substr(from));
-      for (const ScannedRecord& rec : scan.records) {
-        const uint64_t at = from + rec.offset;
-        const bool done = std::any_of(runs.begin(), runs.end(), [&](const DeliveredRun& r) {
-          return r.segment == s->first && r.start <= at && at + rec.size <= r.end;
-        });
-        ++(done ? skipped : stats_.replayed_records);
-      }
-    }
-    undelivered_ = stats_.replayed_records;
-    if (undelivered_ > 0 || skipped > 0) {
-      log::info("buffer has undelivered records from before; sending them first",
-                {{"path", options_.path},
-                 {"records", std::to_string(undelivered_)},
-                 {"delivered_before", std::to_string(skipped)}});
-    }
-  }
-}
-
-bool DiskBuffer::delivered_before(uint64_t segment, uint64_t at) {
-  while (!done_before_.empty()) {
-    const DeliveredRun& r = done_before_.front();
-    if (r.segment > segment || (r.segment == segment && r.start > at)) return false;
-    if (r.segment == segment && at < r.end) return true;
-    done_before_.pop_front();  // behind the reader
-  }
-  return false;
-}
-
 Status DiskBuffer::open_segment_for_append(uint64_t id) {
   const std::string file = options_.path + "/" + segment_name(id);
   const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::error(errno_text("cannot create " + file));
+  if (fd < 0) return Status::from_errno("cannot create " + file);
   const std::string header = segment_header(id);
   if (!write_all(fd, header.data(), header.size())) {
-    const Status st = Status::error(errno_text("cannot write " + file));
+    const Status st = Status::from_errno("cannot write " + file);
     ::close(fd);
     ::unlink(file.c_str());
     return st;
@@ -317,6 +162,48 @@ void DiskBuffer::drop_oldest_segment() {
             {{"path", options_.path}, {"records", std::to_string(records)}});
 }
 
+bool DiskBuffer::write_segment_delivered() const {
+  const Segment& s = segments_.rbegin()->second;
+  return in_flight_.empty() && undelivered_ == 0 && cursor_segment_ == s.id &&
+         cursor_offset_ >= s.size && s.size > kSegmentHeaderBytes;
+}
+
+void DiskBuffer::release_write_segment() {
+  Segment& s = segments_.rbegin()->second;
+  if (write_fd_ >= 0) ::close(write_fd_);
+  write_fd_ = -1;
+  ::unlink(s.file.c_str());
+  // The entry stays (the map is never empty; the reader waits at its end) until the next
+  // segment exists and delete_delivered() takes it out.
+}
+
+Status DiskBuffer::write_locked(const std::string& buf) {
+  Segment* seg = &segments_.rbegin()->second;
+  // A new segment: this one is full, or released, or wholly delivered and large enough
+  // that keeping its bytes on disk is waste (one new file per kRecycleBytes appended
+  // while the store keeps up).
+  const bool rotate =
+      write_fd_ < 0 ||
+      (seg->size > kSegmentHeaderBytes && seg->size + buf.size() > options_.segment_bytes) ||
+      (seg->size >= kRecycleBytes && write_segment_delivered());
+  if (rotate) {
+    if (Status st = open_segment_for_append(seg->id + 1); !st) return st;
+    seg = &segments_.rbegin()->second;
+    delete_delivered();
+  }
+  if (!write_all(write_fd_, buf.data(), buf.size())) {
+    const Status st = Status::from_errno("write to buffer " + seg->file);
+    // Take back whatever part was written: the file must end on a record.
+    if (::ftruncate(write_fd_, static_cast<off_t>(seg->size)) != 0) {
+      log::error("cannot truncate a failed write; recovery will cut it",
+                 {{"file", seg->file}, {"error", std::strerror(errno)}});
+    }
+    return st;
+  }
+  seg->size += buf.size();
+  return {};
+}
+
 Status DiskBuffer::append(std::span<const std::pair<RecordMeta, std::string>> records) {
   std::string buf;
   size_t total = 0;
@@ -327,25 +214,18 @@ Status DiskBuffer::append(std::span<const std::pair<RecordMeta, std::string>> re
   {
     std::lock_guard lock(mu_);
     if (closed_) return Status::error("buffer is closed");
-    Segment* seg = &segments_.rbegin()->second;
-    if (seg->size > kSegmentHeaderBytes && seg->size + buf.size() > options_.segment_bytes) {
-      if (Status st = open_segment_for_append(seg->id + 1); !st) {
-        ++stats_.append_errors;
-        return st;
-      }
-      seg = &segments_.rbegin()->second;
+    Status st = write_locked(buf);
+    if (!st && write_segment_delivered()) {
+      // A full disk (or a directory that refuses a new file) while everything is delivered:
+      // the delivered segment is the space to take back. Without this, a disk smaller
+      // than segment_bytes would stay full of delivered bytes, and every append fail.
+      release_write_segment();
+      st = write_locked(buf);
     }
-    if (!write_all(write_fd_, buf.data(), buf.size())) {
-      const Status st = Status::error(errno_text("write to buffer " + seg->file));
+    if (!st) {
       ++stats_.append_errors;
-      // Take back whatever part was written: the file must end on a record.
-      if (::ftruncate(write_fd_, static_cast<off_t>(seg->size)) != 0) {
-        log::error("cannot truncate a failed write; recovery will cut it",
-                   {{"file", seg->file}, {"error", std::strerror(errno)}});
-      }
       return st;
     }
-    seg->size += buf.size();
     undelivered_ += records.size();
     my_gen = ++written_gen_;
   }

@@ -133,6 +133,16 @@ class DiskBuffer {
   Status load_segments();
   void restore_cursor();
   Status open_segment_for_append(uint64_t id);  // caller holds mu_
+  // Appends buf to the write segment, first starting a new one when due; on a failed write
+  // the segment is cut back to its last record. Caller holds mu_.
+  Status write_locked(const std::string& buf);
+  // Every record appended is delivered, the write segment's too. Caller holds mu_.
+  bool write_segment_delivered() const;
+  // Closes and deletes the (wholly delivered) write segment to free its space; the next
+  // write starts a new one. Caller holds mu_.
+  void release_write_segment();
+  // A wholly delivered write segment at least this large is replaced at the next append.
+  static constexpr uint64_t kRecycleBytes = 1 << 20;
   void sync_loop();
   void write_cursor();  // caller holds mu_; empties `done` once the cursor is written
   // Writes a dirty cursor when the last write is 100 ms old (done() and the syncer call it,

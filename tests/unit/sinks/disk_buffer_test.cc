@@ -202,6 +202,25 @@ TEST(DiskBufferTest, DeliveredSegmentsAreDeleted) {
   EXPECT_EQ(segment_files(dir.path).size(), 1u);
 }
 
+// A delivered write segment is not kept at its full size until segment_bytes: a disk
+// smaller than a segment would stay full of delivered bytes.
+TEST(DiskBufferTest, AWhollyDeliveredWriteSegmentIsReplacedAtTheNextAppend) {
+  TempDir dir;
+  auto b = open_ok(options(dir.path, 1 << 30, 64 << 20));
+  append(*b, 12, 0, 100 << 10);  // 1.2 MiB, far from 64 MiB
+  EXPECT_EQ(drain(*b), range(0, 12));
+  ASSERT_EQ(segment_files(dir.path).size(), 1u);
+  EXPECT_GT(fs::file_size(segment_files(dir.path)[0]), 1u << 20);
+  append(*b, 1, 12);
+  const auto files = segment_files(dir.path);
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_LT(fs::file_size(files[0]), 1000u);
+  EXPECT_EQ(drain(*b, /*mark_done=*/false), range(12, 13));
+  b.reset();
+  b = open_ok(options(dir.path, 1 << 30, 64 << 20));
+  EXPECT_EQ(drain(*b), range(12, 13));  // undelivered, sent again; the rest was not
+}
+
 TEST(DiskBufferTest, ATornTailIsCutAtTheLastGoodRecord) {
   TempDir dir;
   {
