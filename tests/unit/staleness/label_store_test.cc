@@ -100,8 +100,12 @@ TEST(LabelStoreTest, CompactionWaitsUntilHalfIsGarbage) {
   EXPECT_FALSE(ran);
 }
 
+// A key of `segment` whose other bits are spread as a seeded hash's are (the bits right
+// below the segment's pick the home slot: leaving them zero would pile every key into one
+// corner of the segment and make each insert probe a long run).
 uint64_t in_segment(uint64_t segment, uint64_t i) {
-  return segment << (64 - SlotTable::kSegmentBits) | (i * 0x9e3779b97f4a7c15ULL) >> 6 | 1;
+  return segment << (64 - SlotTable::kSegmentBits) |
+         (i * 0x9e3779b97f4a7c15ULL) >> SlotTable::kSegmentBits | 1;
 }
 
 TEST(SlotTableTest, ASegmentGrowsAloneAndTheOthersStayWhereTheyWere) {
