@@ -299,6 +299,72 @@ remote_write:
         return f"http://127.0.0.1:{server.server_address[1]}"
 
 
+
+class AckedWriter:
+    """Sends requests of `series` series x 1 sample, each request with its own timestamp (an
+    hour back, one ms apart), and remembers the timestamps of those answered 2xx: what rwgate
+    acknowledged, to be looked for in the store. `refusals` counts the other answers by
+    status; `last_refusal` is the newest one's (status, body)."""
+
+    def __init__(self, gw, job="buffered", series=20):
+        self.gw = gw
+        self.job = job
+        self.series = series
+        self.acked = []
+        self.refusals = {}
+        self.last_refusal = None
+        self.ts = int(time.time() * 1000) - 3_600_000
+        self.stop = threading.Event()
+        self.thread = None
+
+    @property
+    def refused(self):
+        return sum(self.refusals.values())
+
+    def send_one(self):
+        self.ts += 1
+        series = [({"__name__": "buffered_total", "job": self.job, "instance": f"host-{k}:9100"},
+                   [(self.ts, float(self.ts))]) for k in range(self.series)]
+        try:
+            status, _, body = self.gw.write(v1_request(series))
+        except OSError:
+            status, body = 0, b""
+        if 200 <= status < 300:
+            self.acked.append(self.ts)
+        else:
+            self.refusals[status] = self.refusals.get(status, 0) + 1
+            self.last_refusal = (status, body)
+        return status
+
+    def start(self):
+        def run():
+            while not self.stop.is_set():
+                if self.send_one() == 0:
+                    time.sleep(0.05)  # rwgate is down
+        self.thread = threading.Thread(target=run, daemon=True)
+        self.thread.start()
+
+    def finish(self):
+        self.stop.set()
+        self.thread.join()
+
+
+def stored(vm, job="buffered"):
+    """timestamp -> how many samples of the job the store holds at it."""
+    out = {}
+    for samples in vm.export(f'{{job="{job}"}}').values():
+        for t, _ in samples:
+            out[t] = out.get(t, 0) + 1
+    return out
+
+
+def wait_acked_stored(vm, writer, timeout=60):
+    """Until the store holds every series of every request `writer` had acknowledged."""
+    want = set(writer.acked)
+    wait_until(lambda: want <= {t for t, n in stored(vm, writer.job).items() if n >= writer.series},
+               timeout=timeout, interval=0.5, what=f"{len(want)} acknowledged requests stored")
+
+
 class CapturingStore:
     """A store stand-in that answers 204 and keeps every request it gets, decompressed:
     (Content-Type, X-Prometheus-Remote-Write-Version, body)."""
@@ -409,6 +475,10 @@ class Rwgate:
 
     def metric(self, name):
         return self.metrics().get(name, 0.0)
+
+    def metric_sum(self, name):
+        """The sum of every series of metric `name`, whatever its labels."""
+        return sum(v for k, v in self.metrics().items() if k.split("{", 1)[0] == name)
 
 
 def v1_request(series):

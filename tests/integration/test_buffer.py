@@ -56,55 +56,6 @@ class UnevenStore:
         forward.stop_server(self.server)
 
 
-class Writer:
-    """Sends requests of SERIES series x 1 sample, each request with its own timestamp, and
-    remembers the timestamps of those answered 2xx."""
-
-    def __init__(self, gw, job="buffered"):
-        self.gw = gw
-        self.job = job
-        self.acked = []
-        self.refused = 0
-        self.ts = int(time.time() * 1000) - 3_600_000
-        self.stop = threading.Event()
-        self.thread = None
-
-    def send_one(self):
-        self.ts += 1
-        series = [({"__name__": "buffered_total", "job": self.job, "instance": f"host-{k}:9100"},
-                   [(self.ts, float(self.ts))]) for k in range(SERIES)]
-        try:
-            status, _, _ = self.gw.write(harness.v1_request(series))
-        except OSError:
-            status = 0
-        if 200 <= status < 300:
-            self.acked.append(self.ts)
-        else:
-            self.refused += 1
-        return status
-
-    def start(self):
-        def run():
-            while not self.stop.is_set():
-                if self.send_one() == 0:
-                    time.sleep(0.05)  # rwgate is down
-        self.thread = threading.Thread(target=run, daemon=True)
-        self.thread.start()
-
-    def finish(self):
-        self.stop.set()
-        self.thread.join()
-
-
-def stored(vm, job="buffered"):
-    """timestamp -> how many samples of the job the store holds at it."""
-    out = {}
-    for samples in vm.export(f'{{job="{job}"}}').values():
-        for t, _ in samples:
-            out[t] = out.get(t, 0) + 1
-    return out
-
-
 def segment_records(path):
     """(offset, size) of each record of a segment file, parsed the way rwgate writes them."""
     with open(path, "rb") as f:
@@ -146,7 +97,7 @@ sinks:
     def wait_stored(self, vm, timestamps, timeout=60):
         """Until the store holds a sample of every series at each of `timestamps` (or more)."""
         want = set(timestamps)
-        harness.wait_until(lambda: want <= {t for t, n in stored(vm).items() if n >= SERIES},
+        harness.wait_until(lambda: want <= {t for t, n in harness.stored(vm).items() if n >= SERIES},
                            timeout=timeout, interval=0.5, what=f"{len(want)} requests' samples stored")
         time.sleep(1)  # and nothing more comes: duplicates would show now
 
@@ -154,7 +105,7 @@ sinks:
         port = harness.free_port()
         vm = self.vm_at(port)
         gw = self.ws.rwgate(self.config(vm.url))
-        w = Writer(gw)
+        w = harness.AckedWriter(gw)
         w.start()
         time.sleep(1)
         around_stop = w.ts  # requests from here on may be in flight when the store stops
@@ -170,7 +121,7 @@ sinks:
         self.wait_stored(vm, w.acked)
         harness.wait_until(lambda: gw.metric('rwgate_buffer_undelivered_records{sink="store"}') == 0,
                            timeout=10, what="the buffer empty")
-        got = stored(vm)
+        got = harness.stored(vm)
         self.assertGreater(len(w.acked), during)
         self.assertEqual(set(got), set(w.acked))  # nothing lost
         self.assertEqual(min(got.values()), SERIES)
@@ -187,7 +138,7 @@ sinks:
         vm = self.ws.victoria_metrics()
         cfg = self.config(vm.url, fsync=fsync)
         gw = self.ws.rwgate(cfg, name=f"rwgate-{fsync}")
-        w = Writer(gw)
+        w = harness.AckedWriter(gw)
         w.start()
         time.sleep(3)
         gw.proc.proc.send_signal(signal.SIGKILL)
@@ -204,7 +155,7 @@ sinks:
             self.wait_stored(vm, w.acked, timeout=30)
         except AssertionError:
             pass  # counted below
-        got = stored(vm)
+        got = harness.stored(vm)
         lost = [t for t in w.acked if got.get(t, 0) < SERIES]
         replayed = gw.metric('rwgate_buffer_replayed_records_total{sink="store"}')
         print(f"\nfsync={fsync}: {len(w.acked)} requests acknowledged ({acked_before_kill} before kill -9), "
@@ -221,7 +172,7 @@ sinks:
                .replace("shards: 2", f"shards: {DRAIN_SHARDS}, max_samples_per_send: {DRAIN_REQUEST}")
                .replace(self.buffer, f"{self.buffer}-{fsync}"))
         gw = self.ws.rwgate(cfg, name=f"rwgate-drain-{fsync}")
-        w = Writer(gw, job=f"drain-{fsync}")
+        w = harness.AckedWriter(gw, job=f"drain-{fsync}")
         w.start()
         time.sleep(1)
         store.down = True
@@ -235,12 +186,12 @@ sinks:
         time.sleep(1)
         w.finish()
         want = set(w.acked)
-        harness.wait_until(lambda: want <= {t for t, n in stored(vm, w.job).items() if n >= SERIES},
+        harness.wait_until(lambda: want <= {t for t, n in harness.stored(vm, w.job).items() if n >= SERIES},
                            timeout=60, interval=0.5, what="every acknowledged sample stored")
         harness.wait_until(lambda: gw.metric('rwgate_buffer_undelivered_records{sink="store"}') == 0,
                            timeout=30, what="the buffer empty")
         time.sleep(1)
-        got = stored(vm, w.job)
+        got = harness.stored(vm, w.job)
         acked = len(w.acked) * SERIES
         lost = sum(SERIES - min(SERIES, got.get(t, 0)) for t in w.acked)
         twice = sum(max(0, n - SERIES) for n in got.values())
@@ -276,7 +227,7 @@ sinks:
     def test_corrupt_segments_start_deliver_the_intact_records_and_count_the_rest(self):
         port = harness.free_port()
         gw = self.ws.rwgate(self.config(f"http://127.0.0.1:{port}").replace("shards: 2", "shards: 1"))
-        w = Writer(gw)
+        w = harness.AckedWriter(gw)
         for _ in range(30):
             self.assertEqual(w.send_one(), 204)  # buffered: the store is not there
         gw.proc.stop()
@@ -297,7 +248,7 @@ sinks:
         gw = self.ws.rwgate(self.config(vm.url).replace("shards: 2", "shards: 1"), name="rwgate-again")
         damaged = {w.acked[10], w.acked[-1]}
         self.wait_stored(vm, set(w.acked) - damaged)
-        got = stored(vm)
+        got = harness.stored(vm)
         self.assertEqual(set(got), set(w.acked) - damaged)
         self.assertEqual(gw.metric('rwgate_buffer_corrupt_records_total{sink="store"}'), 1)
         self.assertGreater(gw.metric('rwgate_buffer_truncated_bytes_total{sink="store"}'), 0)
@@ -319,7 +270,7 @@ sinks:
       buffer: {{ type: disk, path: {self.buffer} }}
 """
         gw = self.ws.rwgate(cfg)
-        w = Writer(gw)
+        w = harness.AckedWriter(gw)
         t0 = time.time()
         for _ in range(300):
             self.assertEqual(w.send_one(), 204)
@@ -327,7 +278,7 @@ sinks:
         # A request's series are spread over the sink's shards, each sending on its own clock:
         # wait for every series at every timestamp, not for every timestamp.
         self.wait_stored(vm, w.acked, timeout=15)
-        self.assertEqual(stored(vm), {t: SERIES for t in w.acked})
+        self.assertEqual(harness.stored(vm), {t: SERIES for t in w.acked})
         harness.wait_until(lambda: gw.metric('rwgate_buffer_undelivered_records{sink="dead"}') > 0,
                            timeout=10, what="the dead sink's records kept on disk")
         self.assertEqual(gw.metric('rwgate_ingest_requests_total{code="503"}'), 0)
