@@ -8,11 +8,12 @@ ASAN_BUILD ?= build-asan
 BENCH_BUILD ?= build-bench
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 15
+FUZZ_MINUTES ?= 10
 JOBS       ?= $(shell nproc)
 CMAKE_FLAGS ?=
 export DEMO_SECONDS
 
-.PHONY: all deps build build-asan test test-unit test-asan test-integration fuzz package demo bench bench-against format check-format clean
+.PHONY: all deps build build-asan test test-unit test-asan test-integration fuzz fuzz-build fuzz-long fuzz-seeds package demo bench bench-against format check-format clean
 
 all: build
 
@@ -38,12 +39,24 @@ test-asan: build-asan
 test-integration: build
 	ctest --test-dir $(BUILD) -L integration --output-on-failure
 
-# libFuzzer targets over their corpora (regressions) plus FUZZ_SECONDS of new inputs each.
-fuzz: deps
+# libFuzzer targets over their corpora (regressions and captured seeds) plus FUZZ_SECONDS
+# of new inputs each.
+fuzz-build: deps
 	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_CXX_COMPILER=clang++ -DRWGATE_FUZZ=ON \
 	  -DRWGATE_SANITIZE=address,undefined -DBUILD_TESTING=OFF -DRWGATE_BENCH=OFF $(CMAKE_FLAGS) >/dev/null
 	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target decode_fuzz config_fuzz relabel_fuzz discovery_fuzz aws_xml_fuzz wal_fuzz web_config_fuzz trace_fuzz
+
+fuzz: fuzz-build
 	scripts/fuzz $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+# The long run (not part of make test): FUZZ_MINUTES per target.
+fuzz-long: fuzz-build
+	scripts/fuzz $(FUZZ_BUILD) $$(( $(FUZZ_MINUTES) * 60 ))
+
+# Seeds from real traffic (a Prometheus agent's requests, rwgate's segments and http_sd,
+# the AWS emulator's answers) into tests/fuzz/corpus/*/capture-*; commit what changes.
+fuzz-seeds: build
+	scripts/fuzz-seeds $(BUILD)
 
 # Every stage; any failure fails the target. Integration runs last, so its ctest summary
 # closes the output.
