@@ -1,6 +1,8 @@
 // The disk buffer's start: what a previous process left in the directory (segments, the
 // cursor file, `done`) is checked and turned into the positions the reader and the cursor
 // start from. Run time (append, next, done) is in disk_buffer.cc.
+#include "sinks/disk_buffer.h"
+
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -12,7 +14,6 @@
 
 #include "base/log.h"
 #include "sinks/delivery_log.h"
-#include "sinks/disk_buffer.h"
 #include "sinks/segment_format.h"
 
 namespace rwgate::sinks {
