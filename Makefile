@@ -13,7 +13,7 @@ JOBS       ?= $(shell nproc)
 CMAKE_FLAGS ?=
 export DEMO_SECONDS
 
-.PHONY: all deps build build-asan test test-unit test-asan test-integration fuzz fuzz-build fuzz-long fuzz-seeds package demo bench bench-against format check-format clean
+.PHONY: all deps build build-asan test test-unit test-asan test-integration fuzz fuzz-build fuzz-long fuzz-seeds soak package demo bench bench-against format check-format clean
 
 all: build
 
@@ -57,6 +57,11 @@ fuzz-long: fuzz-build
 # the AWS emulator's answers) into tests/fuzz/corpus/*/capture-*; commit what changes.
 fuzz-seeds: build
 	scripts/fuzz-seeds $(BUILD)
+
+# rwgate for SOAK_MINUTES (default 30) under fleet churn and a flapping sink, watched for
+# growth (not part of make test): build/soak/soak.csv and soak.png; see scripts/soak.
+soak: build
+	scripts/soak $(BUILD)
 
 # Every stage; any failure fails the target. Integration runs last, so its ctest summary
 # closes the output.

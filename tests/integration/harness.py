@@ -299,6 +299,15 @@ remote_write:
         return f"http://127.0.0.1:{server.server_address[1]}"
 
 
+def eventbridge_event(detail_type, instance_id, **detail):
+    """An Auto Scaling event as EventBridge delivers it (group `web`), JSON bytes."""
+    return json.dumps({
+        "version": "0", "id": "468fee84-6f4f-4b0c-a7de-f4bd3a2dcc1b", "detail-type": detail_type,
+        "source": "aws.autoscaling", "account": "123456789012", "time": "2026-12-01T10:05:00Z",
+        "region": "us-east-1",
+        "resources": ["arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:uuid:autoScalingGroupName/web"],
+        "detail": {"AutoScalingGroupName": "web", "EC2InstanceId": instance_id, **detail}}).encode()
+
 
 class AckedWriter:
     """Sends requests of `series` series x 1 sample, each request with its own timestamp (an
@@ -403,7 +412,6 @@ class VictoriaMetrics:
             key = frozenset(row["metric"].items())
             out.setdefault(key, []).extend(zip(row["timestamps"], row["values"]))
         return out
-
 
     def query(self, promql):
         """Instant query now, uncached: {frozenset(labels.items()): value str}."""

@@ -9,13 +9,7 @@ import unittest
 import harness
 
 
-def event(detail_type, instance_id, **detail):
-    return json.dumps({
-        "version": "0", "id": "468fee84-6f4f-4b0c-a7de-f4bd3a2dcc1b", "detail-type": detail_type,
-        "source": "aws.autoscaling", "account": "123456789012", "time": "2026-12-01T10:05:00Z",
-        "region": "us-east-1",
-        "resources": ["arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:uuid:autoScalingGroupName/web"],
-        "detail": {"AutoScalingGroupName": "web", "EC2InstanceId": instance_id, **detail}}).encode()
+event = harness.eventbridge_event
 
 
 TERMINATE_LIFECYCLE = ("EC2 Instance-terminate Lifecycle Action",
