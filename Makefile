@@ -3,6 +3,8 @@
 #   make test   install what is missing, build, run every test (unit, ASan+UBSan unit, integration)
 #   make bench  install, build (Release), run the benchmarks
 #   make bench-against BASE=REV  the same benchmarks on REV and on this tree: before/after
+#   make soak   rwgate for SOAK_MINUTES under churn, watched for growth
+#   make fuzz-long  each fuzz target for FUZZ_MINUTES
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 BENCH_BUILD ?= build-bench
