@@ -484,9 +484,19 @@ class Rwgate:
     def metric(self, name):
         return self.metrics().get(name, 0.0)
 
-    def metric_sum(self, name):
-        """The sum of every series of metric `name`, whatever its labels."""
-        return sum(v for k, v in self.metrics().items() if k.split("{", 1)[0] == name)
+    def metric_sum(self, name, metrics=None):
+        """The sum of every series of metric `name`, whatever its labels; from `metrics`
+        (what metrics() returned) when given, so that several sums share one scrape."""
+        metrics = self.metrics() if metrics is None else metrics
+        return sum(v for k, v in metrics.items() if k.split("{", 1)[0] == name)
+
+    def resources(self):
+        """(RSS in KiB, open descriptors, threads) of the process, from /proc."""
+        pid = self.proc.proc.pid
+        with open(f"/proc/{pid}/status") as f:
+            status = dict(line.split(":", 1) for line in f)
+        return (int(status["VmRSS"].split()[0]), len(os.listdir(f"/proc/{pid}/fd")),
+                int(status["Threads"]))
 
 
 def v1_request(series):

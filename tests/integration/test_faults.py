@@ -39,15 +39,6 @@ def sink(url, name="store", timeout="2s", buffer=""):
 {buffer}"""
 
 
-def open_fds(gw):
-    return len(os.listdir(f"/proc/{gw.proc.proc.pid}/fd"))
-
-
-def threads(gw):
-    with open(f"/proc/{gw.proc.proc.pid}/status") as f:
-        return int(next(line for line in f if line.startswith("Threads:")).split()[1])
-
-
 class FaultTest(unittest.TestCase):
     def setUp(self):
         self.ws = harness.Workspace()
@@ -235,7 +226,7 @@ relabel_configs:
         w = harness.AckedWriter(gw)
         w.start()
         time.sleep(2)
-        fds, nthreads = open_fds(gw), threads(gw)
+        _, fds, nthreads = gw.resources()
         reloads = 15
         for k in range(reloads):
             self.ws.write("rwgate.yml", configs[(k + 1) % 2])
@@ -248,8 +239,9 @@ relabel_configs:
         self.assertEqual(w.refused, 0)
         harness.wait_acked_stored(self.vm, w)
         # Each reload swaps what it must and leaks nothing: the same descriptors and threads.
-        self.assertLessEqual(open_fds(gw), fds + 4)
-        self.assertLessEqual(threads(gw), nthreads)
+        _, fds_after, threads_after = gw.resources()
+        self.assertLessEqual(fds_after, fds + 4)
+        self.assertLessEqual(threads_after, nthreads)
         self.assertEqual(set(dict(k).get("reload") for k in self.vm.export('{job="buffered"}')), {"a", "b"})
 
     def test_a_discovery_source_that_hangs_holds_up_nothing_else(self):
